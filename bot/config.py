@@ -1,0 +1,328 @@
+"""Configuration: process settings from the environment (`BATON_*` and the services' own names) plus
+the team's `baton.yml` (repos, agents, routing, playbooks, approval policy, budgets, schedules).
+
+Invalid configuration fails at start with a `ConfigError` naming the key and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import model_validator as _model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain import Budget
+
+AgentKind = Literal["script", "claude_code", "codex", "aider", "opencode", "cursor"]
+ROUTED_AGENT = "@routed"
+"""In a playbook, the agent chosen by the routing rules (or `agent=` in the request)."""
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the key and the reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepoConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    url: str
+    default_branch: str = "main"
+    checks: str | None = None
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class AgentConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    kind: AgentKind = "script"
+    command: list[str] | str
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=900, gt=0)
+    budget: Budget = Field(default_factory=Budget)
+    usd_per_million_tokens: tuple[float, float] = (0.0, 0.0)
+
+
+class RoutingRule(_Strict):
+    agent: str
+    repo: str | None = None
+    label: str | None = None
+    channel: str | None = None
+
+
+class Routing(_Strict):
+    default_agent: str | None = None
+    rules: list[RoutingRule] = Field(default_factory=list)
+    fallback: list[str] = Field(default_factory=list)
+
+
+class BestOf(_Strict):
+    agents: list[str] = Field(min_length=1)
+    n: int | None = Field(default=None, ge=1)
+    judge: Literal["checks_then_smallest_diff", "smallest_diff"] = "checks_then_smallest_diff"
+
+
+class GroupChat(_Strict):
+    participants: list[str] = Field(min_length=2)
+    moderator: str | None = None
+    max_rounds: int = Field(default=3, ge=1)
+    agree_word: str = "LGTM"
+
+
+class HandoffRoute(_Strict):
+    to: str
+    when: Literal["failed", "succeeded", "always"] | None = None
+    summary_matches: str | None = None
+
+
+class Handoff(_Strict):
+    start: str
+    routes: list[HandoffRoute] = Field(default_factory=list)
+    max_hops: int = Field(default=3, ge=1)
+
+
+class Verify(_Strict):
+    do: Node
+    max_attempts: int = Field(default=3, ge=1)
+
+
+class Node(_Strict):
+    """One node of a playbook: exactly one of the pattern fields is set."""
+
+    name: str | None = None
+    task: str | None = None
+    agent: str | None = None
+    sequential: list[Node] | None = None
+    best_of: BestOf | None = None
+    group_chat: GroupChat | None = None
+    handoff: Handoff | None = None
+    verify: Verify | None = None
+    fallback: list[str] | None = None
+
+    @_model_validator(mode="after")
+    def _exactly_one_pattern(self) -> Node:
+        kinds = [k for k in self.pattern_fields() if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                f"a playbook node needs exactly one of {', '.join(self.pattern_fields())}; "
+                f"got {', '.join(kinds) or 'none'}"
+            )
+        return self
+
+    @staticmethod
+    def pattern_fields() -> tuple[str, ...]:
+        return ("agent", "sequential", "best_of", "group_chat", "handoff", "verify", "fallback")
+
+    @property
+    def pattern(self) -> str:
+        return next(k for k in self.pattern_fields() if getattr(self, k) is not None)
+
+
+def default_node() -> Node:
+    return Node(verify=Verify(do=Node(fallback=[ROUTED_AGENT]), max_attempts=2))
+
+
+class Playbook(_Strict):
+    description: str = ""
+    planner: str | None = None
+    approve_plan: bool | None = None
+    per_repo: Node = Field(default_factory=default_node)
+
+
+class ApprovalPolicy(_Strict):
+    approvers: list[str] = Field(default_factory=list)
+    min_approvals: int = Field(default=1, ge=1)
+    forbid_self_approval: bool = True
+    self_approval_exempt_sources: list[str] = Field(default_factory=lambda: ["cli"])
+    require_green_checks: bool = True
+    expiry_hours: float = Field(default=72, gt=0)
+    approve_plan: bool = False
+    repair_on_failed_checks: int = Field(default=0, ge=0)
+
+
+class Concurrency(_Strict):
+    per_run: int = Field(default=4, ge=1)
+    global_: int = Field(default=8, ge=1, alias="global")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Schedule(_Strict):
+    name: str
+    cron: str
+    request: str
+    repos: list[str] = Field(default_factory=list)
+    playbook: str = "default"
+    post_to: str | None = None
+
+
+class BatonFile(_Strict):
+    """The whole of `baton.yml`."""
+
+    repos: list[RepoConfig] = Field(default_factory=list)
+    agents: list[AgentConfig] = Field(default_factory=list)
+    routing: Routing = Field(default_factory=Routing)
+    playbooks: dict[str, Playbook] = Field(default_factory=dict)
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    budget: Budget = Field(default_factory=Budget)
+    concurrency: Concurrency = Field(default_factory=Concurrency)
+    schedules: list[Schedule] = Field(default_factory=list)
+
+    @_model_validator(mode="after")
+    def _references_resolve(self) -> BatonFile:
+        repos = {r.name for r in self.repos}
+        agents = {a.name for a in self.agents} | {ROUTED_AGENT}
+        problems: list[str] = []
+        for i, repo in enumerate(self.repos):
+            problems += [
+                f"repos.{i}.depends_on: unknown repo '{d}'" for d in repo.depends_on if d not in repos
+            ]
+        for i, rule in enumerate(self.routing.rules):
+            if rule.agent not in agents:
+                problems.append(f"routing.rules.{i}.agent: unknown agent '{rule.agent}'")
+        if self.routing.default_agent and self.routing.default_agent not in agents:
+            problems.append(f"routing.default_agent: unknown agent '{self.routing.default_agent}'")
+        problems += [
+            f"routing.fallback: unknown agent '{a}'" for a in self.routing.fallback if a not in agents
+        ]
+        for name, book in self.playbooks.items():
+            if book.planner and book.planner not in agents:
+                problems.append(f"playbooks.{name}.planner: unknown agent '{book.planner}'")
+            problems += [
+                f"playbooks.{name}.per_repo: unknown agent '{a}'"
+                for a in sorted(agents_in(book.per_repo))
+                if a not in agents
+            ]
+        for i, sched in enumerate(self.schedules):
+            problems += [
+                f"schedules.{i}.repos: unknown repo '{r}'" for r in sched.repos if r not in repos
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def playbook(self, name: str) -> Playbook:
+        if name in self.playbooks:
+            return self.playbooks[name]
+        if name == "default":
+            return Playbook()
+        raise KeyError(name)
+
+    def repo(self, name: str) -> RepoConfig:
+        return next(r for r in self.repos if r.name == name)
+
+    def agent(self, name: str) -> AgentConfig:
+        return next(a for a in self.agents if a.name == name)
+
+
+def agents_in(node: Node) -> set[str]:
+    """Every agent name a playbook node refers to."""
+    found: set[str] = set()
+    if node.agent:
+        found.add(node.agent)
+    for child in node.sequential or []:
+        found |= agents_in(child)
+    if node.best_of:
+        found |= set(node.best_of.agents)
+    if node.group_chat:
+        found |= set(node.group_chat.participants)
+        if node.group_chat.moderator:
+            found.add(node.group_chat.moderator)
+    if node.handoff:
+        found |= {node.handoff.start} | {r.to for r in node.handoff.routes}
+    if node.verify:
+        found |= agents_in(node.verify.do)
+    found |= set(node.fallback or [])
+    return found
+
+
+class Settings(BaseSettings):
+    """Process settings: where things live and the services' secrets (unset secret = source off)."""
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    config: Path = Path("baton.yml")
+    home: Path = Path(".baton")
+    database_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    queue_polling_s: float = 0.05
+    notification_polling_s: float = 0.05
+    executor_threads: int = 64
+
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL")
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET")
+    )
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_TOKEN")
+    )
+    github_api_url: str = Field(
+        default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL")
+    )
+    linear_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LINEAR_WEBHOOK_SECRET")
+    )
+    linear_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LINEAR_API_KEY")
+    )
+    linear_api_url: str = Field(
+        default="https://api.linear.app/graphql", validation_alias=AliasChoices("LINEAR_API_URL")
+    )
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'baton.db').resolve()}"
+
+    @property
+    def system_database_url(self) -> str:
+        """DBOS's own database: beside ours on SQLite, the same server on PostgreSQL."""
+        if self.database_url and not self.database_url.startswith("sqlite"):
+            return self.database_url
+        return f"sqlite:///{(self.home / 'dbos.db').resolve()}"
+
+
+def _describe(err: ValidationError, root: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
+        key = f"{root}.{loc}" if loc else root
+        lines.append(f"{key}: {e['msg']}")
+    return "invalid configuration in " + "; ".join(lines)
+
+
+def parse_baton_file(data: Any, origin: str = "baton.yml") -> BatonFile:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{origin}: the top level must be a mapping of keys, got {type(data).__name__}")
+    try:
+        return BatonFile.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, origin)) from None
+
+
+def load_baton_file(path: Path) -> BatonFile:
+    """Read `baton.yml`; a missing or empty file is an empty configuration, not an error."""
+    if not path.exists():
+        return BatonFile()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    return parse_baton_file(data, origin=str(path))
