@@ -1,0 +1,187 @@
+"""Composition root: settings → store → adapters → engine → (optionally) the durable executor.
+
+This is the one place that knows every concrete class. Commands that only read or decide
+(`runs list`, `approve`) build a Runtime without launching the executor; commands that execute
+runs (`run`, `demo`, `worker`, `serve`) launch it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
+
+from bot.agents.registry import AgentRegistry
+from bot.agents.script import ScriptAgent
+from bot.approvals import ApprovalService, DecisionResult
+from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
+from bot.domain import Actor, Budget, Decision, RunSpec, RunState
+from bot.engine.deps import EngineDeps
+from bot.engine.recovery import ExecutorLease, new_executor_id
+from bot.engine.runs import DECISION_TOPIC, REPO_QUEUE, RunEngine, workflow_id
+from bot.ports import Agent
+from bot.scm.local import LocalForge
+from bot.scm.workspace import GitWorkspace
+from bot.store import Store, make_engine, migrate
+
+log = structlog.get_logger(__name__)
+
+APP_VERSION = "baton-0.1.0"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, config: BatonFile | None = None) -> None:
+        self.settings = settings
+        self.config = config if config is not None else load_baton_file(settings.config)
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.db = make_engine(settings.store_url)
+        migrate(self.db)
+        self.store = Store(self.db)
+        home = settings.home.resolve()
+        repo = self.config.repo
+        self.deps = EngineDeps(
+            settings=settings,
+            config=self.config,
+            store=self.store,
+            forge=LocalForge(home / "forge", repo, home / "forge-work"),
+            workspace=GitWorkspace(home / "workspaces", repo),
+            agents=AgentRegistry(self.config, self._agent_factories()),
+        )
+        self.approvals = ApprovalService(self.store, self.config.approval, self._notify)
+        self.engine: RunEngine | None = None
+        self.lease: ExecutorLease | None = None
+        self._client: DBOSClient | None = None
+
+    def _agent_factories(self) -> dict[str, Any]:
+        homes = self.settings.home.resolve() / "homes"
+
+        def script(config: AgentConfig) -> Agent:
+            return ScriptAgent(config, homes)
+
+        return {"script": script}
+
+    # -- the durable executor -----------------------------------------------------------------
+    def launch(self) -> None:
+        """Start executing runs in this process (and recover runs of processes that died)."""
+        self.engine = RunEngine(self.deps)
+        executor_id = new_executor_id()
+        config: DBOSConfig = {
+            "name": "baton",
+            "system_database_url": self.settings.system_database_url,
+            "application_version": APP_VERSION,
+            "executor_id": executor_id,
+            "max_executor_threads": self.settings.executor_threads,
+            "notification_listener_polling_interval_sec": self.settings.notification_polling_s,
+            "log_level": "WARNING",
+        }
+        DBOS(config=config)
+        DBOS.launch()
+        DBOS.register_queue(
+            REPO_QUEUE,
+            global_concurrency=self.config.concurrency.global_,
+            polling_interval_sec=self.settings.queue_polling_s,
+        )
+        self.lease = ExecutorLease(self.store, executor_id)
+        self.lease.start()
+
+    def shutdown(self) -> None:
+        if self.lease is not None:
+            self.lease.stop()
+        if self.engine is not None:
+            DBOS.destroy(destroy_registry=False)
+            _forget_instance(self.engine)
+            self.engine = None
+        if self._client is not None:
+            self._client.destroy()
+            self._client = None
+        self.db.dispose()
+
+    def _workflows(self) -> Any:
+        """DBOS itself when this process executes runs, else a client of its database."""
+        if self.engine is not None:
+            return DBOS
+        if self._client is None:
+            self._client = DBOSClient(system_database_url=self.settings.system_database_url)
+        return self._client
+
+    def _notify(self, run_id: str, message: dict[str, Any]) -> None:
+        run = self.store.get_run(run_id)
+        attempt = run.attempt if run else 1
+        self._workflows().send(workflow_id(run_id, attempt), message, DECISION_TOPIC)
+
+    def has_active_runs(self) -> bool:
+        """Whether any run is doing work now (runs waiting for a person do not count)."""
+        busy = {RunState.queued, RunState.planning, RunState.working, RunState.merging}
+        return any(
+            r.state in busy and r.waiting_for is None for r in self.store.list_runs(limit=1000)
+        )
+
+    # -- what callers do with runs --------------------------------------------------------------
+    def submit(self, spec: RunSpec) -> str:
+        """Record and start a run; a second submit of the same spec joins the first."""
+        assert self.engine is not None, "launch() first"
+        self.store.create_run(spec)
+        run = self.store.get_run(spec.run_id)
+        attempt = run.attempt if run else 1
+        with SetWorkflowID(workflow_id(spec.run_id, attempt)):
+            DBOS.start_workflow(self.engine.run_workflow, spec.run_id, attempt)
+        return spec.run_id
+
+    def decide(
+        self, run_id: str, actor: Actor, decision: Decision, reason: str = ""
+    ) -> DecisionResult:
+        return self.approvals.decide(run_id, actor, decision, reason)
+
+    def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state.terminal:
+            return DecisionResult(accepted=False, message=f"run {run_id} is already {run.state.value}")
+        self.store.request_cancel(run_id)
+        self.store.append_event(run_id, "cancel_requested", {"actor": actor.key})
+        self.store.set_state(run_id, RunState.cancelled, error=f"cancelled by {actor.key}")
+        workflows = self._workflows()
+        prefix = workflow_id(run_id, run.attempt)
+        for status in workflows.list_workflows(workflow_id_prefix=prefix, load_input=False, load_output=False):
+            workflows.cancel_workflow(status.workflow_id)
+        return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
+
+    def retry(self, run_id: str, actor: Actor) -> DecisionResult:
+        assert self.engine is not None, "launch() first"
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
+            return DecisionResult(
+                accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry"
+            )
+        attempt = run.attempt + 1
+        self.store.set_attempt(run_id, attempt)
+        self.store.clear_cancel(run_id)
+        self.store.invalidate_approvals(run_id)
+        self.store.append_event(run_id, "retry", {"actor": actor.key, "attempt": attempt})
+        self.store.set_state(run_id, RunState.queued)
+        with SetWorkflowID(workflow_id(run_id, attempt)):
+            DBOS.start_workflow(self.engine.run_workflow, run_id, attempt)
+        return DecisionResult(accepted=True, message=f"run {run_id} retrying (attempt {attempt})")
+
+    def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:
+        run = self.store.get_run(run_id)
+        if run is None or run.waiting_for != "budget":
+            return DecisionResult(accepted=False, message=f"run {run_id} is not waiting for budget")
+        self.store.update_budget(run_id, run.spec.budget.merged_with(budget))
+        self.store.append_event(run_id, "budget_extended", {"actor": actor.key, **budget.model_dump()})
+        self._notify(run_id, {"decision": Decision.extend_budget.value, "actor": actor.key})
+        return DecisionResult(accepted=True, message="budget extended")
+
+
+def _forget_instance(engine: RunEngine) -> None:
+    """Let a later Runtime in this process register its engine under the same name (tests)."""
+    from dbos._dbos import _get_or_create_dbos_registry
+
+    registry = _get_or_create_dbos_registry()
+    registry.instance_info_map = {
+        k: v for k, v in registry.instance_info_map.items() if v is not engine
+    }

@@ -1,0 +1,213 @@
+"""Approval policy and the merge train.
+
+An approval is a decision by an authorised actor, recorded with the head SHA of every PR in the
+run. Merging happens only if every PR still has those SHAs, checks are green (when the policy
+says so) and the approval has not expired. PRs merge in plan order; a failure stops the train
+and the report says exactly what merged and what did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from fnmatch import fnmatch
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from bot.config import ApprovalPolicy
+from bot.domain import (
+    Actor,
+    Approval,
+    ChangeSet,
+    ChangeState,
+    ChecksState,
+    Decision,
+    RunState,
+    utcnow,
+)
+from bot.ports import MergeRefused
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.engine.deps import EngineDeps
+
+
+class GateVerdict(BaseModel):
+    ok: bool
+    reason: str = ""
+    head_shas: dict[str, str] = Field(default_factory=dict)
+
+
+class MergeOutcome(BaseModel):
+    ok: bool
+    moved: bool = False
+    report: str = ""
+
+
+class DecisionResult(BaseModel):
+    accepted: bool
+    message: str
+
+
+def may_approve(policy: ApprovalPolicy, actor: Actor, requester: Actor) -> str | None:
+    """Why `actor` may not decide on this run, or None if they may."""
+    if policy.approvers and not any(fnmatch(actor.key, p) for p in policy.approvers):
+        return f"{actor.display or actor.key} is not an approver (approvers: {', '.join(policy.approvers)})"
+    self_approval = actor.key == requester.key
+    exempt = actor.source.value in policy.self_approval_exempt_sources
+    if self_approval and policy.forbid_self_approval and not exempt:
+        return "the requester may not approve their own run"
+    return None
+
+
+def evaluate(
+    policy: ApprovalPolicy,
+    changes: list[ChangeSet],
+    approvals: list[Approval],
+    created_at: datetime,
+    now: datetime,
+) -> GateVerdict:
+    """Whether the recorded approvals allow merging the current heads right now."""
+    if now > created_at + timedelta(hours=policy.expiry_hours):
+        return GateVerdict(ok=False, reason="the approval window has expired")
+    pending = {c.repo: c.head_sha for c in changes if c.state is not ChangeState.merged}
+    bound = [
+        a
+        for a in approvals
+        if a.valid
+        and a.decision is Decision.approve
+        and all(a.head_shas.get(repo) == sha for repo, sha in pending.items())
+    ]
+    approvers = {a.actor.key for a in bound}
+    if len(approvers) < policy.min_approvals:
+        return GateVerdict(
+            ok=False,
+            reason=f"needs {policy.min_approvals} approval(s) bound to the current heads, "
+            f"has {len(approvers)}",
+        )
+    if policy.require_green_checks:
+        red = [c.repo for c in changes if c.state is ChangeState.open and c.checks is not ChecksState.passed]
+        if red:
+            return GateVerdict(ok=False, reason=f"checks are not green on {', '.join(red)}")
+    shas = dict(bound[-1].head_shas)
+    shas.update({c.repo: c.head_sha for c in changes if c.state is ChangeState.merged})
+    return GateVerdict(ok=True, head_shas=shas)
+
+
+def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
+    """Refresh every PR's head from the forge, invalidate stale approvals, then evaluate."""
+    store = deps.store
+    run = store.get_run(run_id)
+    assert run is not None
+    changes = []
+    for change in store.changes(run_id):
+        fresh = deps.forge.refresh(change).model_copy(
+            update={"order": change.order, "run_id": run_id, "checks": change.checks}
+        )
+        if fresh.head_sha != change.head_sha:
+            fresh = fresh.model_copy(update={"checks": ChecksState.unknown})
+        store.save_change(fresh)
+        changes.append(fresh)
+    approvals = store.approvals(run_id)
+    pending = {c.repo: c.head_sha for c in changes if c.state is ChangeState.open}
+    stale = [
+        a
+        for a in approvals
+        if a.valid and any(a.head_shas.get(r) != s for r, s in pending.items())
+    ]
+    if stale:
+        store.invalidate_approvals(run_id)
+        store.append_event(
+            run_id, "approval_invalidated", {"reason": "a PR was pushed to after the approval"}
+        )
+        approvals = store.approvals(run_id)
+    return evaluate(deps.config.approval, changes, approvals, run.created_at, utcnow())
+
+
+def merge_step(deps: EngineDeps, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
+    """Merge one PR of the train, guarded by the approved SHA; never merges twice."""
+    store = deps.store
+    change = next(c for c in store.changes(run_id) if c.repo == repo)
+    if change.state is ChangeState.merged:
+        return MergeOutcome(ok=True)
+    current = deps.forge.refresh(change)
+    if current.state is ChangeState.merged:
+        store.save_change(current.model_copy(update={"order": change.order, "run_id": run_id}))
+        return MergeOutcome(ok=True)
+    if current.head_sha != expected_sha:
+        store.invalidate_approvals(run_id)
+        store.append_event(
+            run_id,
+            "approval_invalidated",
+            {"repo": repo, "expected": expected_sha, "found": current.head_sha},
+        )
+        return MergeOutcome(ok=False, moved=True, report=f"{repo} moved since approval")
+    try:
+        merged = deps.forge.merge(change, expected_sha)
+    except MergeRefused as err:
+        store.save_change(change.model_copy(update={"merge_error": str(err)}))
+        report = train_report(store.changes(run_id), failed=repo, error=str(err))
+        store.append_event(run_id, "merge_failed", {"repo": repo, "error": str(err), "report": report})
+        return MergeOutcome(ok=False, report=report)
+    merged = merged.model_copy(update={"order": change.order, "run_id": run_id, "merge_error": None})
+    store.save_change(merged)
+    store.append_event(run_id, "merged", {"repo": repo, "number": merged.number, "sha": merged.merge_sha})
+    return MergeOutcome(ok=True)
+
+
+def train_report(changes: list[ChangeSet], failed: str, error: str) -> str:
+    merged = [c.repo for c in changes if c.state is ChangeState.merged]
+    waiting = [c.repo for c in changes if c.state is not ChangeState.merged and c.repo != failed]
+    return (
+        f"merge train stopped at {failed}: {error}. "
+        f"Merged: {', '.join(merged) or 'none'}. Not merged: {', '.join([failed, *waiting])}. "
+        "Fix it, then retry to merge the remaining PRs."
+    )
+
+
+class ApprovalService:
+    """Records people's decisions and hands them to the waiting run."""
+
+    def __init__(
+        self, store: Store, policy: ApprovalPolicy, notify: Callable[[str, dict[str, Any]], None]
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.notify = notify
+
+    def decide(
+        self,
+        run_id: str,
+        actor: Actor,
+        decision: Decision,
+        reason: str = "",
+        seen_shas: dict[str, str] | None = None,
+    ) -> DecisionResult:
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state is not RunState.awaiting_approval:
+            return DecisionResult(
+                accepted=False, message=f"run {run_id} is {run.state.value}, not awaiting approval"
+            )
+        refusal = may_approve(self.policy, actor, run.spec.trigger.actor)
+        if refusal:
+            return DecisionResult(accepted=False, message=refusal)
+        heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
+        if seen_shas is not None and seen_shas != heads:
+            return DecisionResult(
+                accepted=False, message="the PRs changed since you looked; review them again"
+            )
+        approval = Approval(
+            run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason
+        )
+        if not self.store.record_approval(approval):
+            return DecisionResult(accepted=True, message=f"already recorded: {decision.value}")
+        self.store.append_event(
+            run_id,
+            "decision",
+            {"actor": actor.key, "decision": decision.value, "reason": reason, "shas": heads},
+        )
+        self.notify(run_id, {"decision": decision.value, "reason": reason, "actor": actor.key})
+        return DecisionResult(accepted=True, message=f"{decision.value} recorded")

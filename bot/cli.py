@@ -1,0 +1,274 @@
+"""The `baton` command: run, demo, runs list/show, approve, reject, cancel, retry, budget,
+doctor, migrate, serve and worker.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.app import Runtime
+from bot.config import ConfigError, Settings
+from bot.domain import Budget, Decision
+from bot.doctor import doctor_report
+from bot.intake import RequestError, build_spec
+from bot.jsonview import run_json
+from bot.surfaces.terminal import timeline_text
+from bot.telemetry import configure
+from handlers.cli import cli_trigger, operator
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+runs_app = typer.Typer(no_args_is_help=True, help="Read runs.")
+app.add_typer(runs_app, name="runs")
+console = Console()
+
+
+def _runtime(settings: Settings | None = None, launch: bool = False) -> Runtime:
+    settings = settings or Settings()
+    configure(settings.log_format, _secrets(settings))
+    try:
+        runtime = Runtime(settings)
+    except ConfigError as err:
+        console.print(f"[red]configuration error:[/red] {err}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    if launch:
+        runtime.launch()
+    return runtime
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [
+        settings.slack_signing_secret, settings.slack_bot_token, settings.slack_app_token,
+        settings.github_webhook_secret, settings.github_token,
+        settings.linear_webhook_secret, settings.linear_api_key,
+    ]
+    return [v.get_secret_value() for v in values if v is not None]
+
+
+def _start_and_follow(
+    runtime: Runtime, request: str, repos: list[str], playbook: str | None, agent: str | None,
+    budget: str | None, yes: bool,
+) -> int:
+    from bot.foreground import follow
+    from bot.engine.budget import parse_usd
+
+    try:
+        usd = parse_usd(budget) if budget else None
+        spec = build_spec(
+            cli_trigger(request), runtime.config, repos=repos, agent=agent, playbook=playbook,
+            budget_usd=usd,
+        )
+    except (RequestError, ValueError) as err:
+        console.print(f"[red]bad request:[/red] {err}")
+        return 2
+    run_id = runtime.submit(spec)
+    console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", highlight=False)
+    view = follow(runtime, run_id, console, operator(), yes, sys.stdin.isatty() and not yes)
+    if view.run.error:
+        console.print(f"[red]{view.run.state.value}:[/red] {view.run.error}", highlight=False)
+    console.print(f"run {run_id} ended {view.run.state.value}", highlight=False)
+    return 0 if view.run.state.value == "merged" else 1
+
+
+@app.command()
+def run(
+    request: Annotated[str, typer.Argument(help="What to change, in words.")],
+    repo: Annotated[list[str], typer.Option("--repo", help="A configured repo (repeat).")] = [],  # noqa: B006
+    playbook: Annotated[str | None, typer.Option(help="A playbook from baton.yml.")] = None,
+    agent: Annotated[str | None, typer.Option(help="Use this agent instead of routing.")] = None,
+    budget: Annotated[str | None, typer.Option(help="Spending limit, e.g. $5.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+) -> None:
+    """Start a run from the terminal and follow it to the end."""
+    runtime = _runtime(launch=True)
+    try:
+        code = _start_and_follow(runtime, request, repo, playbook, agent, budget, yes)
+    finally:
+        runtime.shutdown()
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+    directory: Annotated[Path | None, typer.Option("--dir", help="Where to build the sandbox.")] = None,
+    clients: Annotated[int, typer.Option(help="How many client services.")] = 2,
+) -> None:
+    """Rename an API endpoint across an API and its clients, on local git remotes."""
+    from bot.demo import create_sandbox
+
+    root = directory or Path(tempfile.mkdtemp(prefix="baton-demo-"))
+    started = time.monotonic()
+    sandbox = create_sandbox(root, clients=clients)
+    console.print(f"sandbox: {root} (remotes: {', '.join(sandbox.remotes)})", highlight=False)
+    settings = Settings(config=sandbox.config_path, home=root / ".baton", database_url=None)
+    runtime = _runtime(settings, launch=True)
+    try:
+        code = _start_and_follow(
+            runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes
+        )
+    finally:
+        runtime.shutdown()
+    console.print(f"demo finished in {time.monotonic() - started:.1f}s", highlight=False)
+    raise typer.Exit(code)
+
+
+@runs_app.command("list")
+def runs_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    limit: Annotated[int, typer.Option()] = 50,
+) -> None:
+    """Recent runs, newest first."""
+    runtime = _runtime()
+    try:
+        views = [runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit)]
+        rows = [run_json(v) for v in views if v is not None]
+    finally:
+        runtime.shutdown()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(
+            f"{row['run_id']}  {row['state']:<18} {row['source']:<8} {','.join(row['repos']):<30} "
+            f"${row['cost_usd']:.4f}  {row['request'][:60]}"
+        )
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One run: timeline of events, steps, PRs, approvals, cost."""
+    runtime = _runtime()
+    try:
+        view = runtime.store.view(run_id)
+        events = runtime.store.events(run_id)
+    finally:
+        runtime.shutdown()
+    if view is None:
+        typer.echo(f"no run {run_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(run_json(view, events), indent=2) if as_json else timeline_text(view, events))
+
+
+def _decide(run_id: str, decision: Decision, reason: str = "") -> None:
+    runtime = _runtime()
+    try:
+        result = runtime.decide(run_id, operator(), decision, reason)
+    finally:
+        runtime.shutdown()
+    typer.echo(result.message)
+    raise typer.Exit(0 if result.accepted else 1)
+
+
+@app.command()
+def approve(run_id: str) -> None:
+    """Approve a run's PRs at their current heads; they merge if checks are green."""
+    _decide(run_id, Decision.approve)
+
+
+@app.command()
+def reject(run_id: str, reason: Annotated[str, typer.Option()] = "") -> None:
+    """Reject a run waiting for approval."""
+    _decide(run_id, Decision.reject, reason)
+
+
+@app.command()
+def cancel(run_id: str) -> None:
+    """Cancel a run and kill its agents."""
+    runtime = _runtime()
+    try:
+        result = runtime.cancel(run_id, operator())
+    finally:
+        runtime.shutdown()
+    typer.echo(result.message)
+    raise typer.Exit(0 if result.accepted else 1)
+
+
+@app.command()
+def retry(run_id: str, wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True) -> None:
+    """Retry a failed run: finished repos are kept, the rest (or the merge train) runs again."""
+    from bot.foreground import follow
+
+    runtime = _runtime(launch=True)
+    try:
+        result = runtime.retry(run_id, operator())
+        typer.echo(result.message)
+        if result.accepted and wait:
+            follow(runtime, run_id, console, operator(), False, sys.stdin.isatty())
+    finally:
+        runtime.shutdown()
+    raise typer.Exit(0 if result.accepted else 1)
+
+
+@app.command()
+def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit.")]) -> None:
+    """Raise the budget of a run that paused because it ran out."""
+    runtime = _runtime()
+    try:
+        result = runtime.extend_budget(run_id, operator(), Budget(max_usd=usd))
+    finally:
+        runtime.shutdown()
+    typer.echo(result.message)
+    raise typer.Exit(0 if result.accepted else 1)
+
+
+@app.command()
+def doctor() -> None:
+    """What is configured, what is missing, and whether git and each agent are present."""
+    settings = Settings()
+    report, ok = doctor_report(settings)
+    typer.echo(report)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the store's database migrations."""
+    _runtime().shutdown()
+    typer.echo("migrations applied")
+
+
+@app.command()
+def worker(
+    drain: Annotated[bool, typer.Option("--drain", help="Exit once no run is in progress.")] = False,
+) -> None:
+    """Execute runs (and recover runs of processes that died)."""
+    runtime = _runtime(launch=True)
+    try:
+        while True:
+            time.sleep(0.5)
+            if drain and not runtime.has_active_runs():
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.shutdown()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    socket_mode: Annotated[bool, typer.Option("--socket-mode")] = False,
+) -> None:
+    """Serve webhooks, health, metrics and the dashboard; executes runs too."""
+    import uvicorn
+
+    from bot.web import create_web_app
+
+    runtime = _runtime(launch=True)
+    try:
+        uvicorn.run(create_web_app(runtime), host=host, port=port, log_level="warning")
+    finally:
+        runtime.shutdown()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,61 @@
+"""`baton doctor`: what is configured, what is missing, and whether the tools runs need exist."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+
+from bot.config import BatonFile, ConfigError, Settings, load_baton_file
+
+SOURCES = {
+    "slack": ("slack_signing_secret", "SLACK_SIGNING_SECRET"),
+    "github": ("github_webhook_secret", "GITHUB_WEBHOOK_SECRET"),
+    "linear": ("linear_webhook_secret", "LINEAR_WEBHOOK_SECRET"),
+}
+
+
+def _program(command: list[str] | str) -> str:
+    argv = shlex.split(command) if isinstance(command, str) else command
+    return argv[0] if argv else ""
+
+
+def doctor_report(settings: Settings) -> tuple[str, bool]:
+    lines = [f"config: {settings.config} ({'found' if settings.config.exists() else 'missing'})"]
+    ok = True
+    try:
+        config = load_baton_file(settings.config)
+    except ConfigError as err:
+        return "\n".join([*lines, f"  ✗ {err}"]), False
+    lines.append(f"database: {'PostgreSQL' if settings.database_url and 'postgres' in settings.database_url else 'SQLite'}")
+    git = shutil.which("git")
+    lines.append(f"git: {'✓ ' + git if git else '✗ not found on PATH'}")
+    ok = ok and git is not None
+    lines += _repos(config) + _agents(config)
+    for name, (attr, env) in SOURCES.items():
+        enabled = getattr(settings, attr) is not None
+        lines.append(f"{name}: {'enabled' if enabled else f'disabled (set {env} to enable)'}")
+    if not config.repos:
+        lines.append("missing: no repos under `repos:` — a request will be answered with this")
+    if not config.agents:
+        lines.append("missing: no agents under `agents:` — nothing can do the work")
+    ok = ok and all("✗" not in line for line in lines)
+    return "\n".join(lines), ok
+
+
+def _repos(config: BatonFile) -> list[str]:
+    lines = [f"repos ({len(config.repos)}):"]
+    for repo in config.repos:
+        deps = f", after {', '.join(repo.depends_on)}" if repo.depends_on else ""
+        lines.append(f"  {repo.name}: {repo.url} [{repo.default_branch}] checks: {repo.checks or 'none'}{deps}")
+    return lines
+
+
+def _agents(config: BatonFile) -> list[str]:
+    lines = [f"agents ({len(config.agents)}):"]
+    for agent in config.agents:
+        program = _program(agent.command)
+        found = shutil.which(program) if program else None
+        mark = "✓" if found else "✗"
+        where = found or f"{program or '(empty command)'} not found"
+        lines.append(f"  {mark} {agent.name} ({agent.kind}): {where}")
+    return lines

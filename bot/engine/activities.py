@@ -1,0 +1,256 @@
+"""The side-effecting work of a run: agents in workspaces, checks, pushes, PRs, merges, events.
+
+Each function here is the body of one durable DBOS step (see runs.py), so it must be safe to
+run again after a crash: it resets the workspace to the SHA the workflow recorded, looks PRs up
+before opening them, and dedupes the events it writes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS
+from pydantic import BaseModel
+
+from bot.agents.process import run_process, scrubbed_env
+from bot.domain import (
+    AgentResult,
+    AgentStatus,
+    AgentTask,
+    ChangeSet,
+    ChecksState,
+    CheckOutcome,
+    RunSpec,
+    RunState,
+    Step,
+    StepState,
+    Usage,
+    utcnow,
+)
+from bot.engine import budget as budgets
+from bot.engine.deps import EngineDeps
+
+
+class StepOutcome(BaseModel):
+    result: AgentResult
+    run_budget_exceeded: str | None = None
+
+
+class Emitter:
+    """Writes a step's events with keys derived from the DBOS step, so a re-run step dedupes."""
+
+    def __init__(self, deps: EngineDeps, run_id: str) -> None:
+        self.deps = deps
+        self.run_id = run_id
+        self._n = 0
+        wf, sid = DBOS.workflow_id, DBOS.step_id
+        self._prefix = f"{wf}:{sid}" if wf is not None else None
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        self._n += 1
+        key = f"{self._prefix}:{self._n}" if self._prefix else None
+        self.deps.store.append_event(self.run_id, kind, data, dedupe_key=key)
+
+
+def set_state(
+    deps: EngineDeps,
+    run_id: str,
+    state: RunState,
+    error: str | None = None,
+    waiting_for: str | None = None,
+) -> None:
+    wf, sid = DBOS.workflow_id, DBOS.step_id
+    key = f"{wf}:{sid}:state" if wf is not None else None
+    deps.store.set_state(run_id, state, error=error, waiting_for=waiting_for, dedupe_key=key)
+
+
+def _stop_check(deps: EngineDeps, run_id: str) -> Callable[[], bool]:
+    last = [0.0, False]
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now - last[0] >= 0.25:
+            last[0] = now
+            last[1] = deps.store.cancel_requested(run_id)
+        return bool(last[1])
+
+    return should_stop
+
+
+def _progress(emit: Emitter, step_key: str) -> Callable[[str, dict[str, object]], None]:
+    """Coalesce an agent's stream into at most two progress events a second."""
+    state: dict[str, Any] = {"at": 0.0, "lines": 0}
+
+    def progress(kind: str, data: dict[str, object]) -> None:
+        state["lines"] += 1
+        now = time.monotonic()
+        if now - state["at"] >= 0.5:
+            state["at"] = now
+            emit("agent_progress", {"step": step_key, "kind": kind, "lines": state["lines"], **data})
+
+    return progress
+
+
+def invoke_agent(
+    deps: EngineDeps, task: AgentTask, agent_name: str, branch: str, expected_head: str, name: str
+) -> StepOutcome:
+    """Run one agent in the repo's workspace from `expected_head`, then commit what it changed."""
+    emit = Emitter(deps, task.run_id)
+    run = deps.store.get_run(task.run_id)
+    assert run is not None
+    if deps.store.cancel_requested(task.run_id):
+        return StepOutcome(result=AgentResult(status=AgentStatus.cancelled, summary="cancelled"))
+    elapsed = (utcnow() - run.created_at).total_seconds()
+    reason = budgets.exceeded(run.spec.budget, run.usage, elapsed)
+    if reason:
+        result = AgentResult(status=AgentStatus.failed, summary=f"budget exceeded: {reason}")
+        return StepOutcome(result=result, run_budget_exceeded=reason)
+
+    path = deps.workspace.prepare(task.run_id, task.repo, branch)
+    deps.workspace.reset_to(path, expected_head)
+    step = Step(run_id=task.run_id, key=task.step_key, name=name, repo=task.repo, agent=agent_name)
+    deps.store.save_step(step)
+    emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name})
+
+    agent = deps.agents.get(agent_name)
+    result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key))
+    diff, files = deps.workspace.diff(path, expected_head)
+    result = result.model_copy(update={"diff": diff, "files_changed": files})
+    over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
+    if over and result.ok:
+        result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
+    if result.ok:
+        sha = deps.workspace.commit_all(path, f"{name}: {result.summary or 'agent changes'}"[:200])
+        result = result.model_copy(update={"commit_sha": sha or expected_head})
+    else:
+        deps.workspace.reset_to(path, expected_head)
+    total = deps.store.add_usage(task.run_id, result.usage)
+
+    step.state = StepState.succeeded if result.ok else StepState.failed
+    step.finished_at = utcnow()
+    step.usage = result.usage
+    step.detail = result.summary if result.ok else (result.summary or result.output_tail[-300:])
+    deps.store.save_step(step)
+    emit(
+        "step_finished",
+        {
+            "step": task.step_key,
+            "state": step.state.value,
+            "agent": agent_name,
+            "files": len(result.files_changed),
+            "summary": step.detail[:300],
+            "cost_usd": total.cost_usd,
+        },
+    )
+    return StepOutcome(result=result)
+
+
+def invoke_planner(deps: EngineDeps, task: AgentTask, agent_name: str) -> AgentResult:
+    """Run a planning agent in a scratch directory (it reads the request, not a repo)."""
+    emit = Emitter(deps, task.run_id)
+    workdir = deps.scratch / task.run_id
+    workdir.mkdir(parents=True, exist_ok=True)
+    step = Step(run_id=task.run_id, key=task.step_key, name="plan", agent=agent_name)
+    deps.store.save_step(step)
+    agent = deps.agents.get(agent_name)
+    result = agent.run(task, workdir, _stop_check(deps, task.run_id), _progress(emit, "plan"))
+    deps.store.add_usage(task.run_id, result.usage)
+    step.state = StepState.succeeded if result.ok else StepState.failed
+    step.finished_at = utcnow()
+    step.usage = result.usage
+    step.detail = result.summary[:300]
+    deps.store.save_step(step)
+    return result
+
+
+def workspace_checks(
+    deps: EngineDeps, run_id: str, repo: str, branch: str, expected_head: str, key: str
+) -> CheckOutcome:
+    """Run the repo's checks command on the workspace at `expected_head`."""
+    command = deps.config.repo(repo).checks
+    step = Step(run_id=run_id, key=key, name="checks", repo=repo)
+    if not command:
+        step.state, step.finished_at, step.detail = StepState.skipped, utcnow(), "no checks command"
+        deps.store.save_step(step)
+        return CheckOutcome(passed=True, output_tail="no checks command", sha=expected_head)
+    path = deps.workspace.prepare(run_id, repo, branch)
+    deps.workspace.reset_to(path, expected_head)
+    deps.store.save_step(step)
+    home = deps.settings.home / "homes" / run_id / "checks"
+    home.mkdir(parents=True, exist_ok=True)
+    env = scrubbed_env({"PYTHONDONTWRITEBYTECODE": "1"}, home)
+    env["PATH"] = os.environ.get("PATH", env.get("PATH", ""))
+    outcome = run_process(
+        ["sh", "-c", command], path, env, 900.0, _stop_check(deps, run_id), None, None
+    )
+    passed = outcome.exit_code == 0 and not outcome.timed_out and not outcome.cancelled
+    deps.workspace.reset_to(path, expected_head)
+    step.state = StepState.succeeded if passed else StepState.failed
+    step.finished_at = utcnow()
+    step.detail = "passed" if passed else outcome.output[-300:]
+    deps.store.save_step(step)
+    return CheckOutcome(passed=passed, output_tail=outcome.output[-4000:], sha=expected_head)
+
+
+def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str) -> str:
+    path = deps.workspace.prepare(run_id, repo, branch)
+    sha = deps.workspace.push(path, repo, branch)
+    Emitter(deps, run_id)("pushed", {"repo": repo, "branch": branch, "sha": sha})
+    return sha
+
+
+def open_change(
+    deps: EngineDeps, run_id: str, repo: str, branch: str, title: str, body: str, order: int
+) -> ChangeSet:
+    change = deps.forge.open_pr(run_id, repo, branch, title, body, order)
+    change = change.model_copy(update={"run_id": run_id, "order": order})
+    deps.store.save_change(change)
+    Emitter(deps, run_id)(
+        "pr_opened", {"repo": repo, "number": change.number, "url": change.url, "sha": change.head_sha}
+    )
+    return change
+
+
+def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
+    """Refresh a PR's head and run its checks there; the result is saved for the surfaces."""
+    current = deps.forge.refresh(change)
+    outcome = deps.forge.run_checks(current)
+    updated = current.model_copy(
+        update={
+            "run_id": change.run_id,
+            "order": change.order,
+            "checks": ChecksState.passed if outcome.passed else ChecksState.failed,
+            "checks_output": outcome.output_tail[-2000:],
+            "head_sha": outcome.sha or current.head_sha,
+        }
+    )
+    deps.store.save_change(updated)
+    Emitter(deps, change.run_id)(
+        "checks", {"repo": change.repo, "sha": updated.head_sha, "state": updated.checks.value}
+    )
+    return updated
+
+
+def pr_body(spec: RunSpec, plan: str, summary: str) -> str:
+    """A PR's description: who asked, what the agent did, and the run it is linked through."""
+    actor = spec.trigger.actor
+    return (
+        f"Opened by Baton for run `{spec.run_id}`, requested by {actor.display or actor.id} "
+        f"({actor.source.value}).\n\n"
+        f"**Request**\n\n> {spec.trigger.request[:2000]}\n\n"
+        f"**What changed**\n\n{summary[:2000] or '(no summary)'}\n\n"
+        f"**Linked changes** (merge order): {plan}\n\n"
+        "This PR merges only after an authorised approval bound to the head SHAs of every PR "
+        "in the run."
+    )
+
+
+def approval_seconds_left(deps: EngineDeps, run_id: str) -> float:
+    run = deps.store.get_run(run_id)
+    assert run is not None
+    deadline = run.created_at.timestamp() + deps.config.approval.expiry_hours * 3600
+    return max(0.0, deadline - time.time())

@@ -1,0 +1,26 @@
+"""What the engine is given by the composition root: configuration, store and the ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.agents.registry import AgentRegistry
+from bot.config import BatonFile, Settings
+from bot.ports import Forge, Workspace
+from bot.store import Store
+
+
+@dataclass
+class EngineDeps:
+    settings: Settings
+    config: BatonFile
+    store: Store
+    forge: Forge
+    workspace: Workspace
+    agents: AgentRegistry
+
+    @property
+    def scratch(self) -> Path:
+        """Where planners and other repo-less agents work."""
+        return self.settings.home / "scratch"

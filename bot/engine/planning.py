@@ -1,0 +1,69 @@
+"""Turning a RunSpec into a Plan: validate what the request names, then plan (a planner agent
+for the manager pattern, or one sub-task per repo ordered by config dependencies).
+"""
+
+from __future__ import annotations
+
+import json
+
+from bot.agents.registry import UnknownAgent
+from bot.domain import AgentTask, RunSpec
+from bot.engine import activities
+from bot.engine.deps import EngineDeps
+from bot.engine.patterns.manager import Plan, PlanError, default_plan, parse_plan, waves
+
+
+def validation_error(deps: EngineDeps, spec: RunSpec) -> str | None:
+    """Why this request cannot run (unknown repo, agent or playbook), naming the known ones."""
+    config = deps.config
+    known_repos = [r.name for r in config.repos]
+    if not known_repos:
+        return "no repos are configured: add some under `repos:` in baton.yml (see `baton doctor`)"
+    unknown = [r for r in spec.repos if r not in known_repos]
+    if unknown:
+        return f"unknown repo {', '.join(unknown)}; known repos: {', '.join(known_repos)}"
+    if not spec.repos:
+        return f"no repo given; known repos: {', '.join(known_repos)}"
+    try:
+        config.playbook(spec.playbook)
+    except KeyError:
+        known = sorted({"default", *config.playbooks})
+        return f"unknown playbook {spec.playbook}; known playbooks: {', '.join(known)}"
+    try:
+        if spec.agent is not None:
+            deps.agents.get(spec.agent)
+        for repo in spec.repos:
+            deps.agents.route(
+                repo, spec.trigger.labels, spec.trigger.reply_to.channel, spec.agent
+            )
+    except UnknownAgent as err:
+        return str(err)
+    return None
+
+
+def make_plan(deps: EngineDeps, spec: RunSpec, attempt: int) -> Plan | str:
+    """The run's plan, or the message that explains why there is none."""
+    problem = validation_error(deps, spec)
+    if problem:
+        return problem
+    book = deps.config.playbook(spec.playbook)
+    try:
+        if not book.planner:
+            plan = default_plan(spec.trigger.request, spec.repos, deps.config)
+            waves(plan)
+            return plan
+        repos = {r: deps.config.repo(r).depends_on for r in spec.repos}
+        task = AgentTask(
+            run_id=spec.run_id,
+            repo="",
+            step_key=f"plan-a{attempt}",
+            prompt=spec.trigger.request,
+            plan=json.dumps({"repos": repos}),
+            role="planner",
+        )
+        result = activities.invoke_planner(deps, task, book.planner)
+        if not result.ok:
+            return f"the planner {book.planner} failed: {result.summary or result.output_tail[-300:]}"
+        return parse_plan(result.output_tail, spec.trigger.request, spec.repos)
+    except PlanError as err:
+        return str(err)

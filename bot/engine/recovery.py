@@ -1,0 +1,86 @@
+"""Crash recovery across processes: each Baton process is a DBOS executor with its own id and a
+heartbeat; a process that finds a dead executor (its pid gone on this host, or its heartbeat
+stale) claims it once and re-enqueues its pending runs, which continue from their last step.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+
+import structlog
+from dbos import DBOS
+
+from bot.domain import utcnow
+from bot.store import Store
+
+log = structlog.get_logger(__name__)
+
+HEARTBEAT_S = 2.0
+STALE_AFTER = timedelta(seconds=30)
+
+
+def new_executor_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ExecutorLease:
+    def __init__(self, store: Store, executor_id: str) -> None:
+        self.store = store
+        self.executor_id = executor_id
+        self.host = socket.gethostname()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.store.heartbeat(self.executor_id, self.host, os.getpid())
+        self.sweep()
+        self._thread = threading.Thread(target=self._loop, name="baton-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.store.heartbeat(self.executor_id, self.host, os.getpid())
+                self.sweep()
+            except Exception as err:  # a lost heartbeat must not kill the process
+                log.warning("lease.heartbeat_failed", error=str(err))
+
+    def dead_executors(self) -> list[str]:
+        now = utcnow()
+        dead = []
+        for executor_id, host, pid, beat, recovered in self.store.executors():
+            if executor_id == self.executor_id or recovered:
+                continue
+            gone = (host == self.host and not _pid_alive(pid)) or now - beat > STALE_AFTER
+            if gone:
+                dead.append(executor_id)
+        return dead
+
+    def sweep(self) -> list[str]:
+        """Recover the pending workflows of every executor that died; returns their ids."""
+        taken = []
+        for executor_id in self.dead_executors():
+            if self.store.mark_recovered(executor_id):
+                handles = DBOS._recover_pending_workflows([executor_id])
+                log.info("lease.recovered", executor=executor_id, workflows=len(handles))
+                taken.append(executor_id)
+        return taken

@@ -1,0 +1,254 @@
+"""The run workflow: plan → fan out per repo → linked PRs → approval (durable wait) → merge train.
+
+`RunEngine` is the durable shell: workflows and steps are DBOS functions whose bodies live in
+`activities.py` and `patterns/`. A run's workflow id derives from its run id (itself derived
+from the trigger's delivery id), so a second start joins the first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
+from pydantic import BaseModel
+
+from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
+from bot.config import Playbook
+from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
+from bot.engine import activities, patterns
+from bot.engine.budget import BudgetExceeded
+from bot.engine.deps import EngineDeps
+from bot.engine.patterns.concurrent import fan_out
+from bot.engine.patterns.manager import Plan, SubTask, waves
+from bot.engine.planning import make_plan
+from bot.engine.repo_context import RepoContext, RunCancelled
+from bot.scm.workspace import branch_name
+
+REPO_QUEUE = "baton-repos"
+DECISION_TOPIC = "decision"
+
+
+def workflow_id(run_id: str, attempt: int) -> str:
+    return f"run-{run_id}-a{attempt}"
+
+
+class RepoOutcome(BaseModel):
+    repo: str
+    status: str  # done | failed | budget | cancelled
+    summary: str = ""
+    change: ChangeSet | None = None
+
+
+@DBOS.dbos_class()
+class RunEngine(DBOSConfiguredInstance):
+    def __init__(self, deps: EngineDeps) -> None:
+        self.deps = deps
+        super().__init__("baton-engine")
+
+    # -- the run -------------------------------------------------------------------------------
+    @DBOS.workflow()
+    def run_workflow(self, run_id: str, attempt: int) -> str:
+        spec = self.load_spec(run_id)
+        book = self.deps.config.playbook(spec.playbook)
+        self.state_step(run_id, RunState.planning)
+        plan_or_error = self.plan_step(spec, attempt)
+        if isinstance(plan_or_error, str):
+            self.state_step(run_id, RunState.failed, error=plan_or_error)
+            return RunState.failed.value
+        plan = plan_or_error
+        self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
+        if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
+            verdict = self.await_decision(run_id, "plan")
+            if verdict != Decision.approve.value:
+                return verdict
+        self.state_step(run_id, RunState.working)
+        outcomes = self.fan_out_repos(spec, attempt, plan, book)
+        if isinstance(outcomes, str):
+            return outcomes
+        changes = [self.change_checks_step(o.change) for o in outcomes if o.change is not None]
+        return self.approve_and_merge(run_id, changes)
+
+    def fan_out_repos(
+        self, spec: RunSpec, attempt: int, plan: Plan, book: Playbook
+    ) -> list[RepoOutcome] | str:
+        """Every repo's sub-task, wave by wave; a spent budget pauses the run and asks."""
+        run_id = spec.run_id
+        order = plan.order
+        done: dict[str, RepoOutcome] = {}
+        round_ = 0
+        while True:
+            round_ += 1
+            for wave in waves(plan):
+                todo = [t for t in wave if t.repo not in done or done[t.repo].status == "budget"]
+                results = fan_out(
+                    todo,
+                    lambda t: self._start_repo(run_id, attempt, t, order.index(t.repo), round_, plan),
+                    lambda hs: DBOS.wait_first(hs, polling_interval_sec=0.02),  # type: ignore[arg-type,return-value]
+                    self.deps.config.concurrency.per_run,
+                )
+                done.update({o.repo: o for o in results})
+                if any(o.status != "done" for o in results):
+                    break
+            spent = [o for o in done.values() if o.status == "budget"]
+            failed = [o for o in done.values() if o.status in ("failed", "cancelled")]
+            if failed:
+                error = "; ".join(f"{o.repo}: {o.summary}" for o in failed)
+                self.state_step(run_id, RunState.failed, error=error)
+                return RunState.failed.value
+            if not spent:
+                return [done[r] for r in order]
+            self.state_step(run_id, RunState.working, waiting_for="budget")
+            self.event_step(run_id, "budget_exceeded", {"reason": spent[0].summary})
+            message = DBOS.recv(DECISION_TOPIC, timeout_seconds=self.deps.config.approval.expiry_hours * 3600)
+            if not message or message.get("decision") != Decision.extend_budget.value:
+                self.state_step(run_id, RunState.failed, error=f"budget exceeded: {spent[0].summary}")
+                return RunState.failed.value
+            self.state_step(run_id, RunState.working)
+
+    def _start_repo(
+        self, run_id: str, attempt: int, task: SubTask, order: int, round_: int, plan: Plan
+    ) -> Any:
+        queue = DBOS.retrieve_queue(REPO_QUEUE)
+        assert queue is not None
+        with SetWorkflowID(f"{workflow_id(run_id, attempt)}-{task.repo}-r{round_}"):
+            return queue.enqueue(self.repo_workflow, run_id, task, order, plan.summary)
+
+    @DBOS.workflow()
+    def repo_workflow(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
+        spec = self.load_spec(run_id)
+        finished = self.finished_repo_step(run_id, task.repo)
+        if finished is not None:
+            return finished
+        branch = branch_name(run_id, spec.trigger.request)
+        base, head = self.prepare_step(run_id, task.repo, branch)
+        ctx = RepoContext(self, spec, task.repo, branch, head, task.task, plan)
+        book = self.deps.config.playbook(spec.playbook)
+        try:
+            result = patterns.execute(book.per_repo, ctx)
+        except BudgetExceeded as spent:
+            return RepoOutcome(repo=task.repo, status="budget", summary=str(spent))
+        except RunCancelled:
+            return RepoOutcome(repo=task.repo, status="cancelled", summary="cancelled")
+        if not result.ok:
+            return RepoOutcome(repo=task.repo, status="failed", summary=result.summary)
+        if ctx.head == base:
+            return RepoOutcome(
+                repo=task.repo, status="failed", summary="the agent produced no diff; no PR opened"
+            )
+        self.push_step(run_id, task.repo, branch)
+        title = f"[baton] {spec.trigger.request.splitlines()[0][:60]}"
+        body = activities.pr_body(spec, plan, result.summary)
+        change = self.open_change_step(run_id, task.repo, branch, title, body, order)
+        outcome = RepoOutcome(repo=task.repo, status="done", summary=result.summary, change=change)
+        self.remember_repo_step(run_id, outcome)
+        return outcome
+
+    # -- approval and merge ---------------------------------------------------------------------
+    def await_decision(self, run_id: str, waiting_for: str) -> str:
+        """A durable wait for a person's decision; returns approve or the terminal state."""
+        self.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
+        message = DBOS.recv(DECISION_TOPIC, timeout_seconds=self.remaining_step(run_id))
+        decision = (message or {}).get("decision")
+        if decision is None:
+            self.state_step(run_id, RunState.expired, error="approval expired")
+            return RunState.expired.value
+        if decision == Decision.reject.value:
+            self.state_step(run_id, RunState.rejected, error=(message or {}).get("reason") or None)
+            return RunState.rejected.value
+        if decision == Decision.cancel.value:
+            self.state_step(run_id, RunState.cancelled)
+            return RunState.cancelled.value
+        return Decision.approve.value
+
+    def approve_and_merge(self, run_id: str, changes: list[ChangeSet]) -> str:
+        self.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes]})
+        while True:
+            verdict = self.await_decision(run_id, "approval")
+            if verdict != Decision.approve.value:
+                return verdict
+            gate = self.gate(run_id)
+            if not gate.ok:
+                self.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
+                continue
+            self.state_step(run_id, RunState.merging)
+            for change in sorted(changes, key=lambda c: c.order):
+                result = self.merge_change(run_id, change.repo, gate.head_shas[change.repo])
+                if result.moved:
+                    break
+                if not result.ok:
+                    self.state_step(run_id, RunState.failed, error=result.report)
+                    return RunState.failed.value
+            else:
+                self.state_step(run_id, RunState.merged)
+                return RunState.merged.value
+
+    # -- steps: thin durable shells over activities -------------------------------------------------
+    @DBOS.step()
+    def load_spec(self, run_id: str) -> RunSpec:
+        run = self.deps.store.get_run(run_id)
+        assert run is not None, run_id
+        return run.spec
+
+    @DBOS.step()
+    def state_step(
+        self, run_id: str, state: RunState, error: str | None = None, waiting_for: str | None = None
+    ) -> None:
+        activities.set_state(self.deps, run_id, state, error, waiting_for)
+
+    @DBOS.step()
+    def event_step(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        activities.Emitter(self.deps, run_id)(kind, data)
+
+    @DBOS.step()
+    def plan_step(self, spec: RunSpec, attempt: int) -> Plan | str:
+        return make_plan(self.deps, spec, attempt)
+
+    @DBOS.step()
+    def remaining_step(self, run_id: str) -> float:
+        return activities.approval_seconds_left(self.deps, run_id)
+
+    @DBOS.step()
+    def finished_repo_step(self, run_id: str, repo: str) -> RepoOutcome | None:
+        fact = self.deps.store.get_fact(run_id, f"repo:{repo}")
+        return RepoOutcome.model_validate(fact) if fact else None
+
+    @DBOS.step()
+    def remember_repo_step(self, run_id: str, outcome: RepoOutcome) -> None:
+        self.deps.store.put_fact(run_id, f"repo:{outcome.repo}", outcome.model_dump(mode="json"))
+
+    @DBOS.step()
+    def prepare_step(self, run_id: str, repo: str, branch: str) -> tuple[str, str]:
+        path = self.deps.workspace.prepare(run_id, repo, branch)
+        return self.deps.workspace.base_sha(path), self.deps.workspace.head(path)
+
+    @DBOS.step()
+    def agent_step(
+        self, task: AgentTask, agent: str, branch: str, head: str, name: str
+    ) -> activities.StepOutcome:
+        return activities.invoke_agent(self.deps, task, agent, branch, head, name)
+
+    @DBOS.step()
+    def checks_step(self, run_id: str, repo: str, branch: str, head: str, key: str) -> CheckOutcome:
+        return activities.workspace_checks(self.deps, run_id, repo, branch, head, key)
+
+    @DBOS.step()
+    def push_step(self, run_id: str, repo: str, branch: str) -> str:
+        return activities.push_branch(self.deps, run_id, repo, branch)
+
+    @DBOS.step()
+    def open_change_step(
+        self, run_id: str, repo: str, branch: str, title: str, body: str, order: int
+    ) -> ChangeSet:
+        return activities.open_change(self.deps, run_id, repo, branch, title, body, order)
+
+    @DBOS.step()
+    def change_checks_step(self, change: ChangeSet) -> ChangeSet:
+        return activities.change_checks(self.deps, change)
+
+    @DBOS.step()
+    def gate(self, run_id: str) -> GateVerdict:
+        return gate_step(self.deps, run_id)
+
+    @DBOS.step()
+    def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
+        return merge_step(self.deps, run_id, repo, expected_sha)

@@ -1,0 +1,179 @@
+"""Per-run git checkouts: deterministic branch names, clone or reuse, commit, diff, push, cleanup.
+
+`GitWorkspace` implements `bot.ports.Workspace` over the git CLI. Each run gets its own clone at
+`root/<run_id>/<repo>`, made in a temporary sibling directory and renamed into place, so a crash
+mid-clone leaves nothing that looks finished; `prepare` is safe to call again after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.config import RepoConfig
+from bot.ports import PushRejected
+from bot.scm.git import GitError, failure_tail, git_ok, git_result, run_git
+
+_SLUG_MAX = 40
+_SAFE_COMPONENT = re.compile(r"[^A-Za-z0-9_-]+")
+_MARKER_KEY = "baton.repo"
+"""Set in a clone's own config as its last step: a clone without it is half-made."""
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:_SLUG_MAX].rstrip("-") or "change"
+
+
+def _safe_component(value: str, fallback: str) -> str:
+    """A path/ref component made only of letters, digits, `_` and `-` (never `.`, `/` or empty)."""
+    return _SAFE_COMPONENT.sub("-", value).strip("-") or fallback
+
+
+def branch_name(run_id: str, request: str) -> str:
+    """`baton/<run-id>/<slug>`: deterministic for a run and always a valid git ref name.
+
+    `request` is untrusted chat text: only lowercase ASCII letters, digits and hyphens survive.
+    """
+    return f"baton/{_safe_component(run_id, 'run')}/{_slug(request)}"
+
+
+class GitWorkspace:
+    """`bot.ports.Workspace` over real git: one clone per run and repo under `root`."""
+
+    def __init__(self, root: Path, repos: Callable[[str], RepoConfig]) -> None:
+        self.root = root
+        self._repos = repos
+
+    def path_for(self, run_id: str, repo: str) -> Path:
+        return self.root / _safe_component(run_id, "run") / _safe_component(repo, "repo")
+
+    def prepare(self, run_id: str, repo: str, branch: str) -> Path:
+        cfg = self._repos(repo)
+        path = self.path_for(run_id, repo)
+        if not self._is_clone(path, cfg):
+            self._clone(path, cfg)
+        else:
+            if run_git(["remote", "get-url", "origin"], path) != cfg.url:
+                run_git(["remote", "set-url", "origin", cfg.url], path)
+            run_git(["fetch", "--prune", "--quiet", "origin"], path)
+        self._switch_to(path, cfg, branch)
+        return path
+
+    def head(self, path: Path) -> str:
+        return run_git(["rev-parse", "HEAD"], path)
+
+    def base_sha(self, path: Path) -> str:
+        default = run_git(["config", "--get", "baton.defaultBranch"], path)
+        return run_git(["merge-base", "HEAD", f"refs/remotes/origin/{default}"], path)
+
+    def reset_to(self, path: Path, sha: str) -> None:
+        run_git(["reset", "--hard", "--quiet", sha], path)
+        run_git(["clean", "-fdxq"], path)
+
+    def commit_all(self, path: Path, message: str) -> str | None:
+        run_git(["add", "-A"], path)
+        if git_ok(["diff", "--cached", "--quiet"], path):
+            return None
+        run_git(
+            ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message], path
+        )
+        return self.head(path)
+
+    def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
+        """Base vs working tree: committed, uncommitted and untracked; the index is left alone."""
+        index = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "index"], path))
+        with tempfile.TemporaryDirectory(prefix="baton-index-") as tmp:
+            scratch = Path(tmp) / "index"
+            if index.exists():
+                shutil.copyfile(index, scratch)
+            env = {"GIT_INDEX_FILE": str(scratch)}
+            run_git(["add", "-A"], path, env)
+            common = ["-c", "core.quotePath=false", "diff", "--cached", "--no-renames"]
+            text = run_git([*common, base_sha, "--"], path, env, strip=False)
+            names = run_git([*common, "--name-only", "-z", base_sha, "--"], path, env, strip=False)
+        return text, sorted(n for n in names.split("\0") if n)
+
+    def push(self, path: Path, repo: str, branch: str) -> str:
+        """Force-push the bot's branch, but never over a commit we have not built on.
+
+        A retried step rewrites the branch, so a fast-forward-only push is too strict. The lease
+        plus `--force-if-includes` still refuses when the remote has a commit that is not in our
+        branch's history (someone else pushed, whether or not we fetched it since).
+        """
+        cfg = self._repos(repo)
+        ref = f"refs/heads/{branch}"
+        sha = run_git(["rev-parse", "--verify", f"{ref}^{{commit}}"], path)
+        if git_ok(["rev-parse", "--verify", "--quiet", f"refs/remotes/origin/{branch}"], path):
+            lease = [f"--force-with-lease={ref}", "--force-if-includes"]
+        else:
+            lease = [f"--force-with-lease={ref}:"]  # the branch must not exist there yet
+        push = ["push", "--porcelain", "--no-verify", *lease, "origin", f"{ref}:{ref}"]
+        proc = git_result(push, path)
+        if proc.returncode != 0:
+            tail = failure_tail(proc)
+            rejected = re.search(r"rejected|declined|stale info", tail)
+            why = "rejected by the remote" if rejected else "failed"
+            raise PushRejected(f"push of {branch} to {cfg.name} was {why}: {tail}")
+        return sha
+
+    def cleanup(self, run_id: str) -> None:
+        shutil.rmtree(self.root / _safe_component(run_id, "run"), ignore_errors=True)
+
+    def _is_clone(self, path: Path, cfg: RepoConfig) -> bool:
+        if not (path / ".git").exists():
+            return False
+        # `rev-parse` walks up; a run dir nested in another repo must not be mistaken for a clone.
+        top = git_result(["rev-parse", "--show-toplevel"], path)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
+            return False
+        marker = git_result(["config", "--get", _MARKER_KEY], path)
+        return marker.returncode == 0 and marker.stdout.strip() == cfg.name and self._has_head(path)
+
+    @staticmethod
+    def _has_head(path: Path) -> bool:
+        return git_ok(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], path)
+
+    def _clone(self, path: Path, cfg: RepoConfig) -> None:
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            run_git(
+                ["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)], path.parent
+            )
+            default_ref = f"refs/remotes/origin/{cfg.default_branch}"
+            if not git_ok(["rev-parse", "--verify", "--quiet", default_ref], tmp):
+                raise GitError(
+                    ["clone", cfg.url],
+                    1,
+                    f"the remote has no default branch '{cfg.default_branch}'",
+                )
+            run_git(["config", "baton.defaultBranch", cfg.default_branch], tmp)
+            run_git(["config", _MARKER_KEY, cfg.name], tmp)
+            os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _switch_to(self, path: Path, cfg: RepoConfig, branch: str) -> None:
+        run_git(["check-ref-format", "--branch", branch], path)
+        remote = f"refs/remotes/origin/{branch}"
+        on_remote = git_ok(["rev-parse", "--verify", "--quiet", remote], path)
+        if git_ok(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], path):
+            current = git_result(["symbolic-ref", "--quiet", "--short", "HEAD"], path)
+            if current.stdout.strip() != branch:
+                run_git(["checkout", "--quiet", "--force", branch, "--"], path)
+            if on_remote and git_ok(["merge-base", "--is-ancestor", "HEAD", remote], path):
+                # Someone pushed on top of our work: build on it. A dirty tree that conflicts
+                # keeps the old tip; the push lease then refuses rather than losing their commit.
+                git_result(["merge", "--ff-only", "--quiet", remote], path)
+            return
+        start = remote if on_remote else f"refs/remotes/origin/{cfg.default_branch}"
+        run_git(["checkout", "--quiet", "--force", "--no-track", "-B", branch, start, "--"], path)

@@ -1,0 +1,44 @@
+"""Logging: structlog, JSON in production and pretty on a terminal; secret values never logged."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+
+def _redactor(secrets: list[str]) -> Any:
+    def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        for key, value in event.items():
+            if isinstance(value, str):
+                for secret in secrets:
+                    value = value.replace(secret, REDACTED)
+                event[key] = value
+        return event
+
+    return redact
+
+
+def configure(fmt: str = "auto", secrets: Iterable[str] = (), level: int = logging.INFO) -> None:
+    json_logs = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redactor([s for s in secrets if len(s) >= 4]),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.getLogger("dbos").setLevel(logging.WARNING)
