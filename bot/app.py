@@ -113,9 +113,7 @@ class Runtime:
     def has_active_runs(self) -> bool:
         """Whether any run is doing work now (runs waiting for a person do not count)."""
         busy = {RunState.queued, RunState.planning, RunState.working, RunState.merging}
-        return any(
-            r.state in busy and r.waiting_for is None for r in self.store.list_runs(limit=1000)
-        )
+        return any(r.state in busy and r.waiting_for is None for r in self.store.list_runs(limit=1000))
 
     # -- what callers do with runs --------------------------------------------------------------
     def submit(self, spec: RunSpec) -> str:
@@ -128,9 +126,7 @@ class Runtime:
             DBOS.start_workflow(self.engine.run_workflow, spec.run_id, attempt)
         return spec.run_id
 
-    def decide(
-        self, run_id: str, actor: Actor, decision: Decision, reason: str = ""
-    ) -> DecisionResult:
+    def decide(self, run_id: str, actor: Actor, decision: Decision, reason: str = "") -> DecisionResult:
         return self.approvals.decide(run_id, actor, decision, reason)
 
     def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
@@ -144,7 +140,9 @@ class Runtime:
         self.store.set_state(run_id, RunState.cancelled, error=f"cancelled by {actor.key}")
         workflows = self._workflows()
         prefix = workflow_id(run_id, run.attempt)
-        for status in workflows.list_workflows(workflow_id_prefix=prefix, load_input=False, load_output=False):
+        for status in workflows.list_workflows(
+            workflow_id_prefix=prefix, load_input=False, load_output=False
+        ):
             workflows.cancel_workflow(status.workflow_id)
         return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
 
@@ -182,6 +180,4 @@ def _forget_instance(engine: RunEngine) -> None:
     from dbos._dbos import _get_or_create_dbos_registry
 
     registry = _get_or_create_dbos_registry()
-    registry.instance_info_map = {
-        k: v for k, v in registry.instance_info_map.items() if v is not engine
-    }
+    registry.instance_info_map = {k: v for k, v in registry.instance_info_map.items() if v is not engine}

@@ -111,11 +111,7 @@ def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
         changes.append(fresh)
     approvals = store.approvals(run_id)
     pending = {c.repo: c.head_sha for c in changes if c.state is ChangeState.open}
-    stale = [
-        a
-        for a in approvals
-        if a.valid and any(a.head_shas.get(r) != s for r, s in pending.items())
-    ]
+    stale = [a for a in approvals if a.valid and any(a.head_shas.get(r) != s for r, s in pending.items())]
     if stale:
         store.invalidate_approvals(run_id)
         store.append_event(
@@ -199,9 +195,7 @@ class ApprovalService:
             return DecisionResult(
                 accepted=False, message="the PRs changed since you looked; review them again"
             )
-        approval = Approval(
-            run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason
-        )
+        approval = Approval(run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason)
         if not self.store.record_approval(approval):
             return DecisionResult(accepted=True, message=f"already recorded: {decision.value}")
         self.store.append_event(

@@ -16,8 +16,8 @@ from rich.console import Console
 
 from bot.app import Runtime
 from bot.config import ConfigError, Settings
-from bot.domain import Budget, Decision
 from bot.doctor import doctor_report
+from bot.domain import Budget, Decision
 from bot.intake import RequestError, build_spec
 from bot.jsonview import run_json
 from bot.surfaces.terminal import timeline_text
@@ -45,24 +45,37 @@ def _runtime(settings: Settings | None = None, launch: bool = False) -> Runtime:
 
 def _secrets(settings: Settings) -> list[str]:
     values = [
-        settings.slack_signing_secret, settings.slack_bot_token, settings.slack_app_token,
-        settings.github_webhook_secret, settings.github_token,
-        settings.linear_webhook_secret, settings.linear_api_key,
+        settings.slack_signing_secret,
+        settings.slack_bot_token,
+        settings.slack_app_token,
+        settings.github_webhook_secret,
+        settings.github_token,
+        settings.linear_webhook_secret,
+        settings.linear_api_key,
     ]
     return [v.get_secret_value() for v in values if v is not None]
 
 
 def _start_and_follow(
-    runtime: Runtime, request: str, repos: list[str], playbook: str | None, agent: str | None,
-    budget: str | None, yes: bool,
+    runtime: Runtime,
+    request: str,
+    repos: list[str],
+    playbook: str | None,
+    agent: str | None,
+    budget: str | None,
+    yes: bool,
 ) -> int:
-    from bot.foreground import follow
     from bot.engine.budget import parse_usd
+    from bot.foreground import follow
 
     try:
         usd = parse_usd(budget) if budget else None
         spec = build_spec(
-            cli_trigger(request), runtime.config, repos=repos, agent=agent, playbook=playbook,
+            cli_trigger(request),
+            runtime.config,
+            repos=repos,
+            agent=agent,
+            playbook=playbook,
             budget_usd=usd,
         )
     except (RequestError, ValueError) as err:
@@ -111,9 +124,7 @@ def demo(
     settings = Settings(config=sandbox.config_path, home=root / ".baton", database_url=None)
     runtime = _runtime(settings, launch=True)
     try:
-        code = _start_and_follow(
-            runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes
-        )
+        code = _start_and_follow(runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes)
     finally:
         runtime.shutdown()
     console.print(f"demo finished in {time.monotonic() - started:.1f}s", highlight=False)

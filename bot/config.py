@@ -198,9 +198,7 @@ class BatonFile(_Strict):
                 if a not in agents
             ]
         for i, sched in enumerate(self.schedules):
-            problems += [
-                f"schedules.{i}.repos: unknown repo '{r}'" for r in sched.repos if r not in repos
-            ]
+            problems += [f"schedules.{i}.repos: unknown repo '{r}'" for r in sched.repos if r not in repos]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -257,30 +255,22 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
     )
-    slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN")
-    )
-    slack_app_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN")
-    )
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
     slack_api_url: str = Field(
         default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL")
     )
     github_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET")
     )
-    github_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("GITHUB_TOKEN")
-    )
+    github_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GITHUB_TOKEN"))
     github_api_url: str = Field(
         default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL")
     )
     linear_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("LINEAR_WEBHOOK_SECRET")
     )
-    linear_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("LINEAR_API_KEY")
-    )
+    linear_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("LINEAR_API_KEY"))
     linear_api_url: str = Field(
         default="https://api.linear.app/graphql", validation_alias=AliasChoices("LINEAR_API_URL")
     )

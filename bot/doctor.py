@@ -26,7 +26,8 @@ def doctor_report(settings: Settings) -> tuple[str, bool]:
         config = load_baton_file(settings.config)
     except ConfigError as err:
         return "\n".join([*lines, f"  ✗ {err}"]), False
-    lines.append(f"database: {'PostgreSQL' if settings.database_url and 'postgres' in settings.database_url else 'SQLite'}")
+    postgres = bool(settings.database_url and "postgres" in settings.database_url)
+    lines.append(f"database: {'PostgreSQL' if postgres else 'SQLite'}")
     git = shutil.which("git")
     lines.append(f"git: {'✓ ' + git if git else '✗ not found on PATH'}")
     ok = ok and git is not None
@@ -46,7 +47,9 @@ def _repos(config: BatonFile) -> list[str]:
     lines = [f"repos ({len(config.repos)}):"]
     for repo in config.repos:
         deps = f", after {', '.join(repo.depends_on)}" if repo.depends_on else ""
-        lines.append(f"  {repo.name}: {repo.url} [{repo.default_branch}] checks: {repo.checks or 'none'}{deps}")
+        lines.append(
+            f"  {repo.name}: {repo.url} [{repo.default_branch}] checks: {repo.checks or 'none'}{deps}"
+        )
     return lines
 
 

@@ -79,9 +79,7 @@ class Forge(Protocol):
 
     def find_pr(self, repo: str, branch: str) -> ChangeSet | None: ...
 
-    def open_pr(
-        self, run_id: str, repo: str, branch: str, title: str, body: str, order: int
-    ) -> ChangeSet:
+    def open_pr(self, run_id: str, repo: str, branch: str, title: str, body: str, order: int) -> ChangeSet:
         """Open a PR for `branch`, or return the one already open for it."""
         ...
 

@@ -30,6 +30,7 @@ from bot.domain import (
     RunState,
     RunView,
     Step,
+    StepState,
     Usage,
     utcnow,
 )
@@ -224,11 +225,7 @@ class Store:
                 if seq is None:
                     raise KeyError(run_id)
                 at = utcnow()
-                s.add(
-                    EventRow(
-                        run_id=run_id, seq=seq, kind=kind, at=at, data=data, dedupe_key=dedupe_key
-                    )
-                )
+                s.add(EventRow(run_id=run_id, seq=seq, kind=kind, at=at, data=data, dedupe_key=dedupe_key))
         except IntegrityError:
             return None
         return RunEvent(run_id=run_id, seq=seq, kind=kind, at=at, data=data)
@@ -241,8 +238,7 @@ class Store:
                 .order_by(EventRow.seq)
             )
             return [
-                RunEvent(run_id=r.run_id, seq=r.seq, kind=r.kind, at=_aware(r.at), data=r.data)
-                for r in rows
+                RunEvent(run_id=r.run_id, seq=r.seq, kind=r.kind, at=_aware(r.at), data=r.data) for r in rows
             ]
 
     def last_seq(self, run_id: str) -> int:
@@ -268,9 +264,7 @@ class Store:
 
     def steps(self, run_id: str) -> list[Step]:
         with self._tx() as s:
-            rows = s.scalars(
-                select(StepRow).where(StepRow.run_id == run_id).order_by(StepRow.position)
-            )
+            rows = s.scalars(select(StepRow).where(StepRow.run_id == run_id).order_by(StepRow.position))
             return [
                 Step(
                     run_id=r.run_id,
@@ -278,7 +272,7 @@ class Store:
                     name=r.name,
                     repo=r.repo,
                     agent=r.agent,
-                    state=r.state,  # type: ignore[arg-type]
+                    state=StepState(r.state),
                     started_at=_aware(r.started_at),
                     finished_at=_aware(r.finished_at) if r.finished_at else None,
                     usage=Usage.model_validate(r.usage or {}),
@@ -292,9 +286,7 @@ class Store:
         with self._tx() as s:
             row = s.get(ChangeRow, (change.run_id, change.repo))
             if row is None:
-                s.add(
-                    ChangeRow(run_id=change.run_id, repo=change.repo, data=change.model_dump(mode="json"))
-                )
+                s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=change.model_dump(mode="json")))
             else:
                 row.data = change.model_dump(mode="json")
 
@@ -325,12 +317,8 @@ class Store:
 
     def approvals(self, run_id: str) -> list[Approval]:
         with self._tx() as s:
-            rows = s.scalars(
-                select(ApprovalRow).where(ApprovalRow.run_id == run_id).order_by(ApprovalRow.id)
-            )
-            return [
-                Approval.model_validate({**r.data, "valid": bool(r.valid)}) for r in rows
-            ]
+            rows = s.scalars(select(ApprovalRow).where(ApprovalRow.run_id == run_id).order_by(ApprovalRow.id))
+            return [Approval.model_validate({**r.data, "valid": bool(r.valid)}) for r in rows]
 
     def invalidate_approvals(self, run_id: str) -> int:
         with self._tx() as s:
@@ -375,7 +363,11 @@ class Store:
             if row is None:
                 s.add(
                     ExecutorRow(
-                        executor_id=executor_id, host=host, pid=pid, heartbeat_at=utcnow(), recovered=0
+                        executor_id=executor_id,
+                        host=host,
+                        pid=pid,
+                        heartbeat_at=utcnow(),
+                        recovered=0,
                     )
                 )
             else:

@@ -26,9 +26,7 @@ def _redactor(secrets: list[str]) -> Any:
 
 def configure(fmt: str = "auto", secrets: Iterable[str] = (), level: int = logging.INFO) -> None:
     json_logs = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -81,9 +81,7 @@ class _Tail:
         return text
 
 
-def _read_lines(
-    stream: IO[bytes], lines: queue.Queue[str | None], abandoned: threading.Event
-) -> None:
+def _read_lines(stream: IO[bytes], lines: queue.Queue[str | None], abandoned: threading.Event) -> None:
     """Feed lines to the bounded queue (a flood of output blocks the writer, not our memory)."""
 
     def put(item: str | None) -> bool:
@@ -258,8 +256,7 @@ def _expand(key: str, value: str, source: Mapping[str, str]) -> str:
         name = match.group(1)
         if name not in source:
             raise AgentEnvError(
-                f"agent environment {key} refers to ${{{name}}}, "
-                f"but {name} is not set in Baton's environment"
+                f"agent environment {key} refers to ${{{name}}}, but {name} is not set in Baton's environment"
             )
         return source[name]
 
@@ -292,9 +289,7 @@ def scrubbed_env(
     return env
 
 
-def referenced_secrets(
-    allowed: Mapping[str, str], *, source: Mapping[str, str] | None = None
-) -> list[str]:
+def referenced_secrets(allowed: Mapping[str, str], *, source: Mapping[str, str] | None = None) -> list[str]:
     """The values an agent's config pulls in from Baton's environment: what `redact` should hide."""
     parent = os.environ if source is None else source
     found: list[str] = []

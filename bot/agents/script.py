@@ -135,16 +135,12 @@ class ScriptAgent:
 
         reporter = _Reporter(progress, secrets, self.config.usd_per_million_tokens)
         try:
-            outcome = run_process(
-                argv, workdir, env, self.config.timeout_s, should_stop, on_line=reporter
-            )
+            outcome = run_process(argv, workdir, env, self.config.timeout_s, should_stop, on_line=reporter)
         except ProcessStartError as err:
             return self._failed(f"agent {self.name}: {err}")
         return self._result(outcome, reporter, secrets)
 
-    def _result(
-        self, outcome: ProcessOutcome, reporter: _Reporter, secrets: list[str]
-    ) -> AgentResult:
+    def _result(self, outcome: ProcessOutcome, reporter: _Reporter, secrets: list[str]) -> AgentResult:
         usage = reporter.usage + Usage(agent_seconds=outcome.duration_s, agent_steps=1)
         last = reporter.summary_override or reporter.last_line
         if outcome.cancelled:

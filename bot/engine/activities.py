@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dbos import DBOS
@@ -22,13 +21,12 @@ from bot.domain import (
     AgentStatus,
     AgentTask,
     ChangeSet,
-    ChecksState,
     CheckOutcome,
+    ChecksState,
     RunSpec,
     RunState,
     Step,
     StepState,
-    Usage,
     utcnow,
 )
 from bot.engine import budget as budgets
@@ -114,7 +112,10 @@ def invoke_agent(
     deps.workspace.reset_to(path, expected_head)
     step = Step(run_id=task.run_id, key=task.step_key, name=name, repo=task.repo, agent=agent_name)
     deps.store.save_step(step)
-    emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name})
+    emit(
+        "step_started",
+        {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name},
+    )
 
     agent = deps.agents.get(agent_name)
     result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key))
@@ -184,9 +185,7 @@ def workspace_checks(
     home.mkdir(parents=True, exist_ok=True)
     env = scrubbed_env({"PYTHONDONTWRITEBYTECODE": "1"}, home)
     env["PATH"] = os.environ.get("PATH", env.get("PATH", ""))
-    outcome = run_process(
-        ["sh", "-c", command], path, env, 900.0, _stop_check(deps, run_id), None, None
-    )
+    outcome = run_process(["sh", "-c", command], path, env, 900.0, _stop_check(deps, run_id), None, None)
     passed = outcome.exit_code == 0 and not outcome.timed_out and not outcome.cancelled
     deps.workspace.reset_to(path, expected_head)
     step.state = StepState.succeeded if passed else StepState.failed
@@ -210,7 +209,8 @@ def open_change(
     change = change.model_copy(update={"run_id": run_id, "order": order})
     deps.store.save_change(change)
     Emitter(deps, run_id)(
-        "pr_opened", {"repo": repo, "number": change.number, "url": change.url, "sha": change.head_sha}
+        "pr_opened",
+        {"repo": repo, "number": change.number, "url": change.url, "sha": change.head_sha},
     )
     return change
 

@@ -33,9 +33,7 @@ def validation_error(deps: EngineDeps, spec: RunSpec) -> str | None:
         if spec.agent is not None:
             deps.agents.get(spec.agent)
         for repo in spec.repos:
-            deps.agents.route(
-                repo, spec.trigger.labels, spec.trigger.reply_to.channel, spec.agent
-            )
+            deps.agents.route(repo, spec.trigger.labels, spec.trigger.reply_to.channel, spec.agent)
     except UnknownAgent as err:
         return str(err)
     return None

@@ -92,9 +92,7 @@ class RepoContext:
         if agent != ROUTED_AGENT:
             return [agent]
         trigger = self.spec.trigger
-        routed = registry.route(
-            self.repo, trigger.labels, trigger.reply_to.channel, self.spec.agent
-        )
+        routed = registry.route(self.repo, trigger.labels, trigger.reply_to.channel, self.spec.agent)
         return registry.chain(routed)
 
     def execute(self, node: Node, feedback: str = "") -> NodeResult:

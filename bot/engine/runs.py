@@ -7,6 +7,7 @@ from the trigger's delivery id), so a second start joins the first.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
@@ -30,6 +31,10 @@ DECISION_TOPIC = "decision"
 
 def workflow_id(run_id: str, attempt: int) -> str:
     return f"run-{run_id}-a{attempt}"
+
+
+def _wait_first(handles: list[Any]) -> Any:
+    return DBOS.wait_first(handles, polling_interval_sec=0.02)
 
 
 class RepoOutcome(BaseModel):
@@ -82,8 +87,8 @@ class RunEngine(DBOSConfiguredInstance):
                 todo = [t for t in wave if t.repo not in done or done[t.repo].status == "budget"]
                 results = fan_out(
                     todo,
-                    lambda t: self._start_repo(run_id, attempt, t, order.index(t.repo), round_, plan),
-                    lambda hs: DBOS.wait_first(hs, polling_interval_sec=0.02),  # type: ignore[arg-type,return-value]
+                    partial(self._start_repo, run_id, attempt, order, round_, plan),
+                    _wait_first,
                     self.deps.config.concurrency.per_run,
                 )
                 done.update({o.repo: o for o in results})
@@ -106,12 +111,12 @@ class RunEngine(DBOSConfiguredInstance):
             self.state_step(run_id, RunState.working)
 
     def _start_repo(
-        self, run_id: str, attempt: int, task: SubTask, order: int, round_: int, plan: Plan
+        self, run_id: str, attempt: int, order: list[str], round_: int, plan: Plan, task: SubTask
     ) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
         with SetWorkflowID(f"{workflow_id(run_id, attempt)}-{task.repo}-r{round_}"):
-            return queue.enqueue(self.repo_workflow, run_id, task, order, plan.summary)
+            return queue.enqueue(self.repo_workflow, run_id, task, order.index(task.repo), plan.summary)
 
     @DBOS.workflow()
     def repo_workflow(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:

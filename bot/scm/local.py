@@ -37,9 +37,7 @@ _SECRET_PREFIXES = ("BATON_", "SLACK_", "GITHUB_", "LINEAR_")
 def _check_env() -> dict[str, str]:
     """The environment for a repo's checks: agent-written code gets none of the bot's secrets."""
     return {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith(_SECRET_PREFIXES) or _SECRET_NAME.search(k))
+        k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIXES) or _SECRET_NAME.search(k))
     }
 
 
@@ -76,9 +74,7 @@ class LocalForge:
         record = self._find(self._config(repo), branch)
         return self._view(record) if record else None
 
-    def open_pr(
-        self, run_id: str, repo: str, branch: str, title: str, body: str, order: int
-    ) -> ChangeSet:
+    def open_pr(self, run_id: str, repo: str, branch: str, title: str, body: str, order: int) -> ChangeSet:
         cfg = self._config(repo)
         with self._locked(cfg):
             existing = self._find(cfg, branch)
@@ -174,17 +170,13 @@ class LocalForge:
             merged = git_result([*merge, expected_sha], tree)
             if merged.returncode != 0:
                 conflicted = run_git(["diff", "--name-only", "--diff-filter=U"], tree).split()
-                what = (
-                    f"merge conflict in {', '.join(conflicted)}" if conflicted else "merge failed"
-                )
+                what = f"merge conflict in {', '.join(conflicted)}" if conflicted else "merge failed"
                 raise MergeRefused(
                     f"{change.url}: {what} with {cfg.default_branch}; nothing was pushed. "
                     f"{failure_tail(merged)}"
                 )
             ref = f"refs/heads/{cfg.default_branch}"
-            pushed = git_result(
-                ["push", "--porcelain", "--no-verify", "origin", f"HEAD:{ref}"], tree
-            )
+            pushed = git_result(["push", "--porcelain", "--no-verify", "origin", f"HEAD:{ref}"], tree)
             if pushed.returncode != 0:
                 raise MergeRefused(
                     f"{change.url}: the remote rejected the merge into {cfg.default_branch}; "
@@ -201,9 +193,7 @@ class LocalForge:
             run_git(["clone", "--quiet", "--no-checkout", "--", cfg.url, str(tree)], self.workdir)
             if not git_ok(["cat-file", "-e", f"{sha}^{{commit}}"], tree):
                 run_git(["fetch", "--quiet", "origin", sha], tree)
-            run_git(
-                ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha], tree
-            )
+            run_git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha], tree)
             yield tree
         finally:
             shutil.rmtree(tree, ignore_errors=True)
@@ -231,17 +221,13 @@ class LocalForge:
         passed = proc.returncode == 0 and not timed_out
         return CheckOutcome(passed=passed, output_tail=output[-OUTPUT_TAIL:], sha=sha)
 
-    def _record_checks(
-        self, cfg: RepoConfig, number: int, sha: str, state: ChecksState, output: str
-    ) -> None:
+    def _record_checks(self, cfg: RepoConfig, number: int, sha: str, state: ChecksState, output: str) -> None:
         with self._locked(cfg):
             record = self._load(cfg, number)
             if state is ChecksState.pending and record.checks_sha == sha:
                 return  # keep a finished result for this SHA visible while re-running
             record.checks_sha = sha
-            record.change = record.change.model_copy(
-                update={"checks": state, "checks_output": output}
-            )
+            record.change = record.change.model_copy(update={"checks": state, "checks_output": output})
             self._save(cfg, record)
 
     # -- records ---------------------------------------------------------------------------------
@@ -287,9 +273,7 @@ class LocalForge:
 
     def _find(self, cfg: RepoConfig, branch: str) -> PullRecord | None:
         live = (ChangeState.open, ChangeState.merged)
-        matches = [
-            r for r in self._records(cfg) if r.change.branch == branch and r.change.state in live
-        ]
+        matches = [r for r in self._records(cfg) if r.change.branch == branch and r.change.state in live]
         # An open PR wins over an older merged one for the same branch.
         matches.sort(key=lambda r: (r.change.state is ChangeState.open, r.change.number))
         return matches[-1] if matches else None

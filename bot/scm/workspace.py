@@ -81,9 +81,7 @@ class GitWorkspace:
         run_git(["add", "-A"], path)
         if git_ok(["diff", "--cached", "--quiet"], path):
             return None
-        run_git(
-            ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message], path
-        )
+        run_git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message], path)
         return self.head(path)
 
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
@@ -146,9 +144,7 @@ class GitWorkspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
-            run_git(
-                ["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)], path.parent
-            )
+            run_git(["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)], path.parent)
             default_ref = f"refs/remotes/origin/{cfg.default_branch}"
             if not git_ok(["rev-parse", "--verify", "--quiet", default_ref], tmp):
                 raise GitError(

@@ -265,8 +265,7 @@ def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = 
     run, trigger = view.run, view.run.spec.trigger
     out = [
         f"Run {run.run_id} — {state_label(run.state)}",
-        f"requested by {requester(view)} via {trigger.source.value}"
-        f" at {run.created_at:%Y-%m-%d %H:%M:%S %Z}",
+        f"requested by {requester(view)} via {trigger.source.value} at {run.created_at:%Y-%m-%d %H:%M:%S %Z}",
         f"request: {one_line(trigger.request, 200)}",
         f"repos: {', '.join(run.spec.repos) or '-'}   playbook: {run.spec.playbook}",
     ]

@@ -17,8 +17,7 @@ def baton(agents: list[str], routing: dict[str, Any] | None = None, **kinds: str
     return BatonFile.model_validate(
         {
             "agents": [
-                {"name": name, "kind": kinds.get(name, "script"), "command": ["true"]}
-                for name in agents
+                {"name": name, "kind": kinds.get(name, "script"), "command": ["true"]} for name in agents
             ],
             "routing": routing or {},
         }

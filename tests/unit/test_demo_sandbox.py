@@ -87,9 +87,7 @@ def test_remotes_are_bare_repos_with_one_demo_commit_on_main(sandbox: Sandbox) -
     for remote in sandbox.remotes.values():
         git = ["git", f"--git-dir={remote}"]
         head = subprocess.run([*git, "symbolic-ref", "HEAD"], capture_output=True, text=True)
-        log = subprocess.run(
-            [*git, "log", "--format=%an <%ae>", "main"], capture_output=True, text=True
-        )
+        log = subprocess.run([*git, "log", "--format=%an <%ae>", "main"], capture_output=True, text=True)
         assert head.stdout.strip() == "refs/heads/main"
         assert log.stdout.splitlines() == ["Demo <demo@localhost>"]
 
@@ -152,9 +150,7 @@ def test_codemod_reports_no_occurrences_and_exits_zero_when_nothing_matches(
     assert len(again.stdout.strip().splitlines()) == 1
 
 
-def test_codemod_matches_whole_paths_and_skips_git_and_binaries(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_codemod_matches_whole_paths_and_skips_git_and_binaries(sandbox: Sandbox, tmp_path: Path) -> None:
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "config").write_text(f"url = {OLD_PATH}\n")
     (tmp_path / "blob.bin").write_bytes(b"\0" + OLD_PATH.encode())

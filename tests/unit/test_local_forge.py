@@ -77,15 +77,11 @@ def test_two_processes_opening_at_once_get_one_pr(
     commit_to_remote(api, BRANCH, {"feature.txt": "on\n"}, "add feature")
     forges = [make_forge(tmp_path, repos) for _ in range(2)]
     with ThreadPoolExecutor(max_workers=6) as pool:
-        prs = list(
-            pool.map(lambda i: forges[i % 2].open_pr("r1", "api", BRANCH, "t", "", 0), range(6))
-        )
+        prs = list(pool.map(lambda i: forges[i % 2].open_pr("r1", "api", BRANCH, "t", "", 0), range(6)))
     assert {pr.number for pr in prs} == {1}
 
 
-def test_pr_numbers_increment_per_repo(
-    forge: LocalForge, repos: dict[str, RepoConfig], api: Path
-) -> None:
+def test_pr_numbers_increment_per_repo(forge: LocalForge, repos: dict[str, RepoConfig], api: Path) -> None:
     commit_to_remote(api, "baton/r1/a", {"a.txt": "a"}, "a")
     commit_to_remote(api, "baton/r1/b", {"b.txt": "b"}, "b")
     commit_to_remote(Path(repos["web"].url.removeprefix("file://")), "baton/r1/a", {"a": "a"}, "a")
@@ -166,9 +162,7 @@ def test_failing_checks_report_failed_with_output_tail(
     assert forge.refresh(pr).checks is ChecksState.failed
 
 
-def test_no_checks_command_means_passed(
-    forge: LocalForge, api: Path, repos: dict[str, RepoConfig]
-) -> None:
+def test_no_checks_command_means_passed(forge: LocalForge, api: Path, repos: dict[str, RepoConfig]) -> None:
     repos["api"] = repos["api"].model_copy(update={"checks": None})
     sha = open_feature(forge, api)
     pr = forge.find_pr("api", BRANCH)

@@ -209,9 +209,7 @@ def test_missing_executable_is_a_start_error(tmp_path: Path) -> None:
         run_process(["no-such-agent-cli"], tmp_path, {"PATH": "/nonexistent"}, 1.0, never)
 
 
-def test_agent_sees_only_listed_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_agent_sees_only_listed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SLACK_BOT_TOKEN", "GITHUB_TOKEN", "LINEAR_API_KEY", "BATON_DATABASE_URL"):
         monkeypatch.setenv(name, f"secret-{name.lower()}")
     monkeypatch.setenv("UNRELATED_PARENT_VAR", "leak")

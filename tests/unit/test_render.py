@@ -146,15 +146,11 @@ def test_summary_line_counts_steps_prs_tokens_cost_and_elapsed() -> None:
         changes=[change("api", 1, ChangeState.merged), change("web", 2, ChangeState.open)],
     )
     line = summary_line(view, now=T0 + timedelta(seconds=184))
-    assert (
-        line == "working · api, web · steps 2/3 · PRs 1/2 merged · 12.3k tokens · $0.0123 · 3m04s"
-    )
+    assert line == "working · api, web · steps 2/3 · PRs 1/2 merged · 12.3k tokens · $0.0123 · 3m04s"
 
 
 def test_summary_line_mentions_failed_steps() -> None:
-    view = make_view(
-        RunState.failed, steps=[step("a", StepState.succeeded), step("b", StepState.failed)]
-    )
+    view = make_view(RunState.failed, steps=[step("a", StepState.succeeded), step("b", StepState.failed)])
     assert "steps 1/2 (1 failed)" in summary_line(view)
 
 

@@ -57,9 +57,7 @@ def test_exit_zero_succeeds_with_last_line_as_summary(tmp_path: Path) -> None:
 
 
 def test_non_zero_exit_is_a_failed_result_with_output_tail(tmp_path: Path) -> None:
-    agent = make_agent(
-        tmp_path, ["sh", "-c", "echo trying; echo 'boom: no such symbol' >&2; exit 4"]
-    )
+    agent = make_agent(tmp_path, ["sh", "-c", "echo trying; echo 'boom: no such symbol' >&2; exit 4"])
     result = run(agent, tmp_path)
     assert result.status is AgentStatus.failed
     assert "exit code 4" in result.summary and "boom: no such symbol" in result.summary
@@ -99,8 +97,7 @@ def test_task_text_is_never_interpreted_by_a_shell(tmp_path: Path) -> None:
 
 def test_task_fields_are_exported_as_baton_variables(tmp_path: Path) -> None:
     script = (
-        "import json, os; print(json.dumps({k: v for k, v in os.environ.items() "
-        "if k.startswith('BATON_')}))"
+        "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('BATON_')}))"
     )
     agent = make_agent(tmp_path, [PY, "-c", script])
     task = make_task(plan="the plan", feedback="tests fail", role="reviewer")
@@ -115,9 +112,7 @@ def test_task_fields_are_exported_as_baton_variables(tmp_path: Path) -> None:
     }
 
 
-def test_agent_sees_only_listed_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_agent_sees_only_listed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret-slack")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp-secret-github")
     monkeypatch.setenv("LINEAR_API_KEY", "lin-secret-linear")
@@ -144,9 +139,7 @@ def test_secrets_from_batons_environment_are_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CODEMOD_API_KEY", "key-0123456789")
-    agent = make_agent(
-        tmp_path, ["sh", "-c", 'echo "using $API_KEY"'], env={"API_KEY": "${CODEMOD_API_KEY}"}
-    )
+    agent = make_agent(tmp_path, ["sh", "-c", 'echo "using $API_KEY"'], env={"API_KEY": "${CODEMOD_API_KEY}"})
     progress = Progress()
     result = run(agent, tmp_path, progress=progress)
     assert "key-0123456789" not in result.output_tail + result.summary + str(progress.events)

@@ -126,9 +126,7 @@ def test_long_request_is_trimmed_to_one_line() -> None:
 
 
 def test_failed_step_shows_its_detail() -> None:
-    view = make_view(
-        steps=[make_step("edit", StepState.failed, detail="agent timed out after 600s")]
-    )
+    view = make_view(steps=[make_step("edit", StepState.failed, detail="agent timed out after 600s")])
     text = rendered(view)
     assert "✗" in text
     assert "agent timed out after 600s" in text

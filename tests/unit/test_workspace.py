@@ -93,9 +93,7 @@ def test_prepare_creates_branch_from_default_branch(ws: GitWorkspace, remote: Pa
     assert ws.base_sha(path) == ref_sha(remote, "main")
 
 
-def test_prepare_is_idempotent_after_restart(
-    tmp_path: Path, ws: GitWorkspace, remote: Path
-) -> None:
+def test_prepare_is_idempotent_after_restart(tmp_path: Path, ws: GitWorkspace, remote: Path) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     (path / "new.txt").write_text("work in progress\n")
     sha = ws.commit_all(path, "wip")
@@ -209,9 +207,7 @@ def test_push_may_rewrite_the_bots_own_branch(ws: GitWorkspace, remote: Path) ->
     assert ref_sha(remote, BRANCH) == retry
 
 
-def test_push_refuses_to_overwrite_a_commit_pushed_by_someone_else(
-    ws: GitWorkspace, remote: Path
-) -> None:
+def test_push_refuses_to_overwrite_a_commit_pushed_by_someone_else(ws: GitWorkspace, remote: Path) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     (path / "feature.txt").write_text("bot\n")
     ws.commit_all(path, "bot")
@@ -240,9 +236,7 @@ def test_push_refuses_to_overwrite_a_fetched_commit_it_did_not_build_on(
     assert ref_sha(remote, BRANCH) == human
 
 
-def test_prepare_builds_on_commits_pushed_on_top_of_the_bots_branch(
-    ws: GitWorkspace, remote: Path
-) -> None:
+def test_prepare_builds_on_commits_pushed_on_top_of_the_bots_branch(ws: GitWorkspace, remote: Path) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     (path / "feature.txt").write_text("bot\n")
     ws.commit_all(path, "bot")

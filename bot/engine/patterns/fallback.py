@@ -16,9 +16,11 @@ def run(node: Node, ctx: PatternContext, feedback: str = "") -> NodeResult:
     failures: list[str] = []
     for name in chain:
         ctx.reset(start)
-        result = ctx.invoke(name, name=node.name or name, feedback="\n\n".join(
-            p for p in (node.task, feedback) if p
-        ))
+        result = ctx.invoke(
+            name,
+            name=node.name or name,
+            feedback="\n\n".join(p for p in (node.task, feedback) if p),
+        )
         if result.ok:
             return NodeResult(ok=True, summary=result.summary, head=ctx.head, agent=name)
         failures.append(f"{name}: {result.summary or result.status.value}")

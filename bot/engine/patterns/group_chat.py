@@ -23,7 +23,7 @@ def run(node: Node, ctx: PatternContext, feedback: str = "") -> NodeResult:
     transcript: list[str] = []
     if feedback:
         transcript.append(f"request: {feedback}")
-    implementer, reviewers = chat.participants[0], chat.participants[1:]
+    implementer = chat.participants[0]
     agreed: set[str] = set()
     speaker: str | None = implementer
     for _round in range(chat.max_rounds):
@@ -31,9 +31,7 @@ def run(node: Node, ctx: PatternContext, feedback: str = "") -> NodeResult:
         while speaker is not None and turns < len(chat.participants):
             turns += 1
             role = "implementer" if speaker == implementer else "reviewer"
-            result = ctx.invoke(
-                speaker, name=f"chat:{speaker}", role=role, transcript=list(transcript)
-            )
+            result = ctx.invoke(speaker, name=f"chat:{speaker}", role=role, transcript=list(transcript))
             line = f"{speaker}: {result.summary or result.status.value}"
             transcript.append(line)
             ctx.say(speaker, result.summary)
@@ -48,9 +46,7 @@ def run(node: Node, ctx: PatternContext, feedback: str = "") -> NodeResult:
             return NodeResult(ok=True, summary=f"agreed after {len(transcript)} turns", head=ctx.head)
         # A round ended without agreement: the implementer answers the reviews next round.
         speaker = implementer
-    return NodeResult(
-        ok=False, summary=f"no agreement after {chat.max_rounds} round(s)", head=ctx.head
-    )
+    return NodeResult(ok=False, summary=f"no agreement after {chat.max_rounds} round(s)", head=ctx.head)
 
 
 def _next_speaker(
@@ -59,7 +55,9 @@ def _next_speaker(
     reviewers = chat.participants[1:]
     if chat.moderator:
         verdict = ctx.invoke(
-            chat.moderator, name=f"moderator:{chat.moderator}", role="moderator",
+            chat.moderator,
+            name=f"moderator:{chat.moderator}",
+            role="moderator",
             transcript=list(transcript),
         )
         if "DONE" in verdict.summary:

@@ -67,8 +67,7 @@ def parse_plan(output: str, request: str, repos: list[str]) -> Plan:
     unknown = sorted({t.repo for t in plan.subtasks} - set(repos))
     if unknown:
         raise PlanError(
-            f"the plan names repos outside this run: {', '.join(unknown)}; "
-            f"allowed: {', '.join(repos)}"
+            f"the plan names repos outside this run: {', '.join(unknown)}; allowed: {', '.join(repos)}"
         )
     if not plan.subtasks:
         raise PlanError("the plan has no sub-tasks")
@@ -83,11 +82,7 @@ def waves(plan: Plan) -> list[list[SubTask]]:
     done: set[str] = set()
     result: list[list[SubTask]] = []
     while remaining:
-        ready = [
-            t
-            for t in remaining.values()
-            if all(d in done for d in t.depends_on if d in in_plan)
-        ]
+        ready = [t for t in remaining.values() if all(d in done for d in t.depends_on if d in in_plan)]
         if not ready:
             raise PlanError("the plan's dependencies form a cycle: " + ", ".join(sorted(remaining)))
         result.append(ready)
