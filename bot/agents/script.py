@@ -132,6 +132,8 @@ class ScriptAgent:
         except AgentEnvError as err:
             return self._failed(str(err))
         env.update({f"BATON_{key.upper()}": value for key, value in values.items()})
+        # A group chat's shared transcript, one turn per line, for agents that take part in one.
+        env["BATON_TRANSCRIPT"] = "\n".join(task.transcript).replace("\0", "")
 
         reporter = _Reporter(progress, secrets, self.config.usd_per_million_tokens)
         try:

@@ -21,11 +21,7 @@ CHECKS = 'test -f feature.txt && echo "checked $(cat feature.txt)"'
 @pytest.fixture
 def repos(tmp_path: Path) -> dict[str, RepoConfig]:
     api = make_remote(tmp_path, "api", {"README.md": "hello\n"})
-    web = make_remote(tmp_path, "web", {"README.md": "web\n"})
-    return {
-        "api": RepoConfig(name="api", url=str(api), checks=CHECKS),
-        "web": RepoConfig(name="web", url=f"file://{web}"),
-    }
+    return {"api": RepoConfig(name="api", url=str(api), checks=CHECKS)}
 
 
 @pytest.fixture
@@ -81,10 +77,14 @@ def test_two_processes_opening_at_once_get_one_pr(
     assert {pr.number for pr in prs} == {1}
 
 
-def test_pr_numbers_increment_per_repo(forge: LocalForge, repos: dict[str, RepoConfig], api: Path) -> None:
+def test_pr_numbers_increment_per_repo(
+    tmp_path: Path, forge: LocalForge, repos: dict[str, RepoConfig], api: Path
+) -> None:
+    web = make_remote(tmp_path, "web", {"README.md": "web\n"})
+    repos["web"] = RepoConfig(name="web", url=f"file://{web}")  # file:// URLs work too
     commit_to_remote(api, "baton/r1/a", {"a.txt": "a"}, "a")
     commit_to_remote(api, "baton/r1/b", {"b.txt": "b"}, "b")
-    commit_to_remote(Path(repos["web"].url.removeprefix("file://")), "baton/r1/a", {"a": "a"}, "a")
+    commit_to_remote(web, "baton/r1/a", {"a": "a"}, "a")
     assert forge.open_pr("r1", "api", "baton/r1/a", "a", "", 0).number == 1
     assert forge.open_pr("r1", "api", "baton/r1/b", "b", "", 0).number == 2
     assert forge.open_pr("r1", "web", "baton/r1/a", "a", "", 1).number == 1

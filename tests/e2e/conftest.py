@@ -1,0 +1,87 @@
+"""The e2e harness: real bare git remotes, real script agents, a real SQLite store and a launched
+DBOS executor in this process. Tests describe agents by what the scripted agent tool does."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Runtime
+from bot.config import Settings, parse_baton_file
+from bot.domain import Actor, RunState, RunView, Source
+from bot.intake import build_spec
+from handlers.cli import cli_trigger
+from tests.gitutil import make_remote
+
+TOOL = Path(__file__).parent / "tools" / "scripted_agent.py"
+CHECKS = "test ! -e BROKEN"
+APPROVER = Actor(source=Source.cli, id="approver", display="approver")
+
+
+def agent(name: str, *args: str, timeout: float = 30, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": "script",
+        "command": [sys.executable, str(TOOL), *args],
+        "timeout_s": timeout,
+        **extra,
+    }
+
+
+def make_repos(root: Path, names: list[str]) -> dict[str, Path]:
+    return {n: make_remote(root / "remotes", n, {"README.md": f"# {n}\n"}) for n in names}
+
+
+def repo_entries(remotes: dict[str, Path], depends: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    depends = depends or {}
+    return [
+        {"name": n, "url": str(p), "checks": CHECKS, "depends_on": depends.get(n, [])}
+        for n, p in remotes.items()
+    ]
+
+
+RuntimeFactory = Callable[[dict[str, Any]], Runtime]
+
+
+@pytest.fixture
+def start_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
+    started: list[Runtime] = []
+
+    def factory(config: dict[str, Any]) -> Runtime:
+        settings = Settings(home=tmp_path / ".baton", config=tmp_path / "absent.yml")
+        runtime = Runtime(settings, parse_baton_file(config))
+        runtime.launch()
+        started.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in started:
+        runtime.shutdown()
+
+
+def submit(runtime: Runtime, request: str, repos: list[str], **options: Any) -> str:
+    spec = build_spec(cli_trigger(request), runtime.config, repos=repos, **options)
+    return runtime.submit(spec)
+
+
+def wait_for(runtime: Runtime, run_id: str, *states: RunState, timeout: float = 60) -> RunView:
+    deadline = time.monotonic() + timeout
+    while True:
+        view = runtime.store.view(run_id)
+        if view is not None and view.run.state in states:
+            return view
+        if view is not None and view.run.state.terminal and view.run.state not in states:
+            raise AssertionError(f"run ended {view.run.state.value}: {view.run.error}")
+        if time.monotonic() > deadline:
+            state = view.run.state.value if view else "missing"
+            raise AssertionError(f"run still {state} after {timeout}s, wanted {states}")
+        time.sleep(0.05)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []

@@ -1,0 +1,88 @@
+"""`baton demo`: the pitch, end to end through the real command — one request fans out to an API
+and its clients, each repo's tests run, linked PRs wait for one approval, then merge API first."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.gitutil import read_file_on
+
+BATON = [sys.executable, "-m", "bot"]
+
+
+def _baton(args: list[str], home: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "BATON_HOME": str(home), "BATON_CONFIG": str(config)}
+    return subprocess.run([*BATON, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _demo(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    root = tmp_path / "demo"
+    result = subprocess.run(
+        [*BATON, "demo", "--yes", "--dir", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    return result, root
+
+
+def test_demo_merges_the_rename_into_every_remote(tmp_path: Path) -> None:
+    result, root = _demo(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ended merged" in result.stdout
+    for name in ("inventory-api", "storefront", "billing"):
+        remote = root / "remotes" / f"{name}.git"
+        tree = subprocess.run(
+            ["git", "grep", "-l", "/v1/products", "main"], cwd=remote, capture_output=True, text=True
+        )
+        assert tree.stdout.strip(), f"{name} main has no /v1/products"
+        old = subprocess.run(
+            ["git", "grep", "-l", "/v1/items", "main"], cwd=remote, capture_output=True, text=True
+        )
+        assert old.stdout.strip() == "", f"{name} main still mentions /v1/items"
+
+
+def test_demo_merges_the_api_before_its_clients(tmp_path: Path) -> None:
+    result, root = _demo(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
+    run = json.loads(listing.stdout)[0]
+    shown = _baton(["runs", "show", run["run_id"], "--json"], root / ".baton", root / "baton.yml")
+    events = json.loads(shown.stdout)["events"]
+    merged = [e["data"]["repo"] for e in events if e["kind"] == "merged"]
+    assert merged[0] == "inventory-api"
+    assert sorted(merged[1:]) == ["billing", "storefront"]
+
+
+def test_demo_records_one_approval_bound_to_every_pr_head(tmp_path: Path) -> None:
+    result, root = _demo(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
+    run = json.loads(listing.stdout)[0]
+    assert len(run["approvals"]) == 1
+    approval = run["approvals"][0]
+    assert approval["head_shas"] == {pr["repo"]: pr["head_sha"] for pr in run["prs"]}
+    assert all(pr["state"] == "merged" and pr["checks"] == "passed" for pr in run["prs"])
+
+
+def test_demo_leaves_green_tests_on_every_default_branch(tmp_path: Path) -> None:
+    result, root = _demo(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("inventory-api", "storefront", "billing"):
+        work = tmp_path / "check" / name
+        subprocess.run(
+            ["git", "clone", "-q", str(root / "remotes" / f"{name}.git"), str(work)], check=True
+        )
+        tests = subprocess.run(
+            [sys.executable, "-B", "-m", "unittest", "discover", "-q"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+        )
+        assert tests.returncode == 0, tests.stderr
+    assert "/v1/products" in read_file_on(root / "remotes" / "inventory-api.git", "main", "contract.json")
