@@ -37,7 +37,9 @@ def make_repos(root: Path, names: list[str]) -> dict[str, Path]:
     return {n: make_remote(root / "remotes", n, {"README.md": f"# {n}\n"}) for n in names}
 
 
-def repo_entries(remotes: dict[str, Path], depends: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+def repo_entries(
+    remotes: dict[str, Path], depends: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     depends = depends or {}
     return [
         {"name": n, "url": str(p), "checks": CHECKS, "depends_on": depends.get(n, [])}

@@ -75,9 +75,7 @@ def test_demo_leaves_green_tests_on_every_default_branch(tmp_path: Path) -> None
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("inventory-api", "storefront", "billing"):
         work = tmp_path / "check" / name
-        subprocess.run(
-            ["git", "clone", "-q", str(root / "remotes" / f"{name}.git"), str(work)], check=True
-        )
+        subprocess.run(["git", "clone", "-q", str(root / "remotes" / f"{name}.git"), str(work)], check=True)
         tests = subprocess.run(
             [sys.executable, "-B", "-m", "unittest", "discover", "-q"],
             cwd=work,

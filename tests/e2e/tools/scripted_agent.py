@@ -28,8 +28,12 @@ def main() -> int:
     p.add_argument("--plan", help="print this JSON as the plan")
     p.add_argument("--marker", help="create this file when started")
     p.add_argument("--block-until", help="wait until this file exists")
-    p.add_argument("--say-once-then", nargs=2, metavar=("FIRST", "LATER"),
-                   help="summary FIRST on the first call for this repo, LATER afterwards")
+    p.add_argument(
+        "--say-once-then",
+        nargs=2,
+        metavar=("FIRST", "LATER"),
+        help="summary FIRST on the first call for this repo, LATER afterwards",
+    )
     args = p.parse_args()
 
     repo, role = os.environ.get("BATON_REPO", ""), os.environ.get("BATON_ROLE", "")
@@ -43,9 +47,7 @@ def main() -> int:
             time.sleep(0.05)
     if args.sleep:
         time.sleep(args.sleep)
-    if args.fail_unless_feedback and args.fail_unless_feedback not in os.environ.get(
-        "BATON_FEEDBACK", ""
-    ):
+    if args.fail_unless_feedback and args.fail_unless_feedback not in os.environ.get("BATON_FEEDBACK", ""):
         print("feedback missing: failing as asked", flush=True)
         return 1
     for path, text in args.append:
