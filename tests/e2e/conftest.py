@@ -34,6 +34,7 @@ def agent(name: str, *args: str, timeout: float = 30, **extra: Any) -> dict[str,
 
 
 def make_repos(root: Path, names: list[str]) -> dict[str, Path]:
+    (root / "remotes").mkdir(parents=True, exist_ok=True)
     return {n: make_remote(root / "remotes", n, {"README.md": f"# {n}\n"}) for n in names}
 
 

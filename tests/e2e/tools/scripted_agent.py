@@ -29,6 +29,11 @@ def main() -> int:
     p.add_argument("--marker", help="create this file when started")
     p.add_argument("--block-until", help="wait until this file exists")
     p.add_argument(
+        "--hang-first-time",
+        metavar="FILE",
+        help="the first invocation creates FILE and hangs; later ones go on",
+    )
+    p.add_argument(
         "--say-once-then",
         nargs=2,
         metavar=("FIRST", "LATER"),
@@ -42,6 +47,10 @@ def main() -> int:
             f.write(f"{repo} {role} {os.getpid()}\n")
     if args.marker:
         Path(args.marker).touch()
+    if args.hang_first_time and not Path(args.hang_first_time).exists():
+        Path(args.hang_first_time).touch()
+        while True:
+            time.sleep(1)
     if args.block_until:
         while not Path(args.block_until).exists():
             time.sleep(0.05)
