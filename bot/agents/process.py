@@ -145,6 +145,7 @@ def run_process(
     stdin_text: str | None = None,
     *,
     kill_grace_s: float = 2.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> ProcessOutcome:
     """Run `argv` (no shell) to completion, a timeout, or a stop request; see the module docstring.
 
@@ -169,6 +170,8 @@ def run_process(
         reason = err.strerror or str(err)
         raise ProcessStartError(f"cannot start {argv[0]!r} in {cwd}: {reason}") from err
 
+    if on_start is not None:
+        on_start(proc.pid)  # the process group id: lets a restarted Baton stop an orphan
     assert proc.stdout is not None
     lines: queue.Queue[str | None] = queue.Queue(maxsize=_QUEUE_LINES)
     abandoned = threading.Event()

@@ -137,7 +137,15 @@ class ScriptAgent:
 
         reporter = _Reporter(progress, secrets, self.config.usd_per_million_tokens)
         try:
-            outcome = run_process(argv, workdir, env, self.config.timeout_s, should_stop, on_line=reporter)
+            outcome = run_process(
+                argv,
+                workdir,
+                env,
+                self.config.timeout_s,
+                should_stop,
+                on_line=reporter,
+                on_start=lambda pgid: progress("process_started", {"pgid": pgid}),
+            )
         except ProcessStartError as err:
             return self._failed(f"agent {self.name}: {err}")
         return self._result(outcome, reporter, secrets)

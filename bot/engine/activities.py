@@ -7,7 +7,10 @@ before opening them, and dedupes the events it writes.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -79,11 +82,34 @@ def _stop_check(deps: EngineDeps, run_id: str) -> Callable[[], bool]:
     return should_stop
 
 
-def _progress(emit: Emitter, step_key: str) -> Callable[[str, dict[str, object]], None]:
+def _pidfile(deps: EngineDeps, task: AgentTask) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task.step_key)
+    return deps.settings.home / "pids" / task.run_id / f"{safe}.pid"
+
+
+def stop_orphan(pidfile: Path) -> None:
+    """A step re-run after a crash first kills what its previous incarnation left running."""
+    try:
+        host, pgid = pidfile.read_text().split()
+    except (FileNotFoundError, ValueError):
+        return
+    if host == socket.gethostname():
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(pgid), signal.SIGKILL)
+    pidfile.unlink(missing_ok=True)
+
+
+def _progress(
+    emit: Emitter, step_key: str, pidfile: Path | None = None
+) -> Callable[[str, dict[str, object]], None]:
     """Coalesce an agent's stream into at most two progress events a second."""
     state: dict[str, Any] = {"at": 0.0, "lines": 0}
 
     def progress(kind: str, data: dict[str, object]) -> None:
+        if kind == "process_started" and pidfile is not None:
+            pidfile.parent.mkdir(parents=True, exist_ok=True)
+            pidfile.write_text(f"{socket.gethostname()} {data['pgid']}")
+            return
         state["lines"] += 1
         now = time.monotonic()
         if now - state["at"] >= 0.5:
@@ -117,8 +143,11 @@ def invoke_agent(
         {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name},
     )
 
+    pidfile = _pidfile(deps, task)
+    stop_orphan(pidfile)
     agent = deps.agents.get(agent_name)
-    result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key))
+    result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key, pidfile))
+    pidfile.unlink(missing_ok=True)
     diff, files = deps.workspace.diff(path, expected_head)
     result = result.model_copy(update={"diff": diff, "files_changed": files})
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)

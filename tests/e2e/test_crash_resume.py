@@ -5,6 +5,7 @@ repo and exactly one merge."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -66,6 +67,14 @@ def _setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     return env, first, second
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def _store(tmp_path: Path) -> Store:
     settings = Settings(home=tmp_path / ".baton")
     return Store(make_engine(settings.store_url))
@@ -113,17 +122,17 @@ def test_a_killed_run_resumes_without_repeating_finished_agent_work(tmp_path: Pa
             "the merge",
         )
     finally:
-        for pid in orphans:
-            try:
+        leftovers = [pid for pid in orphans if _alive(pid)]
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         if worker is not None:
             worker.terminate()
             worker.wait(10)
         if crashed.poll() is None:
             crashed.kill()
 
+    assert leftovers == [], "the restarted run left the crashed agent running"
     first_runs = [line.split()[0] for line in lines(first)]
     assert sorted(first_runs) == ["api", "client"], "the first step ran again after the restart"
     changes = store.changes(run_id)
