@@ -109,7 +109,16 @@ def test_task_fields_are_exported_as_baton_variables(tmp_path: Path) -> None:
         "BATON_FEEDBACK": "tests fail",
         "BATON_ROLE": "reviewer",
         "BATON_RUN_ID": "run-1",
+        "BATON_TRANSCRIPT": "",
     }
+
+
+def test_group_chat_transcript_is_exported_one_turn_per_line(tmp_path: Path) -> None:
+    script = "import os; print(os.environ['BATON_TRANSCRIPT'].splitlines())"
+    agent = make_agent(tmp_path, [PY, "-c", script])
+    task = make_task().model_copy(update={"transcript": ["impl: done", "reviewer: LGTM"]})
+    result = run(agent, tmp_path, task)
+    assert result.output_tail.strip() == "['impl: done', 'reviewer: LGTM']"
 
 
 def test_agent_sees_only_listed_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
