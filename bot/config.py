@@ -292,7 +292,7 @@ def _describe(err: ValidationError, root: str) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
         key = f"{root}.{loc}" if loc else root
-        lines.append(f"{key}: {e['msg']}")
+        lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
     return "invalid configuration in " + "; ".join(lines)
 
 

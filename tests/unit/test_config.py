@@ -1,0 +1,68 @@
+"""baton.yml: invalid configuration fails at start with a message naming the key and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_baton_file, parse_baton_file
+
+AGENT = {"name": "fixer", "command": ["true"]}
+
+
+def test_a_missing_file_is_an_empty_configuration(tmp_path: Path) -> None:
+    config = load_baton_file(tmp_path / "baton.yml")
+    assert config.repos == [] and config.agents == []
+
+
+def test_an_empty_file_is_an_empty_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "baton.yml"
+    path.write_text("")
+    assert load_baton_file(path).repos == []
+
+
+def test_a_wrong_type_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"agents\.0\.timeout_s: Input should be greater than 0"):
+        parse_baton_file({"agents": [{**AGENT, "timeout_s": -1}]})
+
+
+def test_an_unknown_key_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match=r"repos\.0\.colour: Extra inputs are not permitted"):
+        parse_baton_file({"repos": [{"name": "a", "url": "/x", "colour": "red"}]})
+
+
+def test_a_reference_to_an_unknown_agent_names_where_it_is_used() -> None:
+    with pytest.raises(ConfigError, match=r"playbooks\.p\.per_repo: unknown agent 'ghost'"):
+        parse_baton_file({"agents": [AGENT], "playbooks": {"p": {"per_repo": {"agent": "ghost"}}}})
+
+
+def test_a_dependency_on_an_unknown_repo_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"repos\.0\.depends_on: unknown repo 'b'"):
+        parse_baton_file({"repos": [{"name": "a", "url": "/x", "depends_on": ["b"]}]})
+
+
+def test_a_playbook_node_needs_exactly_one_pattern() -> None:
+    with pytest.raises(ConfigError, match="exactly one of"):
+        parse_baton_file(
+            {"agents": [AGENT], "playbooks": {"p": {"per_repo": {"agent": "fixer", "fallback": ["fixer"]}}}}
+        )
+
+
+def test_invalid_yaml_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "baton.yml"
+    path.write_text("repos: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_baton_file(path)
+
+
+def test_a_top_level_list_is_refused() -> None:
+    with pytest.raises(ConfigError, match="top level must be a mapping"):
+        parse_baton_file(["repos"])
+
+
+def test_the_default_playbook_verifies_with_the_routed_agent() -> None:
+    book = parse_baton_file({}).playbook("default")
+    assert book.per_repo.pattern == "verify"
+    assert book.per_repo.verify is not None
+    assert book.per_repo.verify.do.fallback == ["@routed"]

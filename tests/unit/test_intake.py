@@ -1,0 +1,38 @@
+"""Requests: inline options are read the same way from every source; run ids follow deliveries."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import parse_baton_file
+from bot.intake import RequestError, build_spec, parse_request, run_id_for
+from handlers.cli import cli_trigger
+
+
+def test_options_are_taken_out_of_the_request() -> None:
+    parsed = parse_request("rename /v1/items repo=api,web agent=claude budget=$5 playbook=safe")
+    assert parsed.text == "rename /v1/items"
+    assert parsed.repos == ["api", "web"]
+    assert (parsed.agent, parsed.playbook, parsed.budget_usd) == ("claude", "safe", 5.0)
+
+
+def test_a_bad_budget_is_a_clear_error() -> None:
+    with pytest.raises(RequestError, match="budget must look like"):
+        parse_request("fix it budget=lots")
+
+
+def test_the_same_delivery_gives_the_same_run_id() -> None:
+    assert run_id_for(cli_trigger("a", "d-1")) == run_id_for(cli_trigger("b", "d-1"))
+    assert run_id_for(cli_trigger("a", "d-1")) != run_id_for(cli_trigger("a", "d-2"))
+
+
+def test_explicit_repos_win_over_repos_in_the_text() -> None:
+    config = parse_baton_file({})
+    spec = build_spec(cli_trigger("do it repo=web"), config, repos=["api"])
+    assert spec.repos == ["api"]
+
+
+def test_the_request_budget_overrides_the_configured_one() -> None:
+    config = parse_baton_file({"budget": {"max_usd": 1, "max_tokens": 1000}})
+    spec = build_spec(cli_trigger("do it budget=$3"), config)
+    assert (spec.budget.max_usd, spec.budget.max_tokens) == (3.0, 1000)
