@@ -36,7 +36,7 @@ def _runtime(settings: Settings | None = None, launch: bool = False) -> Runtime:
     try:
         runtime = Runtime(settings)
     except ConfigError as err:
-        console.print(f"[red]configuration error:[/red] {err}", markup=True, highlight=False)
+        console.print(f"[red]configuration error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if launch:
         runtime.launch()

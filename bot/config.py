@@ -291,9 +291,9 @@ def _describe(err: ValidationError, root: str) -> str:
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
-        key = f"{root}.{loc}" if loc else root
+        key = loc or "(top level)"
         lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
-    return "invalid configuration in " + "; ".join(lines)
+    return f"invalid configuration in {root}: " + "; ".join(lines)
 
 
 def parse_baton_file(data: Any, origin: str = "baton.yml") -> BatonFile:
