@@ -105,8 +105,18 @@ def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
         fresh = deps.forge.refresh(change).model_copy(
             update={"order": change.order, "run_id": run_id, "checks": change.checks}
         )
-        if fresh.head_sha != change.head_sha:
-            fresh = fresh.model_copy(update={"checks": ChecksState.unknown})
+        if fresh.state is ChangeState.open and (
+            fresh.head_sha != change.head_sha or fresh.checks is not ChecksState.passed
+        ):
+            # A new push (or checks that never finished): run them on the head people approve.
+            outcome = deps.forge.run_checks(fresh)
+            fresh = fresh.model_copy(
+                update={
+                    "checks": ChecksState.passed if outcome.passed else ChecksState.failed,
+                    "checks_output": outcome.output_tail[-2000:],
+                    "head_sha": outcome.sha or fresh.head_sha,
+                }
+            )
         store.save_change(fresh)
         changes.append(fresh)
     approvals = store.approvals(run_id)

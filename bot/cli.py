@@ -30,9 +30,11 @@ app.add_typer(runs_app, name="runs")
 console = Console()
 
 
-def _runtime(settings: Settings | None = None, launch: bool = False) -> Runtime:
+def _runtime(settings: Settings | None = None, launch: bool = False, log_to_file: bool = False) -> Runtime:
+    """`log_to_file`: the terminal shows a live view, so logs go to `<home>/baton.log`."""
     settings = settings or Settings()
-    configure(settings.log_format, _secrets(settings))
+    log_file = settings.home / "baton.log" if log_to_file else None
+    configure(settings.log_format, _secrets(settings), log_file=log_file)
     try:
         runtime = Runtime(settings)
     except ConfigError as err:
@@ -100,7 +102,7 @@ def run(
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
 ) -> None:
     """Start a run from the terminal and follow it to the end."""
-    runtime = _runtime(launch=True)
+    runtime = _runtime(launch=True, log_to_file=True)
     try:
         code = _start_and_follow(runtime, request, repo, playbook, agent, budget, yes)
     finally:
@@ -122,7 +124,7 @@ def demo(
     sandbox = create_sandbox(root, clients=clients)
     console.print(f"sandbox: {root} (remotes: {', '.join(sandbox.remotes)})", highlight=False)
     settings = Settings(config=sandbox.config_path, home=root / ".baton", database_url=None)
-    runtime = _runtime(settings, launch=True)
+    runtime = _runtime(settings, launch=True, log_to_file=True)
     try:
         code = _start_and_follow(runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes)
     finally:

@@ -64,6 +64,8 @@ class Trigger(BaseModel):
 class Budget(BaseModel):
     """Limits for a run or a step; None means unlimited."""
 
+    model_config = ConfigDict(extra="forbid")
+
     max_tokens: int | None = None
     max_usd: float | None = None
     max_seconds: float | None = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 
@@ -24,8 +25,18 @@ def _redactor(secrets: list[str]) -> Any:
     return redact
 
 
-def configure(fmt: str = "auto", secrets: Iterable[str] = (), level: int = logging.INFO) -> None:
-    json_logs = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+def configure(
+    fmt: str = "auto",
+    secrets: Iterable[str] = (),
+    level: int = logging.INFO,
+    log_file: Path | None = None,
+) -> None:
+    """Log to stderr, or to `log_file` when the terminal belongs to a live view (`run`, `demo`)."""
+    stream: TextIO = sys.stderr
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        stream = log_file.open("a", encoding="utf-8")
+    json_logs = fmt == "json" or (fmt == "auto" and not stream.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
@@ -36,7 +47,7 @@ def configure(fmt: str = "auto", secrets: Iterable[str] = (), level: int = loggi
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     logging.getLogger("dbos").setLevel(logging.WARNING)

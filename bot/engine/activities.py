@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import structlog
 from dbos import DBOS
 from pydantic import BaseModel
 
@@ -36,6 +37,16 @@ from bot.domain import (
 from bot.engine import budget as budgets
 from bot.engine.deps import EngineDeps
 
+log = structlog.get_logger(__name__)
+
+
+def _loggable(data: dict[str, Any]) -> dict[str, Any]:
+    """Event data fit for a log line: short values, no clash with the logger's own keys."""
+    return {
+        f"data_{k}" if k in ("event", "level", "timestamp") else k: (v[:200] if isinstance(v, str) else v)
+        for k, v in data.items()
+    }
+
 
 class StepOutcome(BaseModel):
     result: AgentResult
@@ -55,7 +66,9 @@ class Emitter:
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
         self._n += 1
         key = f"{self._prefix}:{self._n}" if self._prefix else None
-        self.deps.store.append_event(self.run_id, kind, data, dedupe_key=key)
+        event = self.deps.store.append_event(self.run_id, kind, data, dedupe_key=key)
+        if event is not None and kind != "agent_progress":
+            log.info(kind, run_id=self.run_id, seq=event.seq, **_loggable(data))
 
 
 def set_state(
@@ -68,6 +81,7 @@ def set_state(
     wf, sid = DBOS.workflow_id, DBOS.step_id
     key = f"{wf}:{sid}:state" if wf is not None else None
     deps.store.set_state(run_id, state, error=error, waiting_for=waiting_for, dedupe_key=key)
+    log.info("state", run_id=run_id, state=state.value, error=error, waiting_for=waiting_for)
 
 
 def _stop_check(deps: EngineDeps, run_id: str) -> Callable[[], bool]:

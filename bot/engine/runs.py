@@ -70,7 +70,7 @@ class RunEngine(DBOSConfiguredInstance):
         outcomes = self.fan_out_repos(spec, attempt, plan, book)
         if isinstance(outcomes, str):
             return outcomes
-        changes = [self.change_checks_step(o.change) for o in outcomes if o.change is not None]
+        changes = [o.change for o in outcomes if o.change is not None]
         return self.approve_and_merge(run_id, changes)
 
     def fan_out_repos(
@@ -144,6 +144,7 @@ class RunEngine(DBOSConfiguredInstance):
         title = f"[baton] {spec.trigger.request.splitlines()[0][:60]}"
         body = activities.pr_body(spec, plan, result.summary)
         change = self.open_change_step(run_id, task.repo, branch, title, body, order)
+        change = self.change_checks_step(change)
         outcome = RepoOutcome(repo=task.repo, status="done", summary=result.summary, change=change)
         self.remember_repo_step(run_id, outcome)
         return outcome
