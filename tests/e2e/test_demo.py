@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.gitutil import read_file_on
 
 BATON = [sys.executable, "-m", "bot"]
@@ -19,8 +21,10 @@ def _baton(args: list[str], home: Path, config: Path) -> subprocess.CompletedPro
     return subprocess.run([*BATON, *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-def _demo(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
-    root = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One real `baton demo --yes` run, read by every test below."""
+    root = tmp_path_factory.mktemp("demo") / "sandbox"
     result = subprocess.run(
         [*BATON, "demo", "--yes", "--dir", str(root)],
         capture_output=True,
@@ -31,8 +35,10 @@ def _demo(tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     return result, root
 
 
-def test_demo_merges_the_rename_into_every_remote(tmp_path: Path) -> None:
-    result, root = _demo(tmp_path)
+def test_demo_merges_the_rename_into_every_remote(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ended merged" in result.stdout
     for name in ("inventory-api", "storefront", "billing"):
@@ -47,8 +53,10 @@ def test_demo_merges_the_rename_into_every_remote(tmp_path: Path) -> None:
         assert old.stdout.strip() == "", f"{name} main still mentions /v1/items"
 
 
-def test_demo_merges_the_api_before_its_clients(tmp_path: Path) -> None:
-    result, root = _demo(tmp_path)
+def test_demo_merges_the_api_before_its_clients(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
     listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
     run = json.loads(listing.stdout)[0]
@@ -59,8 +67,10 @@ def test_demo_merges_the_api_before_its_clients(tmp_path: Path) -> None:
     assert sorted(merged[1:]) == ["billing", "storefront"]
 
 
-def test_demo_records_one_approval_bound_to_every_pr_head(tmp_path: Path) -> None:
-    result, root = _demo(tmp_path)
+def test_demo_records_one_approval_bound_to_every_pr_head(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
     listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
     run = json.loads(listing.stdout)[0]
@@ -70,8 +80,10 @@ def test_demo_records_one_approval_bound_to_every_pr_head(tmp_path: Path) -> Non
     assert all(pr["state"] == "merged" and pr["checks"] == "passed" for pr in run["prs"])
 
 
-def test_demo_leaves_green_tests_on_every_default_branch(tmp_path: Path) -> None:
-    result, root = _demo(tmp_path)
+def test_demo_leaves_green_tests_on_every_default_branch(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("inventory-api", "storefront", "billing"):
         work = tmp_path / "check" / name
