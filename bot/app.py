@@ -7,6 +7,7 @@ runs (`run`, `demo`, `worker`, `serve`) launch it.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import structlog
@@ -19,7 +20,7 @@ from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
 from bot.domain import Actor, Budget, Decision, RunSpec, RunState
 from bot.engine.deps import EngineDeps
 from bot.engine.recovery import ExecutorLease, new_executor_id
-from bot.engine.runs import DECISION_TOPIC, REPO_QUEUE, RunEngine, workflow_id
+from bot.engine.runs import BUDGET_TOPIC, DECISION_TOPIC, REPO_QUEUE, RunEngine, workflow_id
 from bot.ports import Agent
 from bot.scm.local import LocalForge
 from bot.scm.workspace import GitWorkspace
@@ -85,6 +86,11 @@ class Runtime:
         """Declare the queues before launching: DBOS's queue manager then starts polling them at
         once, instead of noticing a queue registered after launch up to a second later."""
         url = self.settings.system_database_url
+        if url.startswith("sqlite:///"):
+            # DBOS leaves SQLite in rollback-journal mode; WAL lets readers and the one writer
+            # overlap, which halves its lock waits under fan-out (the mode persists in the file).
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
         DBOS.migrate(url)
         client = DBOSClient(system_database_url=url, application_name="baton")
         try:
@@ -149,11 +155,11 @@ class Runtime:
         self.store.request_cancel(run_id)
         self.store.append_event(run_id, "cancel_requested", {"actor": actor.key})
         self.store.set_state(run_id, RunState.cancelled, error=f"cancelled by {actor.key}")
+        # Wake a run waiting for a decision, then stop its workflows (agents see the request).
+        self._notify(run_id, {"decision": Decision.cancel.value, "actor": actor.key})
         workflows = self._workflows()
         prefix = workflow_id(run_id, run.attempt)
-        for status in workflows.list_workflows(
-            workflow_id_prefix=prefix, load_input=False, load_output=False
-        ):
+        for status in workflows.list_workflows(workflow_id_prefix=prefix, load_input=False, load_output=False):
             workflows.cancel_workflow(status.workflow_id)
         return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
 
@@ -163,9 +169,7 @@ class Runtime:
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}")
         if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
-            return DecisionResult(
-                accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry"
-            )
+            return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry")
         attempt = run.attempt + 1
         self.store.set_attempt(run_id, attempt)
         self.store.clear_cancel(run_id)
@@ -182,7 +186,13 @@ class Runtime:
             return DecisionResult(accepted=False, message=f"run {run_id} is not waiting for budget")
         self.store.update_budget(run_id, run.spec.budget.merged_with(budget))
         self.store.append_event(run_id, "budget_extended", {"actor": actor.key, **budget.model_dump()})
-        self._notify(run_id, {"decision": Decision.extend_budget.value, "actor": actor.key})
+        message = {"decision": Decision.extend_budget.value, "actor": actor.key}
+        workflows = self._workflows()
+        prefix = workflow_id(run_id, run.attempt) + "-"
+        for status in workflows.list_workflows(
+            workflow_id_prefix=prefix, status="PENDING", load_input=False, load_output=False
+        ):
+            workflows.send(status.workflow_id, message, BUDGET_TOPIC)
         return DecisionResult(accepted=True, message="budget extended")
 
 

@@ -83,8 +83,7 @@ def evaluate(
     if len(approvers) < policy.min_approvals:
         return GateVerdict(
             ok=False,
-            reason=f"needs {policy.min_approvals} approval(s) bound to the current heads, "
-            f"has {len(approvers)}",
+            reason=f"needs {policy.min_approvals} approval(s) bound to the current heads, has {len(approvers)}",
         )
     if policy.require_green_checks:
         red = [c.repo for c in changes if c.state is ChangeState.open and c.checks is not ChecksState.passed]
@@ -124,9 +123,7 @@ def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
     stale = [a for a in approvals if a.valid and any(a.head_shas.get(r) != s for r, s in pending.items())]
     if stale:
         store.invalidate_approvals(run_id)
-        store.append_event(
-            run_id, "approval_invalidated", {"reason": "a PR was pushed to after the approval"}
-        )
+        store.append_event(run_id, "approval_invalidated", {"reason": "a PR was pushed to after the approval"})
         approvals = store.approvals(run_id)
     return evaluate(deps.config.approval, changes, approvals, run.created_at, utcnow())
 
@@ -175,9 +172,7 @@ def train_report(changes: list[ChangeSet], failed: str, error: str) -> str:
 class ApprovalService:
     """Records people's decisions and hands them to the waiting run."""
 
-    def __init__(
-        self, store: Store, policy: ApprovalPolicy, notify: Callable[[str, dict[str, Any]], None]
-    ) -> None:
+    def __init__(self, store: Store, policy: ApprovalPolicy, notify: Callable[[str, dict[str, Any]], None]) -> None:
         self.store = store
         self.policy = policy
         self.notify = notify
@@ -194,17 +189,13 @@ class ApprovalService:
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}")
         if run.state is not RunState.awaiting_approval:
-            return DecisionResult(
-                accepted=False, message=f"run {run_id} is {run.state.value}, not awaiting approval"
-            )
+            return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}, not awaiting approval")
         refusal = may_approve(self.policy, actor, run.spec.trigger.actor)
         if refusal:
             return DecisionResult(accepted=False, message=refusal)
         heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
         if seen_shas is not None and seen_shas != heads:
-            return DecisionResult(
-                accepted=False, message="the PRs changed since you looked; review them again"
-            )
+            return DecisionResult(accepted=False, message="the PRs changed since you looked; review them again")
         approval = Approval(run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason)
         if not self.store.record_approval(approval):
             return DecisionResult(accepted=True, message=f"already recorded: {decision.value}")

@@ -5,6 +5,7 @@ doctor, migrate, serve and worker.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -284,4 +285,14 @@ def serve(
 
 
 def main() -> None:
-    app()
+    """Run the command, then leave at once: DBOS is already shut down by then, and a run waiting
+    for approval keeps a DBOS executor thread blocked in `recv` that would otherwise hold the
+    interpreter's exit for as long as the wait (the run itself stays durable for the next process)."""
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

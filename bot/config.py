@@ -178,17 +178,13 @@ class BatonFile(_Strict):
         agents = {a.name for a in self.agents} | {ROUTED_AGENT}
         problems: list[str] = []
         for i, repo in enumerate(self.repos):
-            problems += [
-                f"repos.{i}.depends_on: unknown repo '{d}'" for d in repo.depends_on if d not in repos
-            ]
+            problems += [f"repos.{i}.depends_on: unknown repo '{d}'" for d in repo.depends_on if d not in repos]
         for i, rule in enumerate(self.routing.rules):
             if rule.agent not in agents:
                 problems.append(f"routing.rules.{i}.agent: unknown agent '{rule.agent}'")
         if self.routing.default_agent and self.routing.default_agent not in agents:
             problems.append(f"routing.default_agent: unknown agent '{self.routing.default_agent}'")
-        problems += [
-            f"routing.fallback: unknown agent '{a}'" for a in self.routing.fallback if a not in agents
-        ]
+        problems += [f"routing.fallback: unknown agent '{a}'" for a in self.routing.fallback if a not in agents]
         for name, book in self.playbooks.items():
             if book.planner and book.planner not in agents:
                 problems.append(f"playbooks.{name}.planner: unknown agent '{book.planner}'")
@@ -252,21 +248,15 @@ class Settings(BaseSettings):
     notification_polling_s: float = 0.05
     executor_threads: int = 64
 
-    slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET")
-    )
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
-    slack_api_url: str = Field(
-        default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL")
-    )
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL"))
     github_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET")
     )
     github_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GITHUB_TOKEN"))
-    github_api_url: str = Field(
-        default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL")
-    )
+    github_api_url: str = Field(default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL"))
     linear_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("LINEAR_WEBHOOK_SECRET")
     )

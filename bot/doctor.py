@@ -47,9 +47,7 @@ def _repos(config: BatonFile) -> list[str]:
     lines = [f"repos ({len(config.repos)}):"]
     for repo in config.repos:
         deps = f", after {', '.join(repo.depends_on)}" if repo.depends_on else ""
-        lines.append(
-            f"  {repo.name}: {repo.url} [{repo.default_branch}] checks: {repo.checks or 'none'}{deps}"
-        )
+        lines.append(f"  {repo.name}: {repo.url} [{repo.default_branch}] checks: {repo.checks or 'none'}{deps}")
     return lines
 
 

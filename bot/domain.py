@@ -128,9 +128,7 @@ class RunState(StrEnum):
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset(
-    {RunState.merged, RunState.failed, RunState.cancelled, RunState.rejected, RunState.expired}
-)
+TERMINAL_STATES = frozenset({RunState.merged, RunState.failed, RunState.cancelled, RunState.rejected, RunState.expired})
 
 
 class StepState(StrEnum):

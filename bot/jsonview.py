@@ -66,12 +66,9 @@ def run_json(view: RunView, events: list[RunEvent] | None = None) -> dict[str, A
             for a in view.approvals
         ],
         "merge_results": [
-            {"repo": c.repo, "merged": c.state.value == "merged", "error": c.merge_error}
-            for c in view.changes
+            {"repo": c.repo, "merged": c.state.value == "merged", "error": c.merge_error} for c in view.changes
         ],
     }
     if events is not None:
-        data["events"] = [
-            {"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "data": e.data} for e in events
-        ]
+        data["events"] = [{"seq": e.seq, "kind": e.kind, "at": e.at.isoformat(), "data": e.data} for e in events]
     return data

@@ -49,6 +49,10 @@ class Workspace(Protocol):
         """A checkout of `repo` on `branch` for this run; idempotent across restarts."""
         ...
 
+    def locate(self, run_id: str, repo: str, branch: str) -> Path:
+        """The checkout a previous step of this run prepared (prepared again if missing)."""
+        ...
+
     def head(self, path: Path) -> str: ...
 
     def reset_to(self, path: Path, sha: str) -> None:

@@ -101,6 +101,7 @@ class Store:
                         attempt=1,
                         last_seq=0,
                         cancel_requested=0,
+                        approval_generation=0,
                         created_at=now,
                         updated_at=now,
                     )
@@ -210,9 +211,7 @@ class Store:
             with self._tx() as s:
                 if dedupe_key is not None:
                     seen = s.scalar(
-                        select(EventRow.id).where(
-                            EventRow.run_id == run_id, EventRow.dedupe_key == dedupe_key
-                        )
+                        select(EventRow.id).where(EventRow.run_id == run_id, EventRow.dedupe_key == dedupe_key)
                     )
                     if seen is not None:
                         return None
@@ -233,13 +232,9 @@ class Store:
     def events(self, run_id: str, after_seq: int = 0) -> list[RunEvent]:
         with self._tx() as s:
             rows = s.scalars(
-                select(EventRow)
-                .where(EventRow.run_id == run_id, EventRow.seq > after_seq)
-                .order_by(EventRow.seq)
+                select(EventRow).where(EventRow.run_id == run_id, EventRow.seq > after_seq).order_by(EventRow.seq)
             )
-            return [
-                RunEvent(run_id=r.run_id, seq=r.seq, kind=r.kind, at=_aware(r.at), data=r.data) for r in rows
-            ]
+            return [RunEvent(run_id=r.run_id, seq=r.seq, kind=r.kind, at=_aware(r.at), data=r.data) for r in rows]
 
     def last_seq(self, run_id: str) -> int:
         with self._tx() as s:
@@ -301,8 +296,10 @@ class Store:
         """False when the same actor already made the same decision on the same SHAs."""
         try:
             with self._tx() as s:
+                generation = s.scalar(select(RunRow.approval_generation).where(RunRow.run_id == approval.run_id))
                 s.add(
                     ApprovalRow(
+                        generation=generation or 0,
                         run_id=approval.run_id,
                         actor_key=approval.actor.key,
                         decision=approval.decision.value,
@@ -321,11 +318,13 @@ class Store:
             return [Approval.model_validate({**r.data, "valid": bool(r.valid)}) for r in rows]
 
     def invalidate_approvals(self, run_id: str) -> int:
+        """Every approval so far stops counting; the same person may approve again afterwards."""
         with self._tx() as s:
+            s.execute(
+                update(RunRow).where(RunRow.run_id == run_id).values(approval_generation=RunRow.approval_generation + 1)
+            )
             result = s.execute(
-                update(ApprovalRow)
-                .where(ApprovalRow.run_id == run_id, ApprovalRow.valid == 1)
-                .values(valid=0)
+                update(ApprovalRow).where(ApprovalRow.run_id == run_id, ApprovalRow.valid == 1).values(valid=0)
             )
             return int(getattr(result, "rowcount", 0) or 0)
 

@@ -27,6 +27,7 @@ class RunRow(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[int] = mapped_column(Integer, default=0)
+    approval_generation: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -74,7 +75,7 @@ class ChangeRow(Base):
 class ApprovalRow(Base):
     __tablename__ = "approvals"
     __table_args__ = (
-        UniqueConstraint("run_id", "actor_key", "decision", "shas_digest", name="uq_approval_once"),
+        UniqueConstraint("run_id", "actor_key", "decision", "shas_digest", "generation", name="uq_approval_once"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -84,6 +85,7 @@ class ApprovalRow(Base):
     shas_digest: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, object]] = mapped_column(JSON)
     valid: Mapped[int] = mapped_column(Integer, default=1)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DeliveryRow(Base):

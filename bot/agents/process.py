@@ -184,9 +184,7 @@ def run_process(
     reader.start()
     if stdin_text is not None:
         assert proc.stdin is not None
-        writer = threading.Thread(
-            target=_write_stdin, args=(proc.stdin, stdin_text), name="stdin", daemon=True
-        )
+        writer = threading.Thread(target=_write_stdin, args=(proc.stdin, stdin_text), name="stdin", daemon=True)
         writer.start()
 
     tail = _Tail(OUTPUT_CAP_CHARS)
@@ -266,9 +264,7 @@ def _expand(key: str, value: str, source: Mapping[str, str]) -> str:
     return _REF.sub(one, value)
 
 
-def scrubbed_env(
-    allowed: Mapping[str, str], home: Path, *, source: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def scrubbed_env(allowed: Mapping[str, str], home: Path, *, source: Mapping[str, str] | None = None) -> dict[str, str]:
     """The complete environment for an agent: a minimal base plus exactly what its config lists.
 
     Base: PATH from Baton's own, HOME=`home`, LANG/LC_ALL=C.UTF-8, TMPDIR=`home`/tmp (both

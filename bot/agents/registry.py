@@ -34,9 +34,7 @@ def rule_matches(rule: RoutingRule, repo: str, labels: list[str], channel: str |
         return False
     if rule.label is not None and rule.label.casefold() not in {x.casefold() for x in labels}:
         return False
-    return rule.channel is None or (
-        channel is not None and _norm_channel(rule.channel) == _norm_channel(channel)
-    )
+    return rule.channel is None or (channel is not None and _norm_channel(rule.channel) == _norm_channel(channel))
 
 
 class AgentRegistry:

@@ -21,6 +21,7 @@ from dbos import DBOS
 from pydantic import BaseModel
 
 from bot.agents.process import run_process, scrubbed_env
+from bot.agents.registry import UnknownAgent
 from bot.domain import (
     AgentResult,
     AgentStatus,
@@ -114,9 +115,7 @@ def stop_orphan(pidfile: Path) -> None:
     pidfile.unlink(missing_ok=True)
 
 
-def _progress(
-    emit: Emitter, step_key: str, pidfile: Path | None = None
-) -> Callable[[str, dict[str, object]], None]:
+def _progress(emit: Emitter, step_key: str, pidfile: Path | None = None) -> Callable[[str, dict[str, object]], None]:
     """Coalesce an agent's stream into at most two progress events a second."""
     state: dict[str, Any] = {"at": 0.0, "lines": 0}
 
@@ -149,7 +148,11 @@ def invoke_agent(
         result = AgentResult(status=AgentStatus.failed, summary=f"budget exceeded: {reason}")
         return StepOutcome(result=result, run_budget_exceeded=reason)
 
-    path = deps.workspace.prepare(task.run_id, task.repo, branch)
+    try:
+        agent = deps.agents.get(agent_name)
+    except UnknownAgent as err:
+        return StepOutcome(result=AgentResult(status=AgentStatus.failed, summary=str(err)))
+    path = deps.workspace.locate(task.run_id, task.repo, branch)
     deps.workspace.reset_to(path, expected_head)
     step = Step(run_id=task.run_id, key=task.step_key, name=name, repo=task.repo, agent=agent_name)
     deps.store.save_step(step)
@@ -160,7 +163,6 @@ def invoke_agent(
 
     pidfile = _pidfile(deps, task)
     stop_orphan(pidfile)
-    agent = deps.agents.get(agent_name)
     result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key, pidfile))
     pidfile.unlink(missing_ok=True)
     diff, files = deps.workspace.diff(path, expected_head)
@@ -222,7 +224,7 @@ def workspace_checks(
         step.state, step.finished_at, step.detail = StepState.skipped, utcnow(), "no checks command"
         deps.store.save_step(step)
         return CheckOutcome(passed=True, output_tail="no checks command", sha=expected_head)
-    path = deps.workspace.prepare(run_id, repo, branch)
+    path = deps.workspace.locate(run_id, repo, branch)
     deps.workspace.reset_to(path, expected_head)
     deps.store.save_step(step)
     home = deps.settings.home / "homes" / run_id / "checks"
@@ -239,16 +241,16 @@ def workspace_checks(
     return CheckOutcome(passed=passed, output_tail=outcome.output[-4000:], sha=expected_head)
 
 
-def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str) -> str:
-    path = deps.workspace.prepare(run_id, repo, branch)
+def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str, head: str) -> str:
+    """Push exactly the commit the workflow settled on (e.g. best-of's winner, not the last try)."""
+    path = deps.workspace.locate(run_id, repo, branch)
+    deps.workspace.reset_to(path, head)
     sha = deps.workspace.push(path, repo, branch)
     Emitter(deps, run_id)("pushed", {"repo": repo, "branch": branch, "sha": sha})
     return sha
 
 
-def open_change(
-    deps: EngineDeps, run_id: str, repo: str, branch: str, title: str, body: str, order: int
-) -> ChangeSet:
+def open_change(deps: EngineDeps, run_id: str, repo: str, branch: str, title: str, body: str, order: int) -> ChangeSet:
     change = deps.forge.open_pr(run_id, repo, branch, title, body, order)
     change = change.model_copy(update={"run_id": run_id, "order": order})
     deps.store.save_change(change)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from bot.agents.registry import UnknownAgent
+from bot.config import ROUTED_AGENT, agents_in
 from bot.domain import AgentTask, RunSpec
 from bot.engine import activities
 from bot.engine.deps import EngineDeps
@@ -25,15 +26,17 @@ def validation_error(deps: EngineDeps, spec: RunSpec) -> str | None:
     if not spec.repos:
         return f"no repo given; known repos: {', '.join(known_repos)}"
     try:
-        config.playbook(spec.playbook)
+        book = config.playbook(spec.playbook)
     except KeyError:
         known = sorted({"default", *config.playbooks})
         return f"unknown playbook {spec.playbook}; known playbooks: {', '.join(known)}"
     try:
         if spec.agent is not None:
             deps.agents.get(spec.agent)
-        for repo in spec.repos:
-            deps.agents.route(repo, spec.trigger.labels, spec.trigger.reply_to.channel, spec.agent)
+        if ROUTED_AGENT in agents_in(book.per_repo):
+            for repo in spec.repos:
+                trigger = spec.trigger
+                deps.agents.route(repo, trigger.labels, trigger.reply_to.channel, spec.agent)
     except UnknownAgent as err:
         return str(err)
     return None

@@ -66,8 +66,12 @@ class RepoContext:
             transcript=transcript or [],
         )
         outcome = self.engine.agent_step(task, agent, self.branch, self.head, name)
-        if outcome.run_budget_exceeded:
-            raise BudgetExceeded(outcome.run_budget_exceeded)
+        while outcome.run_budget_exceeded:
+            # Work already done stays done: only this step waits for more budget, then runs.
+            if not self.engine.await_budget(self.spec.run_id, self.repo, outcome.run_budget_exceeded):
+                raise BudgetExceeded(outcome.run_budget_exceeded)
+            task = task.model_copy(update={"step_key": self._key(name)})
+            outcome = self.engine.agent_step(task, agent, self.branch, self.head, name)
         if outcome.result.status is AgentStatus.cancelled:
             raise RunCancelled()
         if outcome.result.ok and outcome.result.commit_sha:
@@ -75,17 +79,13 @@ class RepoContext:
         return outcome.result
 
     def checks(self) -> CheckOutcome:
-        return self.engine.checks_step(
-            self.spec.run_id, self.repo, self.branch, self.head, self._key("checks")
-        )
+        return self.engine.checks_step(self.spec.run_id, self.repo, self.branch, self.head, self._key("checks"))
 
     def reset(self, sha: str) -> None:
         self.head = sha
 
     def say(self, speaker: str, text: str) -> None:
-        self.engine.event_step(
-            self.spec.run_id, "chat", {"repo": self.repo, "speaker": speaker, "text": text[:500]}
-        )
+        self.engine.event_step(self.spec.run_id, "chat", {"repo": self.repo, "speaker": speaker, "text": text[:500]})
 
     def resolve(self, agent: str) -> list[str]:
         registry = self.engine.deps.agents

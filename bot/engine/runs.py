@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import structlog
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from pydantic import BaseModel
 
@@ -25,12 +26,21 @@ from bot.engine.planning import make_plan
 from bot.engine.repo_context import RepoContext, RunCancelled
 from bot.scm.workspace import branch_name
 
+log = structlog.get_logger(__name__)
+
 REPO_QUEUE = "baton-repos"
 DECISION_TOPIC = "decision"
+BUDGET_TOPIC = "budget"
 
 
 def workflow_id(run_id: str, attempt: int) -> str:
     return f"run-{run_id}-a{attempt}"
+
+
+def _describe(err: Exception) -> str:
+    """An unexpected error as one line for people: its kind and message, no stack trace."""
+    text = " ".join(str(err).split())[:400]
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _wait_first(handles: list[Any]) -> Any:
@@ -53,14 +63,22 @@ class RunEngine(DBOSConfiguredInstance):
     # -- the run -------------------------------------------------------------------------------
     @DBOS.workflow()
     def run_workflow(self, run_id: str, attempt: int) -> str:
+        try:
+            return self._run(run_id, attempt)
+        except Exception as err:  # the run fails with a reason people can read, never silently
+            log.exception("run.failed", run_id=run_id)
+            self.state_step(run_id, RunState.failed, error=_describe(err))
+            return RunState.failed.value
+
+    def _run(self, run_id: str, attempt: int) -> str:
         spec = self.load_spec(run_id)
-        book = self.deps.config.playbook(spec.playbook)
         self.state_step(run_id, RunState.planning)
         plan_or_error = self.plan_step(spec, attempt)
         if isinstance(plan_or_error, str):
             self.state_step(run_id, RunState.failed, error=plan_or_error)
             return RunState.failed.value
         plan = plan_or_error
+        book = self.deps.config.playbook(spec.playbook)
         self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
         if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
             verdict = self.await_decision(run_id, "plan")
@@ -73,53 +91,41 @@ class RunEngine(DBOSConfiguredInstance):
         changes = [o.change for o in outcomes if o.change is not None]
         return self.approve_and_merge(run_id, changes)
 
-    def fan_out_repos(
-        self, spec: RunSpec, attempt: int, plan: Plan, book: Playbook
-    ) -> list[RepoOutcome] | str:
-        """Every repo's sub-task, wave by wave; a spent budget pauses the run and asks."""
+    def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan, book: Playbook) -> list[RepoOutcome] | str:
+        """Every repo's sub-task, wave by wave (providers first); the first failing wave stops."""
         run_id = spec.run_id
         order = plan.order
         done: dict[str, RepoOutcome] = {}
-        round_ = 0
-        while True:
-            round_ += 1
-            for wave in waves(plan):
-                todo = [t for t in wave if t.repo not in done or done[t.repo].status == "budget"]
-                results = fan_out(
-                    todo,
-                    partial(self._start_repo, run_id, attempt, order, round_, plan),
-                    _wait_first,
-                    self.deps.config.concurrency.per_run,
-                )
-                done.update({o.repo: o for o in results})
-                if any(o.status != "done" for o in results):
-                    break
-            spent = [o for o in done.values() if o.status == "budget"]
-            failed = [o for o in done.values() if o.status in ("failed", "cancelled")]
+        for wave in waves(plan):
+            results = fan_out(
+                wave,
+                partial(self._start_repo, run_id, attempt, order, plan),
+                _wait_first,
+                self.deps.config.concurrency.per_run,
+            )
+            done.update({o.repo: o for o in results})
+            failed = [o for o in results if o.status != "done"]
             if failed:
                 error = "; ".join(f"{o.repo}: {o.summary}" for o in failed)
                 self.state_step(run_id, RunState.failed, error=error)
                 return RunState.failed.value
-            if not spent:
-                return [done[r] for r in order]
-            self.state_step(run_id, RunState.working, waiting_for="budget")
-            self.event_step(run_id, "budget_exceeded", {"reason": spent[0].summary})
-            message = DBOS.recv(DECISION_TOPIC, timeout_seconds=self.deps.config.approval.expiry_hours * 3600)
-            if not message or message.get("decision") != Decision.extend_budget.value:
-                self.state_step(run_id, RunState.failed, error=f"budget exceeded: {spent[0].summary}")
-                return RunState.failed.value
-            self.state_step(run_id, RunState.working)
+        return [done[r] for r in order]
 
-    def _start_repo(
-        self, run_id: str, attempt: int, order: list[str], round_: int, plan: Plan, task: SubTask
-    ) -> Any:
+    def _start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
-        with SetWorkflowID(f"{workflow_id(run_id, attempt)}-{task.repo}-r{round_}"):
+        with SetWorkflowID(f"{workflow_id(run_id, attempt)}-{task.repo}"):
             return queue.enqueue(self.repo_workflow, run_id, task, order.index(task.repo), plan.summary)
 
     @DBOS.workflow()
     def repo_workflow(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
+        try:
+            return self._repo_work(run_id, task, order, plan)
+        except Exception as err:  # a fault in one repo fails that repo, never the whole engine
+            log.exception("repo.failed", run_id=run_id, repo=task.repo)
+            return RepoOutcome(repo=task.repo, status="failed", summary=_describe(err))
+
+    def _repo_work(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
         spec = self.load_spec(run_id)
         finished = self.finished_repo_step(run_id, task.repo)
         if finished is not None:
@@ -137,10 +143,8 @@ class RunEngine(DBOSConfiguredInstance):
         if not result.ok:
             return RepoOutcome(repo=task.repo, status="failed", summary=result.summary)
         if ctx.head == base:
-            return RepoOutcome(
-                repo=task.repo, status="failed", summary="the agent produced no diff; no PR opened"
-            )
-        self.push_step(run_id, task.repo, branch)
+            return RepoOutcome(repo=task.repo, status="failed", summary="the agent produced no diff; no PR opened")
+        self.push_step(run_id, task.repo, branch, ctx.head)
         title = f"[baton] {spec.trigger.request.splitlines()[0][:60]}"
         body = activities.pr_body(spec, plan, result.summary)
         change = self.open_change_step(run_id, task.repo, branch, title, body, order)
@@ -148,6 +152,16 @@ class RunEngine(DBOSConfiguredInstance):
         outcome = RepoOutcome(repo=task.repo, status="done", summary=result.summary, change=change)
         self.remember_repo_step(run_id, outcome)
         return outcome
+
+    def await_budget(self, run_id: str, repo: str, reason: str) -> bool:
+        """The run's budget is spent: pause this repo's work and ask; True when it was raised."""
+        self.state_step(run_id, RunState.working, waiting_for="budget")
+        self.event_step(run_id, "budget_exceeded", {"repo": repo, "reason": reason})
+        message = DBOS.recv(BUDGET_TOPIC, timeout_seconds=self.remaining_step(run_id))
+        if not message or message.get("decision") != Decision.extend_budget.value:
+            return False
+        self.state_step(run_id, RunState.working)
+        return True
 
     # -- approval and merge ---------------------------------------------------------------------
     def await_decision(self, run_id: str, waiting_for: str) -> str:
@@ -228,9 +242,7 @@ class RunEngine(DBOSConfiguredInstance):
         return self.deps.workspace.base_sha(path), self.deps.workspace.head(path)
 
     @DBOS.step()
-    def agent_step(
-        self, task: AgentTask, agent: str, branch: str, head: str, name: str
-    ) -> activities.StepOutcome:
+    def agent_step(self, task: AgentTask, agent: str, branch: str, head: str, name: str) -> activities.StepOutcome:
         return activities.invoke_agent(self.deps, task, agent, branch, head, name)
 
     @DBOS.step()
@@ -238,13 +250,11 @@ class RunEngine(DBOSConfiguredInstance):
         return activities.workspace_checks(self.deps, run_id, repo, branch, head, key)
 
     @DBOS.step()
-    def push_step(self, run_id: str, repo: str, branch: str) -> str:
-        return activities.push_branch(self.deps, run_id, repo, branch)
+    def push_step(self, run_id: str, repo: str, branch: str, head: str) -> str:
+        return activities.push_branch(self.deps, run_id, repo, branch, head)
 
     @DBOS.step()
-    def open_change_step(
-        self, run_id: str, repo: str, branch: str, title: str, body: str, order: int
-    ) -> ChangeSet:
+    def open_change_step(self, run_id: str, repo: str, branch: str, title: str, body: str, order: int) -> ChangeSet:
         return activities.open_change(self.deps, run_id, repo, branch, title, body, order)
 
     @DBOS.step()

@@ -36,9 +36,7 @@ _SECRET_PREFIXES = ("BATON_", "SLACK_", "GITHUB_", "LINEAR_")
 
 def _check_env() -> dict[str, str]:
     """The environment for a repo's checks: agent-written code gets none of the bot's secrets."""
-    return {
-        k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIXES) or _SECRET_NAME.search(k))
-    }
+    return {k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIXES) or _SECRET_NAME.search(k))}
 
 
 class PullRecord(BaseModel):
@@ -172,8 +170,7 @@ class LocalForge:
                 conflicted = run_git(["diff", "--name-only", "--diff-filter=U"], tree).split()
                 what = f"merge conflict in {', '.join(conflicted)}" if conflicted else "merge failed"
                 raise MergeRefused(
-                    f"{change.url}: {what} with {cfg.default_branch}; nothing was pushed. "
-                    f"{failure_tail(merged)}"
+                    f"{change.url}: {what} with {cfg.default_branch}; nothing was pushed. {failure_tail(merged)}"
                 )
             ref = f"refs/heads/{cfg.default_branch}"
             pushed = git_result(["push", "--porcelain", "--no-verify", "origin", f"HEAD:{ref}"], tree)

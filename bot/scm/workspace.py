@@ -66,6 +66,14 @@ class GitWorkspace:
         self._switch_to(path, cfg, branch)
         return path
 
+    def locate(self, run_id: str, repo: str, branch: str) -> Path:
+        """The run's checkout as the previous step left it; prepared only if it is missing
+        (a step resumed on another machine), so steps do not pay ~10 git calls each."""
+        path = self.path_for(run_id, repo)
+        if (path / ".git").is_dir():
+            return path
+        return self.prepare(run_id, repo, branch)
+
     def head(self, path: Path) -> str:
         return run_git(["rev-parse", "HEAD"], path)
 

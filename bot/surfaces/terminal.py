@@ -251,10 +251,7 @@ class LiveTerminal:
 
 def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    return [
-        indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = None) -> str:
@@ -308,9 +305,7 @@ def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = 
     ]
     out += _columns(rows) or ["  none"]
     out += [
-        f"  merge failed for {c.repo}#{c.number}: {one_line(c.merge_error, 200)}"
-        for c in view.changes
-        if c.merge_error
+        f"  merge failed for {c.repo}#{c.number}: {one_line(c.merge_error, 200)}" for c in view.changes if c.merge_error
     ]
     out += ["", f"Approvals ({len(view.approvals)})"]
     out += [f"  {line}" for line in approval_lines(view)] or ["  none"]

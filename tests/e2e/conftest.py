@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dbos import DBOS
 
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
 from bot.domain import Actor, RunState, RunView, Source
+from bot.engine.runs import workflow_id
 from bot.intake import build_spec
 from handlers.cli import cli_trigger
 from tests.gitutil import make_remote
@@ -38,14 +40,9 @@ def make_repos(root: Path, names: list[str]) -> dict[str, Path]:
     return {n: make_remote(root / "remotes", n, {"README.md": f"# {n}\n"}) for n in names}
 
 
-def repo_entries(
-    remotes: dict[str, Path], depends: dict[str, list[str]] | None = None
-) -> list[dict[str, Any]]:
+def repo_entries(remotes: dict[str, Path], depends: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     depends = depends or {}
-    return [
-        {"name": n, "url": str(p), "checks": CHECKS, "depends_on": depends.get(n, [])}
-        for n, p in remotes.items()
-    ]
+    return [{"name": n, "url": str(p), "checks": CHECKS, "depends_on": depends.get(n, [])} for n, p in remotes.items()]
 
 
 RuntimeFactory = Callable[[dict[str, Any]], Runtime]
@@ -64,7 +61,23 @@ def start_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
 
     yield factory
     for runtime in started:
+        _close_open_runs(runtime)
         runtime.shutdown()
+
+
+def _close_open_runs(runtime: Runtime) -> None:
+    """End every run a test left open: a run waiting for a person holds a DBOS executor thread
+    in `recv`, which would keep the test process from exiting."""
+    for run in runtime.store.list_runs(limit=1000):
+        if run.state.terminal:
+            continue
+        runtime.cancel(run.run_id, APPROVER)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            status = DBOS.get_workflow_status(workflow_id(run.run_id, run.attempt))
+            if status is None or status.status not in ("PENDING", "ENQUEUED"):
+                break
+            time.sleep(0.02)
 
 
 def submit(runtime: Runtime, request: str, repos: list[str], **options: Any) -> str:

@@ -25,9 +25,7 @@ def _env(tmp_path: Path, config: str | None = None) -> dict[str, str]:
 
 
 def _baton(tmp_path: Path, *args: str, config: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BATON, *args], env=_env(tmp_path, config), capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([*BATON, *args], env=_env(tmp_path, config), capture_output=True, text=True, timeout=60)
 
 
 def test_doctor_says_what_is_missing_without_a_config(tmp_path: Path) -> None:
@@ -45,9 +43,7 @@ def test_doctor_flags_an_agent_whose_command_is_absent(tmp_path: Path) -> None:
 
 
 def test_an_invalid_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
-    result = _baton(
-        tmp_path, "runs", "list", config="agents:\n  - name: a\n    command: x\n    timeout_s: -5\n"
-    )
+    result = _baton(tmp_path, "runs", "list", config="agents:\n  - name: a\n    command: x\n    timeout_s: -5\n")
     assert result.returncode == 2
     assert "agents.0.timeout_s" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -66,9 +62,7 @@ def test_approving_an_unknown_run_is_refused_clearly(tmp_path: Path) -> None:
 
 
 def test_a_run_naming_an_unknown_repo_fails_before_any_work(tmp_path: Path) -> None:
-    config = (
-        f"repos:\n  - name: api\n    url: {tmp_path}/api.git\nagents:\n  - name: a\n    command: ['true']\n"
-    )
+    config = f"repos:\n  - name: api\n    url: {tmp_path}/api.git\nagents:\n  - name: a\n    command: ['true']\n"
     result = _baton(tmp_path, "run", "do it", "--repo", "nope", "--yes", config=config)
     assert result.returncode == 1
     assert "unknown repo nope; known repos: api" in result.stdout

@@ -112,9 +112,7 @@ def test_a_killed_run_resumes_without_repeating_finished_agent_work(tmp_path: Pa
             60,
             "the resumed run to ask for approval",
         )
-        approved = subprocess.run(
-            [*BATON, "approve", run_id], env=env, capture_output=True, text=True, timeout=60
-        )
+        approved = subprocess.run([*BATON, "approve", run_id], env=env, capture_output=True, text=True, timeout=60)
         assert approved.returncode == 0, approved.stdout + approved.stderr
         _wait(
             lambda: store.get_run(run_id).state is RunState.merged,  # type: ignore[union-attr]

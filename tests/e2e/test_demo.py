@@ -43,13 +43,9 @@ def test_demo_merges_the_rename_into_every_remote(
     assert "ended merged" in result.stdout
     for name in ("inventory-api", "storefront", "billing"):
         remote = root / "remotes" / f"{name}.git"
-        tree = subprocess.run(
-            ["git", "grep", "-l", "/v1/products", "main"], cwd=remote, capture_output=True, text=True
-        )
+        tree = subprocess.run(["git", "grep", "-l", "/v1/products", "main"], cwd=remote, capture_output=True, text=True)
         assert tree.stdout.strip(), f"{name} main has no /v1/products"
-        old = subprocess.run(
-            ["git", "grep", "-l", "/v1/items", "main"], cwd=remote, capture_output=True, text=True
-        )
+        old = subprocess.run(["git", "grep", "-l", "/v1/items", "main"], cwd=remote, capture_output=True, text=True)
         assert old.stdout.strip() == "", f"{name} main still mentions /v1/items"
 
 

@@ -16,9 +16,7 @@ from bot.ports import Agent
 def baton(agents: list[str], routing: dict[str, Any] | None = None, **kinds: str) -> BatonFile:
     return BatonFile.model_validate(
         {
-            "agents": [
-                {"name": name, "kind": kinds.get(name, "script"), "command": ["true"]} for name in agents
-            ],
+            "agents": [{"name": name, "kind": kinds.get(name, "script"), "command": ["true"]} for name in agents],
             "routing": routing or {},
         }
     )

@@ -13,9 +13,7 @@ BOB = Actor(source=Source.slack, id="U2", display="bob")
 
 
 def _change(repo: str, sha: str, checks: ChecksState = ChecksState.passed) -> ChangeSet:
-    return ChangeSet(
-        run_id="r", repo=repo, branch="b", base="main", number=1, url="u", head_sha=sha, checks=checks
-    )
+    return ChangeSet(run_id="r", repo=repo, branch="b", base="main", number=1, url="u", head_sha=sha, checks=checks)
 
 
 def _approval(actor: Actor, shas: dict[str, str]) -> Approval:
@@ -39,17 +37,13 @@ def test_only_listed_approvers_may_approve() -> None:
 
 def test_an_approval_bound_to_the_current_heads_opens_the_gate() -> None:
     changes = [_change("api", "a1"), _change("web", "w1")]
-    verdict = evaluate(
-        ApprovalPolicy(), changes, [_approval(BOB, {"api": "a1", "web": "w1"})], utcnow(), utcnow()
-    )
+    verdict = evaluate(ApprovalPolicy(), changes, [_approval(BOB, {"api": "a1", "web": "w1"})], utcnow(), utcnow())
     assert verdict.ok and verdict.head_shas == {"api": "a1", "web": "w1"}
 
 
 def test_an_approval_of_older_heads_does_not_count() -> None:
     changes = [_change("api", "a2"), _change("web", "w1")]
-    verdict = evaluate(
-        ApprovalPolicy(), changes, [_approval(BOB, {"api": "a1", "web": "w1"})], utcnow(), utcnow()
-    )
+    verdict = evaluate(ApprovalPolicy(), changes, [_approval(BOB, {"api": "a1", "web": "w1"})], utcnow(), utcnow())
     assert not verdict.ok and "has 0" in verdict.reason
 
 
@@ -68,7 +62,5 @@ def test_red_checks_keep_the_gate_shut() -> None:
 
 def test_an_expired_run_cannot_merge() -> None:
     created = utcnow() - timedelta(hours=73)
-    verdict = evaluate(
-        ApprovalPolicy(), [_change("api", "a1")], [_approval(BOB, {"api": "a1"})], created, utcnow()
-    )
+    verdict = evaluate(ApprovalPolicy(), [_change("api", "a1")], [_approval(BOB, {"api": "a1"})], created, utcnow())
     assert not verdict.ok and "expired" in verdict.reason

@@ -113,9 +113,7 @@ def test_after_the_codemod_every_repo_passes_and_no_file_mentions_the_old_path(
         assert result.returncode == 0, f"{repo}: {result.stderr}"
 
 
-def test_clients_fail_against_a_renamed_api_they_were_not_updated_for(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_clients_fail_against_a_renamed_api_they_were_not_updated_for(sandbox: Sandbox, tmp_path: Path) -> None:
     api = _clone(sandbox, "inventory-api", tmp_path)
     assert _codemod(sandbox, api).returncode == 0
     assert _checks(sandbox, "inventory-api", api).returncode == 0
@@ -127,9 +125,7 @@ def test_clients_fail_against_a_renamed_api_they_were_not_updated_for(
         assert "404" in result.stderr
 
 
-def test_a_client_fails_when_its_code_and_the_providers_contract_disagree(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_a_client_fails_when_its_code_and_the_providers_contract_disagree(sandbox: Sandbox, tmp_path: Path) -> None:
     work = _clone(sandbox, "storefront", tmp_path)
     contract = work / "contracts" / "inventory-api.json"
     contract.write_text(contract.read_text("utf-8").replace(OLD_PATH, NEW_PATH), "utf-8")
@@ -137,9 +133,7 @@ def test_a_client_fails_when_its_code_and_the_providers_contract_disagree(
     assert _checks(sandbox, "storefront", work).returncode != 0
 
 
-def test_codemod_reports_no_occurrences_and_exits_zero_when_nothing_matches(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_codemod_reports_no_occurrences_and_exits_zero_when_nothing_matches(sandbox: Sandbox, tmp_path: Path) -> None:
     work = _clone(sandbox, "billing", tmp_path)
     assert _codemod(sandbox, work).returncode == 0
 

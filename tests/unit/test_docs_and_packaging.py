@@ -84,9 +84,7 @@ def _key(name: str, field: FieldInfo) -> str:
 
 def _reference_paths() -> list[tuple[str, FieldInfo]]:
     return [
-        (prefix + _key(name, field), field)
-        for model, prefix in REFERENCE
-        for name, field in model.model_fields.items()
+        (prefix + _key(name, field), field) for model, prefix in REFERENCE for name, field in model.model_fields.items()
     ]
 
 

@@ -67,9 +67,7 @@ def test_open_pr_twice_returns_the_same_pr(forge: LocalForge, api: Path) -> None
     assert [p.name for p in (forge.state_dir / "api").glob("*.json")] == ["1.json"]
 
 
-def test_two_processes_opening_at_once_get_one_pr(
-    tmp_path: Path, repos: dict[str, RepoConfig], api: Path
-) -> None:
+def test_two_processes_opening_at_once_get_one_pr(tmp_path: Path, repos: dict[str, RepoConfig], api: Path) -> None:
     commit_to_remote(api, BRANCH, {"feature.txt": "on\n"}, "add feature")
     forges = [make_forge(tmp_path, repos) for _ in range(2)]
     with ThreadPoolExecutor(max_workers=6) as pool:
@@ -180,9 +178,7 @@ def test_checks_result_is_forgotten_when_the_head_moves(forge: LocalForge, api: 
     assert forge.refresh(pr).checks is ChecksState.unknown
 
 
-def test_checks_that_run_too_long_are_killed_and_fail(
-    tmp_path: Path, repos: dict[str, RepoConfig], api: Path
-) -> None:
+def test_checks_that_run_too_long_are_killed_and_fail(tmp_path: Path, repos: dict[str, RepoConfig], api: Path) -> None:
     repos["api"] = repos["api"].model_copy(update={"checks": "echo started; sleep 30"})
     forge = make_forge(tmp_path, repos, checks_timeout_s=0.3)
     open_feature(forge, api)

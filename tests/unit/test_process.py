@@ -134,9 +134,7 @@ def test_a_flood_of_output_does_not_delay_the_timeout(tmp_path: Path) -> None:
         nonlocal count
         count += 1
 
-    outcome = run_process(
-        ["yes", "flood"], tmp_path, {"PATH": os.environ["PATH"]}, 0.5, never, on_line=count_line
-    )
+    outcome = run_process(["yes", "flood"], tmp_path, {"PATH": os.environ["PATH"]}, 0.5, never, on_line=count_line)
     assert outcome.timed_out
     assert outcome.duration_s < 3
     assert count > 1000 and len(outcome.output) <= OUTPUT_CAP_CHARS
@@ -177,9 +175,7 @@ def test_stdin_is_closed_unless_text_is_given(tmp_path: Path) -> None:
 
 
 def test_stdin_text_is_fed_to_the_process(tmp_path: Path) -> None:
-    outcome = run_process(
-        ["cat"], tmp_path, {"PATH": os.environ["PATH"]}, 2.0, never, stdin_text="héllo\nworld\n"
-    )
+    outcome = run_process(["cat"], tmp_path, {"PATH": os.environ["PATH"]}, 2.0, never, stdin_text="héllo\nworld\n")
     assert outcome.output == "héllo\nworld"
 
 

@@ -65,9 +65,7 @@ def test_non_zero_exit_is_a_failed_result_with_output_tail(tmp_path: Path) -> No
 
 
 def test_placeholders_are_substituted_inside_arguments(tmp_path: Path) -> None:
-    agent = make_agent(
-        tmp_path, [PY, "-c", "import sys; print(sys.argv[1:])", "--repo={repo}", "{task}", "{plan}"]
-    )
+    agent = make_agent(tmp_path, [PY, "-c", "import sys; print(sys.argv[1:])", "--repo={repo}", "{task}", "{plan}"])
     result = run(agent, tmp_path, make_task(prompt="rename foo to bar", plan="step 1"))
     assert result.summary == "['--repo=api', 'rename foo to bar', 'step 1']"
 
@@ -86,8 +84,7 @@ def test_task_text_is_never_interpreted_by_a_shell(tmp_path: Path) -> None:
     hostile = "$(touch pwned); `touch pwned2`; echo hi > pwned3 && touch pwned4"
     agent = make_agent(
         tmp_path,
-        f'{PY} -c \'import os, sys; print(sys.argv[1] == os.environ["BATON_TASK"]); '
-        "print(sys.argv[1])' {task}",
+        f"{PY} -c 'import os, sys; print(sys.argv[1] == os.environ[\"BATON_TASK\"]); print(sys.argv[1])' {{task}}",
     )
     result = run(agent, tmp_path, make_task(prompt=hostile))
     assert result.status is AgentStatus.succeeded
@@ -96,9 +93,7 @@ def test_task_text_is_never_interpreted_by_a_shell(tmp_path: Path) -> None:
 
 
 def test_task_fields_are_exported_as_baton_variables(tmp_path: Path) -> None:
-    script = (
-        "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('BATON_')}))"
-    )
+    script = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('BATON_')}))"
     agent = make_agent(tmp_path, [PY, "-c", script])
     task = make_task(plan="the plan", feedback="tests fail", role="reviewer")
     result = run(agent, tmp_path, task)
@@ -144,9 +139,7 @@ def test_runs_in_the_workspace_with_a_per_run_home(tmp_path: Path) -> None:
     assert Path(home) == tmp_path / "homes" / "run-1" / "codemod"
 
 
-def test_secrets_from_batons_environment_are_redacted(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_secrets_from_batons_environment_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CODEMOD_API_KEY", "key-0123456789")
     agent = make_agent(tmp_path, ["sh", "-c", 'echo "using $API_KEY"'], env={"API_KEY": "${CODEMOD_API_KEY}"})
     progress = Progress()

@@ -60,9 +60,7 @@ def make_view(
     return RunView(run=run, steps=steps or [], changes=changes or [], approvals=approvals or [])
 
 
-def make_step(
-    key: str, state: StepState = StepState.succeeded, detail: str = "", seconds: float = 1.2
-) -> Step:
+def make_step(key: str, state: StepState = StepState.succeeded, detail: str = "", seconds: float = 1.2) -> Step:
     finished = None if state is StepState.running else T0 + timedelta(seconds=seconds)
     return Step(
         run_id="r-42",

@@ -220,9 +220,7 @@ def test_push_refuses_to_overwrite_a_commit_pushed_by_someone_else(ws: GitWorksp
     assert ref_sha(remote, BRANCH) == human
 
 
-def test_push_refuses_to_overwrite_a_fetched_commit_it_did_not_build_on(
-    ws: GitWorkspace, remote: Path
-) -> None:
+def test_push_refuses_to_overwrite_a_fetched_commit_it_did_not_build_on(ws: GitWorkspace, remote: Path) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     (path / "feature.txt").write_text("bot\n")
     ws.commit_all(path, "bot")

@@ -66,9 +66,7 @@ def parse_plan(output: str, request: str, repos: list[str]) -> Plan:
         raise PlanError(f"the planner's plan is not valid: {str(err)[:300]}") from None
     unknown = sorted({t.repo for t in plan.subtasks} - set(repos))
     if unknown:
-        raise PlanError(
-            f"the plan names repos outside this run: {', '.join(unknown)}; allowed: {', '.join(repos)}"
-        )
+        raise PlanError(f"the plan names repos outside this run: {', '.join(unknown)}; allowed: {', '.join(repos)}")
     if not plan.subtasks:
         raise PlanError("the plan has no sub-tasks")
     waves(plan)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 06:11:39.215483
+Create Date: 2026-11-24 07:06:19.311508
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def upgrade() -> None:
         sa.Column("shas_digest", sa.String(length=64), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("valid", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("run_id", "actor_key", "decision", "shas_digest", name="uq_approval_once"),
+        sa.UniqueConstraint("run_id", "actor_key", "decision", "shas_digest", "generation", name="uq_approval_once"),
     )
     op.create_index(op.f("ix_approvals_run_id"), "approvals", ["run_id"], unique=False)
     op.create_table(
@@ -88,6 +89,7 @@ def upgrade() -> None:
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("cancel_requested", sa.Integer(), nullable=False),
+        sa.Column("approval_generation", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("run_id"),

@@ -1,0 +1,215 @@
+"""Shared helpers for the benchmarks in bench/: timing, percentiles, the results files and RESULTS.md.
+
+Every benchmark `bench/<name>.py` measures some figures, prints them as a table with their baseline
+beside them, and calls `publish(name, figures)`, which writes `bench/results/<name>.json` and
+regenerates `bench/RESULTS.md` from every json in `bench/results/` (design §2 "Benchmarks").
+
+A results file maps each figure's name to `{"value": v, "baseline": b, "unit": u}`; `baseline` is
+null when a figure has none, and an optional `"target"` says what we aim for, in words.
+
+`make bench` runs every `bench/*.py`, this file included: run as a script it does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+SUMMARY = BENCH_DIR / "RESULTS.md"
+
+
+# -- timing ------------------------------------------------------------------------------------------
+@dataclass
+class Stopwatch:
+    """Elapsed wall time of a `with timed() as t:` block, in seconds (`t.s`) or milliseconds."""
+
+    started: float = field(default_factory=time.perf_counter)
+    s: float = 0.0
+
+    @property
+    def ms(self) -> float:
+        return self.s * 1000
+
+
+@contextmanager
+def timed() -> Iterator[Stopwatch]:
+    watch = Stopwatch()
+    try:
+        yield watch
+    finally:
+        watch.s = time.perf_counter() - watch.started
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) with linear interpolation between the closest ranks."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
+# -- figures -----------------------------------------------------------------------------------------
+@dataclass
+class Figure:
+    """One measured number, with what to compare it to."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    target: str = ""
+    note: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "value": _round(self.value),
+            "baseline": None if self.baseline is None else _round(self.baseline),
+            "unit": self.unit,
+        }
+        if self.target:
+            data["target"] = self.target
+        return data
+
+
+def _round(value: float) -> float | None:
+    """Enough digits to compare runs, not more; NaN (a run that failed) becomes null."""
+    if math.isnan(value):
+        return None
+    magnitude = abs(value)
+    return round(value, 4 if magnitude < 1 else 3 if magnitude < 10 else 2 if magnitude < 100 else 1)
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "n/a"
+    if unit == "x" or unit == "ratio":
+        return f"{value:.2f}x"
+    if unit == "%":
+        return f"{value:.0f}%"
+    digits = 1 if abs(value) >= 100 else 2 if abs(value) >= 10 else 3
+    return f"{value:.{digits}f} {unit}"
+
+
+def table(figures: Sequence[Figure], title: str = "") -> str:
+    """A plain-text table: figure, value, baseline, value/baseline, target."""
+    header = ("figure", "value", "baseline", "vs baseline", "target")
+    rows = [header]
+    for f in figures:
+        ratio = "-"
+        if f.baseline and not math.isnan(f.value) and f.unit not in ("x", "ratio", "%"):
+            ratio = f"{f.value / f.baseline:.2f}x"
+        rows.append((f.name, _fmt(f.value, f.unit), _fmt(f.baseline, f.unit), ratio, f.target))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [title] if title else []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:4], widths[1:4], strict=True)]
+        lines.append("  ".join([*cells, row[4]]).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    notes = [f"  {f.name}: {f.note}" for f in figures if f.note]
+    if notes:
+        lines += ["", "notes:", *notes]
+    return "\n".join(lines)
+
+
+# -- results files -------------------------------------------------------------------------------------
+def write_results(name: str, figures: Sequence[Figure]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    data = {f.name: f.as_json() for f in figures}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def machine() -> dict[str, str]:
+    """What the figures were measured on."""
+    model = "unknown"
+    memory = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": str(os.cpu_count() or "unknown"),
+        "cpu model": model,
+        "memory": memory,
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def regenerate_summary() -> Path:
+    """Rewrite bench/RESULTS.md from every json in bench/results/."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `make bench` from `bench/results/*.json`; do not edit by hand.",
+        f"Last regenerated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
+        "",
+        "Machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()) + ".",
+        "",
+    ]
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            lines += [f"## {path.stem}", "", f"(unreadable: {err})", ""]
+            continue
+        lines += [
+            f"## {path.stem}",
+            "",
+            "| figure | value | baseline | unit | target |",
+            "|---|---:|---:|---|---|",
+        ]
+        for figure, entry in data.items():
+            baseline = entry.get("baseline")
+            lines.append(
+                f"| {figure} | {entry.get('value')} | {'-' if baseline is None else baseline} "
+                f"| {entry.get('unit', '')} | {entry.get('target', '')} |"
+            )
+        lines.append("")
+    SUMMARY.write_text("\n".join(lines), encoding="utf-8")
+    return SUMMARY
+
+
+def publish(name: str, figures: Sequence[Figure]) -> None:
+    """Write this benchmark's results file and regenerate the summary."""
+    path = write_results(name, figures)
+    summary = regenerate_summary()
+    print(f"\nwrote {path.relative_to(BENCH_DIR.parent)} and {summary.relative_to(BENCH_DIR.parent)}")
+
+
+if __name__ == "__main__":
+    # `make bench` runs every bench/*.py; this one holds helpers and measures nothing.
+    print("bench/_common.py: shared helpers, nothing to measure", file=sys.stderr)
