@@ -12,10 +12,10 @@ from typing import Any
 
 import structlog
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
+from dbos._error import DBOSAwaitedWorkflowCancelledError
 from pydantic import BaseModel
 
 from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
-from bot.config import Playbook
 from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
 from bot.engine import activities, patterns
 from bot.engine.budget import BudgetExceeded
@@ -65,6 +65,8 @@ class RunEngine(DBOSConfiguredInstance):
     def run_workflow(self, run_id: str, attempt: int) -> str:
         try:
             return self._run(run_id, attempt)
+        except DBOSAwaitedWorkflowCancelledError:
+            return RunState.cancelled.value  # a repo's work was cancelled with the run
         except Exception as err:  # the run fails with a reason people can read, never silently
             log.exception("run.failed", run_id=run_id)
             self.state_step(run_id, RunState.failed, error=_describe(err))
@@ -85,13 +87,13 @@ class RunEngine(DBOSConfiguredInstance):
             if verdict != Decision.approve.value:
                 return verdict
         self.state_step(run_id, RunState.working)
-        outcomes = self.fan_out_repos(spec, attempt, plan, book)
+        outcomes = self.fan_out_repos(spec, attempt, plan)
         if isinstance(outcomes, str):
             return outcomes
         changes = [o.change for o in outcomes if o.change is not None]
         return self.approve_and_merge(run_id, changes)
 
-    def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan, book: Playbook) -> list[RepoOutcome] | str:
+    def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan) -> list[RepoOutcome] | str:
         """Every repo's sub-task, wave by wave (providers first); the first failing wave stops."""
         run_id = spec.run_id
         order = plan.order
