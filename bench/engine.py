@@ -324,9 +324,9 @@ def subcommand(args: list[str]) -> str:
 def dbos_steps(run_id: str, repo: str) -> list[dict[str, Any]]:
     from dbos import DBOS
 
-    from bot.engine.runs import workflow_id
+    from bot.engine.runs import repo_workflow_id
 
-    steps = DBOS.list_workflow_steps(f"{workflow_id(run_id, 1)}-{repo}-r1", load_output=False)
+    steps = DBOS.list_workflow_steps(repo_workflow_id(run_id, 1, repo), load_output=False)
     return [dict(s) for s in steps]
 
 

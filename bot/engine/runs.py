@@ -37,6 +37,10 @@ def workflow_id(run_id: str, attempt: int) -> str:
     return f"run-{run_id}-a{attempt}"
 
 
+def repo_workflow_id(run_id: str, attempt: int, repo: str) -> str:
+    return f"{workflow_id(run_id, attempt)}-{repo}"
+
+
 def _describe(err: Exception) -> str:
     """An unexpected error as one line for people: its kind and message, no stack trace."""
     text = " ".join(str(err).split())[:400]
@@ -116,7 +120,7 @@ class RunEngine(DBOSConfiguredInstance):
     def _start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
-        with SetWorkflowID(f"{workflow_id(run_id, attempt)}-{task.repo}"):
+        with SetWorkflowID(repo_workflow_id(run_id, attempt, task.repo)):
             return queue.enqueue(self.repo_workflow, run_id, task, order.index(task.repo), plan.summary)
 
     @DBOS.workflow()
