@@ -99,5 +99,14 @@ def wait_for(runtime: Runtime, run_id: str, *states: RunState, timeout: float = 
         time.sleep(0.05)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie awaiting its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
 def lines(path: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []

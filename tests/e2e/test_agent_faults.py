@@ -3,21 +3,12 @@ Each fails its step with the reason people need, fails the run, and opens no PR.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from bot.domain import RunState, StepState
-from tests.e2e.conftest import RuntimeFactory, agent, lines, make_repos, repo_entries, submit, wait_for
+from tests.e2e.conftest import RuntimeFactory, agent, lines, make_repos, process_alive, repo_entries, submit, wait_for
 from tests.gitutil import ref_sha
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_an_agent_exiting_non_zero_fails_the_step_with_its_output_and_opens_no_pr(
@@ -58,7 +49,7 @@ def test_an_agent_past_its_timeout_is_killed_and_the_run_fails(tmp_path: Path, s
     assert time.monotonic() - started < 15, "the timeout did not stop the agent"
     [invocation] = lines(count)
     pid = int(invocation.split()[-1])
-    assert not _pid_alive(pid), f"agent process {pid} survived its timeout"
+    assert not process_alive(pid), f"agent process {pid} survived its timeout"
     [step] = [s for s in view.steps if s.agent == "slow"]
     assert step.state is StepState.failed
     assert "timed out after 1s" in step.detail

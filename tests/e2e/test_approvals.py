@@ -3,7 +3,6 @@ and the green-checks gate. Every test checks the remotes too: "not merged" means
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from tests.e2e.conftest import (
     agent,
     lines,
     make_repos,
+    process_alive,
     repo_entries,
     submit,
     wait_for,
@@ -57,14 +57,6 @@ def _until(what: str, condition: Callable[[], bool], timeout: float = 15) -> Non
 def _settled(runtime: Runtime, run_id: str, kind: str, count: int) -> None:
     """Wait until the run has recorded `count` events of `kind` (the workflow acted on a decision)."""
     _until(f"{count} {kind} event(s)", lambda: len(_kinds(runtime, run_id, kind)) >= count)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_push_between_two_approvals_invalidates_the_first_and_blocks_the_merge(
@@ -207,12 +199,12 @@ def test_cancelling_while_an_agent_works_kills_the_agent(tmp_path: Path, start_r
     run_id = submit(runtime, "move to /v2/items", ["api"])
     _until("the agent to start", lambda: bool(lines(count)))
     pid = int(lines(count)[0].split()[-1])
-    assert _pid_alive(pid)
+    assert process_alive(pid)
 
     assert runtime.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
 
-    _until(f"agent process {pid} to die", lambda: not _pid_alive(pid), timeout=10)
+    _until(f"agent process {pid} to die", lambda: not process_alive(pid), timeout=10)
     assert view.changes == []
     time.sleep(0.5)
     run = runtime.store.get_run(run_id)

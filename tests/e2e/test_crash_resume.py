@@ -19,7 +19,7 @@ import yaml
 from bot.config import Settings
 from bot.domain import RunState
 from bot.store import Store, make_engine
-from tests.e2e.conftest import agent, lines, make_repos, repo_entries
+from tests.e2e.conftest import agent, lines, make_repos, process_alive, repo_entries
 from tests.gitutil import read_file_on
 
 BATON = [sys.executable, "-m", "bot"]
@@ -67,14 +67,6 @@ def _setup(tmp_path: Path) -> tuple[dict[str, str], Path, Path]:
     return env, first, second
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def _store(tmp_path: Path) -> Store:
     settings = Settings(home=tmp_path / ".baton")
     return Store(make_engine(settings.store_url))
@@ -120,7 +112,7 @@ def test_a_killed_run_resumes_without_repeating_finished_agent_work(tmp_path: Pa
             "the merge",
         )
     finally:
-        leftovers = [pid for pid in orphans if _alive(pid)]
+        leftovers = [pid for pid in orphans if process_alive(pid)]
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,14 @@ BATON = [sys.executable, "-m", "bot"]
 def _baton(args: list[str], home: Path, config: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BATON_HOME": str(home), "BATON_CONFIG": str(config)}
     return subprocess.run([*BATON, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _only_run(root: Path) -> dict[str, Any]:
+    """`baton runs list --json` of the demo's sandbox: the one run it made."""
+    listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
+    runs: list[dict[str, Any]] = json.loads(listing.stdout)
+    assert len(runs) == 1
+    return runs[0]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +63,7 @@ def test_demo_merges_the_api_before_its_clients(
 ) -> None:
     result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
-    listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
-    run = json.loads(listing.stdout)[0]
+    run = _only_run(root)
     shown = _baton(["runs", "show", run["run_id"], "--json"], root / ".baton", root / "baton.yml")
     events = json.loads(shown.stdout)["events"]
     merged = [e["data"]["repo"] for e in events if e["kind"] == "merged"]
@@ -68,8 +76,7 @@ def test_demo_records_one_approval_bound_to_every_pr_head(
 ) -> None:
     result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
-    listing = _baton(["runs", "list", "--json"], root / ".baton", root / "baton.yml")
-    run = json.loads(listing.stdout)[0]
+    run = _only_run(root)
     assert len(run["approvals"]) == 1
     approval = run["approvals"][0]
     assert approval["head_shas"] == {pr["repo"]: pr["head_sha"] for pr in run["prs"]}
