@@ -275,6 +275,9 @@ def serve(
     """Serve webhooks, health, metrics and the dashboard; executes runs too."""
     import uvicorn
 
+    if socket_mode:
+        console.print("socket mode needs the Slack integration, which this version does not have yet")
+        raise typer.Exit(2)
     from bot.web import create_web_app
 
     runtime = _runtime(launch=True)
