@@ -246,7 +246,9 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     queue_polling_s: float = 0.05
     notification_polling_s: float = 0.05
-    executor_threads: int = 64
+    # A run waiting for approval holds one DBOS executor thread (blocked in `recv`, costing ~64 KiB
+    # of RSS); threads are created lazily, so a high cap costs nothing until runs wait.
+    executor_threads: int = 512
 
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
