@@ -274,3 +274,21 @@ def test_merge_after_a_refusal_succeeds_and_clears_the_error(forge: LocalForge, 
         forge.merge(pr, "0" * 40)
     merged = forge.merge(pr, sha)
     assert merged.state is ChangeState.merged and merged.merge_error is None
+
+
+def test_a_merge_repeated_after_a_crash_before_it_was_recorded_adds_no_second_merge(
+    forge: LocalForge, api: Path
+) -> None:
+    sha = open_feature(forge, api)
+    pr = forge.find_pr("api", BRANCH)
+    assert pr is not None
+    forge.merge(pr, sha)
+    # The crash window: the merge reached the remote but the PR record still says "open".
+    record = forge.state_dir / "api" / "1.json"
+    record.write_text(record.read_text().replace('"merged"', '"open"'))
+    reopened = forge.refresh(pr)
+    assert reopened.state is ChangeState.open
+    again = forge.merge(reopened, sha)
+    assert again.state is ChangeState.merged
+    merges = run_git(["rev-list", "--merges", "--count", "main"], api)
+    assert merges == "1"
