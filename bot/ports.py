@@ -63,6 +63,10 @@ class Workspace(Protocol):
         """Commit every change as the bot; None when there was nothing to commit."""
         ...
 
+    def diff_between(self, path: Path, base_sha: str, head_sha: str) -> tuple[str, list[str]]:
+        """(unified diff, files changed) between two commits."""
+        ...
+
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
         """(unified diff, files changed) between `base_sha` and the working tree."""
         ...

@@ -165,14 +165,14 @@ def invoke_agent(
     stop_orphan(pidfile)
     result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key, pidfile))
     pidfile.unlink(missing_ok=True)
-    diff, files = deps.workspace.diff(path, expected_head)
-    result = result.model_copy(update={"diff": diff, "files_changed": files})
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
     if over and result.ok:
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
     if result.ok:
+        # The diff is measured from what was committed, never taken from the agent's own words.
         sha = deps.workspace.commit_all(path, f"{name}: {result.summary or 'agent changes'}"[:200])
-        result = result.model_copy(update={"commit_sha": sha or expected_head})
+        diff, files = deps.workspace.diff_between(path, expected_head, sha) if sha else ("", [])
+        result = result.model_copy(update={"commit_sha": sha or expected_head, "diff": diff, "files_changed": files})
     else:
         deps.workspace.reset_to(path, expected_head)
     total = deps.store.add_usage(task.run_id, result.usage)

@@ -87,10 +87,19 @@ class GitWorkspace:
 
     def commit_all(self, path: Path, message: str) -> str | None:
         run_git(["add", "-A"], path)
-        if git_ok(["diff", "--cached", "--quiet"], path):
-            return None
-        run_git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message], path)
+        commit = ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]
+        made = git_result(commit, path)
+        if made.returncode != 0:
+            if git_ok(["diff", "--cached", "--quiet"], path):
+                return None  # nothing staged: the agent changed nothing
+            raise GitError(["commit"], made.returncode, failure_tail(made))
         return self.head(path)
+
+    def diff_between(self, path: Path, base_sha: str, head_sha: str) -> tuple[str, list[str]]:
+        common = ["-c", "core.quotePath=false", "diff", "--no-renames", base_sha, head_sha, "--"]
+        text = run_git(common, path, strip=False)
+        names = run_git([*common[:3], "--name-only", "-z", *common[3:]], path, strip=False)
+        return text, sorted(n for n in names.split("\0") if n)
 
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
         """Base vs working tree: committed, uncommitted and untracked; the index is left alone."""

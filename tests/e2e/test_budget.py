@@ -4,11 +4,16 @@ budget lets it carry on, a cancel ends it. It never silently keeps spending."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from dbos import DBOS
+
 from bot.app import Runtime
-from bot.domain import Budget, RunState
+from bot.domain import Budget, Decision, RunState
+from bot.engine.runs import BUDGET_TOPIC, workflow_id
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,
@@ -22,7 +27,37 @@ from tests.e2e.conftest import (
 from tests.gitutil import read_file_on, ref_sha
 
 
-def _two_steps(tmp_path: Path, start_runtime: RuntimeFactory) -> tuple[Runtime, dict[str, Path], Path, Path]:
+def _waiting_repo_workflows(runtime: Runtime, run_id: str) -> list[str]:
+    """The run's per-repo workflows still pending (e.g. blocked waiting for more budget)."""
+    run = runtime.store.get_run(run_id)
+    assert run is not None
+    prefix = workflow_id(run_id, run.attempt) + "-"
+    found = DBOS.list_workflows(workflow_id_prefix=prefix, status="PENDING", load_input=False, load_output=False)
+    return [s.workflow_id for s in found]
+
+
+@pytest.fixture
+def runtimes(start_runtime: RuntimeFactory) -> Iterator[RuntimeFactory]:
+    """`start_runtime`, plus a teardown that lets a repo workflow still blocked waiting for budget
+    go (a run cancelled while paused leaves one behind; see the cancel test), so that its
+    executor thread cannot keep the test process from exiting. Cleanup only: nothing is asserted."""
+    made: list[Runtime] = []
+
+    def factory(config: dict[str, Any]) -> Runtime:
+        runtime = start_runtime(config)
+        made.append(runtime)
+        return runtime
+
+    yield factory
+    for runtime in made:
+        for run in runtime.store.list_runs(limit=100):
+            if not run.state.terminal:
+                runtime.cancel(run.run_id, APPROVER)
+            for waiting in _waiting_repo_workflows(runtime, run.run_id):
+                DBOS.send(waiting, {"decision": Decision.cancel.value}, BUDGET_TOPIC)
+
+
+def _two_steps(tmp_path: Path, factory: RuntimeFactory) -> tuple[Runtime, dict[str, Path], Path, Path]:
     remotes = make_repos(tmp_path, ["api"])
     first, second = tmp_path / "first", tmp_path / "second"
     config: dict[str, Any] = {
@@ -42,7 +77,7 @@ def _two_steps(tmp_path: Path, start_runtime: RuntimeFactory) -> tuple[Runtime, 
         ],
         "playbooks": {"two-step": {"per_repo": {"sequential": [{"agent": "implement"}, {"agent": "polish"}]}}},
     }
-    return start_runtime(config), remotes, first, second
+    return factory(config), remotes, first, second
 
 
 def _paused(runtime: Runtime, run_id: str, timeout: float = 30) -> None:
@@ -61,10 +96,8 @@ def _paused(runtime: Runtime, run_id: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_a_spent_budget_pauses_the_run_before_the_next_agent_step(
-    tmp_path: Path, start_runtime: RuntimeFactory
-) -> None:
-    runtime, _, first, second = _two_steps(tmp_path, start_runtime)
+def test_a_spent_budget_pauses_the_run_before_the_next_agent_step(tmp_path: Path, runtimes: RuntimeFactory) -> None:
+    runtime, _, first, second = _two_steps(tmp_path, runtimes)
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
 
     _paused(runtime, run_id)
@@ -81,9 +114,9 @@ def test_a_spent_budget_pauses_the_run_before_the_next_agent_step(
 
 
 def test_extending_the_budget_lets_the_paused_run_continue_to_approval(
-    tmp_path: Path, start_runtime: RuntimeFactory
+    tmp_path: Path, runtimes: RuntimeFactory
 ) -> None:
-    runtime, _, _, second = _two_steps(tmp_path, start_runtime)
+    runtime, _, _, second = _two_steps(tmp_path, runtimes)
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
@@ -99,9 +132,9 @@ def test_extending_the_budget_lets_the_paused_run_continue_to_approval(
 
 
 def test_extending_the_budget_does_not_repeat_the_step_already_paid_for(
-    tmp_path: Path, start_runtime: RuntimeFactory
+    tmp_path: Path, runtimes: RuntimeFactory
 ) -> None:
-    runtime, remotes, first, second = _two_steps(tmp_path, start_runtime)
+    runtime, remotes, first, second = _two_steps(tmp_path, runtimes)
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
@@ -115,21 +148,23 @@ def test_extending_the_budget_does_not_repeat_the_step_already_paid_for(
     assert view.run.usage.cost_usd == 0.2
 
 
-def test_cancelling_a_run_paused_for_budget_ends_it_without_more_work(
-    tmp_path: Path, start_runtime: RuntimeFactory
-) -> None:
-    runtime, remotes, first, second = _two_steps(tmp_path, start_runtime)
+def test_cancelling_a_run_paused_for_budget_ends_it_without_more_work(tmp_path: Path, runtimes: RuntimeFactory) -> None:
+    runtime, remotes, first, second = _two_steps(tmp_path, runtimes)
     main_before = ref_sha(remotes["api"], "main")
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
     assert runtime.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
+    deadline = time.monotonic() + 5
+    while _waiting_repo_workflows(runtime, run_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     assert view.changes == []
     assert len(lines(first)) == 1
     assert lines(second) == []
     assert ref_sha(remotes["api"], "main") == main_before
+    assert _waiting_repo_workflows(runtime, run_id) == [], "the cancelled run still waits for budget"
     refused = runtime.extend_budget(run_id, APPROVER, Budget(max_usd=5))
     assert not refused.accepted
     assert lines(second) == []

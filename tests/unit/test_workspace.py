@@ -169,6 +169,19 @@ def test_diff_includes_committed_uncommitted_and_untracked(ws: GitWorkspace) -> 
     assert "?? untracked.txt" in run_git(["status", "--porcelain"], path)
 
 
+def test_diff_between_two_commits_names_every_file_they_change(ws: GitWorkspace) -> None:
+    path = ws.prepare("r1", "api", BRANCH)
+    base = ws.head(path)
+    (path / "README.md").write_text("edited\n")
+    (path / "src" / "app.py").unlink()
+    (path / "new file.txt").write_text("two\n")
+    head = ws.commit_all(path, "work")
+    assert head is not None
+    text, files = ws.diff_between(path, base, head)
+    assert files == ["README.md", "new file.txt", "src/app.py"]
+    assert "+edited" in text and "-print(1)" in text and "+two" in text
+
+
 def test_reset_to_discards_uncommitted_and_untracked(ws: GitWorkspace) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     base = ws.head(path)
