@@ -155,11 +155,17 @@ class Runtime:
         self.store.request_cancel(run_id)
         self.store.append_event(run_id, "cancel_requested", {"actor": actor.key})
         self.store.set_state(run_id, RunState.cancelled, error=f"cancelled by {actor.key}")
-        # Wake a run waiting for a decision, then stop its workflows (agents see the request).
-        self._notify(run_id, {"decision": Decision.cancel.value, "actor": actor.key})
+        # Wake whatever waits for a person (the run for a decision, a repo for budget), then stop
+        # every workflow of the run; running agents see the request and are killed.
+        message = {"decision": Decision.cancel.value, "actor": actor.key}
         workflows = self._workflows()
         prefix = workflow_id(run_id, run.attempt)
-        for status in workflows.list_workflows(workflow_id_prefix=prefix, load_input=False, load_output=False):
+        statuses = workflows.list_workflows(workflow_id_prefix=prefix, load_input=False, load_output=False)
+        for status in statuses:
+            if status.status == "PENDING":
+                topic = DECISION_TOPIC if status.workflow_id == prefix else BUDGET_TOPIC
+                workflows.send(status.workflow_id, message, topic)
+        for status in statuses:
             workflows.cancel_workflow(status.workflow_id)
         return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
 

@@ -209,24 +209,37 @@ class Store:
         """Append the run's next numbered event; with a dedupe key, a repeat is ignored (None)."""
         try:
             with self._tx() as s:
-                if dedupe_key is not None:
-                    seen = s.scalar(
-                        select(EventRow.id).where(EventRow.run_id == run_id, EventRow.dedupe_key == dedupe_key)
-                    )
-                    if seen is not None:
-                        return None
-                seq = s.scalar(
-                    update(RunRow)
-                    .where(RunRow.run_id == run_id)
-                    .values(last_seq=RunRow.last_seq + 1)
-                    .returning(RunRow.last_seq)
-                )
-                if seq is None:
-                    raise KeyError(run_id)
-                at = utcnow()
-                s.add(EventRow(run_id=run_id, seq=seq, kind=kind, at=at, data=data, dedupe_key=dedupe_key))
+                return self._append(s, run_id, kind, data, dedupe_key)
         except IntegrityError:
             return None
+
+    def save_step_with_event(
+        self, step: Step, kind: str, data: dict[str, Any], *, dedupe_key: str | None = None
+    ) -> RunEvent | None:
+        """A step's new state and the event that announces it, in one transaction."""
+        try:
+            with self._tx() as s:
+                self._save_step(s, step)
+                return self._append(s, step.run_id, kind, data, dedupe_key)
+        except IntegrityError:
+            return None
+
+    @staticmethod
+    def _append(s: Session, run_id: str, kind: str, data: dict[str, Any], dedupe_key: str | None) -> RunEvent | None:
+        if dedupe_key is not None:
+            seen = s.scalar(select(EventRow.id).where(EventRow.run_id == run_id, EventRow.dedupe_key == dedupe_key))
+            if seen is not None:
+                return None
+        seq = s.scalar(
+            update(RunRow)
+            .where(RunRow.run_id == run_id)
+            .values(last_seq=RunRow.last_seq + 1)
+            .returning(RunRow.last_seq)
+        )
+        if seq is None:
+            raise KeyError(run_id)
+        at = utcnow()
+        s.add(EventRow(run_id=run_id, seq=seq, kind=kind, at=at, data=data, dedupe_key=dedupe_key))
         return RunEvent(run_id=run_id, seq=seq, kind=kind, at=at, data=data)
 
     def events(self, run_id: str, after_seq: int = 0) -> list[RunEvent]:
@@ -243,19 +256,23 @@ class Store:
     # -- steps --------------------------------------------------------------------------------
     def save_step(self, step: Step) -> None:
         with self._tx() as s:
-            row = s.get(StepRow, (step.run_id, step.key))
-            if row is None:
-                count = len(list(s.scalars(select(StepRow.key).where(StepRow.run_id == step.run_id))))
-                row = StepRow(run_id=step.run_id, key=step.key, position=count)
-                s.add(row)
-            row.name = step.name
-            row.repo = step.repo
-            row.agent = step.agent
-            row.state = step.state.value
-            row.started_at = step.started_at
-            row.finished_at = step.finished_at
-            row.usage = step.usage.model_dump()
-            row.detail = step.detail
+            self._save_step(s, step)
+
+    @staticmethod
+    def _save_step(s: Session, step: Step) -> None:
+        row = s.get(StepRow, (step.run_id, step.key))
+        if row is None:
+            count = s.scalar(select(func.count()).select_from(StepRow).where(StepRow.run_id == step.run_id))
+            row = StepRow(run_id=step.run_id, key=step.key, position=count or 0)
+            s.add(row)
+        row.name = step.name
+        row.repo = step.repo
+        row.agent = step.agent
+        row.state = step.state.value
+        row.started_at = step.started_at
+        row.finished_at = step.finished_at
+        row.usage = step.usage.model_dump()
+        row.detail = step.detail
 
     def steps(self, run_id: str) -> list[Step]:
         with self._tx() as s:

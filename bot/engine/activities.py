@@ -64,10 +64,15 @@ class Emitter:
         wf, sid = DBOS.workflow_id, DBOS.step_id
         self._prefix = f"{wf}:{sid}" if wf is not None else None
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+    def __call__(self, kind: str, data: dict[str, Any], step: Step | None = None) -> None:
+        """Append the event; with `step`, save the step's new state in the same transaction."""
         self._n += 1
         key = f"{self._prefix}:{self._n}" if self._prefix else None
-        event = self.deps.store.append_event(self.run_id, kind, data, dedupe_key=key)
+        store = self.deps.store
+        if step is None:
+            event = store.append_event(self.run_id, kind, data, dedupe_key=key)
+        else:
+            event = store.save_step_with_event(step, kind, data, dedupe_key=key)
         if event is not None and kind != "agent_progress":
             log.info(kind, run_id=self.run_id, seq=event.seq, **_loggable(data))
 
@@ -155,11 +160,7 @@ def invoke_agent(
     path = deps.workspace.locate(task.run_id, task.repo, branch)
     deps.workspace.reset_to(path, expected_head)
     step = Step(run_id=task.run_id, key=task.step_key, name=name, repo=task.repo, agent=agent_name)
-    deps.store.save_step(step)
-    emit(
-        "step_started",
-        {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name},
-    )
+    emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name}, step)
 
     pidfile = _pidfile(deps, task)
     stop_orphan(pidfile)
@@ -181,7 +182,6 @@ def invoke_agent(
     step.finished_at = utcnow()
     step.usage = result.usage
     step.detail = result.summary if result.ok else (result.summary or result.output_tail[-300:])
-    deps.store.save_step(step)
     emit(
         "step_finished",
         {
@@ -192,6 +192,7 @@ def invoke_agent(
             "summary": step.detail[:300],
             "cost_usd": total.cost_usd,
         },
+        step,
     )
     return StepOutcome(result=result)
 
