@@ -161,8 +161,8 @@ class RunEngine(DBOSConfiguredInstance):
 
     def await_budget(self, run_id: str, repo: str, reason: str) -> bool:
         """The run's budget is spent: pause this repo's work and ask; True when it was raised."""
-        self.state_step(run_id, RunState.working, waiting_for="budget")
         self.event_step(run_id, "budget_exceeded", {"repo": repo, "reason": reason})
+        self.state_step(run_id, RunState.working, waiting_for="budget")
         message = DBOS.recv(BUDGET_TOPIC, timeout_seconds=self.remaining_step(run_id))
         if not message or message.get("decision") != Decision.extend_budget.value:
             return False

@@ -249,9 +249,9 @@ def test_approving_red_checks_does_not_merge(tmp_path: Path, start_runtime: Runt
 
     [not_enough] = _kinds(runtime, run_id, "approval_not_enough")
     assert "checks are not green on api" in not_enough["reason"]
-    view = runtime.store.view(run_id)
-    assert view is not None
-    assert view.run.state is RunState.awaiting_approval
-    assert [c.checks for c in view.changes] == [ChecksState.failed]
-    assert [c.state for c in view.changes] == [ChangeState.open]
+    after = runtime.store.view(run_id)
+    assert after is not None
+    assert after.run.state is RunState.awaiting_approval
+    assert [c.checks for c in after.changes] == [ChecksState.failed]
+    assert [c.state for c in after.changes] == [ChangeState.open]
     assert ref_sha(remotes["api"], "main") == main_before

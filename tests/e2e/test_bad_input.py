@@ -6,7 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bot.app import Runtime
 from bot.domain import RunState
+from bot.scm.git import run_git
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, submit, wait_for
 from tests.gitutil import ref_sha
 
@@ -25,26 +27,17 @@ def _config(tmp_path: Path) -> tuple[dict[str, Any], dict[str, Path], Path]:
     return config, remotes, count
 
 
-def _assert_nothing_happened(runtime: Any, run_id: str, remotes: dict[str, Path], count: Path) -> None:
+def _assert_nothing_happened(runtime: Runtime, run_id: str, remotes: dict[str, Path], count: Path) -> None:
     assert not count.exists(), f"an agent ran: {count.read_text()}"
     assert runtime.store.steps(run_id) == []
     assert runtime.store.changes(run_id) == []
     for remote in remotes.values():
-        branches = [line for line in _branches(remote) if line.startswith("baton/")]
-        assert branches == []
+        assert _baton_branches(remote) == []
 
 
-def _branches(remote: Path) -> list[str]:
-    heads = remote / "refs" / "heads"
-    found = [str(p.relative_to(heads)) for p in heads.rglob("*") if p.is_file()]
-    packed = remote / "packed-refs"
-    if packed.exists():
-        found += [
-            line.split(" ", 1)[1].removeprefix("refs/heads/")
-            for line in packed.read_text().splitlines()
-            if " refs/heads/" in line
-        ]
-    return found
+def _baton_branches(remote: Path) -> list[str]:
+    refs = run_git(["--git-dir", str(remote), "for-each-ref", "--format=%(refname)", "refs/heads/baton/"], remote)
+    return refs.split()
 
 
 def test_unknown_repo_fails_before_any_agent_runs_and_names_the_known_repos(

@@ -3,17 +3,14 @@ budget lets it carry on, a cancel ends it. It never silently keeps spending."""
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterator
+import traceback
 from pathlib import Path
 from typing import Any
 
-import pytest
-from dbos import DBOS
-
 from bot.app import Runtime
-from bot.domain import Budget, Decision, RunState
-from bot.engine.runs import BUDGET_TOPIC, workflow_id
+from bot.domain import Budget, RunState
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,
@@ -27,34 +24,14 @@ from tests.e2e.conftest import (
 from tests.gitutil import read_file_on, ref_sha
 
 
-def _waiting_repo_workflows(runtime: Runtime, run_id: str) -> list[str]:
-    """The run's per-repo workflows still pending (e.g. blocked waiting for more budget)."""
-    run = runtime.store.get_run(run_id)
-    assert run is not None
-    prefix = workflow_id(run_id, run.attempt) + "-"
-    found = DBOS.list_workflows(workflow_id_prefix=prefix, status="PENDING", load_input=False, load_output=False)
-    return [s.workflow_id for s in found]
-
-
-@pytest.fixture
-def runtimes(start_runtime: RuntimeFactory) -> Iterator[RuntimeFactory]:
-    """`start_runtime`, plus a teardown that lets a repo workflow still blocked waiting for budget
-    go (a run cancelled while paused leaves one behind; see the cancel test), so that its
-    executor thread cannot keep the test process from exiting. Cleanup only: nothing is asserted."""
-    made: list[Runtime] = []
-
-    def factory(config: dict[str, Any]) -> Runtime:
-        runtime = start_runtime(config)
-        made.append(runtime)
-        return runtime
-
-    yield factory
-    for runtime in made:
-        for run in runtime.store.list_runs(limit=100):
-            if not run.state.terminal:
-                runtime.cancel(run.run_id, APPROVER)
-            for waiting in _waiting_repo_workflows(runtime, run.run_id):
-                DBOS.send(waiting, {"decision": Decision.cancel.value}, BUDGET_TOPIC)
+def _budget_waiters() -> int:
+    """How many threads of this process are blocked in the engine's wait for more budget."""
+    return sum(
+        1
+        for frame in sys._current_frames().values()
+        for f, _ in traceback.walk_stack(frame)
+        if f.f_code.co_name == "await_budget"
+    )
 
 
 def _two_steps(tmp_path: Path, factory: RuntimeFactory) -> tuple[Runtime, dict[str, Path], Path, Path]:
@@ -96,8 +73,10 @@ def _paused(runtime: Runtime, run_id: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def test_a_spent_budget_pauses_the_run_before_the_next_agent_step(tmp_path: Path, runtimes: RuntimeFactory) -> None:
-    runtime, _, first, second = _two_steps(tmp_path, runtimes)
+def test_a_spent_budget_pauses_the_run_before_the_next_agent_step(
+    tmp_path: Path, start_runtime: RuntimeFactory
+) -> None:
+    runtime, _, first, second = _two_steps(tmp_path, start_runtime)
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
 
     _paused(runtime, run_id)
@@ -114,9 +93,9 @@ def test_a_spent_budget_pauses_the_run_before_the_next_agent_step(tmp_path: Path
 
 
 def test_extending_the_budget_lets_the_paused_run_continue_to_approval(
-    tmp_path: Path, runtimes: RuntimeFactory
+    tmp_path: Path, start_runtime: RuntimeFactory
 ) -> None:
-    runtime, _, _, second = _two_steps(tmp_path, runtimes)
+    runtime, _, _, second = _two_steps(tmp_path, start_runtime)
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
@@ -132,9 +111,9 @@ def test_extending_the_budget_lets_the_paused_run_continue_to_approval(
 
 
 def test_extending_the_budget_does_not_repeat_the_step_already_paid_for(
-    tmp_path: Path, runtimes: RuntimeFactory
+    tmp_path: Path, start_runtime: RuntimeFactory
 ) -> None:
-    runtime, remotes, first, second = _two_steps(tmp_path, runtimes)
+    runtime, remotes, first, second = _two_steps(tmp_path, start_runtime)
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
@@ -148,23 +127,27 @@ def test_extending_the_budget_does_not_repeat_the_step_already_paid_for(
     assert view.run.usage.cost_usd == 0.2
 
 
-def test_cancelling_a_run_paused_for_budget_ends_it_without_more_work(tmp_path: Path, runtimes: RuntimeFactory) -> None:
-    runtime, remotes, first, second = _two_steps(tmp_path, runtimes)
+def test_cancelling_a_run_paused_for_budget_ends_it_without_more_work(
+    tmp_path: Path, start_runtime: RuntimeFactory
+) -> None:
+    runtime, remotes, first, second = _two_steps(tmp_path, start_runtime)
     main_before = ref_sha(remotes["api"], "main")
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
+    waiting = _budget_waiters()
+    assert waiting >= 1
 
     assert runtime.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
     deadline = time.monotonic() + 5
-    while _waiting_repo_workflows(runtime, run_id) and time.monotonic() < deadline:
+    while _budget_waiters() >= waiting and time.monotonic() < deadline:
         time.sleep(0.05)
 
     assert view.changes == []
     assert len(lines(first)) == 1
     assert lines(second) == []
     assert ref_sha(remotes["api"], "main") == main_before
-    assert _waiting_repo_workflows(runtime, run_id) == [], "the cancelled run still waits for budget"
+    assert _budget_waiters() == waiting - 1, "the cancelled run still holds a thread waiting for budget"
     refused = runtime.extend_budget(run_id, APPROVER, Budget(max_usd=5))
     assert not refused.accepted
     assert lines(second) == []
