@@ -8,6 +8,7 @@ runs (`run`, `demo`, `worker`, `serve`) launch it.
 from __future__ import annotations
 
 import sqlite3
+from importlib.metadata import version
 from typing import Any
 
 import structlog
@@ -28,7 +29,9 @@ from bot.store import Store, make_engine, migrate
 
 log = structlog.get_logger(__name__)
 
-APP_VERSION = "baton-0.1.0"
+# Recovery replays a run only under the version that started it; bump the package version when a
+# change to workflow code would make an in-flight run take a different path.
+APP_VERSION = f"baton-{version('baton')}"
 
 
 class Runtime:
