@@ -19,6 +19,7 @@ from bot.agents.script import ScriptAgent
 from bot.approvals import ApprovalService, DecisionResult
 from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
 from bot.domain import Actor, Budget, Decision, RunSpec, RunState
+from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
 from bot.engine.recovery import ExecutorLease, new_executor_id
 from bot.engine.runs import BUDGET_TOPIC, DECISION_TOPIC, REPO_QUEUE, RunEngine, workflow_id
@@ -170,6 +171,7 @@ class Runtime:
                 workflows.send(status.workflow_id, message, topic)
         for status in statuses:
             workflows.cancel_workflow(status.workflow_id)
+        stop_run_agents(self.settings.home, run_id)
         return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
 
     def retry(self, run_id: str, actor: Actor) -> DecisionResult:

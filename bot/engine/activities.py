@@ -108,6 +108,15 @@ def _pidfile(deps: EngineDeps, task: AgentTask) -> Path:
     return deps.settings.home / "pids" / task.run_id / f"{safe}.pid"
 
 
+def stop_run_agents(home: Path, run_id: str) -> int:
+    """Kill every agent of a run still running on this host (cancel must not leave one behind,
+    even when the process that started it is about to exit); returns how many were stopped."""
+    pidfiles = sorted((home / "pids" / run_id).glob("*.pid"))
+    for pidfile in pidfiles:
+        stop_orphan(pidfile)
+    return len(pidfiles)
+
+
 def stop_orphan(pidfile: Path) -> None:
     """A step re-run after a crash first kills what its previous incarnation left running."""
     try:

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 import httpx
+import yaml
+
+from tests.e2e.conftest import TOOL, lines, make_repos, process_alive
 
 BATON = [sys.executable, "-m", "bot"]
 
@@ -101,3 +104,37 @@ def test_serve_starts_with_no_config_and_disabled_sources_answer_404(tmp_path: P
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_baton_cancel_from_another_terminal_kills_the_running_agent(tmp_path: Path) -> None:
+    remote = make_repos(tmp_path, ["api"])["api"]
+    calls = tmp_path / "calls"
+    tool = [sys.executable, str(TOOL), "--count", str(calls), "--block-until", str(tmp_path / "never")]
+    config = {"repos": [{"name": "api", "url": str(remote)}], "agents": [{"name": "slow", "command": tool}]}
+    env = _env(tmp_path, yaml.safe_dump(config))
+    running = subprocess.Popen(
+        [*BATON, "run", "slow work", "--repo", "api", "--yes"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not lines(calls):
+            assert time.monotonic() < deadline, "the agent never started"
+            time.sleep(0.05)
+        pid = int(lines(calls)[0].split()[-1])
+        run_id = json.loads(_baton(tmp_path, "runs", "list", "--json").stdout)[0]["run_id"]
+        cancelled = _baton(tmp_path, "cancel", run_id)
+        assert cancelled.stdout.strip() == f"run {run_id} cancelled"
+        output, _ = running.communicate(timeout=30)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert f"run {run_id} ended cancelled" in output
+    deadline = time.monotonic() + 5
+    while process_alive(pid):
+        assert time.monotonic() < deadline, f"agent {pid} outlived the cancelled run"
+        time.sleep(0.05)
