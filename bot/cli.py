@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,7 @@ from bot.surfaces.terminal import timeline_text
 from bot.telemetry import configure
 from handlers.cli import cli_trigger, operator
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 runs_app = typer.Typer(no_args_is_help=True, help="Read runs.")
 app.add_typer(runs_app, name="runs")
 console = Console()
@@ -296,6 +297,18 @@ def main() -> None:
         code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except Exception as err:  # people get one line; the traceback goes to the log file
+        settings = Settings()
+        home = settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        with (home / "baton.log").open("a", encoding="utf-8") as log_file:
+            traceback.print_exc(file=log_file)
+        text = " ".join(str(err).split())[:300]
+        secrets = _secrets(settings) + ([settings.database_url] if settings.database_url else [])
+        for secret in secrets:
+            text = text.replace(secret, "[REDACTED]")
+        console.print(f"baton: {type(err).__name__}: {text} (details in {home / 'baton.log'})", highlight=False)
+        code = 1
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

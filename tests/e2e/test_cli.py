@@ -138,3 +138,12 @@ def test_baton_cancel_from_another_terminal_kills_the_running_agent(tmp_path: Pa
     while process_alive(pid):
         assert time.monotonic() < deadline, f"agent {pid} outlived the cancelled run"
         time.sleep(0.05)
+
+
+def test_an_unreachable_database_is_one_line_without_a_traceback_or_password(tmp_path: Path) -> None:
+    env = {**_env(tmp_path), "BATON_DATABASE_URL": "postgresql://baton:hunter2secret@127.0.0.1:9/nowhere"}
+    result = subprocess.run([*BATON, "runs", "list"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stdout.startswith("baton: OperationalError")
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "hunter2secret" not in result.stdout + result.stderr
