@@ -29,6 +29,11 @@ def main() -> int:
     p.add_argument("--marker", help="create this file when started")
     p.add_argument("--block-until", help="wait until this file exists")
     p.add_argument(
+        "--fail-first-time",
+        metavar="FILE",
+        help="the first invocation creates FILE and exits 1; later ones go on",
+    )
+    p.add_argument(
         "--hang-first-time",
         metavar="FILE",
         help="the first invocation creates FILE and hangs; later ones go on",
@@ -47,6 +52,10 @@ def main() -> int:
             f.write(f"{repo} {role} {os.getpid()}\n")
     if args.marker:
         Path(args.marker).touch()
+    if args.fail_first_time and not Path(args.fail_first_time).exists():
+        Path(args.fail_first_time).touch()
+        print("failing the first time, as asked", flush=True)
+        return 1
     if args.hang_first_time and not Path(args.hang_first_time).exists():
         Path(args.hang_first_time).touch()
         while True:
