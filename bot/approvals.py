@@ -205,4 +205,5 @@ class ApprovalService:
             {"actor": actor.key, "decision": decision.value, "reason": reason, "shas": heads},
         )
         self.notify(run_id, {"decision": decision.value, "reason": reason, "actor": actor.key})
-        return DecisionResult(accepted=True, message=f"{decision.value} recorded")
+        bound = ", ".join(f"{repo}@{sha[:7]}" for repo, sha in heads.items())
+        return DecisionResult(accepted=True, message=f"{decision.value} recorded" + (f" for {bound}" if bound else ""))
