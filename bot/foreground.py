@@ -11,7 +11,7 @@ from rich.console import Console
 
 from bot.app import Runtime
 from bot.domain import Actor, Decision, RunEvent, RunState, RunView
-from bot.surfaces.terminal import LiveTerminal, TerminalSurface, render_view
+from bot.surfaces.terminal import LiveTerminal, TerminalSurface
 
 
 def _pump(runtime: Runtime, run_id: str, publish: object, seen: int) -> tuple[RunView, int]:
@@ -61,9 +61,9 @@ def follow(
         if auto_approve:
             decision = Decision.approve
         else:
-            console.print(render_view(view))
+            # The live view above is left on screen as it was last drawn: it is what is approved.
             what = "the plan" if view.run.waiting_for == "plan" else "and merge these PRs"
-            answer = console.input(f"Approve {what}? [y/N/c(ancel)] ").strip().lower()
+            answer = console.input(f"Approve {what}? [y/N/c(ancel)] ", markup=False).strip().lower()
             decision = {"y": Decision.approve, "yes": Decision.approve, "c": Decision.cancel}.get(
                 answer, Decision.reject
             )
