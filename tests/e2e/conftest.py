@@ -14,7 +14,7 @@ from dbos import DBOS
 
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
-from bot.domain import Actor, RunState, RunView, Source
+from bot.domain import Actor, Decision, RunState, RunView, Source
 from bot.engine.runs import workflow_id
 from bot.intake import build_spec
 from handlers.cli import cli_trigger
@@ -97,6 +97,13 @@ def wait_for(runtime: Runtime, run_id: str, *states: RunState, timeout: float = 
             state = view.run.state.value if view else "missing"
             raise AssertionError(f"run still {state} after {timeout}s, wanted {states}")
         time.sleep(0.05)
+
+
+def approve_until_merged(runtime: Runtime, run_id: str, timeout: float = 60) -> RunView:
+    """Approve as the test approver (the decision must be accepted) and wait for the merge."""
+    decision = runtime.decide(run_id, APPROVER, Decision.approve)
+    assert decision.accepted, decision.message
+    return wait_for(runtime, run_id, RunState.merged, timeout=timeout)
 
 
 def process_alive(pid: int) -> bool:

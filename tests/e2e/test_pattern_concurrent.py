@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ChecksState, Decision, RunState
+from bot.domain import ChecksState, RunState
 from tests.e2e.conftest import (
-    APPROVER,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     lines,
     make_repos,
     repo_entries,
@@ -77,8 +77,7 @@ def test_every_repo_gets_its_own_pr_and_all_merge_on_one_approval(
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
     assert sorted(c.repo for c in view.changes) == sorted(names)
     assert len({c.url for c in view.changes}) == len(names)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     for name in names:
         assert read_file_on(remotes[name], "main", "VERSION") == f"2.0 for {name}\n"
     assert sorted(e.data["repo"] for e in events_of(runtime, run_id, "merged")) == sorted(names)
@@ -110,8 +109,7 @@ def test_best_of_keeps_the_candidate_whose_checks_pass(tmp_path: Path, start_run
     assert not exists_on(remotes["svc"], change.branch, "BROKEN")
     assert read_file_on(remotes["svc"], change.branch, "feature.py") == "one\ntwo\n"
     assert change.checks is ChecksState.passed
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     assert read_file_on(remotes["svc"], "main", "feature.py") == "one\ntwo\n"
     assert not exists_on(remotes["svc"], "main", "BROKEN")
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Decision, RunState
+from bot.domain import RunState
 from tests.e2e.conftest import (
-    APPROVER,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     make_repos,
     repo_entries,
     submit,
@@ -51,8 +51,7 @@ def test_a_failing_agent_hands_over_to_the_next_from_the_same_start(
         ("flaky", "failed"),
         ("steady", "succeeded"),
     ]
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     # steady started where flaky started: after setup's commit, without flaky's leftovers.
     assert read_file_on(remotes["svc"], "main", "SETUP.md") == "ready\n"
     assert read_file_on(remotes["svc"], "main", "DONE.md") == "done\n"

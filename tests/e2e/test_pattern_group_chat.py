@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Decision, RunState
+from bot.domain import RunState
 from tests.e2e.conftest import (
-    APPROVER,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     lines,
     make_repos,
     repo_entries,
@@ -67,8 +67,7 @@ def test_the_implementer_answers_a_needs_work_review_until_all_agree(
     run_id = submit(runtime, "add the handler", ["svc"], playbook="review")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
     assert len(lines(calls)) == 2  # once to implement, once to answer the review
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     assert read_file_on(remotes["svc"], "main", "handler.py") == "revision\nrevision\n"
 
 

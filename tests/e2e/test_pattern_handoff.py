@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Decision, RunState
+from bot.domain import RunState
 from tests.e2e.conftest import (
-    APPROVER,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     lines,
     make_repos,
     repo_entries,
@@ -45,8 +45,7 @@ def test_a_failure_route_passes_the_work_to_another_agent(tmp_path: Path, start_
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
     chat = [(e.data["speaker"], e.data["text"]) for e in events_of(runtime, run_id, "chat")]
     assert chat == [("generalist", "handing off to db-expert")]
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     assert read_file_on(remotes["svc"], "main", "migration.sql") == "ALTER\n"
     assert not exists_on(remotes["svc"], "main", "WIP.md")  # the failed agent's edits are gone
 
@@ -60,8 +59,7 @@ def test_an_agent_naming_a_successor_in_its_summary_hands_off(tmp_path: Path, st
     runtime = start_runtime(handoff_config(remotes, agents, routes=[]))
     run_id = submit(runtime, "speed up the report", ["svc"], playbook="pass")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     # The expert built on the triage agent's commit.
     assert read_file_on(remotes["svc"], "main", "TRIAGE.md") == "slow query\n"
     assert read_file_on(remotes["svc"], "main", "index.sql") == "CREATE INDEX\n"

@@ -14,6 +14,7 @@ from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     lines,
     make_repos,
     repo_entries,
@@ -68,8 +69,7 @@ def test_providers_merge_before_their_consumers(tmp_path: Path, start_runtime: R
     runtime = start_runtime(manager_config(remotes, CHAIN, worker, tmp_path / "planner.count"))
     run_id = submit(runtime, "show prices", ["app", "web", "api"], playbook="managed")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     assert [e.data["repo"] for e in events_of(runtime, run_id, "merged")] == ["api", "web", "app"]
     for name in ("app", "web", "api"):
         assert read_file_on(remotes[name], "main", "CHANGES.md") == f"{name} changed\n"

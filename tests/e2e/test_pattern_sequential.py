@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Decision, RunState
+from bot.domain import RunState
 from tests.e2e.conftest import (
-    APPROVER,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     lines,
     make_repos,
     repo_entries,
@@ -56,8 +56,7 @@ def test_each_step_builds_on_the_previous_steps_commit(tmp_path: Path, start_run
     runtime = start_runtime(config_for(remotes, agents, ["schema", "handler", "docs"]))
     run_id = submit(runtime, "add the endpoint", ["svc"], playbook="chain")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     assert read_file_on(remotes["svc"], "main", "CHANGES.md") == "schema\nhandler\ndocs\n"
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Decision, RunState
+from bot.domain import RunState
 from tests.e2e.conftest import (
-    APPROVER,
     CHECKS,
     RuntimeFactory,
     agent,
+    approve_until_merged,
     lines,
     make_repos,
     repo_entries,
@@ -65,8 +65,7 @@ def test_the_checks_output_goes_back_and_the_second_attempt_passes(
     assert checks == ["failed", "succeeded"]  # attempt 1 failed its checks, attempt 2 passed
     assert len(lines(author_calls)) == 1
     assert len(lines(repairer_calls)) == 2  # refused without feedback, then repaired with it
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    wait_for(runtime, run_id, RunState.merged, timeout=20)
+    approve_until_merged(runtime, run_id, timeout=20)
     assert read_file_on(remotes["svc"], "main", "feature.py") == "feature\n"
     assert not exists_on(remotes["svc"], "main", "BROKEN")
 

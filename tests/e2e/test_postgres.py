@@ -12,8 +12,8 @@ import pytest
 
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
-from bot.domain import Decision, RunState
-from tests.e2e.conftest import APPROVER, agent, make_repos, repo_entries, submit, wait_for
+from bot.domain import RunState
+from tests.e2e.conftest import agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
 from tests.gitutil import read_file_on
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -44,8 +44,7 @@ def test_a_run_merges_with_store_and_workflows_on_postgres(tmp_path: Path, datab
     try:
         run_id = submit(runtime, "note the rename", ["api", "web"])
         wait_for(runtime, run_id, RunState.awaiting_approval)
-        assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-        view = wait_for(runtime, run_id, RunState.merged)
+        view = approve_until_merged(runtime, run_id)
     finally:
         runtime.shutdown()
     assert [c.repo for c in view.changes] == ["api", "web"]

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain import Decision, RunState
-from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, lines, make_repos, repo_entries, submit, wait_for
+from bot.domain import RunState
+from tests.e2e.conftest import (
+    APPROVER,
+    RuntimeFactory,
+    agent,
+    approve_until_merged,
+    lines,
+    make_repos,
+    repo_entries,
+    submit,
+    wait_for,
+)
 from tests.gitutil import read_file_on
 
 
@@ -30,8 +40,7 @@ def test_retry_redoes_only_the_failed_repo_and_merges(tmp_path: Path, start_runt
 
     assert runtime.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    merged = wait_for(runtime, run_id, RunState.merged)
+    merged = approve_until_merged(runtime, run_id)
 
     assert sorted(line.split()[0] for line in lines(calls)) == ["api", "web", "web"]
     assert merged.run.attempt == 2
