@@ -41,6 +41,7 @@ from bot.store_models import (
     EventRow,
     ExecutorRow,
     KeyValueRow,
+    LinkRow,
     RunRow,
     StepRow,
 )
@@ -356,6 +357,24 @@ class Store:
                 row = s.get(DeliveryRow, key)
                 return (row.run_id or "") if row else ""
         return None
+
+    # -- links: where a run is talked about -----------------------------------------------------
+    def link(self, key: str, run_id: str) -> None:
+        """Remember that `key` (e.g. `slack:thread:C1:1712.0001`) belongs to `run_id`; first link wins."""
+        try:
+            with self._tx() as s:
+                s.add(LinkRow(key=key, run_id=run_id))
+        except IntegrityError:
+            pass
+
+    def run_for_link(self, key: str) -> str | None:
+        with self._tx() as s:
+            row = s.get(LinkRow, key)
+            return row.run_id if row else None
+
+    def links(self, run_id: str) -> list[str]:
+        with self._tx() as s:
+            return list(s.scalars(select(LinkRow.key).where(LinkRow.run_id == run_id).order_by(LinkRow.key)))
 
     # -- facts --------------------------------------------------------------------------------
     def put_fact(self, run_id: str, key: str, value: dict[str, Any]) -> None:

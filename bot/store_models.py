@@ -115,3 +115,13 @@ class KeyValueRow(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[dict[str, object]] = mapped_column(JSON)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class LinkRow(Base):
+    """Where a run is talked about (a Slack thread, a GitHub issue or PR, a Linear issue or agent
+    session) → the run, so a reply or a command there finds it."""
+
+    __tablename__ = "links"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(80), index=True)
