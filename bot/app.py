@@ -8,6 +8,7 @@ runs (`run`, `demo`, `worker`, `serve`) launch it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -22,11 +23,13 @@ from bot.domain import Actor, Budget, Decision, RunSpec, RunState
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
 from bot.engine.recovery import ExecutorLease, new_executor_id
-from bot.engine.runs import BUDGET_TOPIC, DECISION_TOPIC, REPO_QUEUE, RunEngine, workflow_id
+from bot.engine.runs import BUDGET_TOPIC, DECISION_TOPIC, FOLLOW_UP, RECHECK, REPO_QUEUE, RunEngine, workflow_id
 from bot.ports import Agent
 from bot.scm.local import LocalForge
+from bot.scm.router import ForgeRouter
 from bot.scm.workspace import GitWorkspace
 from bot.store import Store, make_engine, migrate
+from bot.surfaces.hub import SurfaceHub
 
 log = structlog.get_logger(__name__)
 
@@ -45,11 +48,15 @@ class Runtime:
         self.store = Store(self.db)
         home = settings.home.resolve()
         repo = self.config.repo
+        # Each repo's PRs go to the forge its config names; sources add theirs (e.g. GitHub).
+        self.forges = ForgeRouter(self.config, LocalForge(home / "forge", repo, home / "forge-work"))
+        # Events → the places people look; sources register their surfaces, `serve` runs the thread.
+        self.hub = SurfaceHub(self.store)
         self.deps = EngineDeps(
             settings=settings,
             config=self.config,
             store=self.store,
-            forge=LocalForge(home / "forge", repo, home / "forge-work"),
+            forge=self.forges,
             workspace=GitWorkspace(home / "workspaces", repo),
             agents=AgentRegistry(self.config, self._agent_factories()),
         )
@@ -137,18 +144,55 @@ class Runtime:
         return any(r.state in busy and r.waiting_for is None for r in self.store.list_runs(limit=1000))
 
     # -- what callers do with runs --------------------------------------------------------------
-    def submit(self, spec: RunSpec) -> str:
-        """Record and start a run; a second submit of the same spec joins the first."""
+    def submit(self, spec: RunSpec, before_start: Callable[[str], None] | None = None) -> str:
+        """Record and start a run; a second submit of the same spec joins the first.
+
+        `before_start(run_id)` runs after the run is recorded and before its workflow can start
+        (a source's first reply: the status card is in the thread before any agent work)."""
         assert self.engine is not None, "launch() first"
         self.store.create_run(spec)
+        if before_start is not None:
+            before_start(spec.run_id)
         run = self.store.get_run(spec.run_id)
         attempt = run.attempt if run else 1
         with SetWorkflowID(workflow_id(spec.run_id, attempt)):
             DBOS.start_workflow(self.engine.run_workflow, spec.run_id, attempt)
         return spec.run_id
 
-    def decide(self, run_id: str, actor: Actor, decision: Decision, reason: str = "") -> DecisionResult:
-        return self.approvals.decide(run_id, actor, decision, reason)
+    def decide(
+        self,
+        run_id: str,
+        actor: Actor,
+        decision: Decision,
+        reason: str = "",
+        seen_shas: dict[str, str] | None = None,
+    ) -> DecisionResult:
+        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas)
+
+    def follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
+        """Another round of work on the run's own branches: the same PRs get new commits and any
+        approval is void. Queued if the run is still working; refused once it has ended."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state.terminal:
+            return DecisionResult(
+                accepted=False,
+                message=f"run {run_id} is already {run.state.value}; ask for the change as a new request",
+            )
+        if not instruction.strip() and not repair:
+            return DecisionResult(accepted=False, message="say what to change after the mention")
+        kind = "repair" if repair else "follow_up"
+        self.store.append_event(run_id, f"{kind}_requested", {"actor": actor.key, "instruction": instruction[:500]})
+        self._notify(run_id, {"decision": FOLLOW_UP, "instruction": instruction, "actor": actor.key, "repair": repair})
+        when = "now" if run.state is RunState.awaiting_approval else "when the current work is done"
+        return DecisionResult(accepted=True, message=f"follow-up queued for run {run_id}: the agent starts {when}")
+
+    def recheck(self, run_id: str) -> None:
+        """Something the approval gate reads changed (a PR's checks finished): evaluate it again."""
+        run = self.store.get_run(run_id)
+        if run is not None and run.state is RunState.awaiting_approval:
+            self._notify(run_id, {"decision": RECHECK})
 
     def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
         run = self.store.get_run(run_id)

@@ -23,6 +23,7 @@ from bot.domain import (
     ChangeState,
     ChecksState,
     Decision,
+    Run,
     RunState,
     utcnow,
 )
@@ -111,7 +112,7 @@ def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
             outcome = deps.forge.run_checks(fresh)
             fresh = fresh.model_copy(
                 update={
-                    "checks": ChecksState.passed if outcome.passed else ChecksState.failed,
+                    "checks": outcome.state,
                     "checks_output": outcome.output_tail[-2000:],
                     "head_sha": outcome.sha or fresh.head_sha,
                 }
@@ -176,6 +177,8 @@ class ApprovalService:
         self.store = store
         self.policy = policy
         self.notify = notify
+        # Per-source checks on top of the policy (e.g. GitHub: repo permission); source → reason or None.
+        self.authorizers: dict[str, Callable[[Actor, Run], str | None]] = {}
 
     def decide(
         self,
@@ -191,6 +194,9 @@ class ApprovalService:
         if run.state is not RunState.awaiting_approval:
             return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}, not awaiting approval")
         refusal = may_approve(self.policy, actor, run.spec.trigger.actor)
+        authorizer = self.authorizers.get(actor.source.value)
+        if refusal is None and authorizer is not None:
+            refusal = authorizer(actor, run)
         if refusal:
             return DecisionResult(accepted=False, message=refusal)
         heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}

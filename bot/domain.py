@@ -275,6 +275,15 @@ class AgentResult(BaseModel):
 
 
 class CheckOutcome(BaseModel):
+    """Checks of one head: passed, failed, or (on a forge whose CI reports later) still pending."""
+
     passed: bool
     output_tail: str = ""
     sha: str = ""
+    pending: bool = False
+
+    @property
+    def state(self) -> ChecksState:
+        if self.pending:
+            return ChecksState.pending
+        return ChecksState.passed if self.passed else ChecksState.failed

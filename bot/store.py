@@ -231,15 +231,15 @@ class Store:
             seen = s.scalar(select(EventRow.id).where(EventRow.run_id == run_id, EventRow.dedupe_key == dedupe_key))
             if seen is not None:
                 return None
+        at = utcnow()
         seq = s.scalar(
             update(RunRow)
             .where(RunRow.run_id == run_id)
-            .values(last_seq=RunRow.last_seq + 1)
+            .values(last_seq=RunRow.last_seq + 1, updated_at=at)
             .returning(RunRow.last_seq)
         )
         if seq is None:
             raise KeyError(run_id)
-        at = utcnow()
         s.add(EventRow(run_id=run_id, seq=seq, kind=kind, at=at, data=data, dedupe_key=dedupe_key))
         return RunEvent(run_id=run_id, seq=seq, kind=kind, at=at, data=data)
 
@@ -249,6 +249,12 @@ class Store:
                 select(EventRow).where(EventRow.run_id == run_id, EventRow.seq > after_seq).order_by(EventRow.seq)
             )
             return [RunEvent(run_id=r.run_id, seq=r.seq, kind=r.kind, at=_aware(r.at), data=r.data) for r in rows]
+
+    def event_heads(self, since: datetime) -> dict[str, int]:
+        """run id → its last event's seq, for every run that changed at or after `since`."""
+        with self._tx() as s:
+            rows = s.execute(select(RunRow.run_id, RunRow.last_seq).where(RunRow.updated_at >= since))
+            return {run_id: int(seq or 0) for run_id, seq in rows}
 
     def last_seq(self, run_id: str) -> int:
         with self._tx() as s:

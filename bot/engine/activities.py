@@ -28,7 +28,6 @@ from bot.domain import (
     AgentTask,
     ChangeSet,
     CheckOutcome,
-    ChecksState,
     RunSpec,
     RunState,
     Step,
@@ -279,7 +278,7 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
         update={
             "run_id": change.run_id,
             "order": change.order,
-            "checks": ChecksState.passed if outcome.passed else ChecksState.failed,
+            "checks": outcome.state,
             "checks_output": outcome.output_tail[-2000:],
             "head_sha": outcome.sha or current.head_sha,
         }

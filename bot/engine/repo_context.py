@@ -32,6 +32,7 @@ class RepoContext:
         head: str,
         task: str,
         plan: str,
+        key_prefix: str = "",
     ) -> None:
         self.engine = engine
         self.spec = spec
@@ -40,11 +41,12 @@ class RepoContext:
         self.head = head
         self.task = task
         self.plan = plan
+        self.key_prefix = key_prefix
         self._count = 0
 
     def _key(self, name: str) -> str:
         self._count += 1
-        return f"{self.repo}/{self._count:02d}-{name}"
+        return f"{self.repo}/{self.key_prefix}{self._count:02d}-{name}"
 
     def invoke(
         self,

@@ -16,7 +16,7 @@ from dbos._error import DBOSAwaitedWorkflowCancelledError
 from pydantic import BaseModel
 
 from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
-from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
+from bot.domain import AgentTask, ChangeSet, ChangeState, CheckOutcome, ChecksState, Decision, RunSpec, RunState
 from bot.engine import activities, patterns
 from bot.engine.budget import BudgetExceeded
 from bot.engine.deps import EngineDeps
@@ -31,6 +31,11 @@ log = structlog.get_logger(__name__)
 REPO_QUEUE = "baton-repos"
 DECISION_TOPIC = "decision"
 BUDGET_TOPIC = "budget"
+FOLLOW_UP = "follow_up"
+"""A message on the decision topic: another round of work on the run's branches."""
+RECHECK = "recheck"
+"""A message on the decision topic: something the gate depends on changed (e.g. checks finished)."""
+TERMINAL_VERDICTS = frozenset({RunState.expired.value, RunState.rejected.value, RunState.cancelled.value})
 
 
 def workflow_id(run_id: str, attempt: int) -> str:
@@ -51,9 +56,16 @@ def _wait_first(handles: list[Any]) -> Any:
     return DBOS.wait_first(handles, polling_interval_sec=0.02)
 
 
+class DecisionMessage(BaseModel):
+    verdict: str  # approve | follow_up | recheck | expired | rejected | cancelled
+    instruction: str = ""
+    actor: str = ""
+    repair: bool = False
+
+
 class RepoOutcome(BaseModel):
     repo: str
-    status: str  # done | failed | budget | cancelled
+    status: str  # done | unchanged | failed | budget | cancelled
     summary: str = ""
     change: ChangeSet | None = None
 
@@ -87,7 +99,7 @@ class RunEngine(DBOSConfiguredInstance):
         book = self.deps.config.playbook(spec.playbook)
         self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
         if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
-            verdict = self.await_decision(run_id, "plan")
+            verdict = self.await_plan_approval(run_id)
             if verdict != Decision.approve.value:
                 return verdict
         self.state_step(run_id, RunState.working)
@@ -95,7 +107,7 @@ class RunEngine(DBOSConfiguredInstance):
         if isinstance(outcomes, str):
             return outcomes
         changes = [o.change for o in outcomes if o.change is not None]
-        return self.approve_and_merge(run_id, changes)
+        return self.approve_and_merge(spec, attempt, changes)
 
     def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan) -> list[RepoOutcome] | str:
         """Every repo's sub-task, wave by wave (providers first); the first failing wave stops."""
@@ -170,43 +182,161 @@ class RunEngine(DBOSConfiguredInstance):
         return True
 
     # -- approval and merge ---------------------------------------------------------------------
-    def await_decision(self, run_id: str, waiting_for: str) -> str:
-        """A durable wait for a person's decision; returns approve or the terminal state."""
+    def await_decision(self, run_id: str, waiting_for: str) -> DecisionMessage:
+        """A durable wait for a person's decision (or a follow-up, or a nudge to re-check the gate)."""
         self.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
-        message = DBOS.recv(DECISION_TOPIC, timeout_seconds=self.remaining_step(run_id))
-        decision = (message or {}).get("decision")
+        message = DBOS.recv(DECISION_TOPIC, timeout_seconds=self.remaining_step(run_id)) or {}
+        decision = message.get("decision")
         if decision is None:
             self.state_step(run_id, RunState.expired, error="approval expired")
-            return RunState.expired.value
+            return DecisionMessage(verdict=RunState.expired.value)
         if decision == Decision.reject.value:
-            self.state_step(run_id, RunState.rejected, error=(message or {}).get("reason") or None)
-            return RunState.rejected.value
+            self.state_step(run_id, RunState.rejected, error=message.get("reason") or None)
+            return DecisionMessage(verdict=RunState.rejected.value)
         if decision == Decision.cancel.value:
             self.state_step(run_id, RunState.cancelled)
-            return RunState.cancelled.value
-        return Decision.approve.value
+            return DecisionMessage(verdict=RunState.cancelled.value)
+        if decision in (FOLLOW_UP, RECHECK):
+            return DecisionMessage(
+                verdict=decision,
+                instruction=str(message.get("instruction", "")),
+                actor=str(message.get("actor", "")),
+                repair=bool(message.get("repair", False)),
+            )
+        return DecisionMessage(verdict=Decision.approve.value)
 
-    def approve_and_merge(self, run_id: str, changes: list[ChangeSet]) -> str:
-        self.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes]})
+    def await_plan_approval(self, run_id: str) -> str:
         while True:
-            verdict = self.await_decision(run_id, "approval")
-            if verdict != Decision.approve.value:
-                return verdict
+            message = self.await_decision(run_id, "plan")
+            if message.verdict == FOLLOW_UP:
+                self.event_step(run_id, "follow_up_deferred", {"reason": "the plan is not approved yet"})
+                continue
+            if message.verdict == RECHECK:
+                continue
+            return message.verdict
+
+    def approve_and_merge(self, spec: RunSpec, attempt: int, changes: list[ChangeSet]) -> str:
+        """Ask for approval; between decisions run follow-up and repair rounds on the same branches;
+        merge the train once the gate holds."""
+        run_id = spec.run_id
+        allowed_repairs = self.deps.config.approval.repair_on_failed_checks
+        rounds = repairs = 0
+        ask = True
+        while True:
+            changes = self.current_changes_step(run_id) or changes
+            red = [c for c in changes if c.state is ChangeState.open and c.checks is ChecksState.failed]
+            if red and repairs < allowed_repairs:
+                repairs += 1
+                rounds += 1
+                output = "\n\n".join(f"Checks failed in {c.repo}:\n{c.checks_output}" for c in red)
+                changes = self.run_round(spec, attempt, rounds, output, True, changes)
+                ask = True
+                continue
+            if red and allowed_repairs and repairs >= allowed_repairs and ask:
+                self.event_step(run_id, "repair_exhausted", {"rounds": repairs, "repos": [c.repo for c in red]})
+            if ask:
+                self.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": rounds})
+                ask = False
+            message = self.await_decision(run_id, "approval")
+            if message.verdict in TERMINAL_VERDICTS:
+                return message.verdict
+            if message.verdict == FOLLOW_UP:
+                if message.repair:
+                    continue  # red checks reported by the forge: the top of the loop repairs them
+                rounds += 1
+                changes = self.run_round(spec, attempt, rounds, message.instruction, False, changes)
+                ask = True
+                continue
             gate = self.gate(run_id)
             if not gate.ok:
-                self.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
+                if message.verdict != RECHECK:
+                    self.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
                 continue
-            self.state_step(run_id, RunState.merging)
-            for change in sorted(changes, key=lambda c: c.order):
-                result = self.merge_change(run_id, change.repo, gate.head_shas[change.repo])
-                if result.moved:
-                    break
-                if not result.ok:
-                    self.state_step(run_id, RunState.failed, error=result.report)
-                    return RunState.failed.value
-            else:
-                self.state_step(run_id, RunState.merged)
-                return RunState.merged.value
+            merged = self.merge_train(run_id, changes, gate)
+            if merged is not None:
+                return merged
+
+    def merge_train(self, run_id: str, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
+        """Merge in plan order; None when a head moved (back to waiting for a fresh approval)."""
+        self.state_step(run_id, RunState.merging)
+        for change in sorted(changes, key=lambda c: c.order):
+            result = self.merge_change(run_id, change.repo, gate.head_shas[change.repo])
+            if result.moved:
+                return None
+            if not result.ok:
+                self.state_step(run_id, RunState.failed, error=result.report)
+                return RunState.failed.value
+        self.state_step(run_id, RunState.merged)
+        return RunState.merged.value
+
+    # -- rounds: follow-ups and repairs on the run's existing branches ----------------------------
+    def run_round(
+        self, spec: RunSpec, attempt: int, number: int, instruction: str, repair: bool, changes: list[ChangeSet]
+    ) -> list[ChangeSet]:
+        """One more round of agent work on every open PR's branch (only the red ones for a repair);
+        the PRs get the new commits, approvals bound to the old heads are void."""
+        run_id = spec.run_id
+        targets = [c for c in changes if c.state is ChangeState.open and (not repair or c.checks is ChecksState.failed)]
+        kind = "repair" if repair else "follow_up"
+        self.event_step(
+            run_id,
+            "round_started",
+            {"round": number, "kind": kind, "instruction": instruction[:500], "repos": [c.repo for c in targets]},
+        )
+        self.invalidate_step(run_id, f"round {number} ({kind.replace('_', '-')}) changes the PRs")
+        self.state_step(run_id, RunState.working)
+        outcomes = fan_out(
+            targets,
+            partial(self._start_round_repo, run_id, attempt, number, instruction, repair),
+            _wait_first,
+            self.deps.config.concurrency.per_run,
+        )
+        self.event_step(
+            run_id,
+            "round_finished",
+            {"round": number, "kind": kind, "results": {o.repo: o.status for o in outcomes}},
+        )
+        updated = {o.repo: o.change for o in outcomes if o.change is not None}
+        return [updated.get(c.repo, c) for c in changes]
+
+    def _start_round_repo(
+        self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
+    ) -> Any:
+        queue = DBOS.retrieve_queue(REPO_QUEUE)
+        assert queue is not None
+        with SetWorkflowID(f"{repo_workflow_id(run_id, attempt, change.repo)}-r{number}"):
+            return queue.enqueue(self.round_workflow, run_id, change, number, instruction, repair)
+
+    @DBOS.workflow()
+    def round_workflow(
+        self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
+    ) -> RepoOutcome:
+        try:
+            return self._round_work(run_id, change, number, instruction, repair)
+        except Exception as err:  # one repo's fault leaves its PR as it was
+            log.exception("round.failed", run_id=run_id, repo=change.repo, round=number)
+            return RepoOutcome(repo=change.repo, status="failed", summary=_describe(err), change=change)
+
+    def _round_work(self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool) -> RepoOutcome:
+        spec = self.load_spec(run_id)
+        _base, head = self.prepare_step(run_id, change.repo, change.branch)
+        what = "Fix the failing checks" if repair else "Follow-up request"
+        task = f"{spec.trigger.request}\n\n{what} (round {number}):\n{instruction}"
+        ctx = RepoContext(self, spec, change.repo, change.branch, head, task, "", key_prefix=f"r{number}-")
+        book = self.deps.config.playbook(spec.playbook)
+        try:
+            result = ctx.execute(book.per_repo, feedback=instruction if repair else "")
+        except BudgetExceeded as spent:
+            return RepoOutcome(repo=change.repo, status="budget", summary=str(spent), change=change)
+        except RunCancelled:
+            return RepoOutcome(repo=change.repo, status="cancelled", summary="cancelled", change=change)
+        if not result.ok:
+            return RepoOutcome(repo=change.repo, status="failed", summary=result.summary, change=change)
+        if ctx.head == head:
+            return RepoOutcome(repo=change.repo, status="unchanged", summary=result.summary, change=change)
+        self.push_step(run_id, change.repo, change.branch, ctx.head)
+        updated = self.change_checks_step(change)
+        return RepoOutcome(repo=change.repo, status="done", summary=result.summary, change=updated)
 
     # -- steps: thin durable shells over activities -------------------------------------------------
     @DBOS.step()
@@ -266,6 +396,15 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def change_checks_step(self, change: ChangeSet) -> ChangeSet:
         return activities.change_checks(self.deps, change)
+
+    @DBOS.step()
+    def current_changes_step(self, run_id: str) -> list[ChangeSet]:
+        return self.deps.store.changes(run_id)
+
+    @DBOS.step()
+    def invalidate_step(self, run_id: str, reason: str) -> None:
+        if self.deps.store.invalidate_approvals(run_id):
+            activities.Emitter(self.deps, run_id)("approval_invalidated", {"reason": reason})
 
     @DBOS.step()
     def gate(self, run_id: str) -> GateVerdict:
