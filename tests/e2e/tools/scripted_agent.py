@@ -44,6 +44,12 @@ def main() -> int:
         metavar=("FIRST", "LATER"),
         help="summary FIRST on the first call for this repo, LATER afterwards",
     )
+    p.add_argument("--task-to", metavar="PATH", help="append the task it was given to this file")
+    p.add_argument(
+        "--break-unless-feedback",
+        metavar="PATH",
+        help="without feedback create PATH (the repo's checks fail on it); with feedback remove it",
+    )
     args = p.parse_args()
 
     repo, role = os.environ.get("BATON_REPO", ""), os.environ.get("BATON_ROLE", "")
@@ -75,6 +81,17 @@ def main() -> int:
             f.write(text + "\n")
     for path in args.remove:
         Path(path).unlink(missing_ok=True)
+    if args.task_to:
+        with Path(args.task_to).open("a", encoding="utf-8") as f:
+            f.write(os.environ.get("BATON_TASK", "") + "\n")
+    if args.break_unless_feedback:
+        broken = Path(args.break_unless_feedback)
+        if os.environ.get("BATON_FEEDBACK"):
+            broken.unlink(missing_ok=True)
+            with Path("FIXES.md").open("a", encoding="utf-8") as f:
+                f.write("fixed after feedback\n")
+        else:
+            broken.write_text("broken\n", encoding="utf-8")
     summary = args.summary
     if args.say_once_then:
         seen = Path(os.environ["HOME"]) / f"said-{repo}"

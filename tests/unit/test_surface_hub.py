@@ -1,0 +1,154 @@
+"""The surface hub delivers each run's events to the surfaces that want the run: in order, at
+least once, from where it stopped — also after a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.domain import Actor, ReplyTo, RunEvent, RunSpec, RunView, Source, Trigger
+from bot.store import Store, make_engine, migrate
+from bot.surfaces.hub import SurfaceHub
+
+
+class Recorder:
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.seen: list[tuple[str, int, str]] = []
+        self.fail_at = fail_at
+        self.flushes = 0
+
+    def publish(self, view: RunView, event: RunEvent) -> None:
+        if self.fail_at == event.seq:
+            self.fail_at = None
+            raise RuntimeError("service unavailable")
+        self.seen.append((event.run_id, event.seq, event.kind))
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def _store(tmp_path: Path) -> Store:
+    engine = make_engine(f"sqlite:///{tmp_path / 'baton.db'}")
+    migrate(engine)
+    return Store(engine)
+
+
+def _run(store: Store, run_id: str, source: Source = Source.slack) -> None:
+    actor = Actor(source=source, id="U1")
+    trigger = Trigger(source=source, actor=actor, request="do it", reply_to=ReplyTo(source=source), delivery_id=run_id)
+    store.create_run(RunSpec(run_id=run_id, trigger=trigger, repos=["api"], playbook="default"))
+
+
+def _kinds_after_create(store: Store, run_id: str) -> list[int]:
+    return [e.seq for e in store.events(run_id)]
+
+
+def test_every_event_reaches_a_surface_in_order(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r1")
+    store.append_event("r1", "plan_ready", {})
+    hub, surface = SurfaceHub(store), Recorder()
+    hub.register("slack", surface, lambda view: True)
+
+    hub.pump_once()
+
+    assert [seq for _, seq, _ in surface.seen] == _kinds_after_create(store, "r1")
+    assert surface.seen[-1][2] == "plan_ready"
+
+
+def test_only_new_events_are_delivered_on_the_next_tick(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r1")
+    hub, surface = SurfaceHub(store), Recorder()
+    hub.register("slack", surface, lambda view: True)
+    hub.pump_once()
+    delivered = len(surface.seen)
+
+    store.append_event("r1", "merged", {})
+    hub.pump_once()
+
+    assert [kind for _, _, kind in surface.seen[delivered:]] == ["merged"]
+
+
+def test_a_surface_gets_only_the_runs_it_wants(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r-slack", Source.slack)
+    _run(store, "r-github", Source.github)
+    hub, surface = SurfaceHub(store), Recorder()
+    hub.register("slack", surface, lambda view: view.run.spec.trigger.source is Source.slack)
+
+    hub.pump_once()
+
+    assert {run_id for run_id, _, _ in surface.seen} == {"r-slack"}
+
+
+def test_a_failed_publish_is_retried_next_tick_without_skipping(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r1")
+    store.append_event("r1", "plan_ready", {})
+    failing_seq = store.last_seq("r1")
+    hub, surface = SurfaceHub(store), Recorder(fail_at=failing_seq)
+    hub.register("slack", surface, lambda view: True)
+
+    hub.pump_once()
+    hub.pump_once()
+
+    assert [seq for _, seq, _ in surface.seen] == _kinds_after_create(store, "r1")
+
+
+def test_a_restarted_hub_continues_where_the_last_one_stopped(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r1")
+    first = Recorder()
+    hub = SurfaceHub(store)
+    hub.register("slack", first, lambda view: True)
+    hub.pump_once()
+    store.append_event("r1", "merged", {})
+
+    second = Recorder()
+    restarted = SurfaceHub(store)
+    restarted.register("slack", second, lambda view: True)
+    restarted.pump_once()
+
+    assert [kind for _, _, kind in second.seen] == ["merged"]
+
+
+def test_each_surface_keeps_its_own_position(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r1")
+    hub, slack, linear = SurfaceHub(store), Recorder(), Recorder(fail_at=1)
+    hub.register("slack", slack, lambda view: True)
+    hub.register("linear", linear, lambda view: True)
+
+    hub.pump_once()
+    hub.pump_once()
+
+    assert [seq for _, seq, _ in slack.seen] == [seq for _, seq, _ in linear.seen]
+
+
+def test_coalescing_surfaces_are_flushed_every_tick(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    hub, surface = SurfaceHub(store), Recorder()
+    hub.register("slack", surface, lambda view: True)
+
+    hub.pump_once()
+    hub.pump_once()
+
+    assert surface.flushes == 2
+
+
+def test_the_background_thread_delivers_without_being_asked(tmp_path: Path) -> None:
+    import time
+
+    store = _store(tmp_path)
+    _run(store, "r1")
+    hub, surface = SurfaceHub(store, interval_s=0.01), Recorder()
+    hub.register("slack", surface, lambda view: True)
+    hub.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not surface.seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        hub.stop()
+
+    assert surface.seen
