@@ -106,6 +106,19 @@ def approve_until_merged(runtime: Runtime, run_id: str, timeout: float = 60) -> 
     return wait_for(runtime, run_id, RunState.merged, timeout=timeout)
 
 
+def event_data(runtime: Runtime, run_id: str, kind: str) -> list[dict[str, Any]]:
+    """The data of every event of `kind` the run recorded, in order."""
+    return [e.data for e in runtime.store.events(run_id) if e.kind == kind]
+
+
+def until(what: str, condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 def process_alive(pid: int) -> bool:
     """Whether `pid` still runs (a zombie awaiting its reaper counts as gone)."""
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,13 @@ from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,
     agent,
+    event_data,
     lines,
     make_repos,
     process_alive,
     repo_entries,
     submit,
+    until,
     wait_for,
 )
 from tests.gitutil import commit_to_remote, read_file_on, ref_sha
@@ -42,21 +43,9 @@ def _setup(
     return start_runtime(config), remotes
 
 
-def _kinds(runtime: Runtime, run_id: str, kind: str) -> list[dict[str, Any]]:
-    return [e.data for e in runtime.store.events(run_id) if e.kind == kind]
-
-
-def _until(what: str, condition: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _settled(runtime: Runtime, run_id: str, kind: str, count: int) -> None:
     """Wait until the run has recorded `count` events of `kind` (the workflow acted on a decision)."""
-    _until(f"{count} {kind} event(s)", lambda: len(_kinds(runtime, run_id, kind)) >= count)
+    until(f"{count} {kind} event(s)", lambda: len(event_data(runtime, run_id, kind)) >= count)
 
 
 def test_a_push_between_two_approvals_invalidates_the_first_and_blocks_the_merge(
@@ -74,12 +63,12 @@ def test_a_push_between_two_approvals_invalidates_the_first_and_blocks_the_merge
     assert runtime.decide(run_id, SECOND, Decision.approve).accepted
     _settled(runtime, run_id, "approval_not_enough", 2)
 
-    assert _kinds(runtime, run_id, "approval_invalidated"), "the push did not invalidate the approval"
+    assert event_data(runtime, run_id, "approval_invalidated"), "the push did not invalidate the approval"
     run = runtime.store.get_run(run_id)
     assert run is not None and run.state is RunState.awaiting_approval
     assert not any(a.valid for a in runtime.store.approvals(run_id))
     assert ref_sha(remotes["api"], "main") == main_before
-    assert not _kinds(runtime, run_id, "merged")
+    assert not event_data(runtime, run_id, "merged")
 
 
 def test_two_fresh_approvals_after_a_push_merge_the_pushed_commit(
@@ -167,8 +156,8 @@ def test_a_double_approval_counts_once(tmp_path: Path, start_runtime: RuntimeFac
     assert first.accepted and second.accepted
     assert "already recorded" in second.message
     assert len(runtime.store.approvals(run_id)) == 1
-    assert len(_kinds(runtime, run_id, "decision")) == 1
-    [not_enough] = _kinds(runtime, run_id, "approval_not_enough")
+    assert len(event_data(runtime, run_id, "decision")) == 1
+    [not_enough] = event_data(runtime, run_id, "approval_not_enough")
     assert "has 1" in not_enough["reason"]
     run = runtime.store.get_run(run_id)
     assert run is not None and run.state is RunState.awaiting_approval
@@ -187,7 +176,7 @@ def test_a_rejected_run_merges_nothing(tmp_path: Path, start_runtime: RuntimeFac
     assert view.run.error == "wrong version"
     assert [c.state for c in view.changes] == [ChangeState.open]
     assert ref_sha(remotes["api"], "main") == main_before
-    assert not _kinds(runtime, run_id, "merged")
+    assert not event_data(runtime, run_id, "merged")
 
 
 def test_cancelling_while_an_agent_works_kills_the_agent(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
@@ -197,14 +186,14 @@ def test_cancelling_while_an_agent_works_kills_the_agent(tmp_path: Path, start_r
     stuck = agent("stuck", "--count", str(count), "--block-until", str(never), "--append", "README.md", "x")
     runtime = start_runtime({"repos": repo_entries(remotes), "agents": [stuck]})
     run_id = submit(runtime, "move to /v2/items", ["api"])
-    _until("the agent to start", lambda: bool(lines(count)))
+    until("the agent to start", lambda: bool(lines(count)))
     pid = int(lines(count)[0].split()[-1])
     assert process_alive(pid)
 
     assert runtime.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
 
-    _until(f"agent process {pid} to die", lambda: not process_alive(pid), timeout=10)
+    until(f"agent process {pid} to die", lambda: not process_alive(pid), timeout=10)
     assert view.changes == []
     time.sleep(0.5)
     run = runtime.store.get_run(run_id)
@@ -247,7 +236,7 @@ def test_approving_red_checks_does_not_merge(tmp_path: Path, start_runtime: Runt
     assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
     _settled(runtime, run_id, "approval_not_enough", 1)
 
-    [not_enough] = _kinds(runtime, run_id, "approval_not_enough")
+    [not_enough] = event_data(runtime, run_id, "approval_not_enough")
     assert "checks are not green on api" in not_enough["reason"]
     after = runtime.store.view(run_id)
     assert after is not None

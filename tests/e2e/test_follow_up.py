@@ -7,10 +7,7 @@ affected PR gets new commits, approvals bound to the old heads are void, and the
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bot.app import Runtime
 from bot.domain import Actor, ChecksState, Decision, RunState, Source
@@ -19,9 +16,11 @@ from tests.e2e.conftest import (
     RuntimeFactory,
     agent,
     approve_until_merged,
+    event_data,
     make_repos,
     repo_entries,
     submit,
+    until,
     wait_for,
 )
 from tests.gitutil import read_file_on, ref_sha
@@ -30,20 +29,8 @@ REVIEWER = Actor(source=Source.github, id="reviewer", display="reviewer")
 ONE_AGENT = {"default": {"per_repo": {"agent": "coder"}}}
 
 
-def _kinds(runtime: Runtime, run_id: str, kind: str) -> list[dict[str, Any]]:
-    return [e.data for e in runtime.store.events(run_id) if e.kind == kind]
-
-
-def _until(what: str, condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _awaiting_after_round(runtime: Runtime, run_id: str, rounds: int) -> None:
-    _until(f"round {rounds} finished", lambda: len(_kinds(runtime, run_id, "round_finished")) >= rounds)
+    until(f"round {rounds} finished", lambda: len(event_data(runtime, run_id, "round_finished")) >= rounds)
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
 
@@ -85,7 +72,7 @@ def test_a_follow_up_asks_for_approval_again_and_merges_nothing_meanwhile(
     _awaiting_after_round(runtime, run_id, 1)
 
     assert ref_sha(remotes["api"], "main") == main_before
-    assert [e["round"] for e in _kinds(runtime, run_id, "approval_requested")] == [0, 1]
+    assert [e["round"] for e in event_data(runtime, run_id, "approval_requested")] == [0, 1]
 
 
 def test_an_approval_recorded_before_a_follow_up_no_longer_counts(
@@ -102,13 +89,13 @@ def test_an_approval_recorded_before_a_follow_up_no_longer_counts(
     run_id = submit(runtime, "rename /items to /v2/items", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    _until("the first approval was weighed", lambda: bool(_kinds(runtime, run_id, "approval_not_enough")))
+    until("the first approval was weighed", lambda: bool(event_data(runtime, run_id, "approval_not_enough")))
 
     assert runtime.follow_up(run_id, REVIEWER, "one more thing").accepted
     _awaiting_after_round(runtime, run_id, 1)
 
     assert [a.valid for a in runtime.store.approvals(run_id)] == [False]
-    assert _kinds(runtime, run_id, "approval_invalidated")
+    assert event_data(runtime, run_id, "approval_invalidated")
 
 
 def test_a_run_merges_the_follow_up_commits_once_approved(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
@@ -143,7 +130,7 @@ def test_an_empty_follow_up_is_refused(tmp_path: Path, start_runtime: RuntimeFac
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
     assert not runtime.follow_up(run_id, REVIEWER, "   ").accepted
-    assert _kinds(runtime, run_id, "round_started") == []
+    assert event_data(runtime, run_id, "round_started") == []
 
 
 def _repairing_runtime(tmp_path: Path, start_runtime: RuntimeFactory, rounds: int, fixes: bool) -> Runtime:
@@ -165,7 +152,7 @@ def test_red_checks_are_handed_back_to_the_agent_and_repaired(tmp_path: Path, st
 
     [change] = runtime.store.changes(run_id)
     assert change.checks is ChecksState.passed
-    assert [(e["round"], e["kind"]) for e in _kinds(runtime, run_id, "round_started")] == [(1, "repair")]
+    assert [(e["round"], e["kind"]) for e in event_data(runtime, run_id, "round_started")] == [(1, "repair")]
     assert approve_until_merged(runtime, run_id).run.state is RunState.merged
 
 
@@ -174,11 +161,11 @@ def test_repairs_stop_after_the_configured_rounds_and_ask_a_person(
 ) -> None:
     runtime = _repairing_runtime(tmp_path, start_runtime, rounds=2, fixes=False)
     run_id = submit(runtime, "rename /items to /v2/items", ["api"])
-    _until("repairs exhausted", lambda: bool(_kinds(runtime, run_id, "repair_exhausted")))
+    until("repairs exhausted", lambda: bool(event_data(runtime, run_id, "repair_exhausted")))
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
-    assert len(_kinds(runtime, run_id, "round_started")) == 2
-    assert _kinds(runtime, run_id, "repair_exhausted") == [{"rounds": 2, "repos": ["api"]}]
+    assert len(event_data(runtime, run_id, "round_started")) == 2
+    assert event_data(runtime, run_id, "repair_exhausted") == [{"rounds": 2, "repos": ["api"]}]
     assert [c.checks for c in view.changes] == [ChecksState.failed]
 
 
@@ -188,4 +175,4 @@ def test_without_a_repair_policy_red_checks_wait_for_a_person(tmp_path: Path, st
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
     assert [c.checks for c in view.changes] == [ChecksState.failed]
-    assert _kinds(runtime, run_id, "round_started") == []
+    assert event_data(runtime, run_id, "round_started") == []
