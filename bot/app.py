@@ -22,8 +22,9 @@ from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
 from bot.domain import Actor, Budget, Decision, RunSpec, RunState
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
+from bot.engine.messages import DECISION_TOPIC, FOLLOW_UP, RECHECK
 from bot.engine.recovery import ExecutorLease, new_executor_id
-from bot.engine.runs import BUDGET_TOPIC, DECISION_TOPIC, FOLLOW_UP, RECHECK, REPO_QUEUE, RunEngine, workflow_id
+from bot.engine.runs import BUDGET_TOPIC, REPO_QUEUE, RunEngine, workflow_id
 from bot.ports import Agent
 from bot.scm.local import LocalForge
 from bot.scm.router import ForgeRouter

@@ -13,13 +13,14 @@ from typing import Any
 import structlog
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
 from dbos._error import DBOSAwaitedWorkflowCancelledError
-from pydantic import BaseModel
 
 from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
-from bot.domain import AgentTask, ChangeSet, ChangeState, CheckOutcome, ChecksState, Decision, RunSpec, RunState
-from bot.engine import activities, patterns
+from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
+from bot.engine import activities, approval_loop, patterns
+from bot.engine.approval_loop import wait_first
 from bot.engine.budget import BudgetExceeded
 from bot.engine.deps import EngineDeps
+from bot.engine.messages import DecisionMessage, RepoOutcome
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
 from bot.engine.planning import make_plan
@@ -29,13 +30,7 @@ from bot.scm.workspace import branch_name
 log = structlog.get_logger(__name__)
 
 REPO_QUEUE = "baton-repos"
-DECISION_TOPIC = "decision"
 BUDGET_TOPIC = "budget"
-FOLLOW_UP = "follow_up"
-"""A message on the decision topic: another round of work on the run's branches."""
-RECHECK = "recheck"
-"""A message on the decision topic: something the gate depends on changed (e.g. checks finished)."""
-TERMINAL_VERDICTS = frozenset({RunState.expired.value, RunState.rejected.value, RunState.cancelled.value})
 
 
 def workflow_id(run_id: str, attempt: int) -> str:
@@ -46,28 +41,10 @@ def repo_workflow_id(run_id: str, attempt: int, repo: str) -> str:
     return f"{workflow_id(run_id, attempt)}-{repo}"
 
 
-def _describe(err: Exception) -> str:
+def describe(err: Exception) -> str:
     """An unexpected error as one line for people: its kind and message, no stack trace."""
     text = " ".join(str(err).split())[:400]
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
-def _wait_first(handles: list[Any]) -> Any:
-    return DBOS.wait_first(handles, polling_interval_sec=0.02)
-
-
-class DecisionMessage(BaseModel):
-    verdict: str  # approve | follow_up | recheck | expired | rejected | cancelled
-    instruction: str = ""
-    actor: str = ""
-    repair: bool = False
-
-
-class RepoOutcome(BaseModel):
-    repo: str
-    status: str  # done | unchanged | failed | budget | cancelled
-    summary: str = ""
-    change: ChangeSet | None = None
 
 
 @DBOS.dbos_class()
@@ -85,7 +62,7 @@ class RunEngine(DBOSConfiguredInstance):
             return RunState.cancelled.value  # a repo's work was cancelled with the run
         except Exception as err:  # the run fails with a reason people can read, never silently
             log.exception("run.failed", run_id=run_id)
-            self.state_step(run_id, RunState.failed, error=_describe(err))
+            self.state_step(run_id, RunState.failed, error=describe(err))
             return RunState.failed.value
 
     def _run(self, run_id: str, attempt: int) -> str:
@@ -99,7 +76,7 @@ class RunEngine(DBOSConfiguredInstance):
         book = self.deps.config.playbook(spec.playbook)
         self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
         if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
-            verdict = self.await_plan_approval(run_id)
+            verdict = approval_loop.await_plan_approval(self, run_id)
             if verdict != Decision.approve.value:
                 return verdict
         self.state_step(run_id, RunState.working)
@@ -118,7 +95,7 @@ class RunEngine(DBOSConfiguredInstance):
             results = fan_out(
                 wave,
                 partial(self._start_repo, run_id, attempt, order, plan),
-                _wait_first,
+                wait_first,
                 self.deps.config.concurrency.per_run,
             )
             done.update({o.repo: o for o in results})
@@ -141,7 +118,7 @@ class RunEngine(DBOSConfiguredInstance):
             return self._repo_work(run_id, task, order, plan)
         except Exception as err:  # a fault in one repo fails that repo, never the whole engine
             log.exception("repo.failed", run_id=run_id, repo=task.repo)
-            return RepoOutcome(repo=task.repo, status="failed", summary=_describe(err))
+            return RepoOutcome(repo=task.repo, status="failed", summary=describe(err))
 
     def _repo_work(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
         spec = self.load_spec(run_id)
@@ -183,123 +160,13 @@ class RunEngine(DBOSConfiguredInstance):
 
     # -- approval and merge ---------------------------------------------------------------------
     def await_decision(self, run_id: str, waiting_for: str) -> DecisionMessage:
-        """A durable wait for a person's decision (or a follow-up, or a nudge to re-check the gate)."""
-        self.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
-        message = DBOS.recv(DECISION_TOPIC, timeout_seconds=self.remaining_step(run_id)) or {}
-        decision = message.get("decision")
-        if decision is None:
-            self.state_step(run_id, RunState.expired, error="approval expired")
-            return DecisionMessage(verdict=RunState.expired.value)
-        if decision == Decision.reject.value:
-            self.state_step(run_id, RunState.rejected, error=message.get("reason") or None)
-            return DecisionMessage(verdict=RunState.rejected.value)
-        if decision == Decision.cancel.value:
-            self.state_step(run_id, RunState.cancelled)
-            return DecisionMessage(verdict=RunState.cancelled.value)
-        if decision in (FOLLOW_UP, RECHECK):
-            return DecisionMessage(
-                verdict=decision,
-                instruction=str(message.get("instruction", "")),
-                actor=str(message.get("actor", "")),
-                repair=bool(message.get("repair", False)),
-            )
-        return DecisionMessage(verdict=Decision.approve.value)
-
-    def await_plan_approval(self, run_id: str) -> str:
-        while True:
-            message = self.await_decision(run_id, "plan")
-            if message.verdict == FOLLOW_UP:
-                self.event_step(run_id, "follow_up_deferred", {"reason": "the plan is not approved yet"})
-                continue
-            if message.verdict == RECHECK:
-                continue
-            return message.verdict
+        return approval_loop.await_decision(self, run_id, waiting_for)
 
     def approve_and_merge(self, spec: RunSpec, attempt: int, changes: list[ChangeSet]) -> str:
-        """Ask for approval; between decisions run follow-up and repair rounds on the same branches;
-        merge the train once the gate holds."""
-        run_id = spec.run_id
-        allowed_repairs = self.deps.config.approval.repair_on_failed_checks
-        rounds = repairs = 0
-        ask = True
-        while True:
-            changes = self.current_changes_step(run_id) or changes
-            red = [c for c in changes if c.state is ChangeState.open and c.checks is ChecksState.failed]
-            if red and repairs < allowed_repairs:
-                repairs += 1
-                rounds += 1
-                output = "\n\n".join(f"Checks failed in {c.repo}:\n{c.checks_output}" for c in red)
-                changes = self.run_round(spec, attempt, rounds, output, True, changes)
-                ask = True
-                continue
-            if red and allowed_repairs and repairs >= allowed_repairs and ask:
-                self.event_step(run_id, "repair_exhausted", {"rounds": repairs, "repos": [c.repo for c in red]})
-            if ask:
-                self.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": rounds})
-                ask = False
-            message = self.await_decision(run_id, "approval")
-            if message.verdict in TERMINAL_VERDICTS:
-                return message.verdict
-            if message.verdict == FOLLOW_UP:
-                if message.repair:
-                    continue  # red checks reported by the forge: the top of the loop repairs them
-                rounds += 1
-                changes = self.run_round(spec, attempt, rounds, message.instruction, False, changes)
-                ask = True
-                continue
-            gate = self.gate(run_id)
-            if not gate.ok:
-                if message.verdict != RECHECK:
-                    self.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
-                continue
-            merged = self.merge_train(run_id, changes, gate)
-            if merged is not None:
-                return merged
-
-    def merge_train(self, run_id: str, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
-        """Merge in plan order; None when a head moved (back to waiting for a fresh approval)."""
-        self.state_step(run_id, RunState.merging)
-        for change in sorted(changes, key=lambda c: c.order):
-            result = self.merge_change(run_id, change.repo, gate.head_shas[change.repo])
-            if result.moved:
-                return None
-            if not result.ok:
-                self.state_step(run_id, RunState.failed, error=result.report)
-                return RunState.failed.value
-        self.state_step(run_id, RunState.merged)
-        return RunState.merged.value
+        return approval_loop.approve_and_merge(self, spec, attempt, changes)
 
     # -- rounds: follow-ups and repairs on the run's existing branches ----------------------------
-    def run_round(
-        self, spec: RunSpec, attempt: int, number: int, instruction: str, repair: bool, changes: list[ChangeSet]
-    ) -> list[ChangeSet]:
-        """One more round of agent work on every open PR's branch (only the red ones for a repair);
-        the PRs get the new commits, approvals bound to the old heads are void."""
-        run_id = spec.run_id
-        targets = [c for c in changes if c.state is ChangeState.open and (not repair or c.checks is ChecksState.failed)]
-        kind = "repair" if repair else "follow_up"
-        self.event_step(
-            run_id,
-            "round_started",
-            {"round": number, "kind": kind, "instruction": instruction[:500], "repos": [c.repo for c in targets]},
-        )
-        self.invalidate_step(run_id, f"round {number} ({kind.replace('_', '-')}) changes the PRs")
-        self.state_step(run_id, RunState.working)
-        outcomes = fan_out(
-            targets,
-            partial(self._start_round_repo, run_id, attempt, number, instruction, repair),
-            _wait_first,
-            self.deps.config.concurrency.per_run,
-        )
-        self.event_step(
-            run_id,
-            "round_finished",
-            {"round": number, "kind": kind, "results": {o.repo: o.status for o in outcomes}},
-        )
-        updated = {o.repo: o.change for o in outcomes if o.change is not None}
-        return [updated.get(c.repo, c) for c in changes]
-
-    def _start_round_repo(
+    def start_round_repo(
         self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
     ) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
@@ -315,28 +182,10 @@ class RunEngine(DBOSConfiguredInstance):
             return self._round_work(run_id, change, number, instruction, repair)
         except Exception as err:  # one repo's fault leaves its PR as it was
             log.exception("round.failed", run_id=run_id, repo=change.repo, round=number)
-            return RepoOutcome(repo=change.repo, status="failed", summary=_describe(err), change=change)
+            return RepoOutcome(repo=change.repo, status="failed", summary=describe(err), change=change)
 
     def _round_work(self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool) -> RepoOutcome:
-        spec = self.load_spec(run_id)
-        _base, head = self.prepare_step(run_id, change.repo, change.branch)
-        what = "Fix the failing checks" if repair else "Follow-up request"
-        task = f"{spec.trigger.request}\n\n{what} (round {number}):\n{instruction}"
-        ctx = RepoContext(self, spec, change.repo, change.branch, head, task, "", key_prefix=f"r{number}-")
-        book = self.deps.config.playbook(spec.playbook)
-        try:
-            result = ctx.execute(book.per_repo, feedback=instruction if repair else "")
-        except BudgetExceeded as spent:
-            return RepoOutcome(repo=change.repo, status="budget", summary=str(spent), change=change)
-        except RunCancelled:
-            return RepoOutcome(repo=change.repo, status="cancelled", summary="cancelled", change=change)
-        if not result.ok:
-            return RepoOutcome(repo=change.repo, status="failed", summary=result.summary, change=change)
-        if ctx.head == head:
-            return RepoOutcome(repo=change.repo, status="unchanged", summary=result.summary, change=change)
-        self.push_step(run_id, change.repo, change.branch, ctx.head)
-        updated = self.change_checks_step(change)
-        return RepoOutcome(repo=change.repo, status="done", summary=result.summary, change=updated)
+        return approval_loop.round_work(self, run_id, change, number, instruction, repair)
 
     # -- steps: thin durable shells over activities -------------------------------------------------
     @DBOS.step()
