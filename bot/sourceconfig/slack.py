@@ -1,4 +1,5 @@
-"""The `slack:` section of baton.yml: which channels map to which repos, and who may start runs."""
+"""The `slack:` section of baton.yml: which channels map to which repos, who may start runs, which
+user groups may approve, and how often a status card may be edited."""
 
 from __future__ import annotations
 
@@ -11,3 +12,6 @@ class SlackConfig(BaseModel):
     channel_repos: dict[str, list[str]] = Field(default_factory=dict)
     allowed_users: list[str] = Field(default_factory=list)
     allowed_usergroups: list[str] = Field(default_factory=list)
+    approver_usergroups: list[str] = Field(default_factory=list)
+    card_edit_interval_s: float = Field(default=1.0, ge=0)
+    usergroup_cache_s: float = Field(default=60.0, ge=0)
