@@ -235,7 +235,7 @@ class Store:
         seq = s.scalar(
             update(RunRow)
             .where(RunRow.run_id == run_id)
-            .values(last_seq=RunRow.last_seq + 1, updated_at=at)
+            .values(last_seq=RunRow.last_seq + 1)
             .returning(RunRow.last_seq)
         )
         if seq is None:
@@ -251,9 +251,11 @@ class Store:
             return [RunEvent(run_id=r.run_id, seq=r.seq, kind=r.kind, at=_aware(r.at), data=r.data) for r in rows]
 
     def event_heads(self, since: datetime) -> dict[str, int]:
-        """run id → its last event's seq, for every run that changed at or after `since`."""
+        """run id → its last event's seq, for every run with an event at or after `since`."""
         with self._tx() as s:
-            rows = s.execute(select(RunRow.run_id, RunRow.last_seq).where(RunRow.updated_at >= since))
+            rows = s.execute(
+                select(EventRow.run_id, func.max(EventRow.seq)).where(EventRow.at >= since).group_by(EventRow.run_id)
+            )
             return {run_id: int(seq or 0) for run_id, seq in rows}
 
     def last_seq(self, run_id: str) -> int:

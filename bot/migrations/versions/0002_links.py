@@ -1,4 +1,4 @@
-"""links: thread / issue / PR → run
+"""links: thread / issue / PR → run; events indexed by time (the surface hub asks what is new)
 
 Revision ID: 0002
 Revises: 0001
@@ -23,8 +23,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key"),
     )
     op.create_index(op.f("ix_links_run_id"), "links", ["run_id"], unique=False)
+    op.create_index(op.f("ix_events_at"), "events", ["at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_events_at"), table_name="events")
     op.drop_index(op.f("ix_links_run_id"), table_name="links")
     op.drop_table("links")
