@@ -1,0 +1,159 @@
+"""The conversation side of GitHub: reactions, replies, the one status comment per issue, PR
+bodies, issue text, and people's permission on a repo.
+
+Writes that GitHub does not make idempotent are made so here: every comment Baton writes carries a
+hidden marker (`<!-- baton:run=… -->` on a status comment, `<!-- baton:reply=… -->` on a reply), and
+a retry after a lost answer — or a restart — first looks for the marker, so a comment is never
+written twice. Reactions are idempotent on GitHub already.
+"""
+
+from __future__ import annotations
+
+import re
+
+from github import GithubException
+from github.IssueComment import IssueComment
+from pydantic import BaseModel
+
+from bot.ports import ForgeError
+from bot.scm.github_client import GitHubApi, describe
+from bot.sourceconfig.github import PERMISSIONS
+
+
+def status_marker(run_id: str) -> str:
+    return f"<!-- baton:run={run_id} -->"
+
+
+def reply_marker(key: str) -> str:
+    return f"<!-- baton:reply={key} -->"
+
+
+_ANY_MARKER = re.compile(r"<!-- baton:(run|reply)=[^>]*-->")
+
+
+def is_baton_comment(body: str) -> bool:
+    """Whether a comment was written by Baton (it carries one of Baton's hidden markers)."""
+    return bool(_ANY_MARKER.search(body or ""))
+
+
+class IssueText(BaseModel):
+    title: str
+    body: str
+    is_pull: bool = False
+
+
+class GitHubIssues:
+    def __init__(self, api: GitHubApi) -> None:
+        self.api = api
+
+    def _find_comment(self, full: str, number: int, marker: str) -> IssueComment | None:
+        issue = self.api.repo(full).get_issue(number)
+        comments = self.api.call(f"read the comments of {full}#{number}", lambda: list(issue.get_comments()))
+        mine = [c for c in comments if marker in (c.body or "")]
+        return mine[0] if mine else None
+
+    def react(self, full: str, comment_id: int, content: str = "eyes") -> None:
+        repo = self.api.repo(full)
+        url = f"{repo.url}/issues/comments/{comment_id}/reactions"
+        requester = repo.requester
+        try:
+            self.api.call(
+                f"react to a comment in {full}",
+                lambda: requester.requestJsonAndCheck("POST", url, input={"content": content}),
+            )
+        except GithubException as err:
+            raise ForgeError(f"could not react to a comment in {full}: {describe(err)}") from None
+
+    def reply(self, full: str, number: int, text: str, key: str) -> int:
+        """Post `text` on issue/PR `number` once per `key`; returns the comment's id."""
+        marker = reply_marker(key)
+        issue = self.api.repo(full).get_issue(number)
+        body = f"{text}\n\n{marker}"
+        try:
+            comment = self.api.call(
+                f"reply on {full}#{number}",
+                lambda: issue.create_comment(body),
+                lambda: self._find_comment(full, number, marker),
+            )
+        except GithubException as err:
+            raise ForgeError(f"could not reply on {full}#{number}: {describe(err)}") from None
+        return int(comment.id)
+
+    def find_status(self, full: str, number: int, run_id: str) -> int | None:
+        found = self._find_comment(full, number, status_marker(run_id))
+        return int(found.id) if found else None
+
+    def upsert_status(self, full: str, number: int, run_id: str, text: str, comment_id: int | None) -> int:
+        """Write the run's status comment: edit it in place when it exists, else create it once."""
+        marker = status_marker(run_id)
+        body = f"{marker}\n{text}"
+        repo = self.api.repo(full)
+        if comment_id is None:
+            comment_id = self.find_status(full, number, run_id)
+        if comment_id is not None:
+            url = f"{repo.url}/issues/comments/{comment_id}"
+            requester = repo.requester
+            try:
+                self.api.call(
+                    f"edit the status comment on {full}#{number}",
+                    lambda: requester.requestJsonAndCheck("PATCH", url, input={"body": body}),
+                )
+                return comment_id
+            except GithubException as err:
+                if err.status != 404:  # deleted by someone: write it again below
+                    raise ForgeError(f"could not edit the status comment on {full}#{number}: {describe(err)}") from None
+        issue = repo.get_issue(number)
+        try:
+            created = self.api.call(
+                f"post the status comment on {full}#{number}",
+                lambda: issue.create_comment(body),
+                lambda: self._find_comment(full, number, marker),
+            )
+        except GithubException as err:
+            raise ForgeError(f"could not post the status comment on {full}#{number}: {describe(err)}") from None
+        return int(created.id)
+
+    def issue_text(self, full: str, number: int) -> IssueText:
+        repo = self.api.repo(full)
+        issue = self.api.call(f"read {full}#{number}", lambda: repo.get_issue(number))
+        return IssueText(title=issue.title or "", body=issue.body or "", is_pull=issue.pull_request is not None)
+
+    def pull_body(self, full: str, number: int) -> str:
+        repo = self.api.repo(full)
+        pr = self.api.call(f"read {full}#{number}", lambda: repo.get_pull(number))
+        return pr.body or ""
+
+    def set_pull_body(self, full: str, number: int, body: str) -> None:
+        repo = self.api.repo(full)
+        url = f"{repo.url}/pulls/{number}"
+        requester = repo.requester
+        try:
+            self.api.call(
+                f"update the description of {full}#{number}",
+                lambda: requester.requestJsonAndCheck("PATCH", url, input={"body": body}),
+            )
+        except GithubException as err:
+            raise ForgeError(f"could not update the description of {full}#{number}: {describe(err)}") from None
+
+    def role(self, full: str, login: str) -> str | None:
+        """`login`'s role on `full` (read, triage, write, maintain, admin), None for no access."""
+        repo = self.api.repo(full)
+        url = f"{repo.url}/collaborators/{login}/permission"
+        requester = repo.requester
+        try:
+            _, data = self.api.call(
+                f"read {login}'s permission on {full}", lambda: requester.requestJsonAndCheck("GET", url)
+            )
+        except GithubException as err:
+            if err.status == 404:
+                return None
+            raise ForgeError(f"could not read {login}'s permission on {full}: {describe(err)}") from None
+        # `permission` folds maintain into write and triage into read; the user's flags do not.
+        flags = (data.get("user") or {}).get("permissions") or {}
+        for role, flag in (("admin", "admin"), ("maintain", "maintain"), ("write", "push"), ("triage", "triage")):
+            if flags.get(flag):
+                return role
+        if flags.get("pull"):
+            return "read"
+        name = str(data.get("role_name") or data.get("permission") or "")
+        return name if name in PERMISSIONS else None

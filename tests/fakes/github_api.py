@@ -1,0 +1,289 @@
+"""A stand-in for GitHub's REST API: a real HTTP server on 127.0.0.1 over real bare git repos.
+
+It implements the subset Baton uses (repos, pulls, merges, branch deletion, issues, comments,
+reactions, check runs, combined status, collaborator permission, installation tokens and the
+one GraphQL mutation PyGithub sends to mark a draft ready), answering with bodies cut from
+GitHub's recorded responses (`github_bodies.py`). Tests drive the world through this class
+(repos, people, checks, pushes) and read back what Baton did from `requests` and the state.
+
+Faults are injected per request pattern: any status with any headers and body (5xx, 403/429
+rate limits with `Retry-After` or `x-ratelimit-reset`), optionally *after* the request took
+effect (a lost response), and delays (slow responses).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.github_bodies import Bodies
+from tests.fakes.github_http import Answer
+from tests.fakes.github_routes import Routes
+from tests.fakes.github_state import ROLES, Comment, Issue, Repo, World, now_iso
+
+
+@dataclass
+class Request:
+    """One request the fake received, as Baton sent it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+    login: str | None
+    at: float
+    response: Any = None
+
+
+@dataclass
+class Fault:
+    method: str
+    pattern: re.Pattern[str]
+    status: int = 502
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    after: bool = False
+    delay_s: float = 0.0
+
+
+class FakeGitHub:
+    """Start with `FakeGitHub().start()`; `url` is what `GITHUB_API_URL` should be."""
+
+    def __init__(self) -> None:
+        self.world = World()
+        self.requests: list[Request] = []
+        self._faults: list[Fault] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.bodies = Bodies("")
+        self.routes = Routes(self)
+        self.app_keys: dict[int, str] = {}  # app id -> PEM public key
+        self.installations: dict[str, int] = {}  # repo full name (lower) -> installation id
+        self.token_lifetime_s = 3600
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> FakeGitHub:
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.bodies = Bodies(self.url)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="fake-github", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # -- the world, as tests set it up ------------------------------------------------------------------
+    def add_repo(self, full_name: str, git_dir: Path, default_branch: str = "main") -> Repo:
+        owner = full_name.split("/", 1)[0]
+        self.world.user(owner, "Organization")
+        with self.world.lock:
+            repo = Repo(full_name=full_name, git_dir=git_dir, id=self.world.new_id(), default_branch=default_branch)
+            self.world.repos[full_name] = repo
+            return repo
+
+    def add_user(self, login: str, token: str | None = None, kind: str = "User") -> None:
+        self.world.user(login, kind)
+        if token:
+            self.world.tokens[token] = login
+
+    def grant(self, full_name: str, login: str, role: str) -> None:
+        assert role in ROLES, role
+        self.world.user(login)
+        self._repo(full_name).roles[login] = role
+
+    def open_issue(self, full_name: str, title: str, body: str, author: str) -> int:
+        repo = self._repo(full_name)
+        self.world.user(author)
+        with self.world.lock:
+            number = repo.next_number()
+            repo.issues[number] = Issue(number=number, title=title, body=body, author=author)
+            return number
+
+    def add_comment(self, full_name: str, issue: int, body: str, author: str) -> Comment:
+        """A comment written by a person on GitHub (the webhook about it is the test's to send)."""
+        self.world.user(author)
+        with self.world.lock:
+            comment = Comment(id=self.world.new_id(), repo=full_name, issue=issue, body=body, author=author)
+            self.world.comments[comment.id] = comment
+            return comment
+
+    def add_check_run(
+        self,
+        full_name: str,
+        sha: str,
+        name: str,
+        conclusion: str | None = "success",
+        summary: str | None = None,
+        text: str | None = None,
+    ) -> dict[str, Any]:
+        """A check run on `sha`: completed with `conclusion`, or in progress when it is None."""
+        repo = self._repo(full_name)
+        with self.world.lock:
+            run = {
+                "id": self.world.new_id(),
+                "suite_id": self.world.new_id(),
+                "head_sha": sha,
+                "name": name,
+                "status": "completed" if conclusion else "in_progress",
+                "conclusion": conclusion,
+                "title": name,
+                "summary": summary,
+                "text": text,
+            }
+            repo.check_runs = [r for r in repo.check_runs if not (r["head_sha"] == sha and r["name"] == name)]
+            repo.check_runs.append(run)
+            return run
+
+    def set_status(self, full_name: str, sha: str, context: str, state: str, description: str = "") -> None:
+        repo = self._repo(full_name)
+        with self.world.lock:
+            repo.statuses.append(
+                {"id": self.world.new_id(), "sha": sha, "context": context, "state": state, "description": description}
+            )
+
+    # -- faults -----------------------------------------------------------------------------------------
+    def fail(
+        self,
+        method: str,
+        path_regex: str,
+        status: int = 502,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        after: bool = False,
+        delay_s: float = 0.0,
+    ) -> None:
+        """The next `times` matching requests answer `status` (after taking effect if `after`)."""
+        self._faults.append(
+            Fault(method.upper(), re.compile(path_regex), status, times, headers or {}, body, after, delay_s)
+        )
+
+    def slow(self, method: str, path_regex: str, delay_s: float, times: int = 1) -> None:
+        self._faults.append(Fault(method.upper(), re.compile(path_regex), 0, times, delay_s=delay_s))
+
+    def rate_limit(self, method: str, path_regex: str, kind: str = "secondary", retry_after_s: int = 1) -> None:
+        """A primary (x-ratelimit-reset), secondary (Retry-After) or 429 rate limit, GitHub-shaped."""
+        if kind == "primary":
+            reset = str(int(time.time()) + retry_after_s)
+            headers = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+            message = "API rate limit exceeded for user ID 1."
+            self.fail(method, path_regex, 403, headers=headers, body=self.bodies.error(message))
+        elif kind == "secondary":
+            message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            self.fail(
+                method, path_regex, 403, headers={"Retry-After": str(retry_after_s)}, body=self.bodies.error(message)
+            )
+        else:
+            self.fail(
+                method,
+                path_regex,
+                429,
+                headers={"Retry-After": str(retry_after_s)},
+                body=self.bodies.error("Too Many Requests"),
+            )
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.world.lock:
+            for fault in self._faults:
+                if fault.times > 0 and fault.method == method and fault.pattern.search(path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    # -- reading back -------------------------------------------------------------------------------------
+    def calls(self, method: str, path_regex: str) -> list[Request]:
+        pattern = re.compile(path_regex)
+        return [r for r in list(self.requests) if r.method == method and pattern.search(r.path)]
+
+    def comments_on(self, full_name: str, issue: int) -> list[Comment]:
+        return [c for c in self.world.comments.values() if c.repo == full_name and c.issue == issue]
+
+    def pulls(self, full_name: str) -> list[Any]:
+        return sorted(self._repo(full_name).pulls.values(), key=lambda p: p.number)
+
+    def _repo(self, full_name: str) -> Repo:
+        repo = self.world.repo(full_name)
+        assert repo is not None, f"no repo {full_name}"
+        return repo
+
+    # -- serving ------------------------------------------------------------------------------------------
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Answer:
+        parts = urlsplit(raw_path)
+        path = unquote(parts.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        body: Any = None
+        if raw_body:
+            try:
+                body = json.loads(raw_body)
+            except ValueError:
+                return Answer(400, self.bodies.error("Problems parsing JSON"))
+        fault = self._take_fault(method, path)
+        if fault and fault.delay_s:
+            time.sleep(fault.delay_s)
+        login = self.routes.authenticate(path, headers.get("authorization", ""))
+        if fault and fault.status and not fault.after:
+            answer = Answer(
+                fault.status, fault.body if fault.body is not None else self.bodies.error("Server Error"), fault.headers
+            )
+        elif login is None:
+            answer = Answer(401, self.bodies.error("Bad credentials"))
+        else:
+            answer = self.routes.dispatch(method, path, query, body, login)
+            if fault and fault.status and fault.after:
+                answer = Answer(
+                    fault.status,
+                    fault.body if fault.body is not None else self.bodies.error("Server Error"),
+                    fault.headers,
+                )
+        self.requests.append(Request(method, path, query, body, answer.status, login, time.monotonic(), answer.body))
+        return answer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeGitHub
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        answer = self.owner.handle(self.command, self.path, headers, raw)
+        payload = b"" if answer.body is None else json.dumps(answer.body).encode()
+        self.send_response(answer.status)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        self.send_header("X-GitHub-Request-Id", f"FAKE:{now_iso()}")
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
