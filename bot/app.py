@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from functools import partial
 from importlib.metadata import version
 from typing import Any
 
 import structlog
 from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
 
-from bot.agents.registry import AgentRegistry
+from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.script import ScriptAgent
 from bot.approvals import ApprovalService, DecisionResult
 from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
@@ -72,7 +73,10 @@ class Runtime:
         def script(config: AgentConfig) -> Agent:
             return ScriptAgent(config, homes)
 
-        return {"script": script}
+        factories: dict[str, Any] = {"script": script}
+        for kind, adapter in CLI_ADAPTERS.items():
+            factories[kind] = partial(adapter, home_root=homes)
+        return factories
 
     # -- the durable executor -----------------------------------------------------------------
     def launch(self) -> None:

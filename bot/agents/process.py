@@ -288,6 +288,12 @@ def scrubbed_env(allowed: Mapping[str, str], home: Path, *, source: Mapping[str,
     return env
 
 
+def expand_env(values: Mapping[str, str], *, source: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`values` with `${NAME}` taken from Baton's environment (as `scrubbed_env` does), nothing added."""
+    parent = os.environ if source is None else source
+    return {key: _expand(key, value, parent) for key, value in values.items()}
+
+
 def referenced_secrets(allowed: Mapping[str, str], *, source: Mapping[str, str] | None = None) -> list[str]:
     """The values an agent's config pulls in from Baton's environment: what `redact` should hide."""
     parent = os.environ if source is None else source

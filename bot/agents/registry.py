@@ -10,10 +10,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 
+from bot.agents.aider import AiderAgent
+from bot.agents.claude_code import ClaudeCodeAgent
+from bot.agents.cli import CliAgent
+from bot.agents.codex import CodexAgent
+from bot.agents.cursor import CursorAgent
+from bot.agents.opencode import OpencodeAgent
 from bot.config import ROUTED_AGENT, AgentConfig, BatonFile, ConfigError, RoutingRule
 from bot.ports import Agent
 
 AgentFactory = Callable[[AgentConfig], Agent]
+
+CLI_ADAPTERS: dict[str, type[CliAgent]] = {
+    "claude_code": ClaudeCodeAgent,
+    "codex": CodexAgent,
+    "aider": AiderAgent,
+    "opencode": OpencodeAgent,
+    "cursor": CursorAgent,
+}
+"""The adapter class for each coding-agent CLI kind; each is built with `(config, home_root=...)`."""
 
 
 class UnknownAgent(LookupError):

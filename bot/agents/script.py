@@ -123,7 +123,7 @@ class ScriptAgent:
         }
         # A NUL cannot travel in argv or the environment; untrusted text must not crash the run.
         values = {key: value.replace("\0", "") for key, value in values.items()}
-        argv = command_argv(self.config.command, values)
+        argv = command_argv(self.config.command or [], values)
         if not argv:
             return self._failed(f"agent {self.name} has an empty command")
         try:

@@ -63,6 +63,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.BatonFile, ""),
     (cfg.RepoConfig, "repos[]."),
     (cfg.AgentConfig, "agents[]."),
+    (cfg.McpServer, "agents[].mcp_servers.<name>."),
     (cfg.Routing, "routing."),
     (cfg.RoutingRule, "routing.rules[]."),
     (cfg.Playbook, "playbooks.<name>."),

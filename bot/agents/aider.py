@@ -1,0 +1,132 @@
+"""Aider: `aider --message <prompt> --yes-always`, whose only output is text for people.
+
+Baton commits, so aider's own commits are off (`--no-auto-commits --no-dirty-commits`), it must
+not touch `.gitignore` (`--no-gitignore`), and its history files live in the per-run HOME; its
+`.aider*` caches are kept out of the diff through the clone's `info/exclude`. The text is read
+line by line: `Tokens: 1.2k sent, 20 received.` (plus `Cost: $… session.` when aider knows the
+model's price; otherwise tokens are priced with `usd_per_million_tokens`), `Applied edit to X`,
+`Retrying in N seconds...` after an API error. Aider retries a failing endpoint for about a
+minute with no setting to shorten it, so the adapter stops it after `max_retries` retries.
+A run that never got a reply from the model (no `Tokens:` line) has failed, whatever the exit code.
+`--restore-chat-history` resumes the per-run chat when a follow-up builds on aider's own commit.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
+from bot.agents.stream import StreamParser
+from bot.domain import AgentTask
+from bot.ports import ProgressSink
+
+_TOKENS = re.compile(r"^Tokens: ([\d.]+k?) sent,.*?([\d.]+k?) received\.")
+_COST = re.compile(r"Cost: \$[\d.]+ message, \$([\d.]+) session\.")
+_APPLIED = re.compile(r"^Applied edit to (.+)$")
+_RETRY = re.compile(r"^Retrying in ([\d.]+) seconds")
+_ERROR = re.compile(r"^(litellm\.\w+|openai\.\w+|\w+Error)\b.*")
+_META = (
+    "Aider v",
+    "Model:",
+    "Main model:",
+    "Weak model:",
+    "Editor model:",
+    "Git repo:",
+    "Repo-map:",
+    "Added ",
+    "Analytics",
+    "Tokens:",
+    "Cost:",
+    "Applied edit",
+    "Commit",
+    "HTTPSConnectionPool",
+    "Retrying in",
+    "https://",
+    "Warning",
+    "Creating empty file",
+    "Allow edits",
+    "Add file",
+    "Add URL",
+    "Run shell command",
+    "Scanning repo",
+    "Initial repo scan",
+    "The API provider",
+    "Did not apply",
+    "Only ",
+)
+
+
+def _count(text: str) -> int:
+    return round(float(text[:-1]) * 1000) if text.endswith("k") else int(float(text))
+
+
+class AiderStream(StreamParser):
+    """Aider's text: the model's reply, token reports, applied edits, retries and errors."""
+
+    def feed(self, line: str) -> None:
+        text = line.strip()
+        state = self.state
+        if not text:
+            return
+        tokens = _TOKENS.match(text)
+        if tokens:
+            cost = _COST.search(text)
+            self.progress.tokens(_count(tokens.group(1)), _count(tokens.group(2)))
+            if cost:
+                self.progress.set_totals(state.tokens_in, state.tokens_out, float(cost.group(1)))
+            state.finished = True
+            return
+        if text.startswith("Cost:"):  # printed on its own line when cache figures precede it
+            cost = _COST.search(text)
+            if cost:
+                self.progress.set_totals(state.tokens_in, state.tokens_out, float(cost.group(1)))
+            return
+        applied = _APPLIED.match(text)
+        if applied:
+            self.progress.tool("edit", applied.group(1))
+            self.progress.file(applied.group(1))
+            return
+        retry = _RETRY.match(text)
+        if retry:
+            self.progress.retry(state.retries + 1, state.error or text)
+            return
+        if _ERROR.match(text):
+            state.error = text
+            return
+        if text.startswith(_META) or text.startswith("```") or text.endswith("to the chat."):
+            return
+        if state.final_text is None:
+            state.final_text = text  # the first line of the model's reply says what it did
+        self.progress.text(text)
+
+
+class AiderAgent(CliAgent):
+    kind = "aider"
+    excludes = [".aider*"]
+
+    def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
+        parser = AiderStream(sink, workdir)
+        parser.state.session_id = "chat-history"  # aider has no session ids: its chat file is the session
+        return parser
+
+    def retries_enforced_here(self) -> bool:
+        return True
+
+    def invocation(self, task: AgentTask, workdir: Path, home: Path, resume: str | None) -> Invocation:
+        config = self.config
+        argv = [*config.argv_prefix, "--message", positional(task_prompt(task)), "--yes-always"]
+        argv += ["--no-auto-commits", "--no-dirty-commits", "--no-gitignore", "--no-pretty", "--no-fancy-input"]
+        argv += ["--no-stream", "--analytics-disable", "--no-check-update", "--no-show-release-notes"]
+        argv += ["--no-show-model-warnings"]
+        argv += ["--chat-history-file", str(home / "aider.chat.history.md")]
+        argv += ["--input-history-file", str(home / "aider.input.history")]
+        if config.model:
+            argv += ["--model", config.model]
+        url = self.base_url()
+        if url:
+            argv += ["--openai-api-base", url]
+        if resume:
+            argv.append("--restore-chat-history")
+        # A local price map: aider would otherwise try to download one at every start.
+        return Invocation(argv=argv, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
