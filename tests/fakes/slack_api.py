@@ -57,6 +57,7 @@ class Call:
     response: dict[str, Any]
     seq: int
     at: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,94 @@
+"""Baton served over real HTTP with Slack enabled and its Web API pointed at the Slack stand-in.
+
+`SlackWorld` is what a Slack e2e test talks to: the running app (uvicorn on a fresh port, the
+surface hub running as in `baton serve`), the stand-in (`slack`: what Slack received) and a sender
+that signs requests as Slack does. Secrets are set through the environment, as an operator would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from bot.app import Runtime
+from bot.web import create_web_app
+from tests.fakes import slack_events
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_events import SlackSender
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-e2e-bot-token"
+
+
+@dataclass
+class SlackWorld:
+    runtime: Runtime
+    slack: FakeSlack
+    sender: SlackSender
+    url: str
+
+    def mention(
+        self, user: str, text: str, channel: str = "C111", thread_ts: str | None = None, **options: Any
+    ) -> tuple[dict[str, Any], Any]:
+        """Send an `app_mention` event; returns (the envelope sent, the HTTP response)."""
+        envelope = slack_events.event_callback(slack_events.app_mention(user, text, channel, thread_ts=thread_ts))
+        return envelope, self.sender.event(envelope, **options)
+
+    def click(self, user: str, channel: str, card_ts: str, action_id: str, value: str, thread_ts: str) -> Any:
+        payload = slack_events.block_actions(
+            user, channel, card_ts, action_id, value, self.slack.response_url("action"), thread_ts=thread_ts
+        )
+        return self.sender.action(payload)
+
+    def command(self, user: str, text: str, channel: str = "C111") -> Any:
+        return self.sender.command(slack_events.slash_command(user, text, channel, self.slack.response_url("cmd")))
+
+
+def until(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@contextmanager
+def serve(runtime: Runtime) -> Iterator[str]:
+    """`create_web_app(runtime)` under uvicorn on 127.0.0.1:<fresh port>, lifespan (the hub) included."""
+    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
+    thread.start()
+    until("the web app to start", lambda: server.started, timeout=15)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def slack_world(
+    monkeypatch: pytest.MonkeyPatch, start_runtime: Callable[[dict[str, Any]], Runtime], config: dict[str, Any]
+) -> Iterator[SlackWorld]:
+    with FakeSlack(BOT_TOKEN) as slack:
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        runtime = start_runtime(config)
+        with serve(runtime) as url:
+            sender = SlackSender(f"{url}/slack/events", SIGNING_SECRET)
+            try:
+                yield SlackWorld(runtime, slack, sender, url)
+            finally:
+                sender.close()
