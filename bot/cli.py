@@ -48,16 +48,7 @@ def _runtime(settings: Settings | None = None, launch: bool = False, log_to_file
 
 
 def _secrets(settings: Settings) -> list[str]:
-    values = [
-        settings.slack_signing_secret,
-        settings.slack_bot_token,
-        settings.slack_app_token,
-        settings.github_webhook_secret,
-        settings.github_token,
-        settings.linear_webhook_secret,
-        settings.linear_api_key,
-    ]
-    return [v.get_secret_value() for v in values if v is not None]
+    return settings.secret_values()
 
 
 def _start_and_follow(

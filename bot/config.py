@@ -343,6 +343,11 @@ class Settings(BaseSettings):
         default="https://api.linear.app/graphql", validation_alias=AliasChoices("LINEAR_API_URL")
     )
 
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds (each SecretStr setting), for redaction."""
+        values = [getattr(self, name) for name in type(self).model_fields]
+        return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
+
     @property
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'baton.db').resolve()}"
