@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.app import Runtime
 from bot.domain import RunState
-from bot.surfaces.dashboard import render_dashboard
+from bot.surfaces.dashboard import render_dashboard, render_run_page
 
 
 def create_web_app(runtime: Runtime) -> Starlette:
@@ -41,8 +41,16 @@ def create_web_app(runtime: Runtime) -> Starlette:
         views = [runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit=100)]
         return HTMLResponse(render_dashboard([v for v in views if v is not None]))
 
+    async def run_page(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        view = runtime.store.view(run_id)
+        if view is None:
+            return PlainTextResponse(f"no run {run_id}", status_code=404)
+        return HTMLResponse(render_run_page(view, runtime.store.events(run_id)))
+
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        Route("/runs/{run_id}", run_page),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         Route("/", dashboard),
