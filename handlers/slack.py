@@ -153,9 +153,9 @@ def build_app(ctx: SlackContext, token: str, signing_secret: str, base_url: str)
             text, after = await asyncio.to_thread(on_command, ctx, command)
         except Exception:
             log.exception("slack_command_failed")
-            await ack(text="Baton could not answer that; the error is in its log.")
+            await ack(text="Baton could not answer that; the error is in its log.", response_type="ephemeral")
             return
-        await ack(text=text)
+        await ack(text=text, response_type="ephemeral")
         if after is not None:
             await _work(after)
 
