@@ -264,17 +264,23 @@ def serve(
     port: Annotated[int, typer.Option()] = 8000,
     socket_mode: Annotated[bool, typer.Option("--socket-mode")] = False,
 ) -> None:
-    """Serve webhooks, health, metrics and the dashboard; executes runs too."""
+    """Serve webhooks, health, metrics and the dashboard; executes runs too. With --socket-mode,
+    Slack is reached over a Socket Mode connection (SLACK_APP_TOKEN) instead of a public URL."""
     import uvicorn
 
-    if socket_mode:
-        console.print("socket mode needs the Slack integration, which this version does not have yet")
-        raise typer.Exit(2)
     from bot.web import create_web_app
 
+    if socket_mode:
+        from handlers.slack_socket import socket_mode_app, socket_mode_problem
+
+        problem = socket_mode_problem(Settings())
+        if problem:
+            console.print(problem, highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
     runtime = _runtime(launch=True)
     try:
-        uvicorn.run(create_web_app(runtime), host=host, port=port, log_level="warning")
+        web = socket_mode_app(runtime) if socket_mode else create_web_app(runtime)
+        uvicorn.run(web, host=host, port=port, log_level="warning")
     finally:
         runtime.shutdown()
 

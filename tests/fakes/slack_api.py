@@ -89,8 +89,10 @@ def validate_blocks(blocks: Any, limit: int = MAX_MESSAGE_BLOCKS) -> None:
 class FakeSlack:
     """Start with `with FakeSlack(token) as slack:`; point `SLACK_API_URL` at `slack.api_url`."""
 
-    def __init__(self, token: str = "xoxb-test-token") -> None:
+    def __init__(self, token: str = "xoxb-test-token", app_token: str | None = None, socket_url: str = "") -> None:
         self.token = token
+        self.app_token = app_token
+        self.socket_url = socket_url
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -208,6 +210,11 @@ class FakeSlack:
             return self._answer(req, method, params, 429, {"ok": False, "error": "ratelimited"}, headers)
         if not token:
             return self._answer(req, method, params, 200, {"ok": False, "error": "not_authed"})
+        if method == "apps.connections.open":
+            # Newer than the OpenAPI description: no parameters, only the app-level token is accepted.
+            if not self.app_token or token != self.app_token:
+                return self._answer(req, method, params, 200, {"ok": False, "error": "invalid_auth"})
+            return self._answer(req, method, params, 200, {"ok": True, "url": self.socket_url})
         if token != self.token:
             return self._answer(req, method, params, 200, {"ok": False, "error": "invalid_auth"})
         if method not in self._required:

@@ -63,9 +63,9 @@ def until(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
 
 
 @contextmanager
-def serve(runtime: Runtime) -> Iterator[str]:
-    """`create_web_app(runtime)` under uvicorn on 127.0.0.1:<fresh port>, lifespan (the hub) included."""
-    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), host="127.0.0.1", port=0, log_level="warning"))
+def serve(app: Any) -> Iterator[str]:
+    """An ASGI app (Baton's) under uvicorn on 127.0.0.1:<fresh port>, lifespan (the hub) included."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
     thread.start()
     until("the web app to start", lambda: server.started, timeout=15)
@@ -86,7 +86,7 @@ def slack_world(
         monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
         monkeypatch.setenv("SLACK_API_URL", slack.api_url)
         runtime = start_runtime(config)
-        with serve(runtime) as url:
+        with serve(create_web_app(runtime)) as url:
             sender = SlackSender(f"{url}/slack/events", SIGNING_SECRET)
             try:
                 yield SlackWorld(runtime, slack, sender, url)
