@@ -146,7 +146,7 @@ class LinearSurface:
             return
         self.post_activity(run_id, target.session_id, "ack", content)
         link = {"label": f"Baton run {run_id}", "url": run_page(self.public_url, run_id)}
-        self.client.execute(docs.SESSION_UPDATE, {"id": target.session_id, "input": {"externalUrls": [link]}})
+        self._call(docs.SESSION_UPDATE, {"id": target.session_id, "input": {"externalUrls": [link]}})
 
     # -- the work ---------------------------------------------------------------------------------------
     def _apply(self, view: RunView, event: RunEvent, target: LinearTarget) -> None:
@@ -227,14 +227,16 @@ class LinearSurface:
             log.info("linear_issue_moved", run_id=run_id, role=role, state=state.name)
         self.store.put_fact(run_id, STATE_FACT, {"role": role})
 
-    def post_activity(self, run_id: str, session_id: str, key: str, content: Content) -> None:
-        """Post the activity `key` of a run once, whatever happens between the attempts."""
+    def post_activity(
+        self, run_id: str, session_id: str, key: str, content: Content, *, after_end: bool = False
+    ) -> None:
+        """Post the activity `key` of a run once, whatever happens between the attempts. After the
+        run's closing activity nothing more is said, except answers to people (`after_end`)."""
         activity_id = stable_id(run_id, key)
         ending = content["type"] in ("response", "error")
         with self._run_lock(run_id):
             fact = self.store.get_fact(run_id, ACTIVITY_FACT) or {"done": [], "pending": None}
-            # After the closing activity (the run ended, or was told to stop) nothing more is said.
-            if key in fact["done"] or fact.get("ended"):
+            if key in fact["done"] or (fact.get("ended") and not after_end):
                 return
             if fact.get("pending") == key:
                 try:
@@ -253,7 +255,7 @@ class LinearSurface:
             self._activity_done(run_id, fact, key, ending)
 
     def _activity_done(self, run_id: str, fact: dict[str, Any], key: str, ending: bool) -> None:
-        done = {"done": [*fact["done"], key], "pending": None, "ended": ending}
+        done = {"done": [*fact["done"], key], "pending": None, "ended": ending or bool(fact.get("ended"))}
         self.store.put_fact(run_id, ACTIVITY_FACT, done)
 
     # -- helpers ------------------------------------------------------------------------------------------

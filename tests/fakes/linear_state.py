@@ -74,6 +74,13 @@ class Team:
 
 
 @dataclass
+class Label:
+    id: str
+    name: str
+    color: str = "#5e6ad2"
+
+
+@dataclass
 class User:
     id: str
     name: str
@@ -140,6 +147,7 @@ class Workspace:
         self.url_key = url_key
         self.lock = threading.RLock()
         self.teams: dict[str, Team] = {}
+        self.labels: dict[str, Label] = {}
         self.users: dict[str, User] = {}
         self.issues: dict[str, Issue] = {}
         self.comments: dict[str, Comment] = {}
@@ -156,6 +164,12 @@ class Workspace:
             team.states = [State(new_id(), n, t, p, team.id) for n, t, p in DEFAULT_STATES]
             self.teams[team.id] = team
             return team
+
+    def add_label(self, name: str) -> Label:
+        with self.lock:
+            label = Label(new_id(), name)
+            self.labels[label.id] = label
+            return label
 
     def add_user(self, name: str, email: str, teams: list[Team] | None = None, app: bool = False) -> User:
         with self.lock:

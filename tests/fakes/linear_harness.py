@@ -1,0 +1,115 @@
+"""Baton served over real HTTP with Linear enabled and its API pointed at the Linear stand-in.
+
+`LinearWorld` is what a Linear e2e test talks to: the running app (uvicorn on a fresh port, the
+surface hub running as in `baton serve`), the stand-in (`linear`: what Linear received and holds),
+webhook bodies about the stand-in's objects (`hooks`) and a sender that signs them as Linear does.
+Secrets reach Baton through the environment, as an operator would set them. A journal file is
+shared by the stand-in (one line per mutation it accepted) and the tests' agents (one line per
+agent start), so a test can assert what happened first across processes without a clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.app import Runtime
+from bot.web import create_web_app
+from tests.fakes.linear_api import FakeLinear
+from tests.fakes.linear_state import Comment, Label, Team, User
+from tests.fakes.linear_webhooks import LinearSender, LinearWebhooks
+
+SECRET = "linear-e2e-signing-secret-3b9f"
+API_KEY = "lin_api_e2e_0c1d2e3f"
+
+
+@dataclass
+class LinearWorld:
+    runtime: Runtime
+    linear: FakeLinear
+    hooks: LinearWebhooks
+    sender: LinearSender
+    url: str
+    journal: Path
+    team: Team
+    label: Label
+
+    def send(self, payload: dict[str, Any], **options: Any) -> httpx.Response:
+        return self.sender.send(payload, **options)
+
+    def person(self, name: str) -> User:
+        return self.linear.workspace.add_user(name, f"{name.lower()}@example.com", teams=[self.team])
+
+    def journal_lines(self) -> list[str]:
+        return self.journal.read_text(encoding="utf-8").splitlines() if self.journal.exists() else []
+
+    def card(self, issue_id: str) -> Comment | None:
+        ws = self.linear.workspace
+        mine = [c for c in ws.comments.values() if c.issue_id == issue_id and c.user_id == ws.viewer_id]
+        return next((c for c in mine if c.parent_id is None), None)
+
+    def replies(self, issue_id: str) -> list[str]:
+        """Baton's comments on an issue other than its status card, oldest first."""
+        ws = self.linear.workspace
+        mine = [c for c in ws.comments.values() if c.issue_id == issue_id and c.user_id == ws.viewer_id]
+        return [c.body for c in mine if c.parent_id is not None]
+
+
+def until(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@contextmanager
+def serve(runtime: Runtime) -> Iterator[str]:
+    """`create_web_app(runtime)` under uvicorn on 127.0.0.1:<fresh port>, lifespan (the hub) included."""
+    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
+    thread.start()
+    until("the web app to start", lambda: server.started, timeout=15)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def linear_world(
+    monkeypatch: pytest.MonkeyPatch,
+    start_runtime: Callable[[dict[str, Any]], Runtime],
+    config: Callable[[FakeLinear, Team], dict[str, Any]],
+    journal: Path,
+) -> Iterator[LinearWorld]:
+    """`config(fake, team)` makes baton.yml once the stand-in (and its ENG team) exists."""
+    with FakeLinear(api_key=API_KEY, journal=journal) as linear:
+        team = linear.workspace.add_team("ENG", "Engineering")
+        label = linear.workspace.add_label("Baton")
+        monkeypatch.setenv("LINEAR_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("LINEAR_API_KEY", API_KEY)
+        monkeypatch.setenv("LINEAR_API_URL", linear.url)
+        runtime = start_runtime(config(linear, team))
+        with serve(runtime) as url:
+            sender = LinearSender(f"{url}/linear/webhook", SECRET)
+            try:
+                yield LinearWorld(
+                    runtime, linear, LinearWebhooks(linear.schema, linear.workspace), sender, url, journal, team, label
+                )
+            finally:
+                sender.close()
