@@ -27,6 +27,8 @@ from bot.engine.messages import DECISION_TOPIC, FOLLOW_UP, RECHECK
 from bot.engine.recovery import ExecutorLease, new_executor_id
 from bot.engine.runs import BUDGET_TOPIC, REPO_QUEUE, RunEngine, workflow_id
 from bot.ports import Agent
+from bot.scm.github import GitHubForge
+from bot.scm.github_client import GitHubApi, GitHubCredentials
 from bot.scm.local import LocalForge
 from bot.scm.router import ForgeRouter
 from bot.scm.workspace import GitWorkspace
@@ -52,6 +54,11 @@ class Runtime:
         repo = self.config.repo
         # Each repo's PRs go to the forge its config names; sources add theirs (e.g. GitHub).
         self.forges = ForgeRouter(self.config, LocalForge(home / "forge", repo, home / "forge-work"))
+        # GitHub: `forge: github` repos get real PRs in every process that runs work (serve and workers).
+        github = GitHubCredentials(token=settings.github_token, api_url=settings.github_api_url)
+        self.github_api = GitHubApi(github, self.config.github) if github.configured else None
+        if self.github_api is not None:
+            self.forges.add("github", GitHubForge(self.github_api, self.config))
         # Events → the places people look; sources register their surfaces, `serve` runs the thread.
         self.hub = SurfaceHub(self.store)
         self.deps = EngineDeps(

@@ -22,7 +22,7 @@ from github.Repository import Repository
 from bot.config import BatonFile, RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome
 from bot.ports import ForgeError, MergeRefused
-from bot.scm.github_client import GitHubApi, describe, refusals
+from bot.scm.github_client import GitHubApi, describe, loaded, refusals
 
 log = structlog.get_logger(__name__)
 OUTPUT_TAIL = 4000
@@ -47,7 +47,7 @@ class GitHubForge:
 
     def _pull(self, full: str, number: int) -> PullRequest:
         repo = self.api.repo(full)
-        return self.api.call(f"read {full}#{number}", lambda: repo.get_pull(number))
+        return self.api.call(f"read {full}#{number}", lambda: loaded(repo.get_pull(number)))
 
     @staticmethod
     def _state(pr: PullRequest) -> ChangeState:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import requests
 import structlog
 from github import Auth, Github, GithubException, GithubIntegration
+from github.GithubObject import CompletableGithubObject
 from github.Repository import Repository
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -179,6 +180,15 @@ class GitHubApi:
         if err.status >= 500:
             return float(self.config.retry_backoff_s * 2**attempt)
         return None
+
+
+G = TypeVar("G", bound=CompletableGithubObject)
+
+
+def loaded(obj: G) -> G:
+    """A lazy PyGithub object fetched now (inside `call`'s retries, not at first attribute read)."""
+    _ = obj.raw_data
+    return obj
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from github.IssueComment import IssueComment
 from pydantic import BaseModel
 
 from bot.ports import ForgeError
-from bot.scm.github_client import GitHubApi, describe
+from bot.scm.github_client import GitHubApi, describe, loaded
 from bot.sourceconfig.github import PERMISSIONS
 
 
@@ -115,12 +115,12 @@ class GitHubIssues:
 
     def issue_text(self, full: str, number: int) -> IssueText:
         repo = self.api.repo(full)
-        issue = self.api.call(f"read {full}#{number}", lambda: repo.get_issue(number))
+        issue = self.api.call(f"read {full}#{number}", lambda: loaded(repo.get_issue(number)))
         return IssueText(title=issue.title or "", body=issue.body or "", is_pull=issue.pull_request is not None)
 
     def pull_body(self, full: str, number: int) -> str:
         repo = self.api.repo(full)
-        pr = self.api.call(f"read {full}#{number}", lambda: repo.get_pull(number))
+        pr = self.api.call(f"read {full}#{number}", lambda: loaded(repo.get_pull(number)))
         return pr.body or ""
 
     def set_pull_body(self, full: str, number: int, body: str) -> None:

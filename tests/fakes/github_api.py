@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,6 +42,8 @@ class Request:
     login: str | None
     at: float
     response: Any = None
+    observed: Any = None
+    """What the test's observer saw when the request arrived (e.g. whether an agent had started)."""
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Fault:
     body: Any = None
     after: bool = False
     delay_s: float = 0.0
+    action: Callable[[], None] | None = None
 
 
 class FakeGitHub:
@@ -70,6 +74,7 @@ class FakeGitHub:
         self.app_keys: dict[int, str] = {}  # app id -> PEM public key
         self.installations: dict[str, int] = {}  # repo full name (lower) -> installation id
         self.token_lifetime_s = 3600
+        self.observer: Callable[[], Any] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeGitHub:
@@ -181,6 +186,10 @@ class FakeGitHub:
             Fault(method.upper(), re.compile(path_regex), status, times, headers or {}, body, after, delay_s)
         )
 
+    def before(self, method: str, path_regex: str, action: Callable[[], None], times: int = 1) -> None:
+        """Run `action` (e.g. someone pushes) just before GitHub handles the next matching request."""
+        self._faults.append(Fault(method.upper(), re.compile(path_regex), 0, times, action=action))
+
     def slow(self, method: str, path_regex: str, delay_s: float, times: int = 1) -> None:
         self._faults.append(Fault(method.upper(), re.compile(path_regex), 0, times, delay_s=delay_s))
 
@@ -240,25 +249,28 @@ class FakeGitHub:
                 body = json.loads(raw_body)
             except ValueError:
                 return Answer(400, self.bodies.error("Problems parsing JSON"))
+        observed = self.observer() if self.observer else None
+        record = Request(method, path, query, body, 0, None, time.monotonic(), observed=observed)
+        self.requests.append(record)  # on arrival: a request still being answered slowly is seen too
         fault = self._take_fault(method, path)
         if fault and fault.delay_s:
             time.sleep(fault.delay_s)
+        if fault and fault.action:
+            fault.action()
         login = self.routes.authenticate(path, headers.get("authorization", ""))
-        if fault and fault.status and not fault.after:
-            answer = Answer(
+        failure = None
+        if fault and fault.status:
+            failure = Answer(
                 fault.status, fault.body if fault.body is not None else self.bodies.error("Server Error"), fault.headers
             )
+        if failure is not None and not (fault and fault.after):
+            answer = failure
         elif login is None:
             answer = Answer(401, self.bodies.error("Bad credentials"))
         else:
             answer = self.routes.dispatch(method, path, query, body, login)
-            if fault and fault.status and fault.after:
-                answer = Answer(
-                    fault.status,
-                    fault.body if fault.body is not None else self.bodies.error("Server Error"),
-                    fault.headers,
-                )
-        self.requests.append(Request(method, path, query, body, answer.status, login, time.monotonic(), answer.body))
+            answer = failure or answer  # `after`: the request took effect, its answer is lost
+        record.status, record.login, record.response = answer.status, login, answer.body
         return answer
 
 
@@ -273,7 +285,10 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = self.owner.handle(self.command, self.path, headers, raw)
+        try:
+            answer = self.owner.handle(self.command, self.path, headers, raw)
+        except Exception as err:  # a bug in the fake must show as a 500 naming it, not a dropped connection
+            answer = Answer(500, {"message": f"fake GitHub failed: {type(err).__name__}: {err}"})
         payload = b"" if answer.body is None else json.dumps(answer.body).encode()
         self.send_response(answer.status)
         if payload:

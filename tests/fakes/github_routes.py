@@ -30,7 +30,7 @@ class Routes(PullRoutes, TalkRoutes):
         self.token_expiry: dict[str, float] = {}
         table: list[tuple[str, str, Callable[..., Answer]]] = [
             ("GET", r"/user", self.get_me),
-            ("GET", r"/users/(?P<login>[^/]+)", self.get_user),
+            ("GET", r"/users/(?P<user>[^/]+)", self.get_user),
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self.installation_token),
             ("POST", r"/graphql", self.graphql),
             ("GET", _REPO, self.get_repo),
@@ -52,7 +52,7 @@ class Routes(PullRoutes, TalkRoutes):
             ("GET", _REPO + r"/commits/(?P<ref>[^/]+)/check-runs", self.check_runs),
             ("GET", _REPO + r"/commits/(?P<ref>[^/]+)/status", self.combined_status),
             ("POST", _REPO + r"/statuses/(?P<sha>[0-9a-f]{40})", self.create_status),
-            ("GET", _REPO + r"/collaborators/(?P<login>[^/]+)/permission", self.permission),
+            ("GET", _REPO + r"/collaborators/(?P<user>[^/]+)/permission", self.permission),
         ]
         self.table = [(m, re.compile(f"^{p}/?$"), fn) for m, p, fn in table]
 
@@ -100,7 +100,7 @@ class Routes(PullRoutes, TalkRoutes):
         return Answer(200, self._user(login))
 
     def get_user(self, query: dict[str, str], body: Any, login: str, **args: str) -> Answer:
-        return Answer(200, self._user(args["login"])) if args["login"] in self.world.users else self._not_found()
+        return Answer(200, self._user(args["user"])) if args["user"] in self.world.users else self._not_found()
 
     # -- apps -------------------------------------------------------------------------------------------
     def installation_token(self, query: dict[str, str], body: Any, login: str, **args: str) -> Answer:

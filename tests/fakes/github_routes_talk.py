@@ -15,7 +15,7 @@ _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 class TalkRoutes(RouteHelpers):
     def permission(self, repo: Repo, query: dict[str, str], body: Any, login: str, **args: str) -> Answer:
-        who = args["login"]
+        who = args["user"]
         if who not in self.world.users:
             return self._not_found()
         role = repo.roles.get(who)

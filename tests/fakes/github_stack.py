@@ -1,0 +1,67 @@
+"""The whole GitHub path for end-to-end tests: the fake GitHub over bare repos, a launched Baton
+runtime configured for it, and the real ASGI app served by uvicorn on 127.0.0.1, so webhooks
+arrive over HTTP exactly as GitHub sends them and Baton answers GitHub over HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from bot.app import Runtime
+from bot.config import Settings, parse_baton_file
+from bot.web import create_web_app
+from tests.e2e.conftest import _close_open_runs
+from tests.fakes.github_api import FakeGitHub
+from tests.fakes.github_setup import TOKEN, config_dict, start_fake
+from tests.fakes.github_webhooks import Webhooks
+
+SECRET = "whsec-test-not-a-real-secret"
+
+
+@dataclass
+class Stack:
+    fake: FakeGitHub
+    runtime: Runtime
+    hooks: Webhooks
+    remotes: dict[str, Path]
+    url: str
+
+
+@contextmanager
+def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **github: Any) -> Iterator[Stack]:
+    """Everything running; `extra` adds baton.yml sections (agents, playbooks, approval …) and
+    `repos_extra` entries per repo (e.g. depends_on)."""
+    fake, remotes = start_fake(tmp_path, repos)
+    config = config_dict(remotes, **github)
+    per_repo = extra.pop("repos_extra", {})
+    for entry in config["repos"]:
+        entry.update(per_repo.get(entry["name"], {}))
+    config.update(extra)
+    secrets = {"GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
+    settings = Settings(home=tmp_path / ".baton", config=tmp_path / "absent.yml", **secrets)
+    runtime = Runtime(settings, parse_baton_file(config))
+    runtime.launch()
+    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the web app did not start"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET), remotes, url)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        _close_open_runs(runtime)
+        runtime.shutdown()
+        fake.stop()
