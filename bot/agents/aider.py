@@ -54,6 +54,7 @@ _META = (
     "The API provider",
     "Did not apply",
     "Only ",
+    "Update git",
 )
 
 
@@ -62,7 +63,19 @@ def _count(text: str) -> int:
 
 
 class AiderStream(StreamParser):
-    """Aider's text: the model's reply, token reports, applied edits, retries and errors."""
+    """Aider's text: the model's reply, token reports, applied edits, retries and errors.
+
+    Each reply is followed by its `Tokens:` line; the summary is the first line of the last reply.
+    """
+
+    def __init__(self, sink: ProgressSink, root: Path | None = None) -> None:
+        super().__init__(sink, root)
+        self._root = root
+        self._reply_start: str | None = None
+
+    def _names_a_file(self, text: str) -> bool:
+        """Aider echoes bare file names (files it adds to the chat, edit targets): not a reply."""
+        return " " not in text and self._root is not None and (self._root / text).exists()
 
     def feed(self, line: str) -> None:
         text = line.strip()
@@ -76,6 +89,8 @@ class AiderStream(StreamParser):
             if cost:
                 self.progress.set_totals(state.tokens_in, state.tokens_out, float(cost.group(1)))
             state.finished = True
+            if self._reply_start:
+                state.final_text, self._reply_start = self._reply_start, None
             return
         if text.startswith("Cost:"):  # printed on its own line when cache figures precede it
             cost = _COST.search(text)
@@ -96,8 +111,10 @@ class AiderStream(StreamParser):
             return
         if text.startswith(_META) or text.startswith("```") or text.endswith("to the chat."):
             return
-        if state.final_text is None:
-            state.final_text = text  # the first line of the model's reply says what it did
+        if self._names_a_file(text):
+            return
+        if self._reply_start is None:
+            self._reply_start = text  # the first line of a reply says what the model did
         self.progress.text(text)
 
 

@@ -5,12 +5,16 @@ OPENCODE_CONFIG) points the model's provider at `base_url` with the key from `ap
 autoupdate and sharing off, lists MCP servers and denies `disallowed_tools`. The JSON events:
 `step_start`, `tool_use` (tool, state.input/output/status), `text`, `step_finish` (reason, tokens,
 cost — opencode prices its own steps) and `error`, each with the `sessionID` that `--session`
-resumes.
+resumes. A failing endpoint is retried by opencode for as long as it runs, silently on stdout, so
+the adapter also asks for its error log (`--print-logs --log-level ERROR`, on stderr): each
+`stream error` of the main agent is one failed attempt, and after `max_retries` retries the
+adapter stops it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +26,18 @@ from bot.ports import ProgressSink
 
 FILE_TOOLS = {"write", "edit", "patch", "multiedit"}
 DEFAULT_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+# One failed model call of the main agent (small=true is the session-title side query).
+_STREAM_ERROR = re.compile(r'level=ERROR .*message="stream error".* small=false .*error\.error="([^"]*)"')
 
 
 class OpencodeStream(StreamParser):
     def feed(self, line: str) -> None:
         event = parse_json_line(line)
         if event is None:
+            failed = _STREAM_ERROR.search(line)
+            if failed:
+                self.state.error = failed.group(1)
+                self.progress.retry(self.state.retries + 1, failed.group(1))
             return
         state = self.state
         if isinstance(event.get("sessionID"), str):
@@ -74,6 +84,9 @@ class OpencodeAgent(CliAgent):
     def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
         return OpencodeStream(sink, workdir)
 
+    def retries_enforced_here(self) -> bool:
+        return True
+
     def provider(self) -> str:
         model = self.config.model or ""
         return model.split("/", 1)[0] if "/" in model else "anthropic"
@@ -102,7 +115,7 @@ class OpencodeAgent(CliAgent):
         path = config_dir / "opencode" / "opencode.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.config_json(), indent=2), encoding="utf-8")
-        argv = [*self.config.argv_prefix, "run", "--format", "json", "--auto"]
+        argv = [*self.config.argv_prefix, "run", "--format", "json", "--auto", "--print-logs", "--log-level", "ERROR"]
         if self.config.model:
             argv += ["--model", self.config.model]
         if resume:

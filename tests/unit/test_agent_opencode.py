@@ -71,5 +71,20 @@ def test_config_points_the_provider_at_the_endpoint_with_the_key_by_reference(tm
     assert config["autoupdate"] is False and config["share"] == "disabled"
     assert config["permission"] == {"webfetch": "deny"}
     assert config["mcp"]["demo"]["command"] == ["python", "server.py"]
-    assert call["argv"][:6] == ["run", "--format", "json", "--auto", "--model", "anthropic/claude-sonnet-4-5"]
+    assert call["argv"][:4] == ["run", "--format", "json", "--auto"]
+    assert call["argv"][call["argv"].index("--model") + 1] == "anthropic/claude-sonnet-4-5"
     assert call["env"]["XDG_DATA_HOME"].startswith(str(agent.home_for("run-1")))
+
+
+def test_a_failing_endpoint_seen_in_the_error_log_is_stopped_after_max_retries(tmp_path: Path) -> None:
+    error = (
+        'timestamp=2026-11-24T08:30:01.267Z level=ERROR run=adf98938 message="stream error" providerID=anthropic '
+        "modelID=claude-sonnet-4-5 session.id=ses_1 small={small} agent=build mode=primary "
+        'error.error="AI_APICallError: scripted 500"'
+    )
+    log = tmp_path / "errors.txt"
+    log.write_text("\n".join([error.format(small="true")] + [error.format(small="false")] * 2) + "\n")
+    agent = replay_agent("opencode", tmp_path, log, env={"REPLAY_HANG": "1"}, max_retries=1)
+    result = run(agent, tmp_path)
+    assert result.status is AgentStatus.failed
+    assert result.summary == "endpoint still failing after 1 retries: AI_APICallError: scripted 500"
