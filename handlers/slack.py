@@ -32,7 +32,7 @@ from bot.app import Runtime
 from bot.surfaces.slack import SlackSurface, wants, web_client
 from bot.surfaces.slack_card import approvers_mrkdwn
 from bot.webhooks import WebhookError, error_response, read_body
-from handlers.slack_access import SlackAccess
+from handlers.slack_access import SlackAccess, github_check
 from handlers.slack_buttons import on_button, on_reaction
 from handlers.slack_commands import on_command, on_home_opened
 from handlers.slack_runs import SlackContext, on_mention
@@ -57,7 +57,8 @@ class SlackEdge:
         client = web_client(settings)
         approvers = approvers_mrkdwn(config.approval, config.slack)
         surface = SlackSurface(client, runtime.store, approvers, interval=config.slack.card_edit_interval_s)
-        access = SlackAccess(client, config.slack, config.approval)
+        github = github_check(runtime) if config.slack.github_logins else None
+        access = SlackAccess(client, config.slack, config.approval, github=github)
         self.ctx = SlackContext(runtime, client, surface, access, approvers)
         self.signing_secret = _secret(settings.slack_signing_secret)
         if "slack" not in runtime.hub.names:  # HTTP and Socket Mode in one process share one card feed

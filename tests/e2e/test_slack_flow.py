@@ -45,14 +45,17 @@ def replies(slack: FakeSlack, channel: str, thread_ts: str) -> list[str]:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory) -> Any:
     remotes = make_repos(tmp_path, ["api"])
+    marker = tmp_path / "agent-started"
+    coder = agent("coder", "--marker", str(marker), "--append", "README.md", "use /v2/items", "--summary", "moved")
     config = {
         "repos": repo_entries(remotes),
-        "agents": [agent("coder", "--append", "README.md", "use /v2/items", "--summary", "moved to /v2/items")],
+        "agents": [coder],
         "approval": {"approvers": [f"slack:{BOB}"]},
         "slack": {"channel_repos": {"C111": ["api"]}},
     }
     with slack_world(monkeypatch, start_runtime, config) as w:
         w.remotes = remotes  # type: ignore[attr-defined]
+        w.slack.observer = marker.exists  # each call to Slack notes whether an agent had started yet
         yield w
 
 
@@ -63,12 +66,12 @@ def test_a_mention_runs_to_a_merge_approved_by_a_click_on_the_card(world: SlackW
     thread = envelope["event"]["ts"]
     run_id = until("the run linked to the thread", lambda: store.run_for_link(f"slack:thread:C111:{thread}"))
 
-    # The card is in the thread, and it was there before the first agent step started.
+    # The card is in the thread, and it was there before any agent had started.
     card_post = slack.calls_to("chat.postMessage")[0]
     assert (card_post.params["channel"], card_post.params["thread_ts"]) == ("C111", thread)
+    assert card_post.observed is False
+    until("a card edit after the agent started", lambda: any(c.observed for c in slack.calls_to("chat.update")))
     view = wait_for(world.runtime, run_id, RunState.awaiting_approval, timeout=60)
-    first_step = next(e for e in store.events(run_id) if e.kind == "step_started")
-    assert card_post.wall < first_step.at.timestamp()
 
     card = until(
         "the Approve button", lambda: (c := card_of(slack, "C111", thread)) and button(c, "baton_approve") and c

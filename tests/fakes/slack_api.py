@@ -16,6 +16,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,7 +58,7 @@ class Call:
     response: dict[str, Any]
     seq: int
     at: float = field(default_factory=time.monotonic)
-    wall: float = field(default_factory=time.time)
+    observed: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +99,8 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.rate_limits: dict[str, list[int]] = {}
+        # Asked at each call and recorded with it (e.g. "had an agent started yet?"), to test order.
+        self.observer: Callable[[], bool] | None = None
         self._required = required_params()
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
@@ -244,8 +247,9 @@ class FakeSlack:
         body: dict[str, Any],
         headers: dict[str, str] | None = None,
     ) -> None:
+        observed = self.observer() if self.observer is not None else None
         with self._lock:
-            self.calls.append(Call(method, params, status, body, next(self._seq)))
+            self.calls.append(Call(method, params, status, body, next(self._seq), observed=observed))
         data = json.dumps(body).encode()
         req.send_response(status)
         req.send_header("Content-Type", "application/json; charset=utf-8")
