@@ -79,7 +79,7 @@ class SlackEdge:
             return error_response(err)
         answer = await self.app.async_dispatch(to_async_bolt_request(request, body))
         if answer.status == 404:  # signed and well formed, but nothing of ours listens: say so, no retry
-            log.info("slack_request_unhandled", body=body[:200].decode("utf-8", "replace"))
+            log.info("slack_request_unhandled", kind=_kind(body))
             return JSONResponse({"ok": True, "handled": False})
         return to_starlette_response(answer)
 
@@ -118,6 +118,20 @@ def _check_payload(body: bytes, content_type: str) -> None:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise WebhookError(400, f"malformed body: {err.__class__.__name__}") from None
     raise WebhookError(400, f"unsupported content type {kind or '(none)'}")
+
+
+def _kind(body: bytes) -> str:
+    """What a request was (its type, event type or command), for a log line without its content."""
+    text = body.decode("utf-8", "replace")
+    if text.startswith("{"):
+        data = json.loads(text)
+        return f"{data.get('type')}:{(data.get('event') or {}).get('type', '')}"
+    form = parse_qs(text)
+    if "payload" in form:
+        payload = json.loads(form["payload"][0])
+        actions = payload.get("actions") or [{}]
+        return f"{payload.get('type')}:{actions[0].get('action_id', '')}"
+    return f"command:{form.get('command', [''])[0]}"
 
 
 def build_app(ctx: SlackContext, token: str, signing_secret: str, base_url: str) -> AsyncApp:
