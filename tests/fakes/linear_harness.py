@@ -30,6 +30,7 @@ from tests.fakes.linear_webhooks import LinearSender, LinearWebhooks
 
 SECRET = "linear-e2e-signing-secret-3b9f"
 API_KEY = "lin_api_e2e_0c1d2e3f"
+CARD_MARK = "**Baton run [`"
 
 
 @dataclass
@@ -52,16 +53,18 @@ class LinearWorld:
     def journal_lines(self) -> list[str]:
         return self.journal.read_text(encoding="utf-8").splitlines() if self.journal.exists() else []
 
-    def card(self, issue_id: str) -> Comment | None:
+    def _mine(self, issue_id: str) -> list[Comment]:
         ws = self.linear.workspace
-        mine = [c for c in ws.comments.values() if c.issue_id == issue_id and c.user_id == ws.viewer_id]
-        return next((c for c in mine if c.parent_id is None), None)
+        with ws.lock:
+            return [c for c in ws.comments.values() if c.issue_id == issue_id and c.user_id == ws.viewer_id]
+
+    def card(self, issue_id: str) -> Comment | None:
+        """Baton's status card on an issue (the comment that names its run)."""
+        return next((c for c in self._mine(issue_id) if CARD_MARK in c.body), None)
 
     def replies(self, issue_id: str) -> list[str]:
-        """Baton's comments on an issue other than its status card, oldest first."""
-        ws = self.linear.workspace
-        mine = [c for c in ws.comments.values() if c.issue_id == issue_id and c.user_id == ws.viewer_id]
-        return [c.body for c in mine if c.parent_id is not None]
+        """Baton's other comments on an issue (answers and refusals), oldest first."""
+        return [c.body for c in self._mine(issue_id) if CARD_MARK not in c.body]
 
 
 def until(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
