@@ -124,7 +124,8 @@ class Routing(_Strict):
 class BestOf(_Strict):
     agents: list[str] = Field(min_length=1)
     n: int | None = Field(default=None, ge=1)
-    judge: Literal["checks_then_smallest_diff", "smallest_diff"] = "checks_then_smallest_diff"
+    judge: Literal["checks_then_smallest_diff", "checks_then_cheapest", "smallest_diff"] = "checks_then_smallest_diff"
+    concurrent: bool = False
 
 
 class GroupChat(_Strict):

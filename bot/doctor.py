@@ -54,7 +54,7 @@ def _repos(config: BatonFile) -> list[str]:
 def _agents(config: BatonFile) -> list[str]:
     lines = [f"agents ({len(config.agents)}):"]
     for agent in config.agents:
-        program = _program(agent.command)
+        program = _program(agent.argv_prefix)
         found = shutil.which(program) if program else None
         mark = "✓" if found else "✗"
         where = found or f"{program or '(empty command)'} not found"

@@ -147,9 +147,17 @@ def _progress(emit: Emitter, step_key: str, pidfile: Path | None = None) -> Call
 
 
 def invoke_agent(
-    deps: EngineDeps, task: AgentTask, agent_name: str, branch: str, expected_head: str, name: str
+    deps: EngineDeps,
+    task: AgentTask,
+    agent_name: str,
+    branch: str,
+    expected_head: str,
+    name: str,
+    *,
+    path: Path | None = None,
 ) -> StepOutcome:
-    """Run one agent in the repo's workspace from `expected_head`, then commit what it changed."""
+    """Run one agent in the repo's workspace (or the worktree `path`) from `expected_head`, then
+    commit what it changed."""
     emit = Emitter(deps, task.run_id)
     run = deps.store.get_run(task.run_id)
     assert run is not None
@@ -165,7 +173,7 @@ def invoke_agent(
         agent = deps.agents.get(agent_name)
     except UnknownAgent as err:
         return StepOutcome(result=AgentResult(status=AgentStatus.failed, summary=str(err)))
-    path = deps.workspace.locate(task.run_id, task.repo, branch)
+    path = path or deps.workspace.locate(task.run_id, task.repo, branch)
     deps.workspace.reset_to(path, expected_head)
     step = Step(run_id=task.run_id, key=task.step_key, name=name, repo=task.repo, agent=agent_name)
     emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name}, step)
@@ -224,16 +232,23 @@ def invoke_planner(deps: EngineDeps, task: AgentTask, agent_name: str) -> AgentR
 
 
 def workspace_checks(
-    deps: EngineDeps, run_id: str, repo: str, branch: str, expected_head: str, key: str
+    deps: EngineDeps,
+    run_id: str,
+    repo: str,
+    branch: str,
+    expected_head: str,
+    key: str,
+    *,
+    path: Path | None = None,
 ) -> CheckOutcome:
-    """Run the repo's checks command on the workspace at `expected_head`."""
+    """Run the repo's checks command on the workspace (or the worktree `path`) at `expected_head`."""
     command = deps.config.repo(repo).checks
     step = Step(run_id=run_id, key=key, name="checks", repo=repo)
     if not command:
         step.state, step.finished_at, step.detail = StepState.skipped, utcnow(), "no checks command"
         deps.store.save_step(step)
         return CheckOutcome(passed=True, output_tail="no checks command", sha=expected_head)
-    path = deps.workspace.locate(run_id, repo, branch)
+    path = path or deps.workspace.locate(run_id, repo, branch)
     deps.workspace.reset_to(path, expected_head)
     deps.store.save_step(step)
     home = deps.settings.home / "homes" / run_id / "checks"

@@ -12,7 +12,8 @@ from bot.config import ROUTED_AGENT, Node
 from bot.domain import AgentResult, AgentStatus, AgentTask, CheckOutcome, RunSpec
 from bot.engine import patterns
 from bot.engine.budget import BudgetExceeded
-from bot.engine.patterns.base import NodeResult
+from bot.engine.patterns.base import Candidate, NodeResult
+from bot.engine.race import race_step
 
 if TYPE_CHECKING:
     from bot.engine.runs import RunEngine
@@ -82,6 +83,23 @@ class RepoContext:
 
     def checks(self) -> CheckOutcome:
         return self.engine.checks_step(self.spec.run_id, self.repo, self.branch, self.head, self._key("checks"))
+
+    def race(self, agents: list[str], *, names: list[str], feedback: str = "", checks: bool = True) -> list[Candidate]:
+        tasks = [
+            AgentTask(
+                run_id=self.spec.run_id,
+                repo=self.repo,
+                step_key=self._key(name),
+                prompt=self.task,
+                plan=self.plan,
+                feedback=feedback,
+            )
+            for name in names
+        ]
+        candidates = race_step(self.engine.deps, tasks, agents, names, self.branch, self.head, checks)
+        if any(c.status is AgentStatus.cancelled for c in candidates):
+            raise RunCancelled()
+        return candidates
 
     def reset(self, sha: str) -> None:
         self.head = sha

@@ -11,7 +11,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from bot.config import Node
-from bot.domain import AgentResult, CheckOutcome
+from bot.domain import AgentResult, AgentStatus, CheckOutcome
 
 
 class NodeResult(BaseModel):
@@ -19,6 +19,25 @@ class NodeResult(BaseModel):
     summary: str = ""
     head: str = ""
     agent: str | None = None
+
+
+class Candidate(BaseModel):
+    """One best-of candidate's outcome (see PatternContext.race)."""
+
+    agent: str
+    step_key: str = ""
+    status: AgentStatus
+    summary: str = ""
+    head: str
+    """The candidate's commit, or the start when it changed nothing or failed."""
+    diff_lines: int = 0
+    cost_usd: float = 0.0
+    checks_passed: bool | None = None
+    """None when the candidate's checks were not run."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is AgentStatus.succeeded
 
 
 class PatternContext(Protocol):
@@ -38,6 +57,11 @@ class PatternContext(Protocol):
         ...
 
     def checks(self) -> CheckOutcome: ...
+
+    def race(self, agents: list[str], *, names: list[str], feedback: str = "", checks: bool = True) -> list[Candidate]:
+        """Run the agents at once from the current head, each in its own worktree, each followed by
+        the checks when `checks`; the head does not move (best-of picks and `reset`s to a winner)."""
+        ...
 
     def reset(self, sha: str) -> None:
         """Make `sha` the head again (the next step starts from it)."""
