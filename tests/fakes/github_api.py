@@ -168,6 +168,11 @@ class FakeGitHub:
                 {"id": self.world.new_id(), "sha": sha, "context": context, "state": state, "description": description}
             )
 
+    def close_pull(self, full_name: str, number: int, by: str) -> None:
+        """Someone closes a PR without merging it (as the PR page's button does)."""
+        self.world.user(by)
+        self.routes.dispatch("PATCH", f"/repos/{full_name}/pulls/{number}", {}, {"state": "closed"}, by)
+
     # -- faults -----------------------------------------------------------------------------------------
     def fail(
         self,

@@ -39,7 +39,7 @@ class PullRoutes(RouteHelpers):
             "draft": pull.draft,
             "merged": pull.merged,
             "merged_at": pull.merged_at,
-            "closed_at": pull.merged_at if pull.state == "closed" else None,
+            "closed_at": pull.closed_at,
             "merge_commit_sha": pull.merge_commit_sha,
             "mergeable": mergeable,
             "mergeable_state": state,
@@ -136,7 +136,7 @@ class PullRoutes(RouteHelpers):
         pull.body = str(body.get("body", pull.body))
         if body.get("state") == "closed" and pull.state == "open":
             pull.closed_head_sha = self.world.head_sha(repo, pull)
-            pull.state = "closed"
+            pull.state, pull.closed_at = "closed", now_iso()
         return Answer(200, self._pull_body(repo, pull))
 
     def merge_pull(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
@@ -157,6 +157,7 @@ class PullRoutes(RouteHelpers):
         title = body.get("commit_title") or f"{pull.title} (#{pull.number})"
         sha = self.world.merge(repo, pull, method, title, body.get("commit_message", ""))
         pull.state, pull.merged, pull.merged_at = "closed", True, now_iso()
+        pull.closed_at = pull.merged_at
         pull.merge_commit_sha, pull.closed_head_sha = sha, head
         return Answer(200, self.fake.bodies.merged(sha))
 

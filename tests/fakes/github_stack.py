@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
@@ -48,7 +49,19 @@ def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **gith
     settings = Settings(home=tmp_path / ".baton", config=tmp_path / "absent.yml", **secrets)
     runtime = Runtime(settings, parse_baton_file(config))
     runtime.launch()
-    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), host="127.0.0.1", port=0, log_level="warning"))
+    try:
+        with serving(create_web_app(runtime)) as url:
+            yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET), remotes, url)
+    finally:
+        _close_open_runs(runtime)
+        runtime.shutdown()
+        fake.stop()
+
+
+@contextmanager
+def serving(app: Starlette) -> Iterator[str]:
+    """`app` served by uvicorn on a fresh 127.0.0.1 port (lifespan included); yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
     thread.start()
     try:
@@ -56,12 +69,7 @@ def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **gith
         while not server.started:
             assert time.monotonic() < deadline, "the web app did not start"
             time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET), remotes, url)
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-        _close_open_runs(runtime)
-        runtime.shutdown()
-        fake.stop()

@@ -50,6 +50,7 @@ class Pull:
     state: str = "open"
     merged: bool = False
     merged_at: str | None = None
+    closed_at: str | None = None
     merge_commit_sha: str | None = None
     closed_head_sha: str | None = None
     created_at: str = field(default_factory=now_iso)

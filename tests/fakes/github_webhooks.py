@@ -58,10 +58,11 @@ def sign(secret: str, body: bytes) -> str:
 class Webhooks:
     """Builds and delivers signed webhooks about the fake's world to Baton's endpoint."""
 
-    def __init__(self, fake: FakeGitHub, endpoint: str, secret: str) -> None:
+    def __init__(self, fake: FakeGitHub, endpoint: str, secret: str, client: httpx.Client | None = None) -> None:
         self.fake = fake
         self.endpoint = endpoint
         self.secret = secret
+        self.client = client or httpx.Client(timeout=15)
         self.sent: list[tuple[str, str, dict[str, Any]]] = []
 
     # -- the objects GitHub puts in every payload -------------------------------------------------------
@@ -98,13 +99,12 @@ class Webhooks:
             "html_url",
             "url",
         ):
-            body[key] = live[key]
+            if key in template:  # a review's PR is GitHub's "simple" PR: no merge fields
+                body[key] = live[key]
         for side in ("head", "base"):
             body[side]["ref"], body[side]["sha"] = live[side]["ref"], live[side]["sha"]
             body[side]["label"] = live[side]["label"]
             body[side]["repo"] = self._repository(template[side]["repo"], full_name)
-        if "merged" in template:
-            body["merged"] = live["merged"]
         return body
 
     # -- events -----------------------------------------------------------------------------------------
@@ -237,4 +237,4 @@ class Webhooks:
             "X-Hub-Signature-256": signature if signature is not None else sign(secret or self.secret, raw),
         }
         self.sent.append((event, delivery, body))
-        return httpx.post(self.endpoint, content=raw, headers=headers, timeout=15)
+        return self.client.post(self.endpoint, content=raw, headers=headers)
