@@ -283,8 +283,8 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None
 
 def is_urgent(event: RunEvent) -> bool:
     """Whether the card must be edited at once, not at the next second: a milestone, the wait for
-    approval (the buttons people must see), an ending."""
-    if event.kind in MILESTONE_KINDS:
+    approval (the buttons people must see), a decision (the clicker sees it taken), an ending."""
+    if event.kind in MILESTONE_KINDS or event.kind == "decision":
         return True
     if event.kind == "state":
         to = str(event.data.get("to", ""))

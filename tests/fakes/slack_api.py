@@ -19,33 +19,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-FIXTURES = Path("/work/shared/fixtures/slack")
-OPENAPI = FIXTURES / "slack-api-specs" / "web-api" / "slack_web_openapi_v2.json"
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-MAX_TEXT = 40_000
+from tests.fakes.slack_api_checks import (
+    MAX_TEXT,
+    MAX_VIEW_BLOCKS,
+    BlockError,
+    decode_json_params,
+    required_params,
+    validate_blocks,
+)
+
 BOT_USER = "U0BATON"
 BOT_ID = "B0BATON"
 TEAM = "T111"
-
-
-def required_params(spec_path: Path = OPENAPI) -> dict[str, set[str]]:
-    """Method name → the parameters Slack's OpenAPI description marks required (token aside)."""
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    found: dict[str, set[str]] = {}
-    for path, verbs in spec["paths"].items():
-        for op in verbs.values():
-            names = {p["name"] for p in op.get("parameters", []) if p.get("required") and p["name"] != "token"}
-            found[path.lstrip("/")] = found.get(path.lstrip("/"), set()) | names
-    return found
 
 
 @dataclass
@@ -63,28 +54,6 @@ class Call:
     @property
     def ok(self) -> bool:
         return self.status == 200 and bool(self.response.get("ok"))
-
-
-class BlockError(ValueError):
-    pass
-
-
-def validate_blocks(blocks: Any, limit: int = MAX_MESSAGE_BLOCKS) -> None:
-    """Refuse what Slack refuses: not a list, too many, an unknown type or key, a text over its limit."""
-    if not isinstance(blocks, list):
-        raise BlockError("blocks must be an array")
-    if len(blocks) > limit:
-        raise BlockError(f"no more than {limit} items allowed")
-    for i, raw in enumerate(blocks):
-        parsed = Block.parse(raw) if isinstance(raw, dict) else None
-        if parsed is None:
-            raise BlockError(f"unsupported type at /blocks/{i}")
-        try:
-            parsed.validate_json()
-        except SlackObjectFormationError as err:
-            raise BlockError(f"{err} at /blocks/{i}") from None
-        if parsed.to_dict() != raw:
-            raise BlockError(f"unknown or malformed field at /blocks/{i}")
 
 
 class FakeSlack:
@@ -231,7 +200,7 @@ class FakeSlack:
             }
             return self._answer(req, method, params, 200, body)
         try:
-            decoded = _decode_json_params(params)
+            decoded = decode_json_params(params)
             status, body = 200, self._method(method, decoded)
         except BlockError as err:
             decoded, status = params, 200
@@ -352,16 +321,3 @@ class FakeSlack:
     def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
         members = self.usergroups.get(str(p["usergroup"]))
         return {"ok": True, "users": members} if members is not None else {"ok": False, "error": "no_such_subteam"}
-
-
-def _decode_json_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Form-encoded calls carry `blocks` and `view` as JSON strings; JSON calls carry them as values."""
-    decoded = dict(params)
-    for name in ("blocks", "view", "attachments"):
-        value = decoded.get(name)
-        if isinstance(value, str):
-            try:
-                decoded[name] = json.loads(value)
-            except ValueError:
-                raise BlockError(f"{name} is not valid JSON") from None
-    return decoded

@@ -36,7 +36,7 @@ from bot.surfaces.slack_card import (
     milestone_text,
     parse_button_value,
 )
-from tests.fakes.slack_api import validate_blocks
+from tests.fakes.slack_api_checks import validate_blocks
 
 T0 = datetime(2026, 3, 1, 14, 3, 0, tzinfo=UTC)
 ALICE = Actor(source=Source.slack, id="U0ALICE", display="alice")
@@ -228,8 +228,8 @@ def test_steps_and_progress_get_no_thread_reply() -> None:
     assert milestone_text(view, event("state", to="working"), "x") is None
 
 
-def test_milestones_the_wait_for_approval_and_endings_are_urgent_and_steps_are_not() -> None:
-    assert [is_urgent(event(k)) for k in ("plan_ready", "pr_opened", "approval_requested")] == [True] * 3
+def test_milestones_decisions_the_wait_for_approval_and_endings_are_urgent_and_steps_are_not() -> None:
+    assert [is_urgent(event(k)) for k in ("plan_ready", "pr_opened", "approval_requested", "decision")] == [True] * 4
     endings = ("merged", "failed", "cancelled", "rejected", "awaiting_approval")
     assert [is_urgent(event("state", to=s)) for s in endings] == [True] * 5
     assert [is_urgent(event("step_finished")), is_urgent(event("state", to="working"))] == [False, False]

@@ -12,7 +12,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from tests.fakes import slack_events
-from tests.fakes.slack_api import FakeSlack, required_params
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api_checks import required_params
 from tests.fakes.slack_events import JAVA, sign
 
 TOKEN = "xoxb-fake-test"
