@@ -76,6 +76,7 @@ class Bodies:
                 "fork": False,
                 "default_branch": default_branch,
                 "description": f"{full_name} (fake GitHub, backed by a bare git repo)",
+                "homepage": None,
             }
         )
         return body
