@@ -19,6 +19,7 @@ import structlog
 
 from bot import linear_documents as docs
 from bot.app import Runtime
+from bot.config import BatonFile
 from bot.domain import Actor, ReplyTo, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
 from bot.linear_client import LinearClient, LinearError
@@ -95,9 +96,8 @@ def issue_request(identifier: str, title: str, description: str, url: str, nonce
     return "\n".join(parts)
 
 
-def choose_repos(ctx: LinearContext, team: str, team_key: str, description: str) -> tuple[list[str], str | None]:
+def choose_repos(config: BatonFile, team: str, team_key: str, description: str) -> tuple[list[str], str | None]:
     """(repos, None) or ([], what to tell people)."""
-    config = ctx.runtime.config
     line = _REPOS_LINE.search(description)
     named = [r.strip() for r in line.group(1).split(",") if r.strip()] if line else []
     named = named or parse_request(description).repos
@@ -162,7 +162,7 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
     if refusal is None and current_run is not None and not current_run.state.terminal:
         refusal = f"Run `{current_run.run_id}` is still {current_run.state.value} on this issue; it continues."
     team_key = data.team.key if data.team else ""
-    repos, problem = choose_repos(ctx, data.teamId, team_key, description)
+    repos, problem = choose_repos(ctx.runtime.config, data.teamId, team_key, description)
     refusal = refusal or problem
     spec = None
     if refusal is None:
@@ -211,7 +211,9 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
     if refusal is None and issue is None:
         refusal = "Baton works on issues: delegate an issue to it, or mention it in an issue's comments."
     if refusal is None and issue is not None:
-        repos, refusal = choose_repos(ctx, issue.teamId, issue.team.key, f"{issue.description or ''}\n{instruction}")
+        repos, refusal = choose_repos(
+            ctx.runtime.config, issue.teamId, issue.team.key, f"{issue.description or ''}\n{instruction}"
+        )
     spec = None
     if refusal is None:
         try:

@@ -127,3 +127,15 @@ def test_status_and_follow_up_comments_steer_the_running_run(world: World) -> No
     until("the follow-up to be queued", lambda: event_data(world.runtime, run_id, "follow_up_requested"))
     assert event_data(world.runtime, run_id, "follow_up_requested")[0]["instruction"] == "also mention the changelog"
     until("the second round", lambda: event_data(world.runtime, run_id, "round_finished"))
+
+
+def test_a_body_over_25_mb_is_refused_with_413_without_being_read_whole(world: World) -> None:
+    chunk = b"x" * (1024 * 1024)
+
+    def body() -> Iterator[bytes]:
+        for _ in range(26):
+            yield chunk
+
+    answer = world.sender.http.post(world.sender.url, content=body(), headers={"Linear-Delivery": "d-big"})
+    assert answer.status_code == 413
+    assert world.runtime.store.list_runs() == []

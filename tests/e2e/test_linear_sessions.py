@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.domain import RunState
-from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
+from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.linear_harness import LinearWorld, linear_world, until
 from tests.fakes.linear_state import Team, User
@@ -108,3 +108,22 @@ def test_a_stop_signal_cancels_the_run_and_the_session_gets_a_closing_response(w
         ],
     )
     assert closing == [{"type": "response", "body": f"Run `{run_id}` cancelled: cancelled by linear:{alice.id}"}]
+
+
+def test_prompts_in_the_session_answer_commands_and_ask_for_another_round(world: World) -> None:
+    ws, alice = world.linear.workspace, world.people["alice"]
+    world.release.touch()
+    session = ws.add_session(ws.add_issue(world.team, "Write notes", "repos: web"), alice)
+    run_id = world.send(world.hooks.session_event("created", session)).json()["run_id"]
+    wait_for(world.runtime, run_id, RunState.awaiting_approval, timeout=60)
+
+    answer = world.send(world.hooks.session_prompted(session, alice, "/baton status"))
+    assert answer.json()["answers"][0].startswith("awaiting approval · web · ")
+    said = [a.content for a in ws.activities.values() if a.session_id == session.id]
+    assert said[-1] == {"type": "thought", "body": answer.json()["answers"][0]}
+
+    world.send(world.hooks.session_prompted(session, alice, "Also list the date in the notes"))
+    until("the follow-up", lambda: event_data(world.runtime, run_id, "follow_up_requested"))
+    assert (
+        event_data(world.runtime, run_id, "follow_up_requested")[0]["instruction"] == "Also list the date in the notes"
+    )
