@@ -4,7 +4,9 @@ Before anything reads the payload, the body is bounded (413 past 25 MB) and its
 `X-Hub-Signature-256` checked in constant time against `GITHUB_WEBHOOK_SECRET` (401 and nothing
 else happens). A missing `X-GitHub-Event`/`X-GitHub-Delivery` or a malformed body is a 400 with a
 reason; `ping` is 200. Events are handled in a worker thread (`github_events.py`) and answered as
-soon as they are persisted and their run started — in milliseconds, well inside GitHub's 10 s.
+soon as they are persisted and their run started; if GitHub's API is slow to us (rate limits,
+retries) the answer goes out after 5 s anyway (202) and the work finishes behind it, so a delivery
+is always answered inside GitHub's 10 s.
 
 Building the edge also wires GitHub into the runtime: the GitHub forge for `forge: github` repos,
 the status-comment surface and the checks poller on the surface hub, and the approver check
@@ -13,6 +15,8 @@ the status-comment surface and the checks poller on the surface hub, and the app
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -29,7 +33,7 @@ from bot.surfaces.github import GitHubSurface
 from bot.webhooks import WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
 from handlers.github_access import GitHubAccess
 from handlers.github_checks import ChecksTracker
-from handlers.github_events import GitHubEvents
+from handlers.github_events import GitHubEvents, Handled
 from handlers.github_runs import GitHubRuns
 
 if TYPE_CHECKING:
@@ -37,6 +41,17 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 PATH = "/github/webhook"
+
+
+def _log_late(event: str, delivery: str) -> Callable[[asyncio.Future[Handled]], None]:
+    def done(work: asyncio.Future[Handled]) -> None:
+        error = work.exception()
+        if error is not None:
+            log.error("github.webhook_failed_late", gh_event=event, delivery=delivery, error=str(error)[:300])
+        else:
+            log.info("github.webhook_late", gh_event=event, delivery=delivery, action=work.result().action)
+
+    return done
 
 
 def credentials(runtime: Runtime) -> GitHubCredentials:
@@ -89,7 +104,12 @@ def create_routes(runtime: Runtime) -> list[BaseRoute]:
                 return JSONResponse({"ok": True, "action": "pong"})
             if events is None:
                 raise WebhookError(503, missing)
-            handled = await run_in_threadpool(events.handle, event, delivery, payload)
+            work = asyncio.ensure_future(run_in_threadpool(events.handle, event, delivery, payload))
+            try:
+                handled = await asyncio.wait_for(asyncio.shield(work), timeout=runtime.config.github.webhook_answer_s)
+            except TimeoutError:  # GitHub is slow to us: answer now, finish in the background
+                work.add_done_callback(_log_late(event, delivery))
+                return JSONResponse({"ok": True, "action": "accepted: still working"}, status_code=202)
         except WebhookError as err:
             return error_response(err)
         log.info("github.webhook", gh_event=event, delivery=delivery, action=handled.action, run_id=handled.run_id)

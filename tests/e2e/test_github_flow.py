@@ -4,6 +4,7 @@ checks passed, and merges both in order once a maintainer writes `/baton approve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 from bot.domain import ChecksState, RunState
 from bot.scm.github_issues import status_marker
 from tests.e2e.conftest import agent, until, wait_for
-from tests.fakes.github_stack import Stack, github_stack
+from tests.fakes.github_setup import TOKEN
+from tests.fakes.github_stack import SECRET, Stack, github_stack
 from tests.gitutil import read_file_on
 
 ISSUE = "acme/api"
@@ -102,3 +104,16 @@ def test_checks_from_webhooks_then_a_maintainers_approval_merge_both_in_order(st
         assert "use /v2/items" in read_file_on(stack.remotes[repo], "main", "README.md")
     until("the status comment says merged", lambda: "**merged**" in _status_comments(stack, issue, run_id)[0])
     assert len(_status_comments(stack, issue, run_id)) == 1
+
+
+def test_no_secret_reaches_github_or_the_runs_record(stack: Stack) -> None:
+    _, _, run_id = _ask(stack, "@baton rename /items to /v2/items\nrepos: api, web")
+    wait_for(stack.runtime, run_id, RunState.awaiting_approval, timeout=60)
+    until("PR bodies were updated", lambda: len(stack.fake.calls("PATCH", r"/pulls/\d+$")) >= 2)
+
+    written = json.dumps([r.body for r in stack.fake.requests]) + json.dumps(
+        [e.data for e in stack.runtime.store.events(run_id)]
+    )
+    for secret in (TOKEN, SECRET):
+        assert secret not in written
+    assert all(r.login == "baton-bot" for r in stack.fake.requests)
