@@ -64,7 +64,7 @@ class _Card:
     view: RunView | None = None
     urgent: bool = False
     last_edit: float = float("-inf")
-    last_blocks: Any = None
+    last_signature: Any = None
 
 
 class SlackSurface:
@@ -106,13 +106,14 @@ class SlackSurface:
             log.warning("slack_card_post_failed", run_id=run_id, error=_error(err))
             return None
         ts = str(answer["ts"])
+        signature = card_blocks(view, self.approvers, now=view.run.created_at)
         thread = thread_ts or ts
         self.store.put_fact(run_id, CARD_FACT, {"channel": channel, "ts": ts, "thread_ts": thread})
         self.store.link(thread_key(channel, thread), run_id)
         self.store.link(card_key(channel, ts), run_id)
         with self._lock:
             card = self._cards.setdefault(run_id, _Card())
-            card.last_blocks = blocks
+            card.last_signature = signature
         log.info("slack_card_posted", run_id=run_id, channel=channel, ts=ts)
         return ts
 
@@ -146,7 +147,7 @@ class SlackSurface:
             return
         with self._lock:
             card = self._cards.setdefault(run_id, _Card())
-            card.view, card.urgent, card.last_blocks = view, True, None
+            card.view, card.urgent, card.last_signature = view, True, None
         self._edit(run_id, card, self.clock())
 
     def _edit(self, run_id: str, card: _Card, now: float) -> None:
@@ -166,14 +167,16 @@ class SlackSurface:
             if self._post(view, str(where["channel"]), where.get("thread_ts")):
                 self._settle(card, view, now)
             return
-        blocks = card_blocks(view, self.approvers)
-        if blocks != card.last_blocks:
+        # The elapsed time alone is no reason to edit: compare the card as of the run's start.
+        signature = card_blocks(view, self.approvers, now=view.run.created_at)
+        if signature != card.last_signature:
+            blocks = card_blocks(view, self.approvers)
             try:
                 self.client.chat_update(channel=where["channel"], ts=where["ts"], text=card_text(view), blocks=blocks)
             except (SlackApiError, SlackClientError) as err:
                 log.warning("slack_card_update_failed", run_id=run_id, error=_error(err))
                 return  # still pending: the next flush tries again
-            card.last_blocks = blocks
+            card.last_signature = signature
         self._settle(card, view, now)
 
     def _settle(self, card: _Card, view: RunView, now: float) -> None:

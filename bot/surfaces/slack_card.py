@@ -9,6 +9,7 @@ posted in the run's thread. Nothing here does I/O; every text stays inside Slack
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -166,15 +167,18 @@ def buttons(view: RunView) -> list[Block]:
     return made
 
 
+def _when(at: datetime) -> str:
+    """hh:mm in each reader's own time zone (Slack's date token), UTC where it cannot be shown."""
+    return f"<!date^{int(at.timestamp())}^{{time}}|{at:%H:%M} UTC>"
+
+
 def _approvals(view: RunView) -> list[str]:
     lines = []
     for approval in view.approvals:
         verb = {Decision.approve: "Approved", Decision.reject: "Rejected"}.get(approval.decision)
         if verb is None:
             continue
-        epoch = int(approval.at.timestamp())
-        when = f"<!date^{epoch}^{{time}}|{approval.at:%H:%M} UTC>"  # shown in each reader's time zone
-        line = f"{verb} by {who(approval.actor.key, approval.actor.display)} at {when}"
+        line = f"{verb} by {who(approval.actor.key, approval.actor.display)} at {_when(approval.at)}"
         lines.append(line if approval.valid else f"~{line}~ (a PR changed since)")
     return lines
 
@@ -201,7 +205,9 @@ def card_text(view: RunView) -> str:
     return f"Baton run {view.run.run_id}: {summary_line(view)}"
 
 
-def card_blocks(view: RunView, approvers: str) -> list[Block]:
+def card_blocks(view: RunView, approvers: str, now: datetime | None = None) -> list[Block]:
+    """The card; `now` is when its elapsed time is measured to (the run's start gives a card that
+    changes only when the run does, which is how the surface tells a needed edit from a clock tick)."""
     run, spec = view.run, view.run.spec
     actor = spec.trigger.actor
     title = f"{_STATE_EMOJI[run.state]} {state_label(run.state).capitalize()}"
@@ -226,7 +232,11 @@ def card_blocks(view: RunView, approvers: str) -> list[Block]:
         lines = [
             f"{step_icon(s.state)} {esc(s.repo or 'run')} · {esc(one_line(s.name, 60))}"
             + (f" · {esc(s.agent)}" if s.agent else "")
-            + (f" · {fmt_duration(s.duration_s)}" if s.state is not StepState.running else " · running")
+            + (
+                f" · {fmt_duration(s.duration_s)}"
+                if s.state is not StepState.running
+                else f" · running since {_when(s.started_at)}"
+            )
             for s in view.steps
         ]
         blocks.append(_section(_fit_lines("*Steps*", lines)))
@@ -250,7 +260,7 @@ def card_blocks(view: RunView, approvers: str) -> list[Block]:
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _fit(f"`{run.run_id}` · {esc(summary_line(view))}", 2000)}],
+            "elements": [{"type": "mrkdwn", "text": _fit(f"`{run.run_id}` · {esc(summary_line(view, now))}", 2000)}],
         }
     )
     actions = buttons(view)

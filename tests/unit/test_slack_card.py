@@ -238,3 +238,9 @@ def test_milestones_decisions_the_wait_for_approval_and_endings_are_urgent_and_s
 def test_a_button_value_that_is_not_ours_is_refused() -> None:
     assert parse_button_value("click_me_123") is None
     assert parse_button_value(button_value("r9")) is not None
+
+
+def test_a_running_step_says_since_when_in_the_readers_time_zone() -> None:
+    step = Step(run_id="r1", key="s1", name="implement", repo="api", agent="codemod", started_at=T0)
+    body = texts(card_blocks(make_view(RunState.working, steps=[step]), "x"))
+    assert f"… api · implement · codemod · running since <!date^{int(T0.timestamp())}^{{time}}|14:03 UTC>" in body

@@ -223,3 +223,17 @@ def test_the_surface_wants_runs_that_report_to_slack_only(store: Store) -> None:
     )
     store.create_run(RunSpec(run_id="r2", trigger=trigger, repos=["api"], playbook="default"))
     assert [wants(view(store, slack_run)), wants(view(store, "r2"))] == [True, False]
+
+
+def test_progress_that_changes_nothing_on_the_card_makes_no_edit(slack: FakeSlack, store: Store) -> None:
+    clock = Clock()
+    run_id = new_run(store)
+    slack_surface = surface(slack, store, clock)
+    slack_surface.post_card(run_id, "C1", "1.1")
+    seen = 0
+    for lines in range(5):
+        store.append_event(run_id, "agent_progress", {"step": "s1", "kind": "tool", "lines": lines})
+        seen = deliver(slack_surface, store, run_id, seen)
+        clock.now += 2
+        slack_surface.flush()
+    assert slack.calls_to("chat.update") == []
