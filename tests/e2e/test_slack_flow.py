@@ -67,7 +67,7 @@ def test_a_mention_runs_to_a_merge_approved_by_a_click_on_the_card(world: SlackW
     run_id = until("the run linked to the thread", lambda: store.run_for_link(f"slack:thread:C111:{thread}"))
 
     # The card is in the thread, and it was there before any agent had started.
-    card_post = slack.calls_to("chat.postMessage")[0]
+    card_post = until("the card", lambda: slack.calls_to("chat.postMessage"))[0]
     assert (card_post.params["channel"], card_post.params["thread_ts"]) == ("C111", thread)
     assert card_post.observed is False
     until("a card edit after the agent started", lambda: any(c.observed for c in slack.calls_to("chat.update")))
