@@ -229,6 +229,7 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
     _point_issue(ctx, issue.id, run_id)
     ack = acknowledgement(run_id, repos)
     ctx.runtime.submit(spec, before_start=lambda rid: _safely(lambda r: ctx.surface.acknowledge(r, ack), rid))
+    ctx.later.append(lambda: _safely(ctx.surface.link_session, run_id))
     log.info("linear_session_run_started", run_id=run_id, session=session.id, repos=repos)
     return {"ok": True, "run_id": run_id}
 

@@ -140,13 +140,17 @@ class LinearSurface:
             self.write_card(view, target.issue_id)
 
     def acknowledge(self, run_id: str, content: Content) -> None:
-        """A session's first thought and its link to the run's page, from the webhook path."""
+        """A session's first thought, from the webhook path (Linear wants it within 10 s)."""
         target = self.target(run_id)
-        if not target.session_id:
-            return
-        self.post_activity(run_id, target.session_id, "ack", content)
-        link = {"label": f"Baton run {run_id}", "url": run_page(self.public_url, run_id)}
-        self._call(docs.SESSION_UPDATE, {"id": target.session_id, "input": {"externalUrls": [link]}})
+        if target.session_id:
+            self.post_activity(run_id, target.session_id, "ack", content)
+
+    def link_session(self, run_id: str) -> None:
+        """Point the session at the run's page (Linear shows it as the session's external link)."""
+        target = self.target(run_id)
+        if target.session_id:
+            link = {"label": f"Baton run {run_id}", "url": run_page(self.public_url, run_id)}
+            self._call(docs.SESSION_UPDATE, {"id": target.session_id, "input": {"externalUrls": [link]}})
 
     # -- the work ---------------------------------------------------------------------------------------
     def _apply(self, view: RunView, event: RunEvent, target: LinearTarget) -> None:

@@ -61,11 +61,11 @@ def test_a_delegated_issue_gets_its_first_thought_before_its_queued_run_starts(w
     assert answer.status_code == 200
     second = answer.json()["run_id"]
 
-    # Answered with the thought already in the session and the session linked to the run's page.
+    # Answered with the thought already in the session; then the session links to the run's page.
     thoughts = [a.content for a in ws.activities.values() if a.session_id == session.id]
     assert [t["type"] for t in thoughts] == ["thought"] and second in thoughts[0]["body"]
     page = f"{world.runtime.settings.public_url}/runs/{second}"
-    assert session.external_urls == [{"label": f"Baton run {second}", "url": page}]
+    until("the session's link", lambda: session.external_urls == [{"label": f"Baton run {second}", "url": page}])
 
     world.release.touch()
     wait_for(world.runtime, second, RunState.awaiting_approval, timeout=60)
