@@ -3,27 +3,32 @@ the App Home tab (the viewer's recent runs and the approvals waiting for them, v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.domain import Actor, ReplyTo, RunState, RunView, Source, Trigger
+from bot.domain import Actor, ReplyTo, Run, RunState, RunView, Source, Trigger
 from bot.surfaces.slack_home import HELP, home_view, list_text, status_text
 from handlers.slack_runs import SlackContext, start_run, understand
 
 log = structlog.get_logger(__name__)
 
 RECENT = 10
+SCANNED = 500
+"""How many of the newest runs a command or the App Home looks through."""
 
 
-def _views(ctx: SlackContext, limit: int = 200) -> list[RunView]:
+def _views(ctx: SlackContext, keep: Callable[[Run], bool] = lambda _run: True, limit: int = RECENT) -> list[RunView]:
+    """The newest `limit` runs `keep` accepts, as views (the filter runs before the views are read)."""
     store = ctx.runtime.store
-    return [v for r in store.list_runs(limit=limit) if (v := store.view(r.run_id)) is not None]
+    runs = [r for r in store.list_runs(limit=SCANNED) if keep(r)][:limit]
+    return [v for r in runs if (v := store.view(r.run_id)) is not None]
 
 
-def _mine(views: list[RunView], user: str) -> list[RunView]:
-    return [v for v in views if v.run.spec.trigger.actor.key == f"{Source.slack.value}:{user}"]
+def _by(user: str) -> Callable[[Run], bool]:
+    return lambda run: run.spec.trigger.actor.key == f"{Source.slack.value}:{user}"
 
 
 def on_command(ctx: SlackContext, command: dict[str, Any]) -> tuple[str, Any]:
@@ -37,7 +42,7 @@ def on_command(ctx: SlackContext, command: dict[str, Any]) -> tuple[str, Any]:
     if verb == "status":
         return _status(ctx, user, rest), None
     if verb == "list":
-        return list_text(_views(ctx, RECENT)), None
+        return list_text(_views(ctx)), None
     if verb == "cancel":
         return _cancel(ctx, user, rest), None
     return HELP, None
@@ -73,7 +78,7 @@ def _run(ctx: SlackContext, command: dict[str, Any], user: str, channel: str, re
 def _status(ctx: SlackContext, user: str, run_id: str) -> str:
     store = ctx.runtime.store
     if not run_id:
-        mine = _mine(_views(ctx), user)
+        mine = _views(ctx, _by(user), limit=1)
         return status_text(mine[0]) if mine else "You have no runs yet. `/baton list` shows everyone's."
     view = store.view(run_id)
     return status_text(view) if view else f"No run `{run_id}`."
@@ -89,7 +94,8 @@ def _cancel(ctx: SlackContext, user: str, run_id: str) -> str:
     refusal = ctx.access.may_stop(actor, run)
     if refusal:
         return f"You can't cancel this run: {refusal}."
-    return ctx.runtime.cancel(run_id, actor).message
+    message: str = ctx.runtime.cancel(run_id, actor).message
+    return message
 
 
 def on_home_opened(ctx: SlackContext, event: dict[str, Any]) -> None:
@@ -98,12 +104,12 @@ def on_home_opened(ctx: SlackContext, event: dict[str, Any]) -> None:
     user = str(event.get("user", ""))
     if not user:
         return
-    views = _views(ctx)
     actor = Actor(source=Source.slack, id=user)
-    waiting = [
-        v for v in views if v.run.state is RunState.awaiting_approval and ctx.access.may_decide(actor, v.run) is None
-    ]
+
+    def waits_for_them(run: Run) -> bool:
+        return run.state is RunState.awaiting_approval and ctx.access.may_decide(actor, run) is None
+
     try:
-        ctx.client.views_publish(user_id=user, view=home_view(_mine(views, user)[:RECENT], waiting))
+        ctx.client.views_publish(user_id=user, view=home_view(_views(ctx, _by(user)), _views(ctx, waits_for_them)))
     except (SlackApiError, SlackClientError) as err:
         log.warning("slack_home_publish_failed", user=user, error=type(err).__name__)
