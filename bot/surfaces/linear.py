@@ -181,7 +181,9 @@ class LinearSurface:
                     try:
                         self._call(docs.COMMENT_UPDATE, {"id": comment_id, "input": {"body": body}})
                     except LinearError as err:
-                        if not err.not_found:
+                        # Not there (whatever words Linear uses): create it. Had it been there for
+                        # another reason, the create with the same id fails and says so.
+                        if err.kind in _TRANSIENT:
                             raise
                         self._create_card(comment_id, issue_id, body)
                 else:
@@ -247,9 +249,9 @@ class LinearSurface:
                     self._call(docs.ACTIVITY_EXISTS, {"id": activity_id})
                     exists = True
                 except LinearError as err:
-                    if not err.not_found:
+                    if err.kind in _TRANSIENT:
                         raise
-                    exists = False
+                    exists = False  # a create with the same id would fail if it were there after all
                 if exists:
                     self._activity_done(run_id, fact, key, ending)
                     return
