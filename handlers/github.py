@@ -90,6 +90,7 @@ def create_routes(runtime: Runtime) -> list[BaseRoute]:
         log.warning("github.disabled", reason=missing)
 
     async def webhook(request: Request) -> Response:
+        event = delivery = ""
         try:
             body = await read_body(request)
             signature = request.headers.get("x-hub-signature-256", "")
@@ -112,6 +113,9 @@ def create_routes(runtime: Runtime) -> list[BaseRoute]:
                 return JSONResponse({"ok": True, "action": "accepted: still working"}, status_code=202)
         except WebhookError as err:
             return error_response(err)
+        except Exception:  # a bug or an outage: logged with its trace, answered without one
+            log.exception("github.webhook_failed", gh_event=event, delivery=delivery)
+            return error_response(WebhookError(500, "the event could not be handled; it is logged"))
         log.info("github.webhook", gh_event=event, delivery=delivery, action=handled.action, run_id=handled.run_id)
         return JSONResponse(handled.model_dump())
 

@@ -200,7 +200,7 @@ class GitHubEvents:
                 run_id, "approval_invalidated", {"repo": change.repo, "reason": reason, "sha": pr.head.sha}
             )
             return Handled(action="approval_invalidated", run_id=run_id)
-        store.append_event(run_id, "pushed", {"repo": change.repo, "sha": pr.head.sha, "by": sender.login})
+        store.append_event(run_id, "head_moved", {"repo": change.repo, "sha": pr.head.sha, "by": sender.login})
         return Handled(action="head_moved", run_id=run_id)
 
     def on_review(self, delivery: str, payload: dict[str, Any]) -> Handled:

@@ -145,14 +145,15 @@ def test_an_approver_needs_maintain_on_the_repo(stack: Stack) -> None:
     wait_for(stack.runtime, run_id, RunState.merged, timeout=60)
 
 
-def test_status_and_cancel_commands_answer_on_the_issue(stack: Stack) -> None:
+def test_status_and_cancel_answer_on_the_issue_and_on_the_runs_pr(stack: Stack) -> None:
     issue, run_id = _started(stack)
+    [pull] = stack.fake.pulls(ISSUE)
     _comment(stack, issue, "/baton status", "alice")
     assert any(f"Run `{run_id}` is **awaiting approval**" in b for b in _replies(stack, issue))
 
-    _comment(stack, issue, "/baton cancel", "alice")
+    _comment(stack, pull.number, "Not needed after all.\n/baton cancel", "alice")
     wait_for(stack.runtime, run_id, RunState.cancelled, timeout=30)
-    assert any(f"run {run_id} cancelled" in b for b in _replies(stack, issue))
+    assert any(f"run {run_id} cancelled" in b for b in _replies(stack, pull.number))
 
 
 @pytest.fixture
