@@ -141,7 +141,7 @@ class CliAgent:
         transcripts = home / "transcripts"
         transcripts.mkdir(parents=True, exist_ok=True)
         transcript_path = transcripts / f"{safe_name(task.step_key)}.log"
-        parser = self.parser(progress, workdir)
+        parser = self.parser(self._priced(progress), workdir)
         watchdog = _Watchdog(self, parser.state, should_stop)
         with transcript_path.open("w", encoding="utf-8") as transcript:
 
@@ -169,6 +169,19 @@ class CliAgent:
         )
         self._remember(home, task, base, result)
         return result
+
+    def _priced(self, progress: ProgressSink) -> ProgressSink:
+        """Usage progress carries a cost even from CLIs that report only tokens (priced from config)."""
+
+        def sink(kind: str, data: dict[str, object]) -> None:
+            if kind == "usage" and data.get("cost_usd") is None:
+                tokens_in, tokens_out = data.get("tokens_in"), data.get("tokens_out")
+                if isinstance(tokens_in, int) and isinstance(tokens_out, int):
+                    price = self.config.usd_per_million_tokens
+                    data = {**data, "cost_usd": cost_from_tokens(tokens_in, tokens_out, price)}
+            progress(kind, data)
+
+        return sink
 
     def _result(
         self, outcome: ProcessOutcome, state: StreamState, abort: str | None, secrets: list[str]

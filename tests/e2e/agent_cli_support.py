@@ -136,3 +136,26 @@ def aider_agent(command: list[str], server: ModelServer, **extra: Any) -> dict[s
         "timeout_s": 60,
         **extra,
     }
+
+
+def claude_turns() -> list[Turn]:
+    # Bash runs in the work tree, so the script needs no absolute paths (Edit would want them).
+    fix = "sed -i 's/return a - b/return a + b/' calc.py"
+    return [
+        [tool("Bash", command=fix, description="fix add")],
+        [tool("Bash", command=PYTEST, description="run the tests")],
+        [text(SUMMARY)],
+    ]
+
+
+def claude_agent(command: list[str], server: ModelServer, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "claude",
+        "kind": "claude_code",
+        "command": command,
+        "base_url": server.url,
+        "env": {"ANTHROPIC_API_KEY": "sk-ant-fake"},
+        "allowed_tools": ["Bash"],
+        "timeout_s": 60,
+        **extra,
+    }

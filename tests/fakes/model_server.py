@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,20 +154,31 @@ class ModelServer:
         return self.turns[index] if index < len(self.turns) else [text(self.final_text)]
 
 
+def _fresh(prefix: str) -> str:
+    """A new id per answer: CLIs match tool results to calls (and merge messages) by id."""
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
 def _sse(event: str | None, data: dict[str, Any]) -> bytes:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data)}\n\n".encode()
 
 
 def anthropic_events(turn: Turn, model: str, tokens: tuple[int, int]) -> Iterator[bytes]:
-    message = {"id": "msg_baton", "type": "message", "role": "assistant", "model": model, "content": []}
+    message = {
+        "id": f"msg_{uuid.uuid4().hex[:20]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+    }
     message |= {"stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": tokens[0], "output_tokens": 1}}
     yield _sse("message_start", {"type": "message_start", "message": message})
     uses_tools = False
     for index, block in enumerate(turn):
         if block.kind == "tool":
             uses_tools = True
-            start = {"type": "tool_use", "id": f"toolu_{index}", "name": block.name, "input": {}}
+            start = {"type": "tool_use", "id": _fresh("toolu"), "name": block.name, "input": {}}
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block.input)}
         else:
             start, delta = {"type": "text", "text": ""}, {"type": "text_delta", "text": block.text}
@@ -184,9 +196,9 @@ def responses_events(turn: Turn, tokens: tuple[int, int]) -> Iterator[bytes]:
     for index, block in enumerate(turn):
         if block.kind == "patch":
             item = {"type": "custom_tool_call", "id": f"ctc_{index}", "status": "completed"}
-            item |= {"call_id": f"call_{index}", "name": "apply_patch", "input": block.text}
+            item |= {"call_id": _fresh("call"), "name": "apply_patch", "input": block.text}
         elif block.kind == "tool":
-            item = {"type": "function_call", "id": f"fc_{index}", "status": "completed", "call_id": f"call_{index}"}
+            item = {"type": "function_call", "id": f"fc_{index}", "status": "completed", "call_id": _fresh("call")}
             item |= {"name": block.name, "arguments": json.dumps(block.input)}
         else:
             added = {

@@ -27,8 +27,10 @@ def test_a_successful_turn_reports_summary_tokens_and_thread(tmp_path: Path) -> 
 
 
 def test_codex_reports_no_cost_so_tokens_are_priced_from_config(tmp_path: Path) -> None:
-    result, _ = replay(tmp_path, "codex1.jsonl", usd_per_million_tokens=(1.25, 10.0))
-    assert result.usage.cost_usd == round((300 * 1.25 + 60 * 10.0) / 1_000_000, 6)
+    result, progress = replay(tmp_path, "codex1.jsonl", usd_per_million_tokens=(1.25, 10.0))
+    priced = round((300 * 1.25 + 60 * 10.0) / 1_000_000, 6)
+    assert result.usage.cost_usd == priced
+    assert progress.of("usage") == [{"tokens_in": 300, "tokens_out": 60, "cost_usd": priced}]  # live, too
 
 
 def test_progress_shows_the_patch_the_command_and_the_file() -> None:
