@@ -139,3 +139,10 @@ def test_a_body_over_25_mb_is_refused_with_413_without_being_read_whole(world: W
     answer = world.sender.http.post(world.sender.url, content=body(), headers={"Linear-Delivery": "d-big"})
     assert answer.status_code == 413
     assert world.runtime.store.list_runs() == []
+
+
+def test_an_event_type_baton_does_not_use_is_acknowledged_and_ignored(world: World) -> None:
+    label = world.hooks.b.build("IssueLabelWebhookPayload", {"id": world.label.id, "name": "Baton"})
+    answer = world.send(world.hooks.entity("create", "IssueLabel", label, world.people["alice"]))
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": True, "ignored": "an event type Baton does not use"}
