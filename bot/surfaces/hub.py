@@ -7,14 +7,15 @@ new event to each interested surface as `publish(view, event)` with the run's cu
 is at-least-once: a surface that raises is given the same event again on the next tick, so surfaces
 edit in place rather than append. Each surface's position per run is kept in the store, so a
 restarted bot neither repeats nor skips what it had delivered. A surface that coalesces its edits
-(Slack: one edit per second per card) has `flush()` called on every tick.
+(Slack: one edit per second per card) has `flush()` called on every tick. Each surface has its own
+thread and position, so one service being slow or down never holds back the others.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -38,23 +39,28 @@ class _Entry:
     name: str
     surface: Surface
     wants: Wants
+    since: datetime
+    cursors: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+    failing: tuple[str, int] | None = None  # (run, seq) last refused: logged once, not every tick
 
 
 class SurfaceHub:
     def __init__(self, store: Store, interval_s: float = 0.1, lookback: timedelta = timedelta(days=3)) -> None:
         self.store = store
         self.interval_s = interval_s
+        self.lookback = lookback
         self._entries: list[_Entry] = []
-        self._cursors: dict[tuple[str, str], int] = {}
-        self._since: datetime = utcnow() - lookback
-        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._running = False
 
     def register(self, name: str, surface: Surface, wants: Wants) -> None:
         """Deliver events of the runs `wants` accepts to `surface`, under `name` (its cursor key)."""
-        with self._lock:
-            self._entries.append(_Entry(name, surface, wants))
+        entry = _Entry(name, surface, wants, since=utcnow() - self.lookback)
+        self._entries.append(entry)
+        if self._running:
+            self._start_entry(entry)
 
     @property
     def names(self) -> list[str]:
@@ -62,53 +68,53 @@ class SurfaceHub:
 
     # -- delivery ---------------------------------------------------------------------------------
     def pump_once(self) -> int:
-        """Deliver everything new once; returns how many events were published."""
-        with self._lock:
-            if not self._entries:
-                return 0
+        """Deliver everything new to every surface once; returns how many events were published."""
+        return sum(self._pump(entry) for entry in list(self._entries))
+
+    def _pump(self, entry: _Entry) -> int:
+        with entry.lock:
             started = utcnow()
             # A little overlap: a transaction that began before this tick may commit during it.
-            heads = self.store.event_heads(self._since - timedelta(seconds=5))
-            delivered = sum(self._deliver_run(run_id, last) for run_id, last in heads.items())
-            for entry in self._entries:
-                self._flush(entry)
-            self._since = started
+            heads = self.store.event_heads(entry.since - timedelta(seconds=5))
+            delivered = sum(self._deliver_run(entry, run_id, last) for run_id, last in heads.items())
+            self._flush(entry)
+            entry.since = started
             return delivered
 
-    def _deliver_run(self, run_id: str, last_seq: int) -> int:
-        behind = [(e, c) for e in self._entries if (c := self._cursor(e.name, run_id)) < last_seq]
-        if not behind:
+    def _deliver_run(self, entry: _Entry, run_id: str, last_seq: int) -> int:
+        cursor = self._cursor(entry, run_id)
+        if cursor >= last_seq:
             return 0
         view = self.store.view(run_id)
         if view is None:
             return 0
+        if not entry.wants(view):
+            entry.cursors[run_id] = last_seq
+            return 0
         delivered = 0
-        for entry, cursor in behind:
-            if not entry.wants(view):
-                self._cursors[(entry.name, run_id)] = last_seq
-                continue
-            position = cursor
-            for event in self.store.events(run_id, after_seq=cursor):
-                try:
-                    entry.surface.publish(view, event)
-                except Exception as err:  # a surface's outage must not stop the others
+        position = cursor
+        for event in self.store.events(run_id, after_seq=cursor):
+            try:
+                entry.surface.publish(view, event)
+            except Exception as err:  # retried next tick; other runs and surfaces go on
+                if entry.failing != (run_id, event.seq):
+                    entry.failing = (run_id, event.seq)
                     log.warning(
                         "surface_publish_failed", surface=entry.name, run_id=run_id, seq=event.seq, error=str(err)
                     )
-                    break
-                position = event.seq
-                delivered += 1
-            if position != cursor:
-                self._cursors[(entry.name, run_id)] = position
-                self.store.put_fact(run_id, f"surface:{entry.name}", {"seq": position})
+                break
+            position = event.seq
+            delivered += 1
+        if position != cursor:
+            entry.cursors[run_id] = position
+            self.store.put_fact(run_id, f"surface:{entry.name}", {"seq": position})
         return delivered
 
-    def _cursor(self, name: str, run_id: str) -> int:
-        key = (name, run_id)
-        if key not in self._cursors:
-            fact = self.store.get_fact(run_id, f"surface:{name}")
-            self._cursors[key] = int(fact["seq"]) if fact else 0
-        return self._cursors[key]
+    def _cursor(self, entry: _Entry, run_id: str) -> int:
+        if run_id not in entry.cursors:
+            fact = self.store.get_fact(run_id, f"surface:{entry.name}")
+            entry.cursors[run_id] = int(fact["seq"]) if fact else 0
+        return entry.cursors[run_id]
 
     @staticmethod
     def _flush(entry: _Entry) -> None:
@@ -120,24 +126,34 @@ class SurfaceHub:
         except Exception as err:
             log.warning("surface_flush_failed", surface=entry.name, error=str(err))
 
-    # -- the background thread ---------------------------------------------------------------------
+    # -- the background threads: one per surface, so a slow service (Slack's 429 wait) delays
+    # -- only its own surface ------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
+        if self._running:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="baton-surfaces", daemon=True)
-        self._thread.start()
+        self._running = True
+        for entry in self._entries:
+            self._start_entry(entry)
+
+    def _start_entry(self, entry: _Entry) -> None:
+        entry.thread = threading.Thread(
+            target=self._loop, args=(entry,), name=f"baton-surface-{entry.name}", daemon=True
+        )
+        entry.thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._running = False
+        for entry in self._entries:
+            if entry.thread is not None:
+                entry.thread.join(timeout=5)
+                entry.thread = None
 
-    def _loop(self) -> None:
+    def _loop(self, entry: _Entry) -> None:
         while not self._stop.is_set():
             try:
-                self.pump_once()
+                self._pump(entry)
             except Exception as err:  # the store may be briefly unavailable; try again next tick
-                log.warning("surface_pump_failed", error=str(err))
+                log.warning("surface_pump_failed", surface=entry.name, error=str(err))
             self._stop.wait(self.interval_s)

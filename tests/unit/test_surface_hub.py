@@ -136,7 +136,7 @@ def test_coalescing_surfaces_are_flushed_every_tick(tmp_path: Path) -> None:
     assert surface.flushes == 2
 
 
-def test_the_background_thread_delivers_without_being_asked(tmp_path: Path) -> None:
+def test_the_background_threads_deliver_without_being_asked(tmp_path: Path) -> None:
     import time
 
     store = _store(tmp_path)
@@ -152,3 +152,35 @@ def test_the_background_thread_delivers_without_being_asked(tmp_path: Path) -> N
         hub.stop()
 
     assert surface.seen
+
+
+class Stuck:
+    """A surface whose service hangs (say, a long Retry-After) until released."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def publish(self, view: RunView, event: RunEvent) -> None:
+        self.release.wait(10)
+
+
+def test_a_stuck_surface_does_not_hold_back_the_others(tmp_path: Path) -> None:
+    import time
+
+    store = _store(tmp_path)
+    _run(store, "r1")
+    hub, stuck, healthy = SurfaceHub(store, interval_s=0.01), Stuck(), Recorder()
+    hub.register("slack", stuck, lambda view: True)
+    hub.register("linear", healthy, lambda view: True)
+    hub.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not healthy.seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stuck.release.set()
+        hub.stop()
+
+    assert healthy.seen
