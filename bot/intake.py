@@ -46,7 +46,9 @@ def parse_request(text: str) -> ParsedRequest:
                 parsed.budget_usd = parse_usd(value)
             except ValueError as err:
                 raise RequestError(str(err)) from None
-    parsed.text = " ".join(_OPTION.sub(" ", text).split())
+    # Spaces collapse within a line; the lines themselves stay (issue bodies, multi-line asks).
+    kept = (" ".join(line.split()) for line in _OPTION.sub(" ", text).splitlines())
+    parsed.text = "\n".join(line for line in kept if line)
     return parsed
 
 

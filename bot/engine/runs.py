@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
-from dbos._error import DBOSAwaitedWorkflowCancelledError
+from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
 
 from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
 from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
@@ -28,6 +28,8 @@ from bot.engine.repo_context import RepoContext, RunCancelled
 from bot.scm.workspace import branch_name
 
 log = structlog.get_logger(__name__)
+
+_CANCELLED = (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError)
 
 REPO_QUEUE = "baton-repos"
 BUDGET_TOPIC = "budget"
@@ -116,6 +118,8 @@ class RunEngine(DBOSConfiguredInstance):
     def repo_workflow(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
         try:
             return self._repo_work(run_id, task, order, plan)
+        except _CANCELLED:
+            raise  # the run was cancelled: DBOS ends this workflow, nothing failed
         except Exception as err:  # a fault in one repo fails that repo, never the whole engine
             log.exception("repo.failed", run_id=run_id, repo=task.repo)
             return RepoOutcome(repo=task.repo, status="failed", summary=describe(err))
@@ -180,6 +184,8 @@ class RunEngine(DBOSConfiguredInstance):
     ) -> RepoOutcome:
         try:
             return self._round_work(run_id, change, number, instruction, repair)
+        except _CANCELLED:
+            raise  # the run was cancelled: DBOS ends this workflow, nothing failed
         except Exception as err:  # one repo's fault leaves its PR as it was
             log.exception("round.failed", run_id=run_id, repo=change.repo, round=number)
             return RepoOutcome(repo=change.repo, status="failed", summary=describe(err), change=change)

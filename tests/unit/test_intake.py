@@ -36,3 +36,8 @@ def test_the_request_budget_overrides_the_configured_one() -> None:
     config = parse_baton_file({"budget": {"max_usd": 1, "max_tokens": 1000}})
     spec = build_spec(cli_trigger("do it budget=$3"), config)
     assert (spec.budget.max_usd, spec.budget.max_tokens) == (3.0, 1000)
+
+
+def test_a_multi_line_request_keeps_its_lines() -> None:
+    parsed = parse_request("Rename the endpoint repo=api\n\n  Steps:  keep   the old one\n- update clients")
+    assert parsed.text == "Rename the endpoint\nSteps: keep the old one\n- update clients"
