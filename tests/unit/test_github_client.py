@@ -110,7 +110,7 @@ def _app(fake: FakeGitHub, config: BatonFile, lifetime_s: int) -> GitHubApi:
     fake.app_keys[4242] = public.decode()
     fake.installations["acme/api"] = 777
     fake.token_lifetime_s = lifetime_s
-    credentials = GitHubCredentials(app_id="4242", app_private_key=pem.decode(), api_url=fake.url)
+    credentials = GitHubCredentials(token=None, app_id="4242", app_private_key=pem.decode(), api_url=fake.url)
     return GitHubApi(credentials, config.github)
 
 
@@ -140,4 +140,4 @@ def test_an_installation_token_near_its_expiry_is_renewed_before_use(world: tupl
 def test_credentials_are_required_to_talk_to_github(world: tuple[FakeGitHub, BatonFile]) -> None:
     fake, config = world
     with pytest.raises(ForgeError, match="set GITHUB_TOKEN, or GITHUB_APP_ID"):
-        GitHubForge(GitHubApi(GitHubCredentials(token=None, api_url=fake.url), config.github), config)
+        GitHubForge(GitHubApi(GitHubCredentials(token=None, app_id=None, api_url=fake.url), config.github), config)
