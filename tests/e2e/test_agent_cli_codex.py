@@ -22,6 +22,7 @@ from tests.e2e.agent_cli_support import (
     serve,
 )
 from tests.e2e.conftest import RuntimeFactory, approve_until_merged, submit, wait_for
+from tests.e2e.pattern_support import events_of
 from tests.fakes.model_server import ModelServer
 from tests.gitutil import read_file_on
 
@@ -48,6 +49,9 @@ def test_codex_fixes_the_code_runs_the_tests_and_baton_opens_the_pr(
     # Codex really ran the tests: their output went back to the model as the tool's result.
     assert any("1 passed" in r for r in server.tool_results())
     assert [r.path for r in server.requests] == ["/v1/responses", "/v1/responses"]
+    # Live progress reached the run's events while codex worked (coalesced: the first is its patch).
+    progress = events_of(runtime, run_id, "agent_progress")
+    assert (progress[0].data["kind"], progress[0].data["tool"]) == ("tool", "apply_patch")
     approve_until_merged(runtime, run_id, timeout=30)
     assert read_file_on(remotes["calc"], "main", "calc.py") == FIXED
 
