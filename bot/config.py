@@ -335,6 +335,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET")
     )
     github_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GITHUB_TOKEN"))
+    # Read here too (the GitHub forge has its own credentials model) so redaction knows the key.
+    github_app_id: str | None = Field(default=None, validation_alias=AliasChoices("GITHUB_APP_ID"))
+    github_app_private_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GITHUB_APP_PRIVATE_KEY")
+    )
     github_api_url: str = Field(default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL"))
     linear_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("LINEAR_WEBHOOK_SECRET")

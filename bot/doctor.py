@@ -35,12 +35,32 @@ def doctor_report(settings: Settings) -> tuple[str, bool]:
     for name, (attr, env) in SOURCES.items():
         enabled = getattr(settings, attr) is not None
         lines.append(f"{name}: {'enabled' if enabled else f'disabled (set {env} to enable)'}")
+    lines += _source_gaps(settings, config)
     if not config.repos:
         lines.append("missing: no repos under `repos:` — a request will be answered with this")
     if not config.agents:
         lines.append("missing: no agents under `agents:` — nothing can do the work")
     ok = ok and all("✗" not in line for line in lines)
     return "\n".join(lines), ok
+
+
+def _source_gaps(settings: Settings, config: BatonFile) -> list[str]:
+    """Half-configured sources: what answers webhooks but could not reply, or repos with no forge."""
+    gaps = []
+    if settings.slack_signing_secret and not settings.slack_bot_token:
+        gaps.append("  ✗ slack: SLACK_SIGNING_SECRET is set but SLACK_BOT_TOKEN is not; /slack/events stays off")
+    if settings.linear_webhook_secret and not settings.linear_api_key:
+        gaps.append("  ✗ linear: LINEAR_WEBHOOK_SECRET is set but LINEAR_API_KEY is not; Baton could not reply")
+    github_auth = settings.github_token or (settings.github_app_id and settings.github_app_private_key)
+    on_github = [r.name for r in config.repos if r.forge == "github"]
+    if on_github and not github_auth:
+        gaps.append(
+            f"  ✗ github: {', '.join(on_github)} use forge: github, but neither GITHUB_TOKEN nor "
+            "GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY is set"
+        )
+    if settings.github_webhook_secret and not github_auth:
+        gaps.append("  ✗ github: GITHUB_WEBHOOK_SECRET is set but no GITHUB_TOKEN or App credentials to reply with")
+    return gaps
 
 
 def _repos(config: BatonFile) -> list[str]:
