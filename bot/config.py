@@ -84,7 +84,7 @@ class AgentConfig(_Strict):
     disallowed_tools: list[str] = Field(default_factory=list)
     sandbox: Literal["read-only", "workspace-write", "danger-full-access"] = "workspace-write"
     max_turns: int | None = Field(default=None, ge=1)
-    max_retries: int = Field(default=2, ge=0)
+    max_retries: int = Field(default=1, ge=0)
     on_permission_denial: Literal["fail", "report"] = "fail"
     resume: bool = True
 

@@ -128,22 +128,35 @@ def stop_orphan(pidfile: Path) -> None:
     pidfile.unlink(missing_ok=True)
 
 
-def _progress(emit: Emitter, step_key: str, pidfile: Path | None = None) -> Callable[[str, dict[str, object]], None]:
-    """Coalesce an agent's stream into at most two progress events a second."""
-    state: dict[str, Any] = {"at": 0.0, "lines": 0}
+class _Progress:
+    """Coalesce an agent's stream into at most two progress events a second; `flush` sends the
+    last one held back, so the final token count of a short step is seen live too."""
 
-    def progress(kind: str, data: dict[str, object]) -> None:
-        if kind == "process_started" and pidfile is not None:
-            pidfile.parent.mkdir(parents=True, exist_ok=True)
-            pidfile.write_text(f"{socket.gethostname()} {data['pgid']}")
+    def __init__(self, emit: Emitter, step_key: str, pidfile: Path | None = None) -> None:
+        self.emit, self.step_key, self.pidfile = emit, step_key, pidfile
+        self.at = 0.0
+        self.lines = 0
+        self.held: dict[str, object] | None = None
+
+    def __call__(self, kind: str, data: dict[str, object]) -> None:
+        if kind == "process_started" and self.pidfile is not None:
+            self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+            self.pidfile.write_text(f"{socket.gethostname()} {data['pgid']}")
             return
-        state["lines"] += 1
+        self.lines += 1
+        event = {"step": self.step_key, "kind": kind, "lines": self.lines, **data}
         now = time.monotonic()
-        if now - state["at"] >= 0.5:
-            state["at"] = now
-            emit("agent_progress", {"step": step_key, "kind": kind, "lines": state["lines"], **data})
+        if now - self.at >= 0.5:
+            self.at = now
+            self.held = None
+            self.emit("agent_progress", event)
+        else:
+            self.held = event
 
-    return progress
+    def flush(self) -> None:
+        if self.held is not None:
+            self.emit("agent_progress", self.held)
+            self.held = None
 
 
 def invoke_agent(
@@ -180,7 +193,9 @@ def invoke_agent(
 
     pidfile = _pidfile(deps, task)
     stop_orphan(pidfile)
-    result = agent.run(task, path, _stop_check(deps, task.run_id), _progress(emit, task.step_key, pidfile))
+    progress = _Progress(emit, task.step_key, pidfile)
+    result = agent.run(task, path, _stop_check(deps, task.run_id), progress)
+    progress.flush()
     pidfile.unlink(missing_ok=True)
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
     if over and result.ok:
@@ -221,7 +236,9 @@ def invoke_planner(deps: EngineDeps, task: AgentTask, agent_name: str) -> AgentR
     step = Step(run_id=task.run_id, key=task.step_key, name="plan", agent=agent_name)
     deps.store.save_step(step)
     agent = deps.agents.get(agent_name)
-    result = agent.run(task, workdir, _stop_check(deps, task.run_id), _progress(emit, "plan"))
+    progress = _Progress(emit, "plan")
+    result = agent.run(task, workdir, _stop_check(deps, task.run_id), progress)
+    progress.flush()
     deps.store.add_usage(task.run_id, result.usage)
     step.state = StepState.succeeded if result.ok else StepState.failed
     step.finished_at = utcnow()
