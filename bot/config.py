@@ -190,6 +190,7 @@ def default_node() -> Node:
 
 class Playbook(_Strict):
     description: str = ""
+    repos: list[str] = Field(default_factory=list)
     planner: str | None = None
     approve_plan: bool | None = None
     per_repo: Node = Field(default_factory=default_node)
@@ -251,6 +252,7 @@ class BatonFile(_Strict):
             problems.append(f"routing.default_agent: unknown agent '{self.routing.default_agent}'")
         problems += [f"routing.fallback: unknown agent '{a}'" for a in self.routing.fallback if a not in agents]
         for name, book in self.playbooks.items():
+            problems += [f"playbooks.{name}.repos: unknown repo '{r}'" for r in book.repos if r not in repos]
             if book.planner and book.planner not in agents:
                 problems.append(f"playbooks.{name}.planner: unknown agent '{book.planner}'")
             problems += [

@@ -70,14 +70,17 @@ def build_spec(
     """The RunSpec for a trigger: explicit arguments win over options written in the request."""
     parsed = parse_request(trigger.request)
     request = trigger.model_copy(update={"request": parsed.text or trigger.request})
-    chosen = repos or parsed.repos
+    name = playbook or parsed.playbook or "default"
+    book = config.playbooks.get(name)
+    # A playbook can bring repos of its own (e.g. "api-change" always includes the SDK repo).
+    chosen = [*(repos or parsed.repos), *(book.repos if book else [])]
     usd = budget_usd if budget_usd is not None else parsed.budget_usd
     budget = config.budget.merged_with(Budget(max_usd=usd))
     return RunSpec(
         run_id=run_id_for(trigger),
         trigger=request,
         repos=list(dict.fromkeys(chosen)),
-        playbook=playbook or parsed.playbook or "default",
+        playbook=name,
         agent=agent or parsed.agent,
         budget=budget,
     )

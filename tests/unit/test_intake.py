@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import parse_baton_file
+from bot.config import ConfigError, parse_baton_file
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
 from handlers.cli import cli_trigger
 
@@ -41,3 +41,19 @@ def test_the_request_budget_overrides_the_configured_one() -> None:
 def test_a_multi_line_request_keeps_its_lines() -> None:
     parsed = parse_request("Rename the endpoint repo=api\n\n  Steps:  keep   the old one\n- update clients")
     assert parsed.text == "Rename the endpoint\nSteps: keep the old one\n- update clients"
+
+
+def test_a_playbook_adds_its_own_repos_to_those_requested() -> None:
+    config = parse_baton_file(
+        {
+            "repos": [{"name": n, "url": f"/r/{n}"} for n in ("api", "web", "sdk")],
+            "playbooks": {"api-change": {"repos": ["sdk", "api"]}},
+        }
+    )
+    spec = build_spec(cli_trigger("rename /items playbook=api-change"), config, repos=["api", "web"])
+    assert spec.repos == ["api", "web", "sdk"]
+
+
+def test_a_playbook_naming_an_unknown_repo_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"playbooks\.x\.repos: unknown repo 'ghost'"):
+        parse_baton_file({"playbooks": {"x": {"repos": ["ghost"]}}})
