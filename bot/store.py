@@ -368,17 +368,20 @@ class Store:
 
     # -- links: where a run is talked about -----------------------------------------------------
     def link(self, key: str, run_id: str) -> None:
-        """Remember that `key` (e.g. `slack:thread:C1:1712.0001`) belongs to `run_id`; first link wins."""
-        try:
-            with self._tx() as s:
-                s.add(LinkRow(key=key, run_id=run_id))
-        except IntegrityError:
-            pass
+        """Remember that `key` (e.g. `github:issue:o/r#12`) is about `run_id`, as its newest run."""
+        now = time.time_ns()
+        with self._tx() as s:
+            row = s.get(LinkRow, (key, run_id))
+            if row is None:
+                s.add(LinkRow(key=key, run_id=run_id, linked_at_ns=now))
+            else:
+                row.linked_at_ns = now
 
     def run_for_link(self, key: str) -> str | None:
+        """The newest run linked to `key` (an issue may see several runs over time)."""
         with self._tx() as s:
-            row = s.get(LinkRow, key)
-            return row.run_id if row else None
+            query = select(LinkRow.run_id).where(LinkRow.key == key)
+            return s.scalar(query.order_by(LinkRow.linked_at_ns.desc()).limit(1))
 
     def links(self, run_id: str) -> list[str]:
         with self._tx() as s:

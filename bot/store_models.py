@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -119,9 +119,10 @@ class KeyValueRow(Base):
 
 class LinkRow(Base):
     """Where a run is talked about (a Slack thread, a GitHub issue or PR, a Linear issue or agent
-    session) → the run, so a reply or a command there finds it."""
+    session) → its runs; the newest link of a key is the run a reply there means."""
 
     __tablename__ = "links"
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(80), index=True)
+    run_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    linked_at_ns: Mapped[int] = mapped_column(BigInteger)

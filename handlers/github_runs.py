@@ -72,19 +72,10 @@ class GitHubRuns:
 
     # -- links between an issue and its runs (an issue may see several runs over time) ---------------
     def run_for_issue(self, full: str, number: int) -> str | None:
-        store, base = self.runtime.store, issue_key(full, number)
-        latest, i = None, 0
-        while (found := store.run_for_link(base if i == 0 else f"{base}~{i}")) is not None:
-            latest, i = found, i + 1
-        return latest
+        return self.runtime.store.run_for_link(issue_key(full, number))
 
     def _link_issue(self, full: str, number: int, run_id: str) -> None:
-        store, base = self.runtime.store, issue_key(full, number)
-        i = 0
-        while (found := store.run_for_link(key := base if i == 0 else f"{base}~{i}")) not in (None, run_id):
-            i += 1
-        if found is None:
-            store.link(key, run_id)
+        self.runtime.store.link(issue_key(full, number), run_id)
 
     # -- starting a run ---------------------------------------------------------------------------------
     def start(

@@ -67,15 +67,12 @@ def _issue_key(issue_id: str) -> str:
 
 
 def issue_run(ctx: LinearContext, issue_id: str) -> str | None:
-    """The issue's latest run (kept as a fact under the issue's link key; the link keeps the first)."""
-    store = ctx.runtime.store
-    fact = store.get_fact(_issue_key(issue_id), "run")
-    return str(fact["run_id"]) if fact else store.run_for_link(_issue_key(issue_id))
+    """The issue's latest run."""
+    return ctx.runtime.store.run_for_link(_issue_key(issue_id))
 
 
 def _point_issue(ctx: LinearContext, issue_id: str, run_id: str) -> None:
     ctx.runtime.store.link(_issue_key(issue_id), run_id)
-    ctx.runtime.store.put_fact(_issue_key(issue_id), "run", {"run_id": run_id})
 
 
 # -- what a run is asked to do --------------------------------------------------------------------------

@@ -23,11 +23,19 @@ def test_an_unknown_key_finds_no_run(tmp_path: Path) -> None:
     assert _store(tmp_path).run_for_link("github:pr:o/r#9") is None
 
 
-def test_the_first_link_of_a_key_wins(tmp_path: Path) -> None:
+def test_the_newest_run_linked_to_a_key_is_the_one_it_means(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store.link("linear:issue:abc", "r1")
     store.link("linear:issue:abc", "r2")
-    assert store.run_for_link("linear:issue:abc") == "r1"
+    assert store.run_for_link("linear:issue:abc") == "r2"
+
+
+def test_linking_an_older_run_again_makes_it_the_newest(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.link("github:issue:o/r#1", "r1")
+    store.link("github:issue:o/r#1", "r2")
+    store.link("github:issue:o/r#1", "r1")
+    assert store.run_for_link("github:issue:o/r#1") == "r1"
 
 
 def test_a_run_lists_every_place_it_is_linked_from(tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ def upgrade() -> None:
         "links",
         sa.Column("key", sa.String(length=300), nullable=False),
         sa.Column("run_id", sa.String(length=80), nullable=False),
-        sa.PrimaryKeyConstraint("key"),
+        sa.Column("linked_at_ns", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("key", "run_id"),
     )
     op.create_index(op.f("ix_links_run_id"), "links", ["run_id"], unique=False)
     op.create_index(op.f("ix_events_at"), "events", ["at"], unique=False)
