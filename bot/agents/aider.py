@@ -120,15 +120,14 @@ class AiderStream(StreamParser):
 
 class AiderAgent(CliAgent):
     kind = "aider"
+    stream = AiderStream
     excludes = [".aider*"]
+    enforces_retries = True
 
     def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
-        parser = AiderStream(sink, workdir)
+        parser = super().parser(sink, workdir)
         parser.state.session_id = "chat-history"  # aider has no session ids: its chat file is the session
         return parser
-
-    def retries_enforced_here(self) -> bool:
-        return True
 
     def invocation(self, task: AgentTask, workdir: Path, home: Path, resume: str | None) -> Invocation:
         config = self.config

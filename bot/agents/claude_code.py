@@ -102,9 +102,7 @@ def _input_tokens(usage: dict[str, Any]) -> int:
 
 class ClaudeCodeAgent(CliAgent):
     kind = "claude_code"
-
-    def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
-        return ClaudeStream(sink, workdir)
+    stream = ClaudeStream
 
     def invocation(self, task: AgentTask, workdir: Path, home: Path, resume: str | None) -> Invocation:
         config = self.config

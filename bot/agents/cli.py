@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -79,15 +80,29 @@ def positional(text: str) -> str:
     return " " + text if text.startswith("-") else text
 
 
+def reports_start(progress: ProgressSink) -> Callable[[int], None]:
+    """`run_process`'s `on_start` for an agent: its process group goes to progress as soon as it starts."""
+    return lambda pgid: progress("process_started", {"pgid": pgid})
+
+
+def exit_reason(code: int | None) -> str:
+    """How a process that did not exit 0 ended, for people: its exit code or the signal that killed it."""
+    return f"killed by signal {-(code or 0)}" if code is not None and code < 0 else f"exit code {code}"
+
+
 def _trim(text: str, limit: int = SUMMARY_CHARS) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class CliAgent:
-    """Base adapter; subclasses set `kind` and implement `invocation` and `parser`."""
+    """Base adapter; subclasses set `kind` and `stream` and implement `invocation`."""
 
     kind = ""
+    stream: type[StreamParser] = StreamParser
+    """The parser class for the CLI's output (constructed with the progress sink and the work tree)."""
+    enforces_retries = False
+    """True when the CLI has no retry cap of its own, so the watchdog counts its retries."""
     needs_final_event = True
     """Whether a run without the CLI's terminal event counts as failed even with exit code 0."""
     excludes: list[str] = []
@@ -103,17 +118,13 @@ class CliAgent:
         raise NotImplementedError
 
     def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
-        raise NotImplementedError
+        return self.stream(sink, workdir)
 
     def base_url(self) -> str | None:
         """`base_url` with `${NAME}` taken from Baton's environment (AgentEnvError when NAME is unset)."""
         if self.config.base_url is None:
             return None
         return expand_env({"base_url": self.config.base_url})["base_url"]
-
-    def retries_enforced_here(self) -> bool:
-        """True when the CLI has no retry cap of its own, so the watchdog counts its retries."""
-        return False
 
     # -- the shared body ---------------------------------------------------------------------------
     def home_for(self, run_id: str) -> Path:
@@ -156,8 +167,8 @@ class CliAgent:
                     env,
                     self.config.timeout_s,
                     watchdog,
-                    on_line=on_line,
-                    on_start=lambda pgid: progress("process_started", {"pgid": pgid}),
+                    on_line,
+                    on_start=reports_start(progress),
                 )
             except ProcessStartError as err:
                 return self._failed(f"agent {self.name}: {err}")
@@ -216,9 +227,8 @@ class CliAgent:
             return AgentStatus.timed_out, f"timed out after {self.config.timeout_s:g}s" + (f": {said}" if said else "")
         if state.is_error:
             return AgentStatus.failed, f"{self.kind} reported an error: {state.error or said or 'no detail'}"
-        code = outcome.exit_code
-        if code != 0:
-            how = f"killed by signal {-(code or 0)}" if code is not None and code < 0 else f"exit code {code}"
+        if outcome.exit_code != 0:
+            how = exit_reason(outcome.exit_code)
             detail = state.error or said or _last_line(outcome.output)
             return AgentStatus.failed, f"{how}: {detail}" if detail else how
         if self.needs_final_event and not state.finished:
@@ -277,7 +287,7 @@ class _Watchdog:
 
     def _limit_reached(self) -> str | None:
         config, state = self._agent.config, self._state
-        if self._agent.retries_enforced_here() and state.retries > config.max_retries:
+        if self._agent.enforces_retries and state.retries > config.max_retries:
             error = short(state.last_retry_error or "no detail")
             return f"endpoint still failing after {config.max_retries} retries: {error}"
         budget = config.budget

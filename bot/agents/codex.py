@@ -19,7 +19,6 @@ from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line
 from bot.domain import AgentTask
-from bot.ports import ProgressSink
 
 OPENAI_URL = "https://api.openai.com/v1"
 _RECONNECT = re.compile(r"^Reconnecting\.\.\. (\d+)/(\d+)")
@@ -77,9 +76,7 @@ class CodexStream(StreamParser):
 
 class CodexAgent(CliAgent):
     kind = "codex"
-
-    def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
-        return CodexStream(sink, workdir)
+    stream = CodexStream
 
     def config_toml(self) -> str:
         config = self.config

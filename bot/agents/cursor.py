@@ -20,7 +20,6 @@ from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line, short
 from bot.domain import AgentTask
-from bot.ports import ProgressSink
 
 DENIED = {"rejected", "permissionDenied", "readPermissionDenied", "writePermissionDenied"}
 FILE_TOOLS = {"write", "edit", "delete"}
@@ -76,9 +75,7 @@ class CursorStream(StreamParser):
 
 class CursorAgent(CliAgent):
     kind = "cursor"
-
-    def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
-        return CursorStream(sink, workdir)
+    stream = CursorStream
 
     def invocation(self, task: AgentTask, workdir: Path, home: Path, resume: str | None) -> Invocation:
         config = self.config

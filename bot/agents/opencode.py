@@ -22,7 +22,6 @@ from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line, short
 from bot.domain import AgentTask
-from bot.ports import ProgressSink
 
 FILE_TOOLS = {"write", "edit", "patch", "multiedit"}
 DEFAULT_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -80,12 +79,8 @@ class OpencodeStream(StreamParser):
 
 class OpencodeAgent(CliAgent):
     kind = "opencode"
-
-    def parser(self, sink: ProgressSink, workdir: Path) -> StreamParser:
-        return OpencodeStream(sink, workdir)
-
-    def retries_enforced_here(self) -> bool:
-        return True
+    stream = OpencodeStream
+    enforces_retries = True
 
     def provider(self) -> str:
         model = self.config.model or ""

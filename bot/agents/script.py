@@ -17,6 +17,7 @@ import re
 import shlex
 from pathlib import Path
 
+from bot.agents.cli import SUMMARY_CHARS, TAIL_CHARS, exit_reason, reports_start
 from bot.agents.process import (
     AgentEnvError,
     ProcessOutcome,
@@ -30,8 +31,6 @@ from bot.config import AgentConfig
 from bot.domain import AgentResult, AgentStatus, AgentTask, Usage
 from bot.ports import ProgressSink, StopCheck
 
-SUMMARY_CHARS = 300
-TAIL_CHARS = 4000
 USAGE_PREFIX = "BATON_USAGE "
 SUMMARY_PREFIX = "BATON_SUMMARY "
 _PLACEHOLDER = re.compile(r"\{(task|repo|plan|feedback|role|run_id)\}")
@@ -138,13 +137,7 @@ class ScriptAgent:
         reporter = _Reporter(progress, secrets, self.config.usd_per_million_tokens)
         try:
             outcome = run_process(
-                argv,
-                workdir,
-                env,
-                self.config.timeout_s,
-                should_stop,
-                on_line=reporter,
-                on_start=lambda pgid: progress("process_started", {"pgid": pgid}),
+                argv, workdir, env, self.config.timeout_s, should_stop, reporter, on_start=reports_start(progress)
             )
         except ProcessStartError as err:
             return self._failed(f"agent {self.name}: {err}")
@@ -161,9 +154,7 @@ class ScriptAgent:
         elif outcome.exit_code == 0:
             status, summary = AgentStatus.succeeded, last or "finished with no output"
         else:
-            code = outcome.exit_code
-            signalled = code is not None and code < 0
-            how = f"killed by signal {-(code or 0)}" if signalled else f"exit code {code}"
+            how = exit_reason(outcome.exit_code)
             status, summary = AgentStatus.failed, f"{how}: {last}" if last else how
         return AgentResult(
             status=status,
