@@ -9,17 +9,21 @@ the checks, opens the PR on the local forge and records tokens and cost.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.app import Runtime
+from bot.domain import ChangeSet, RunEvent, RunState, RunView, Step
 from bot.scm.git import run_git
 from tests.agent_tools import ToolInstallError, install
-from tests.e2e.conftest import make_repos
+from tests.e2e.conftest import RuntimeFactory, approve_until_merged, make_repos, submit, wait_for
+from tests.e2e.pattern_support import events_of
 from tests.fakes.model_server import ModelServer, Turn, patch, text, tool
-from tests.gitutil import commit_to_remote
+from tests.gitutil import commit_to_remote, read_file_on
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
@@ -159,3 +163,91 @@ def claude_agent(command: list[str], server: ModelServer, **extra: Any) -> dict[
         "timeout_s": 60,
         **extra,
     }
+
+
+AGENTS: dict[str, Callable[..., dict[str, Any]]] = {
+    "codex": codex_agent,
+    "opencode": opencode_agent,
+    "aider": aider_agent,
+}
+
+
+@dataclass
+class CalcRun:
+    """A Baton run asked to fix `calc`, seen when it awaits approval."""
+
+    runtime: Runtime
+    run_id: str
+    view: RunView
+    remotes: dict[str, Path]
+
+    def agent_steps(self) -> list[Step]:
+        return [s for s in self.view.steps if s.agent]
+
+    def step_of(self, agent: str) -> Step:
+        return next(s for s in self.view.steps if s.agent == agent)
+
+    def events(self, kind: str) -> list[RunEvent]:
+        return events_of(self.runtime, self.run_id, kind)
+
+    def assert_sole_step_succeeded(self, agent: str, tokens: tuple[int, int]) -> Step:
+        """The run's only agent step is `agent`'s; it succeeded with the scripted summary and these tokens."""
+        (step,) = self.agent_steps()
+        assert (step.agent, step.state.value, step.detail) == (agent, "succeeded", SUMMARY)
+        assert (step.usage.tokens_in, step.usage.tokens_out) == tokens
+        return step
+
+    def assert_pr_fixes_calc(self) -> ChangeSet:
+        """The run's one change touches only calc.py, and its branch holds the fixed `add`."""
+        (change,) = self.view.changes
+        assert changed_files(self.remotes["calc"], change.branch) == ["calc.py"]
+        assert read_file_on(self.remotes["calc"], change.branch, "calc.py") == FIXED
+        return change
+
+    def approve_and_assert_merged(self) -> None:
+        approve_until_merged(self.runtime, self.run_id, timeout=30)
+        assert read_file_on(self.remotes["calc"], "main", "calc.py") == FIXED
+
+
+@dataclass
+class RealTier:
+    """One real-tier test's world: its temp dir, Baton's runtime factory, the pinned CLIs, its model servers."""
+
+    tmp_path: Path
+    start_runtime: RuntimeFactory
+    servers: list[ModelServer]
+    request: pytest.FixtureRequest
+
+    def serve(self, turns: list[Turn]) -> ModelServer:
+        return serve(self.servers, turns)
+
+    def dead_endpoint(self) -> ModelServer:
+        """A model server that answers every request with 500."""
+        return serve(self.servers, [], fail_status=500)
+
+    def agent(self, name: str, server: ModelServer, **extra: Any) -> dict[str, Any]:
+        """The baton.yml entry for the pinned CLI `name` (codex, opencode, aider) talking to `server`."""
+        clis: dict[str, list[str]] = self.request.getfixturevalue("agent_clis")  # installed on first use
+        return AGENTS[name](clis[name], server, **extra)
+
+    def fix_calc(self, agents: list[dict[str, Any]], playbooks: dict[str, Any] | None = None) -> CalcRun:
+        """Start Baton with `agents` on a buggy `calc`, ask it to fix add() (with the one playbook in
+        `playbooks`, if given) and wait until the run awaits approval."""
+        remotes = calc_repo(self.tmp_path)
+        config = calc_config(remotes, agents)
+        options: dict[str, Any] = {}
+        if playbooks:
+            (options["playbook"],) = playbooks
+            config["playbooks"] = playbooks
+        runtime = self.start_runtime(config)
+        run_id = submit(runtime, "make add() add", ["calc"], **options)
+        view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=90)
+        return CalcRun(runtime, run_id, view, remotes)
+
+
+@pytest.fixture
+def real(
+    tmp_path: Path, start_runtime: RuntimeFactory, model_servers: list[ModelServer], request: pytest.FixtureRequest
+) -> RealTier:
+    """A test module using this also imports `agent_clis` and `model_servers`, the fixtures it rests on."""
+    return RealTier(tmp_path, start_runtime, model_servers, request)
