@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.agents.cli import CliAgent
 from bot.agents.registry import CLI_ADAPTERS
+from bot.agents.stream import StreamParser
 from bot.config import AgentConfig
 from bot.domain import AgentResult, AgentTask
 from bot.scm.git import run_git
@@ -84,3 +86,63 @@ def recorded_call(path: Path) -> dict[str, Any]:
     """What the shim recorded about how it was started (REPLAY_RECORD)."""
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+def replay(
+    kind: str, tmp_path: Path, recording: Path, exit_code: int = 0, **fields: Any
+) -> tuple[AgentResult, Progress]:
+    """Run the `kind` adapter over `recording` (the CLI exiting with `exit_code`): its result and progress."""
+    agent = replay_agent(kind, tmp_path, recording, env={"REPLAY_EXIT": str(exit_code)}, **fields)
+    progress = Progress()
+    return run(agent, tmp_path, progress=progress), progress
+
+
+def feed_recording(stream: type[StreamParser], recording: Path, root: Path | None = None) -> Progress:
+    """The progress a CLI's parser reports while it reads every line of `recording`, as it would live."""
+    progress = Progress()
+    parser = stream(progress, root)
+    for line in recording.read_text().splitlines():
+        parser.feed(line)
+    return progress
+
+
+@dataclass
+class Started:
+    """One run of an adapter through the shim, and what the shim recorded about how it was started."""
+
+    agent: CliAgent
+    result: AgentResult
+    argv: list[str]
+    env: dict[str, str]
+
+
+def start(
+    kind: str,
+    tmp_path: Path,
+    recording: Path,
+    *,
+    workdir: Path | None = None,
+    task: AgentTask | None = None,
+    env: dict[str, str] | None = None,
+    **fields: Any,
+) -> Started:
+    """Run the `kind` adapter once over `recording` (in `workdir`, default `tmp_path`) and record its start."""
+    record = tmp_path / "call.json"
+    agent = replay_agent(kind, tmp_path, recording, env={"REPLAY_RECORD": str(record), **(env or {})}, **fields)
+    result = run(agent, workdir or tmp_path, task)
+    call = recorded_call(record)
+    return Started(agent, result, call["argv"], call["env"])
+
+
+def follow_up_argv(kind: str, tmp_path: Path, recording: Path, follow_up: AgentTask) -> list[str]:
+    """The argv of `follow_up` after a successful step of the same agent whose work the engine committed."""
+    tree = work_tree(tmp_path)
+    record = tmp_path / "call.json"
+    env = {"REPLAY_RECORD": str(record), "REPLAY_WRITE": "hello.txt=hi"}
+    agent = replay_agent(kind, tmp_path, recording, env=env)
+    assert run(agent, tree).ok
+    run_git(["add", "-A"], tree)
+    run_git(["commit", "--quiet", "-m", "agent work"], tree)  # what the engine does after a success
+    run(agent, tree, follow_up)
+    argv: list[str] = recorded_call(record)["argv"]
+    return argv

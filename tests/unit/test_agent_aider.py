@@ -7,13 +7,11 @@ from pathlib import Path
 
 from bot.agents.aider import AiderStream
 from bot.domain import AgentStatus
-from tests.agent_support import RECORDED, Progress, recorded_call, replay_agent, run, work_tree
+from tests.agent_support import RECORDED, Progress, replay, replay_agent, run, start, work_tree
 
 
 def test_the_recorded_run_reports_tokens_edit_and_summary(tmp_path: Path) -> None:
-    agent = replay_agent("aider", tmp_path, RECORDED / "aider1.txt", usd_per_million_tokens=(2.0, 8.0))
-    progress = Progress()
-    result = run(agent, tmp_path, progress=progress)
+    result, progress = replay("aider", tmp_path, RECORDED / "aider1.txt", usd_per_million_tokens=(2.0, 8.0))
     assert result.status is AgentStatus.succeeded
     assert result.summary == "Creating the file."
     assert (result.usage.tokens_in, result.usage.tokens_out) == (100, 20)
@@ -48,17 +46,19 @@ def test_retrying_a_dead_endpoint_past_max_retries_stops_aider(tmp_path: Path) -
 
 
 def test_flags_keep_commits_and_history_files_out_of_the_work_tree(tmp_path: Path) -> None:
-    tree = work_tree(tmp_path)
-    record = tmp_path / "call.json"
-    env = {"REPLAY_RECORD": str(record), "REPLAY_WRITE": "hello.txt=hello;.aider.tags.cache.v4/x=cache"}
-    agent = replay_agent(
-        "aider", tmp_path, RECORDED / "aider1.txt", env=env, model="openai/fake", base_url="http://127.0.0.1:9/v1"
+    started = start(
+        "aider",
+        tmp_path,
+        RECORDED / "aider1.txt",
+        workdir=work_tree(tmp_path),
+        env={"REPLAY_WRITE": "hello.txt=hello;.aider.tags.cache.v4/x=cache"},
+        model="openai/fake",
+        base_url="http://127.0.0.1:9/v1",
     )
-    result = run(agent, tree)
-    argv = recorded_call(record)["argv"]
+    argv = started.argv
     for flag in ("--yes-always", "--no-auto-commits", "--no-dirty-commits", "--no-gitignore"):
         assert flag in argv
     assert argv[argv.index("--model") + 1] == "openai/fake"
     assert argv[argv.index("--openai-api-base") + 1] == "http://127.0.0.1:9/v1"
-    assert argv[argv.index("--chat-history-file") + 1].startswith(str(agent.home_for("run-1")))
-    assert result.files_changed == ["hello.txt"]  # the .aider* cache is excluded from the diff
+    assert argv[argv.index("--chat-history-file") + 1].startswith(str(started.agent.home_for("run-1")))
+    assert started.result.files_changed == ["hello.txt"]  # the .aider* cache is excluded from the diff

@@ -19,6 +19,7 @@ from tests.agent_support import (
     Progress,
     make_task,
     recorded_call,
+    replay,
     replay_agent,
     run,
     work_tree,
@@ -138,3 +139,33 @@ def test_the_cli_runs_in_the_workspace_with_the_per_run_home(tmp_path: Path) -> 
     assert call["env"]["HOME"] == str(tmp_path / "homes" / "run_7" / agent.name)
     assert set(call["env"]) >= {"PATH", "HOME", "LANG", "TMPDIR"}
     assert not any(k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_")) for k in call["env"] if k in os.environ)
+
+
+@pytest.mark.parametrize(
+    ("kind", "recording"),
+    [("claude_code", "claudemcp.jsonl"), ("codex", "codexmcp.jsonl")],
+    ids=["claude_code", "codex"],
+)
+def test_an_mcp_tool_call_shows_as_progress(tmp_path: Path, kind: str, recording: str) -> None:
+    result, progress = replay(kind, tmp_path, RECORDED / recording)
+    assert result.ok and result.summary == "MCP done."
+    assert progress.tools() == ["mcp__demo__echo"]
+
+
+# The stream's own verdict wins: Claude Code's `is_error` (subtype "success"), Codex's `turn.failed`, Cursor's
+# error result.
+@pytest.mark.parametrize(
+    ("kind", "recording", "error"),
+    [
+        ("claude_code", RECORDED / "claudeerr400.jsonl", "API error 400"),
+        ("codex", RECORDED / "codexerr400.jsonl", "404 Not Found"),
+        ("cursor", ASSEMBLED / "cursor_error.jsonl", "denied"),
+    ],
+    ids=["claude_code", "codex", "cursor"],
+)
+def test_an_error_in_the_stream_fails_the_step_even_with_exit_code_zero(
+    tmp_path: Path, kind: str, recording: Path, error: str
+) -> None:
+    result, _ = replay(kind, tmp_path, recording, exit_code=0)
+    assert result.status is AgentStatus.failed
+    assert error in result.summary

@@ -8,14 +8,12 @@ from pathlib import Path
 
 from bot.agents.codex import CodexStream
 from bot.domain import AgentResult, AgentStatus
-from bot.scm.git import run_git
-from tests.agent_support import RECORDED, Progress, make_task, recorded_call, replay_agent, run, work_tree
+from tests import agent_support
+from tests.agent_support import RECORDED, Progress, feed_recording, follow_up_argv, make_task, start
 
 
 def replay(tmp_path: Path, name: str, exit_code: int = 0, **fields: object) -> tuple[AgentResult, Progress]:
-    agent = replay_agent("codex", tmp_path, RECORDED / name, env={"REPLAY_EXIT": str(exit_code)}, **fields)
-    progress = Progress()
-    return run(agent, tmp_path, progress=progress), progress
+    return agent_support.replay("codex", tmp_path, RECORDED / name, exit_code, **fields)
 
 
 def test_a_successful_turn_reports_summary_tokens_and_thread(tmp_path: Path) -> None:
@@ -34,10 +32,7 @@ def test_codex_reports_no_cost_so_tokens_are_priced_from_config(tmp_path: Path) 
 
 
 def test_progress_shows_the_patch_the_command_and_the_file() -> None:
-    progress = Progress()
-    parser = CodexStream(progress, Path("/workspace/repo3"))
-    for line in (RECORDED / "codex1.jsonl").read_text().splitlines():
-        parser.feed(line)
+    progress = feed_recording(CodexStream, RECORDED / "codex1.jsonl", Path("/workspace/repo3"))
     assert progress.tools() == ["apply_patch", "exec"]
     assert progress.of("files") == [{"files": ["hello.txt"]}]
     assert progress.of("tool")[1]["detail"] == "/bin/bash -lc 'cat hello.txt && git status --short'"
@@ -55,25 +50,12 @@ def test_a_failed_turn_is_a_failure_with_the_servers_message(tmp_path: Path) -> 
     assert "experiencing high demand" in result.summary
 
 
-def test_turn_failed_wins_over_a_zero_exit(tmp_path: Path) -> None:
-    result, _ = replay(tmp_path, "codexerr400.jsonl", exit_code=0)
-    assert result.status is AgentStatus.failed
-    assert "404 Not Found" in result.summary
-
-
-def test_an_mcp_tool_call_shows_as_progress(tmp_path: Path) -> None:
-    result, progress = replay(tmp_path, "codexmcp.jsonl")
-    assert result.ok and result.summary == "MCP done."
-    assert progress.tools() == ["mcp__demo__echo"]
-
-
 def test_each_run_gets_a_codex_home_with_provider_retries_sandbox_and_mcp(tmp_path: Path) -> None:
-    record = tmp_path / "call.json"
-    agent = replay_agent(
+    started = start(
         "codex",
         tmp_path,
         RECORDED / "codex1.jsonl",
-        env={"REPLAY_RECORD": str(record), "FAKE_KEY": "k"},
+        env={"FAKE_KEY": "k"},
         model="gpt-5.5",
         base_url="http://127.0.0.1:9/v1",
         api_key_env="FAKE_KEY",
@@ -81,10 +63,8 @@ def test_each_run_gets_a_codex_home_with_provider_retries_sandbox_and_mcp(tmp_pa
         sandbox="read-only",
         mcp_servers={"demo": {"command": "python server.py", "env": {"A": "b"}}},
     )
-    run(agent, tmp_path)
-    call = recorded_call(record)
-    codex_home = Path(call["env"]["CODEX_HOME"])
-    assert codex_home == agent.home_for("run-1") / ".codex"
+    codex_home = Path(started.env["CODEX_HOME"])
+    assert codex_home == started.agent.home_for("run-1") / ".codex"
     config = tomllib.loads((codex_home / "config.toml").read_text())
     assert config["model"] == "gpt-5.5"
     assert config["model_provider"] == "baton"
@@ -104,16 +84,10 @@ def test_each_run_gets_a_codex_home_with_provider_retries_sandbox_and_mcp(tmp_pa
         "default_tools_approval_mode": "approve",
         "env": {"A": "b"},
     }
-    assert call["argv"][:4] == ["exec", "--json", "--skip-git-repo-check", "create hello.txt"]
+    assert started.argv[:4] == ["exec", "--json", "--skip-git-repo-check", "create hello.txt"]
 
 
 def test_a_follow_up_resumes_the_thread_with_exec_resume(tmp_path: Path) -> None:
-    tree = work_tree(tmp_path)
-    record = tmp_path / "call.json"
-    env = {"REPLAY_RECORD": str(record), "REPLAY_WRITE": "hello.txt=hi"}
-    agent = replay_agent("codex", tmp_path, RECORDED / "codex1.jsonl", env=env)
-    assert run(agent, tree).ok
-    run_git(["add", "-A"], tree)
-    run_git(["commit", "--quiet", "-m", "agent work"], tree)
-    run(agent, tree, make_task(step_key="svc/02-impl", feedback="the tests fail"))
-    assert recorded_call(record)["argv"][:3] == ["exec", "resume", "01a20af3-2e09-78d3-a2b2-0d2bed16ba96"]
+    follow_up = make_task(step_key="svc/02-impl", feedback="the tests fail")
+    argv = follow_up_argv("codex", tmp_path, RECORDED / "codex1.jsonl", follow_up)
+    assert argv[:3] == ["exec", "resume", "01a20af3-2e09-78d3-a2b2-0d2bed16ba96"]

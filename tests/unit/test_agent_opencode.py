@@ -8,12 +8,11 @@ from pathlib import Path
 
 from bot.agents.opencode import OpencodeStream
 from bot.domain import AgentStatus
-from tests.agent_support import RECORDED, Progress, recorded_call, replay_agent, run
+from tests.agent_support import RECORDED, Progress, feed_recording, replay, replay_agent, run, start
 
 
 def test_a_run_reports_summary_tokens_cost_and_session(tmp_path: Path) -> None:
-    agent = replay_agent("opencode", tmp_path, RECORDED / "opencode12.jsonl", usd_per_million_tokens=(100.0, 100.0))
-    result = run(agent, tmp_path)
+    result, _ = replay("opencode", tmp_path, RECORDED / "opencode12.jsonl", usd_per_million_tokens=(100.0, 100.0))
     assert result.status is AgentStatus.succeeded
     assert result.summary == "Done: created hello.txt."
     assert (result.usage.tokens_in, result.usage.tokens_out) == (200, 40)
@@ -22,10 +21,7 @@ def test_a_run_reports_summary_tokens_cost_and_session(tmp_path: Path) -> None:
 
 
 def test_progress_shows_the_write_and_the_file() -> None:
-    progress = Progress()
-    parser = OpencodeStream(progress, Path("/workspace/repo12"))
-    for line in (RECORDED / "opencode12.jsonl").read_text().splitlines():
-        parser.feed(line)
+    progress = feed_recording(OpencodeStream, RECORDED / "opencode12.jsonl", Path("/workspace/repo12"))
     assert progress.tools() == ["write"]
     assert progress.of("files") == [{"files": ["hello.txt"]}]
     assert [u["cost_usd"] for u in progress.of("usage")] == [0.0006, 0.0012]
@@ -51,29 +47,26 @@ def test_a_stream_that_stops_after_tool_calls_has_not_finished(tmp_path: Path) -
 
 
 def test_config_points_the_provider_at_the_endpoint_with_the_key_by_reference(tmp_path: Path) -> None:
-    record = tmp_path / "call.json"
-    agent = replay_agent(
+    started = start(
         "opencode",
         tmp_path,
         RECORDED / "opencode12.jsonl",
-        env={"REPLAY_RECORD": str(record)},
         model="anthropic/claude-sonnet-4-5",
         base_url="http://127.0.0.1:9/v1",
         disallowed_tools=["webfetch"],
         mcp_servers={"demo": {"command": ["python", "server.py"]}},
     )
-    run(agent, tmp_path)
-    call = recorded_call(record)
-    config = json.loads(Path(call["env"]["OPENCODE_CONFIG"]).read_text())
+    config = json.loads(Path(started.env["OPENCODE_CONFIG"]).read_text())
     assert config["provider"] == {
         "anthropic": {"options": {"baseURL": "http://127.0.0.1:9/v1", "apiKey": "{env:ANTHROPIC_API_KEY}"}}
     }
     assert config["autoupdate"] is False and config["share"] == "disabled"
     assert config["permission"] == {"webfetch": "deny"}
     assert config["mcp"]["demo"]["command"] == ["python", "server.py"]
-    assert call["argv"][:4] == ["run", "--format", "json", "--auto"]
-    assert call["argv"][call["argv"].index("--model") + 1] == "anthropic/claude-sonnet-4-5"
-    assert call["env"]["XDG_DATA_HOME"].startswith(str(agent.home_for("run-1")))
+    argv = started.argv
+    assert argv[:4] == ["run", "--format", "json", "--auto"]
+    assert argv[argv.index("--model") + 1] == "anthropic/claude-sonnet-4-5"
+    assert started.env["XDG_DATA_HOME"].startswith(str(started.agent.home_for("run-1")))
 
 
 def test_a_failing_endpoint_seen_in_the_error_log_is_stopped_after_max_retries(tmp_path: Path) -> None:
