@@ -13,8 +13,9 @@ import pytest
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes.linear_api import FakeLinear
-from tests.fakes.linear_harness import LinearWorld, linear_world, until
+from tests.fakes.linear_harness import LinearWorld, linear_world
 from tests.fakes.linear_state import Team, User
+from tests.fakes.served_app import until
 
 
 class World(LinearWorld):

@@ -5,6 +5,8 @@ user groups narrow who may approve."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,9 @@ import pytest
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
+from tests.fakes.served_app import until
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_harness import SlackWorld, slack_world, until
+from tests.fakes.slack_harness import SlackWorld, button_value, slack_world
 from tests.gitutil import ref_sha
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
@@ -53,11 +56,7 @@ class Card:
         return str(self.message()["blocks"][0]["text"]["text"])
 
     def value(self, action_id: str) -> str | None:
-        for block in self.message()["blocks"]:
-            for element in block.get("elements", []) if block["type"] == "actions" else []:
-                if element["action_id"] == action_id:
-                    return str(element["value"])
-        return None
+        return button_value(self.message(), action_id)
 
     def click(self, user: str, action_id: str, value: str | None = None) -> None:
         value = value or self.value(action_id)
@@ -72,6 +71,16 @@ def start(world: SlackWorld, request: str, state: RunState = RunState.awaiting_a
     run_id = until("the run", lambda: world.runtime.store.run_for_link(f"slack:thread:C111:{thread}"))
     wait_for(world.runtime, run_id, state, timeout=60)
     return Card(world, thread, run_id)
+
+
+@contextmanager
+def held_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
+) -> Iterator[tuple[SlackWorld, Card]]:
+    """A world whose agent blocks until a file that never appears, and the card of a run it holds working."""
+    hold = tmp_path / "never"
+    with world_with(tmp_path, monkeypatch, start_runtime, "--block-until", str(hold)) as world:
+        yield world, start(world, "wait forever", RunState.working)
 
 
 def ephemerals(slack: FakeSlack, user: str) -> list[str]:
@@ -125,9 +134,7 @@ def test_a_follow_up_in_the_thread_makes_the_old_approve_button_stale(world: Sla
 def test_the_requester_cancels_a_working_run_with_the_cancel_button(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
 ) -> None:
-    hold = tmp_path / "never"
-    with world_with(tmp_path, monkeypatch, start_runtime, "--block-until", str(hold)) as world:
-        card = start(world, "wait forever", RunState.working)
+    with held_working(tmp_path, monkeypatch, start_runtime) as (world, card):
         until("the Cancel button", lambda: card.value("baton_cancel"))
         card.click(ALICE, "baton_cancel")
         wait_for(world.runtime, card.run_id, RunState.cancelled, timeout=30)
@@ -137,9 +144,7 @@ def test_the_requester_cancels_a_working_run_with_the_cancel_button(
 def test_a_stranger_cannot_cancel_and_is_told_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
 ) -> None:
-    hold = tmp_path / "never"
-    with world_with(tmp_path, monkeypatch, start_runtime, "--block-until", str(hold)) as world:
-        card = start(world, "wait forever", RunState.working)
+    with held_working(tmp_path, monkeypatch, start_runtime) as (world, card):
         until("the Cancel button", lambda: card.value("baton_cancel"))
         card.click(CAROL, "baton_cancel")
         note = until("a note to Carol", lambda: ephemerals(world.slack, CAROL))
@@ -150,9 +155,7 @@ def test_a_stranger_cannot_cancel_and_is_told_why(
 def test_an_x_reaction_on_the_card_by_the_requester_cancels_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
 ) -> None:
-    hold = tmp_path / "never"
-    with world_with(tmp_path, monkeypatch, start_runtime, "--block-until", str(hold)) as world:
-        card = start(world, "wait forever", RunState.working)
+    with held_working(tmp_path, monkeypatch, start_runtime) as (world, card):
         world.sender.event(slack_events.event_callback(slack_events.reaction_added(CAROL, "x", "C111", card.ts)))
         until("a note to Carol", lambda: ephemerals(world.slack, CAROL))
         assert world.runtime.store.get_run(card.run_id).state is RunState.working  # type: ignore[union-attr]

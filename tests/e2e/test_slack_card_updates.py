@@ -12,8 +12,9 @@ import pytest
 
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
+from tests.fakes.served_app import until
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_harness import SlackWorld, slack_world, until
+from tests.fakes.slack_harness import SlackWorld, button_value, slack_world
 
 ALICE, BOB = "U0ALICE", "U0BOB"
 STEPS = 20
@@ -42,11 +43,7 @@ def card(slack: FakeSlack, ts: str) -> dict[str, Any]:
 
 
 def approve_value(message: dict[str, Any]) -> str | None:
-    for block in message["blocks"]:
-        for element in block.get("elements", []) if block["type"] == "actions" else []:
-            if element["action_id"] == "baton_approve":
-                return str(element["value"])
-    return None
+    return button_value(message, "baton_approve")
 
 
 def run_to_approval(world: SlackWorld, request: str) -> tuple[str, str, str]:

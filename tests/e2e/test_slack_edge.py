@@ -14,8 +14,9 @@ import pytest
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
+from tests.fakes.served_app import until
 from tests.fakes.slack_events import BOLT, sign
-from tests.fakes.slack_harness import SlackWorld, slack_world, until
+from tests.fakes.slack_harness import SlackWorld, slack_world
 
 ALICE, MALLORY = "U0ALICE", "U0MALLORY"
 

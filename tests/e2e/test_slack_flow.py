@@ -11,8 +11,9 @@ import pytest
 
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
+from tests.fakes.served_app import until
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_harness import SlackWorld, slack_world, until
+from tests.fakes.slack_harness import SlackWorld, slack_world
 from tests.gitutil import read_file_on
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"

@@ -14,7 +14,8 @@ from bot.domain import ChecksState, RunState
 from tests.e2e.conftest import RuntimeFactory, agent, wait_for
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
 from tests.fakes.github_webhooks import Webhooks
-from tests.fakes.slack_harness import SlackWorld, slack_world, until
+from tests.fakes.served_app import until
+from tests.fakes.slack_harness import SlackWorld, button_value, slack_world
 from tests.gitutil import read_file_on
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
@@ -49,11 +50,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: Runtim
 
 
 def approve_value(message: dict[str, Any]) -> str | None:
-    for block in message["blocks"]:
-        for element in block.get("elements", []) if block["type"] == "actions" else []:
-            if element["action_id"] == "baton_approve":
-                return str(element["value"])
-    return None
+    return button_value(message, "baton_approve")
 
 
 def checks_pass(world: Any, run_id: str) -> None:

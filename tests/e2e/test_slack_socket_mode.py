@@ -17,8 +17,8 @@ from bot.domain import RunState
 from handlers.slack_socket import socket_mode_app
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
+from tests.fakes.served_app import serve, until
 from tests.fakes.slack_api import FakeSlack
-from tests.fakes.slack_harness import serve, until
 from tests.fakes.slack_socket import FakeSocketMode
 
 BOT_TOKEN, APP_TOKEN = "xoxb-socket-bot", "xapp-1-socket-app"

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +26,7 @@ from tests.fakes.github_bodies import Bodies
 from tests.fakes.github_http import Answer
 from tests.fakes.github_routes import Routes
 from tests.fakes.github_state import ROLES, Comment, Issue, Repo, World, now_iso
+from tests.fakes.http_stub import StubHandler, StubServer
 
 
 @dataclass
@@ -66,8 +65,7 @@ class FakeGitHub:
         self.world = World()
         self.requests: list[Request] = []
         self._faults: list[Fault] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: StubServer | None = None
         self.url = ""
         self.bodies = Bodies("")
         self.routes = Routes(self)
@@ -78,25 +76,14 @@ class FakeGitHub:
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeGitHub:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = StubServer(_Handler, self, "fake-github").start()
+        self.url = self._server.url
         self.bodies = Bodies(self.url)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="fake-github", daemon=True
-        )
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     # -- the world, as tests set it up ------------------------------------------------------------------
@@ -279,12 +266,8 @@ class FakeGitHub:
         return answer
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StubHandler):
     owner: FakeGitHub
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
@@ -294,16 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = self.owner.handle(self.command, self.path, headers, raw)
         except Exception as err:  # a bug in the fake must show as a 500 naming it, not a dropped connection
             answer = Answer(500, {"message": f"fake GitHub failed: {type(err).__name__}: {err}"})
-        payload = b"" if answer.body is None else json.dumps(answer.body).encode()
-        self.send_response(answer.status)
-        if payload:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        self.send_header("X-GitHub-Request-Id", f"FAKE:{now_iso()}")
-        for key, value in answer.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        github = {"X-GitHub-Media-Type": "github.v3; format=json", "X-GitHub-Request-Id": f"FAKE:{now_iso()}"}
+        self.send_json(answer.status, answer.body, {**github, **answer.headers})
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve

@@ -1,19 +1,14 @@
 """The whole GitHub path for end-to-end tests: the fake GitHub over bare repos, a launched Baton
-runtime configured for it, and the real ASGI app served by uvicorn on 127.0.0.1, so webhooks
+runtime configured for it, and the real ASGI app served by uvicorn on 127.0.0.1 (`served_app`), so webhooks
 arrive over HTTP exactly as GitHub sends them and Baton answers GitHub over HTTP."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
-from starlette.applications import Starlette
 
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
@@ -22,6 +17,7 @@ from tests.e2e.conftest import _close_open_runs
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
 from tests.fakes.github_webhooks import Webhooks
+from tests.fakes.served_app import serve
 
 SECRET = "whsec-test-not-a-real-secret"
 
@@ -50,26 +46,9 @@ def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **gith
     runtime = Runtime(settings, parse_baton_file(config))
     runtime.launch()
     try:
-        with serving(create_web_app(runtime)) as url:
+        with serve(create_web_app(runtime)) as url:
             yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET), remotes, url)
     finally:
         _close_open_runs(runtime)
         runtime.shutdown()
         fake.stop()
-
-
-@contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """`app` served by uvicorn on a fresh 127.0.0.1 port (lifespan included); yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline, "the web app did not start"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

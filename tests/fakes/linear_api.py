@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from graphql import (
     validate,
 )
 
+from tests.fakes.http_stub import StubHandler, StubServer
 from tests.fakes.linear_resolvers import Root
 from tests.fakes.linear_state import Workspace
 
@@ -82,26 +82,18 @@ class FakeLinear:
         self._ratelimited = 0
         self._retry_after_s: float | None = None
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: StubServer | None = None
         self.url = ""
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> FakeLinear:
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/graphql"
-        threading.Thread(target=self._server.serve_forever, args=(0.02,), name="fake-linear", daemon=True).start()
+        self._server = StubServer(_Handler, self, "fake-linear").start()
+        self.url = f"{self._server.url}/graphql"
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> FakeLinear:
@@ -190,28 +182,14 @@ def _graphql_error(err: GraphQLError) -> dict[str, Any]:
     return formatted
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(StubHandler):
     owner: FakeLinear
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `calls`
-        return
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         if self.path.split("?")[0] != "/graphql":
-            self._send(404, {"errors": [_error("Not found", "other")]}, {})
+            self.send_json(404, {"errors": [_error("Not found", "other")]})
             return
         status, payload, headers = self.owner.answer(body, self.headers.get("Authorization") or "")
-        self._send(status, payload, headers)
-
-    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload, headers)

@@ -10,8 +10,6 @@ agent start), so a test can assert what happened first across processes without 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,13 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.app import Runtime
 from bot.web import create_web_app
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.linear_state import Comment, Label, Team, User
 from tests.fakes.linear_webhooks import LinearSender, LinearWebhooks
+from tests.fakes.served_app import serve
 
 SECRET = "linear-e2e-signing-secret-3b9f"
 API_KEY = "lin_api_e2e_0c1d2e3f"
@@ -67,32 +65,6 @@ class LinearWorld:
         return [c.body for c in self._mine(issue_id) if CARD_MARK not in c.body]
 
 
-def until(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-@contextmanager
-def serve(runtime: Runtime) -> Iterator[str]:
-    """`create_web_app(runtime)` under uvicorn on 127.0.0.1:<fresh port>, lifespan (the hub) included."""
-    server = uvicorn.Server(uvicorn.Config(create_web_app(runtime), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
-    thread.start()
-    until("the web app to start", lambda: server.started, timeout=15)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @contextmanager
 def linear_world(
     monkeypatch: pytest.MonkeyPatch,
@@ -108,7 +80,7 @@ def linear_world(
         monkeypatch.setenv("LINEAR_API_KEY", API_KEY)
         monkeypatch.setenv("LINEAR_API_URL", linear.url)
         runtime = start_runtime(config(linear, team))
-        with serve(runtime) as url:
+        with serve(create_web_app(runtime)) as url:
             sender = LinearSender(f"{url}/linear/webhook", SECRET)
             try:
                 yield LinearWorld(

@@ -9,7 +9,7 @@ fields its type needs, client-chosen ids are UUIDs and unique) and refuses with 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLResolveInfo
 
@@ -23,6 +23,8 @@ from tests.fakes.linear_state import (
     refuse,
 )
 
+T = TypeVar("T")
+
 _NEEDS = {
     "thought": ("body",),
     "elicitation": ("body",),
@@ -31,6 +33,13 @@ _NEEDS = {
     "prompt": ("body",),
     "action": ("action", "parameter"),
 }
+
+
+def _found(entity: T | None, kind: str) -> T:
+    """`entity`, or Linear's "Entity not found" refusal naming `kind`."""
+    if entity is None:
+        raise not_found(kind)
+    return entity
 
 
 class Root:
@@ -47,16 +56,11 @@ class Root:
     def team(self, _info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
         with self.ws.lock:
             team = self.ws.teams.get(id) or next((t for t in self.ws.teams.values() if t.key == id), None)
-            if team is None:
-                raise not_found("Team")
-            return self.ws.team_obj(team)
+            return self.ws.team_obj(_found(team, "Team"))
 
     def user(self, _info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
         with self.ws.lock:
-            user = self.ws.users.get(id)
-            if user is None:
-                raise not_found("User")
-            return self.ws.user_obj(user)
+            return self.ws.user_obj(_found(self.ws.users.get(id), "User"))
 
     def issue(self, _info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
         with self.ws.lock:
@@ -64,10 +68,7 @@ class Root:
 
     def agentActivity(self, _info: GraphQLResolveInfo, id: str) -> dict[str, Any]:
         with self.ws.lock:
-            activity = self.ws.activities.get(id)
-            if activity is None:
-                raise not_found("AgentActivity")
-            return self.ws.activity_obj(activity)
+            return self.ws.activity_obj(_found(self.ws.activities.get(id), "AgentActivity"))
 
     # -- comments ----------------------------------------------------------------------------------------
     def commentCreate(self, _info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
@@ -92,9 +93,7 @@ class Root:
     ) -> dict[str, Any]:
         ws = self.ws
         with ws.lock:
-            comment = ws.comments.get(id)
-            if comment is None:
-                raise not_found("Comment")
+            comment = _found(ws.comments.get(id), "Comment")
             if comment.user_id != ws.viewer_id:
                 raise refuse("Only the author may edit a comment", kind="forbidden")
             if "body" in input:
@@ -165,9 +164,7 @@ class Root:
     def agentSessionUpdate(self, _info: GraphQLResolveInfo, id: str, input: dict[str, Any]) -> dict[str, Any]:
         ws = self.ws
         with ws.lock:
-            session = ws.sessions.get(id)
-            if session is None:
-                raise not_found("AgentSession")
+            session = _found(ws.sessions.get(id), "AgentSession")
             if input.get("externalUrls") is not None:
                 session.external_urls = [dict(u) for u in input["externalUrls"]]
             else:

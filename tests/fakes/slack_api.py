@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.views import View
 
+from tests.fakes.http_stub import StubHandler, StubServer
 from tests.fakes.slack_api_checks import (
     MAX_TEXT,
     MAX_VIEW_BLOCKS,
@@ -74,20 +74,15 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._ts = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
-        )
+        self._server = StubServer(_Handler, self, "fake-slack")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> FakeSlack:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -97,8 +92,7 @@ class FakeSlack:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._server.url
 
     @property
     def api_url(self) -> str:
@@ -136,24 +130,7 @@ class FakeSlack:
         return sorted(found, key=lambda m: float(m["ts"]))
 
     # -- the server ------------------------------------------------------------------------------
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:  # keep test output clean
-                return
-
-            def do_GET(self) -> None:
-                fake._serve(self)
-
-            def do_POST(self) -> None:
-                fake._serve(self)
-
-        return Handler
-
-    def _serve(self, req: BaseHTTPRequestHandler) -> None:
+    def _serve(self, req: StubHandler) -> None:
         parts = urlsplit(req.path)
         length = int(req.headers.get("Content-Length") or 0)
         raw = req.rfile.read(length) if length else b""
@@ -209,7 +186,7 @@ class FakeSlack:
 
     def _answer(
         self,
-        req: BaseHTTPRequestHandler,
+        req: StubHandler,
         method: str,
         params: dict[str, Any],
         status: int,
@@ -219,14 +196,7 @@ class FakeSlack:
         observed = self.observer() if self.observer is not None else None
         with self._lock:
             self.calls.append(Call(method, params, status, body, next(self._seq), observed=observed))
-        data = json.dumps(body).encode()
-        req.send_response(status)
-        req.send_header("Content-Type", "application/json; charset=utf-8")
-        req.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            req.send_header(name, value)
-        req.end_headers()
-        req.wfile.write(data)
+        req.send_json(status, body, headers)
 
     # -- the methods -----------------------------------------------------------------------------
     def _method(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
@@ -321,3 +291,13 @@ class FakeSlack:
     def _m_usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
         members = self.usergroups.get(str(p["usergroup"]))
         return {"ok": True, "users": members} if members is not None else {"ok": False, "error": "no_such_subteam"}
+
+
+class _Handler(StubHandler):
+    owner: FakeSlack
+
+    def do_GET(self) -> None:
+        self.owner._serve(self)
+
+    def do_POST(self) -> None:
+        self.owner._serve(self)

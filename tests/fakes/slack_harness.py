@@ -7,19 +7,17 @@ that signs requests as Slack does. Secrets are set through the environment, as a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 
 from bot.app import Runtime
 from bot.web import create_web_app
 from tests.fakes import slack_events
+from tests.fakes.served_app import serve
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import SlackSender
 
@@ -51,30 +49,13 @@ class SlackWorld:
         return self.sender.command(slack_events.slash_command(user, text, channel, self.slack.response_url("cmd")))
 
 
-def until(what: str, condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """An ASGI app (Baton's) under uvicorn on 127.0.0.1:<fresh port>, lifespan (the hub) included."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="baton-web", daemon=True)
-    thread.start()
-    until("the web app to start", lambda: server.started, timeout=15)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+def button_value(message: dict[str, Any], action_id: str) -> str | None:
+    """The value of a message's `action_id` button (in an actions block), or None without one."""
+    for block in message["blocks"]:
+        for element in block.get("elements", []) if block["type"] == "actions" else []:
+            if element["action_id"] == action_id:
+                return str(element["value"])
+    return None
 
 
 @contextmanager

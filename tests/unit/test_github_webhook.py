@@ -18,8 +18,8 @@ from bot.scm.github_issues import status_marker
 from bot.web import create_web_app
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, baton_config, start_fake
-from tests.fakes.github_stack import serving
 from tests.fakes.github_webhooks import FIXTURES, Webhooks, sign
+from tests.fakes.served_app import serve
 
 VECTOR = json.loads((FIXTURES / "signature-test-vector.json").read_text(encoding="utf-8"))
 SECRET = VECTOR["secret"]
@@ -52,7 +52,7 @@ def _edge(tmp_path: Path, fake: FakeGitHub, remotes: dict[str, Path], token: str
     settings = Settings(home=tmp_path / ".baton", config=tmp_path / "absent.yml", **env)
     runtime = Runtime(settings, baton_config(remotes))
     try:
-        with serving(create_web_app(runtime)) as url, httpx.Client(base_url=url, timeout=15) as client:
+        with serve(create_web_app(runtime)) as url, httpx.Client(base_url=url, timeout=15) as client:
             yield Edge(fake, client, runtime)
     finally:
         runtime.shutdown()

@@ -18,9 +18,9 @@ from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
 from bot.web import create_web_app
 from tests.fakes import slack_events
+from tests.fakes.served_app import serve, until
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_events import BOLT, sign
-from tests.fakes.slack_harness import serve, until
 
 SECRET, TOKEN = "signing-secret-for-unit-tests", "xoxb-unit-test"
 
