@@ -34,35 +34,31 @@ def _read_issue(fake: FakeGitHub, config: BatonFile) -> str:
     return GitHubIssues(api_for(fake, config)).issue_text("acme/api", 1).title
 
 
+def _statuses_reading_through(world: tuple[FakeGitHub, BatonFile], kind: str) -> list[int]:
+    """Reads the issue through one rate limit of `kind` (1 s); GitHub's answers to the reads, in order."""
+    fake, config = world
+    fake.rate_limit("GET", ISSUE_PATH, kind, retry_after_s=1)
+    assert _read_issue(fake, config) == "Rename /items"
+    return [c.status for c in fake.calls("GET", ISSUE_PATH)]
+
+
 def _gap(fake: FakeGitHub) -> float:
     first, second = fake.calls("GET", ISSUE_PATH)
     return second.at - first.at
 
 
 def test_a_secondary_rate_limit_is_retried_after_retry_after(world: tuple[FakeGitHub, BatonFile]) -> None:
-    fake, config = world
-    fake.rate_limit("GET", ISSUE_PATH, "secondary", retry_after_s=1)
-
-    assert _read_issue(fake, config) == "Rename /items"
-    assert [c.status for c in fake.calls("GET", ISSUE_PATH)] == [403, 200]
-    assert _gap(fake) >= 1.0
+    assert _statuses_reading_through(world, "secondary") == [403, 200]
+    assert _gap(world[0]) >= 1.0
 
 
 def test_a_spent_primary_quota_waits_for_its_reset(world: tuple[FakeGitHub, BatonFile]) -> None:
-    fake, config = world
-    fake.rate_limit("GET", ISSUE_PATH, "primary", retry_after_s=1)
-
-    assert _read_issue(fake, config) == "Rename /items"
-    assert [c.status for c in fake.calls("GET", ISSUE_PATH)] == [403, 200]
-    assert _gap(fake) >= 1.0
+    assert _statuses_reading_through(world, "primary") == [403, 200]
+    assert _gap(world[0]) >= 1.0
 
 
 def test_a_429_is_retried_after_retry_after(world: tuple[FakeGitHub, BatonFile]) -> None:
-    fake, config = world
-    fake.rate_limit("GET", ISSUE_PATH, "429", retry_after_s=1)
-
-    assert _read_issue(fake, config) == "Rename /items"
-    assert [c.status for c in fake.calls("GET", ISSUE_PATH)] == [429, 200]
+    assert _statuses_reading_through(world, "429") == [429, 200]
 
 
 def test_a_rate_limit_longer_than_allowed_fails_at_once_with_a_reason(world: tuple[FakeGitHub, BatonFile]) -> None:

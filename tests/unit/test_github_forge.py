@@ -40,6 +40,13 @@ def _open(forge: GitHubForge, remotes: dict[str, Path], repo: str = "api") -> Ch
     return forge.open_pr("r1", repo, BRANCH, "[baton] rename /items", "Requested by alice", 0)
 
 
+def _opened(world: tuple[FakeGitHub, dict[str, Path]]) -> tuple[FakeGitHub, GitHubForge, ChangeSet]:
+    """The fake, a forge on the default config, and the run's PR it opened on api."""
+    fake, remotes = world
+    forge = _forge(fake, baton_config(remotes))
+    return fake, forge, _open(forge, remotes)
+
+
 def test_open_pr_opens_one_draft_pr_from_the_run_branch(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
     fake, remotes = world
     change = _open(_forge(fake, baton_config(remotes)), remotes)
@@ -113,9 +120,7 @@ def test_checks_with_no_ci_pass_when_checks_are_not_required(world: tuple[FakeGi
 
 
 def test_a_check_still_running_keeps_checks_pending(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
-    fake, remotes = world
-    forge = _forge(fake, baton_config(remotes))
-    change = _open(forge, remotes)
+    fake, forge, change = _opened(world)
     fake.add_check_run("acme/api", change.head_sha, "lint", "success")
     fake.add_check_run("acme/api", change.head_sha, "test", None)
 
@@ -125,9 +130,7 @@ def test_a_check_still_running_keeps_checks_pending(world: tuple[FakeGitHub, dic
 
 
 def test_green_checks_pass_and_the_draft_becomes_ready_for_review(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
-    fake, remotes = world
-    forge = _forge(fake, baton_config(remotes))
-    change = _open(forge, remotes)
+    fake, forge, change = _opened(world)
     fake.add_check_run("acme/api", change.head_sha, "test", "success")
     fake.set_status("acme/api", change.head_sha, "ci/legacy", "success")
 
@@ -138,9 +141,7 @@ def test_green_checks_pass_and_the_draft_becomes_ready_for_review(world: tuple[F
 
 
 def test_a_failed_check_fails_with_its_output(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
-    fake, remotes = world
-    forge = _forge(fake, baton_config(remotes))
-    change = _open(forge, remotes)
+    fake, forge, change = _opened(world)
     fake.add_check_run("acme/api", change.head_sha, "test", "failure", summary="1 failed", text="test_items: 404")
 
     outcome = forge.run_checks(change)
@@ -150,9 +151,7 @@ def test_a_failed_check_fails_with_its_output(world: tuple[FakeGitHub, dict[str,
 
 
 def test_a_failing_commit_status_fails_the_checks(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
-    fake, remotes = world
-    forge = _forge(fake, baton_config(remotes))
-    change = _open(forge, remotes)
+    fake, forge, change = _opened(world)
     fake.set_status("acme/api", change.head_sha, "ci/jenkins", "pending")
     fake.set_status("acme/api", change.head_sha, "ci/jenkins", "failure", "build broke")
 
@@ -162,9 +161,7 @@ def test_a_failing_commit_status_fails_the_checks(world: tuple[FakeGitHub, dict[
 
 
 def test_a_rerun_that_passed_replaces_the_failed_run(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
-    fake, remotes = world
-    forge = _forge(fake, baton_config(remotes))
-    change = _open(forge, remotes)
+    fake, forge, change = _opened(world)
     fake.add_check_run("acme/api", change.head_sha, "test", "failure")
     fake.add_check_run("acme/api", change.head_sha, "test", "success")
 
@@ -235,9 +232,7 @@ def test_merge_refuses_with_405_on_a_conflict(world: tuple[FakeGitHub, dict[str,
 def test_a_merge_repeated_after_it_went_through_merges_nothing_more(
     world: tuple[FakeGitHub, dict[str, Path]],
 ) -> None:
-    fake, remotes = world
-    forge = _forge(fake, baton_config(remotes))
-    change = _open(forge, remotes)
+    fake, forge, change = _opened(world)
     _green(fake, change)
     first = forge.merge(change, change.head_sha)
 

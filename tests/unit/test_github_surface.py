@@ -12,22 +12,15 @@ import pytest
 from bot.config import BatonFile
 from bot.domain import Actor, ChangeSet, ReplyTo, RunSpec, RunState, Source, Trigger
 from bot.scm.github_issues import GitHubIssues, status_marker
-from bot.store import Store, make_engine, migrate
+from bot.store import Store
 from bot.surfaces.github import GitHubSurface
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import api_for, baton_config, start_fake
 from tests.gitutil import commit_to_remote
+from tests.views import Clock, migrated_store
 
 ISSUE = "acme/api"
 World = tuple[FakeGitHub, BatonFile, dict[str, Path]]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -40,9 +33,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    engine = make_engine(f"sqlite:///{tmp_path / 'baton.db'}")
-    migrate(engine)
-    return Store(engine)
+    return migrated_store(tmp_path)
 
 
 def _run(store: Store, run_id: str = "r1") -> str:

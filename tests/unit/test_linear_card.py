@@ -3,40 +3,41 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from bot.domain import (
     Actor,
     ChangeSet,
     ChangeState,
     ReplyTo,
-    Run,
-    RunSpec,
     RunState,
     RunView,
     Source,
     Step,
     StepState,
-    Trigger,
     utcnow,
 )
 from bot.surfaces.linear_card import plain, render_card
 from bot.surfaces.linear_states import WorkflowState, pick_state
+from tests.views import run_view
 
 PAGE = "https://baton.example/runs/r1"
 
 
-def view(state: RunState, **extra: object) -> RunView:
-    trigger = Trigger(
-        source=Source.linear,
-        actor=Actor(source=Source.linear, id="u1", display="Alice"),
-        request="rename",
-        reply_to=ReplyTo(source=Source.linear, issue_id="i1"),
-        delivery_id="d1",
-    )
-    spec = RunSpec(run_id="r1", trigger=trigger, repos=["api", "web"], playbook="default")
+def view(state: RunState, **parts: Any) -> RunView:
+    """A run Alice asked for on a Linear issue, 75 seconds old; `parts` as `run_view`'s."""
     created = utcnow() - timedelta(seconds=75)
-    run = Run(run_id="r1", state=state, spec=spec, created_at=created, updated_at=created + timedelta(seconds=75))
-    return RunView(run=run, **extra)  # type: ignore[arg-type]
+    actor = Actor(source=Source.linear, id="u1", display="Alice")
+    reply_to = ReplyTo(source=Source.linear, issue_id="i1")
+    return run_view(
+        state,
+        actor=actor,
+        reply_to=reply_to,
+        request="rename",
+        created_at=created,
+        updated_at=created + timedelta(seconds=75),
+        **parts,
+    )
 
 
 def change(url: str, state: ChangeState = ChangeState.open) -> ChangeSet:

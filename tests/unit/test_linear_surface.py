@@ -23,35 +23,25 @@ from bot.domain import (
     Trigger,
 )
 from bot.linear_client import LinearClient, LinearRateLimited, published_schema
-from bot.store import Store, make_engine, migrate
 from bot.surfaces.hub import SurfaceHub
 from bot.surfaces.linear import ACTIVITY_FACT, CARD_FACT, LinearSurface, LinearTarget, stable_id, wants
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.linear_state import Issue, Session, Team
+from tests.views import Clock, migrated_store
 
 KEY = "lin_api_surface"
 PUBLIC = "https://baton.example"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class World:
     """A store, the Linear stand-in with one team and issue, and the surface fed by a real hub."""
 
     def __init__(self, tmp: Path, fake: FakeLinear, config: dict[str, Any] | None = None) -> None:
-        engine = make_engine(f"sqlite:///{tmp / 'baton.db'}")
-        migrate(engine)
-        self.store = Store(engine)
+        self.store = migrated_store(tmp)
         self.fake = fake
         self.team: Team = fake.workspace.add_team("ENG")
         self.issue: Issue = fake.workspace.add_issue(self.team, "Rename the flag")
-        self.clock = Clock()
+        self.clock = Clock(1000.0)
         client = LinearClient(fake.url, KEY, schema=published_schema(), backoff_s=0.001, retries=1)
         self.surface = LinearSurface(
             client, self.store, parse_baton_file(config or {}), PUBLIC, min_edit_interval_s=5, clock=self.clock

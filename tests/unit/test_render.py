@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -10,15 +11,11 @@ from bot.domain import (
     Actor,
     ChangeSet,
     ChangeState,
-    ReplyTo,
-    Run,
-    RunSpec,
     RunState,
     RunView,
     Source,
     Step,
     StepState,
-    Trigger,
     Usage,
 )
 from bot.surfaces.render import (
@@ -34,37 +31,15 @@ from bot.surfaces.render import (
     summary_line,
     total_usage,
 )
+from tests.views import run_view
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
-def make_view(
-    state: RunState = RunState.working,
-    *,
-    steps: list[Step] | None = None,
-    changes: list[ChangeSet] | None = None,
-    usage: Usage | None = None,
-    updated_at: datetime | None = None,
-) -> RunView:
+def make_view(state: RunState = RunState.working, **parts: Any) -> RunView:
+    """A run Alice asked for from the CLI; `parts` as `run_view`'s."""
     actor = Actor(source=Source.cli, id="alice", display="Alice")
-    trigger = Trigger(
-        source=Source.cli,
-        actor=actor,
-        request="rename the flag",
-        reply_to=ReplyTo(source=Source.cli),
-        delivery_id="d1",
-        received_at=T0,
-    )
-    spec = RunSpec(run_id="r1", trigger=trigger, repos=["api", "web"], playbook="default")
-    run = Run(
-        run_id="r1",
-        state=state,
-        spec=spec,
-        created_at=T0,
-        updated_at=updated_at or T0,
-        usage=usage or Usage(),
-    )
-    return RunView(run=run, steps=steps or [], changes=changes or [])
+    return run_view(state, actor=actor, received_at=T0, created_at=T0, **parts)
 
 
 def step(key: str, state: StepState, usage: Usage | None = None) -> Step:

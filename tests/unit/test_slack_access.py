@@ -13,6 +13,7 @@ from bot.domain import Actor, ReplyTo, Run, RunSpec, RunState, Source, Trigger
 from bot.sourceconfig.slack import SlackConfig
 from handlers.slack_access import SlackAccess
 from tests.fakes.slack_api import FakeSlack
+from tests.views import Clock
 
 TOKEN = "xoxb-access-test"
 ALICE = Actor(source=Source.slack, id="U0ALICE")
@@ -26,18 +27,11 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def access(
     slack: FakeSlack, clock: Clock | None = None, policy: ApprovalPolicy | None = None, **cfg: object
 ) -> SlackAccess:
     client = WebClient(token=TOKEN, base_url=slack.api_url)
-    return SlackAccess(client, SlackConfig.model_validate(cfg), policy or ApprovalPolicy(), clock=clock or Clock())
+    return SlackAccess(client, SlackConfig.model_validate(cfg), policy or ApprovalPolicy(), clock=clock or Clock(0.0))
 
 
 def run() -> Run:
@@ -71,7 +65,7 @@ def test_someone_outside_the_allow_lists_is_told_who_may_start_runs(slack: FakeS
 
 
 def test_user_group_members_are_read_once_within_the_cache_time(slack: FakeSlack) -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     rules = access(slack, clock, allowed_usergroups=["S0DEVS"], usergroup_cache_s=60)
     rules.may_trigger("U0BOB")
     clock.now = 59

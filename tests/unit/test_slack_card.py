@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.config import ApprovalPolicy
 from bot.domain import (
@@ -16,15 +17,12 @@ from bot.domain import (
     ChecksState,
     Decision,
     ReplyTo,
-    Run,
     RunEvent,
-    RunSpec,
     RunState,
     RunView,
     Source,
     Step,
     StepState,
-    Trigger,
 )
 from bot.sourceconfig.slack import SlackConfig
 from bot.store import shas_digest
@@ -37,38 +35,27 @@ from bot.surfaces.slack_card import (
     parse_button_value,
 )
 from tests.fakes.slack_api_checks import validate_blocks
+from tests.views import run_view
 
 T0 = datetime(2026, 3, 1, 14, 3, 0, tzinfo=UTC)
 ALICE = Actor(source=Source.slack, id="U0ALICE", display="alice")
 BOB = Actor(source=Source.slack, id="U0BOB", display="bob")
 
 
-def make_view(
-    state: RunState,
-    *,
-    request: str = "rename the flag",
-    steps: list[Step] | None = None,
-    changes: list[ChangeSet] | None = None,
-    approvals: list[Approval] | None = None,
-    error: str | None = None,
-) -> RunView:
-    trigger = Trigger(
-        source=Source.slack,
+def make_view(state: RunState, **parts: Any) -> RunView:
+    """A run Alice asked for in a Slack thread, with its agent and budget named; `parts` as `run_view`'s."""
+    reply_to = ReplyTo(source=Source.slack, channel="C1", thread_ts="1.1")
+    return run_view(
+        state,
         actor=ALICE,
-        request=request,
-        reply_to=ReplyTo(source=Source.slack, channel="C1", thread_ts="1.1"),
+        reply_to=reply_to,
         delivery_id="Ev1",
-    )
-    spec = RunSpec(
-        run_id="r1",
-        trigger=trigger,
-        repos=["api", "web"],
-        playbook="default",
         agent="codemod",
         budget=Budget(max_usd=5),
+        created_at=T0,
+        updated_at=T0 + timedelta(seconds=30),
+        **parts,
     )
-    run = Run(run_id="r1", state=state, spec=spec, created_at=T0, updated_at=T0 + timedelta(seconds=30), error=error)
-    return RunView(run=run, steps=steps or [], changes=changes or [], approvals=approvals or [])
 
 
 def change(repo: str, number: int, state: ChangeState = ChangeState.open, **extra: object) -> ChangeSet:

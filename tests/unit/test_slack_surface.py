@@ -12,20 +12,13 @@ from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.domain import Actor, ReplyTo, RunSpec, RunState, RunView, Source, Step, StepState, Trigger, utcnow
-from bot.store import Store, make_engine, migrate
+from bot.store import Store
 from bot.surfaces.slack import CARD_FACT, SlackSurface, wants, web_client
 from tests.fakes.slack_api import FakeSlack
+from tests.views import Clock, migrated_store
 
 TOKEN = "xoxb-surface-test"
 ALICE = Actor(source=Source.slack, id="U0ALICE", display="alice")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -36,9 +29,7 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
-    engine = make_engine(f"sqlite:///{tmp_path / 'baton.db'}")
-    migrate(engine)
-    return Store(engine)
+    return migrated_store(tmp_path)
 
 
 def new_run(store: Store, run_id: str = "r1", source: Source = Source.slack, thread_ts: str | None = "1.1") -> str:
@@ -61,6 +52,14 @@ def step_done(store: Store, run_id: str, i: int) -> None:
 def surface(slack: FakeSlack, store: Store, clock: Clock, client: WebClient | None = None) -> SlackSurface:
     client = client or WebClient(token=TOKEN, base_url=slack.api_url)
     return SlackSurface(client, store, approvers="<@U0BOB>", interval=1.0, clock=clock)
+
+
+def carded(slack: FakeSlack, store: Store) -> tuple[Clock, SlackSurface, str, str | None]:
+    """Run r1 with its card posted in thread C1/1.1: the surface's clock, the surface, the run, the card's ts."""
+    clock = Clock()
+    run_id = new_run(store)
+    slack_surface = surface(slack, store, clock)
+    return clock, slack_surface, run_id, slack_surface.post_card(run_id, "C1", "1.1")
 
 
 def deliver(surface: SlackSurface, store: Store, run_id: str, after: int = 0) -> int:
@@ -95,10 +94,7 @@ def test_a_card_posted_outside_a_thread_starts_its_own(slack: FakeSlack, store: 
 
 
 def test_twenty_quick_steps_within_a_second_make_one_edit(slack: FakeSlack, store: Store) -> None:
-    clock = Clock()
-    run_id = new_run(store)
-    slack_surface = surface(slack, store, clock)
-    slack_surface.post_card(run_id, "C1", "1.1")
+    clock, slack_surface, run_id, _ = carded(slack, store)
     seen = 0
     for i in range(20):
         step_done(store, run_id, i)
@@ -109,10 +105,7 @@ def test_twenty_quick_steps_within_a_second_make_one_edit(slack: FakeSlack, stor
 
 
 def test_a_pending_change_is_shown_once_the_interval_has_passed(slack: FakeSlack, store: Store) -> None:
-    clock = Clock()
-    run_id = new_run(store)
-    slack_surface = surface(slack, store, clock)
-    slack_surface.post_card(run_id, "C1", "1.1")
+    clock, slack_surface, run_id, _ = carded(slack, store)
     store.set_state(run_id, RunState.planning)
     seen = deliver(slack_surface, store, run_id)
     slack_surface.flush()
@@ -129,10 +122,7 @@ def test_a_pending_change_is_shown_once_the_interval_has_passed(slack: FakeSlack
 
 
 def test_a_milestone_is_shown_at_once_and_replied_in_the_thread(slack: FakeSlack, store: Store) -> None:
-    clock = Clock()
-    run_id = new_run(store)
-    slack_surface = surface(slack, store, clock)
-    ts = slack_surface.post_card(run_id, "C1", "1.1")
+    _, slack_surface, run_id, ts = carded(slack, store)
     step_done(store, run_id, 1)
     seen = deliver(slack_surface, store, run_id)
     slack_surface.flush()
@@ -147,9 +137,7 @@ def test_a_milestone_is_shown_at_once_and_replied_in_the_thread(slack: FakeSlack
 
 
 def test_a_redelivered_milestone_is_not_replied_twice(slack: FakeSlack, store: Store) -> None:
-    run_id = new_run(store)
-    slack_surface = surface(slack, store, Clock())
-    slack_surface.post_card(run_id, "C1", "1.1")
+    _, slack_surface, run_id, _ = carded(slack, store)
     store.append_event(run_id, "plan_ready", {"order": ["api"], "summary": "one PR"})
     deliver(slack_surface, store, run_id)
     deliver(slack_surface, store, run_id)
@@ -157,9 +145,7 @@ def test_a_redelivered_milestone_is_not_replied_twice(slack: FakeSlack, store: S
 
 
 def test_an_edit_that_failed_is_made_at_the_next_flush(slack: FakeSlack, store: Store) -> None:
-    run_id = new_run(store)
-    slack_surface = surface(slack, store, Clock())
-    slack_surface.post_card(run_id, "C1", "1.1")
+    _, slack_surface, run_id, _ = carded(slack, store)
     slack.rate_limit("chat.update", times=1)
     store.set_state(run_id, RunState.failed, error="boom")
     deliver(slack_surface, store, run_id)
@@ -226,10 +212,7 @@ def test_the_surface_wants_runs_that_report_to_slack_only(store: Store) -> None:
 
 
 def test_progress_that_changes_nothing_on_the_card_makes_no_edit(slack: FakeSlack, store: Store) -> None:
-    clock = Clock()
-    run_id = new_run(store)
-    slack_surface = surface(slack, store, clock)
-    slack_surface.post_card(run_id, "C1", "1.1")
+    clock, slack_surface, run_id, _ = carded(slack, store)
     seen = 0
     for lines in range(5):
         store.append_event(run_id, "agent_progress", {"step": "s1", "kind": "tool", "lines": lines})

@@ -3,11 +3,15 @@ least once, from where it stopped — also after a restart."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.domain import Actor, ReplyTo, RunEvent, RunSpec, RunView, Source, Trigger
-from bot.store import Store, make_engine, migrate
+from bot.store import Store
 from bot.surfaces.hub import SurfaceHub
+from tests.views import migrated_store
 
 
 class Recorder:
@@ -27,15 +31,28 @@ class Recorder:
 
 
 def _store(tmp_path: Path) -> Store:
-    engine = make_engine(f"sqlite:///{tmp_path / 'baton.db'}")
-    migrate(engine)
-    return Store(engine)
+    return migrated_store(tmp_path)
 
 
 def _run(store: Store, run_id: str, source: Source = Source.slack) -> None:
     actor = Actor(source=source, id="U1")
     trigger = Trigger(source=source, actor=actor, request="do it", reply_to=ReplyTo(source=source), delivery_id=run_id)
     store.create_run(RunSpec(run_id=run_id, trigger=trigger, repos=["api"], playbook="default"))
+
+
+def _run_threads_until(
+    hub: SurfaceHub, done: Callable[[], bool], before_stop: Callable[[], None] | None = None
+) -> None:
+    """The hub's background threads, running until `done()` (5 s at most); `before_stop` runs before they stop."""
+    hub.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        if before_stop is not None:
+            before_stop()
+        hub.stop()
 
 
 def _kinds_after_create(store: Store, run_id: str) -> list[int]:
@@ -137,19 +154,11 @@ def test_coalescing_surfaces_are_flushed_every_tick(tmp_path: Path) -> None:
 
 
 def test_the_background_threads_deliver_without_being_asked(tmp_path: Path) -> None:
-    import time
-
     store = _store(tmp_path)
     _run(store, "r1")
     hub, surface = SurfaceHub(store, interval_s=0.01), Recorder()
     hub.register("slack", surface, lambda view: True)
-    hub.start()
-    try:
-        deadline = time.monotonic() + 5
-        while not surface.seen and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        hub.stop()
+    _run_threads_until(hub, lambda: bool(surface.seen))
 
     assert surface.seen
 
@@ -158,8 +167,6 @@ class Stuck:
     """A surface whose service hangs (say, a long Retry-After) until released."""
 
     def __init__(self) -> None:
-        import threading
-
         self.release = threading.Event()
 
     def publish(self, view: RunView, event: RunEvent) -> None:
@@ -167,20 +174,11 @@ class Stuck:
 
 
 def test_a_stuck_surface_does_not_hold_back_the_others(tmp_path: Path) -> None:
-    import time
-
     store = _store(tmp_path)
     _run(store, "r1")
     hub, stuck, healthy = SurfaceHub(store, interval_s=0.01), Stuck(), Recorder()
     hub.register("slack", stuck, lambda view: True)
     hub.register("linear", healthy, lambda view: True)
-    hub.start()
-    try:
-        deadline = time.monotonic() + 5
-        while not healthy.seen and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        stuck.release.set()
-        hub.stop()
+    _run_threads_until(hub, lambda: bool(healthy.seen), before_stop=stuck.release.set)
 
     assert healthy.seen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rich.console import Console
 
@@ -15,19 +16,17 @@ from bot.domain import (
     ChecksState,
     Decision,
     ReplyTo,
-    Run,
     RunEvent,
-    RunSpec,
     RunState,
     RunView,
     Source,
     Step,
     StepState,
-    Trigger,
     Usage,
 )
 from bot.ports import Surface
 from bot.surfaces.terminal import LiveTerminal, TerminalSurface, render_view, timeline_text
+from tests.views import run_view
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SHA = "abcdef0123456789abcdef0123456789abcdef01"
@@ -38,26 +37,21 @@ def console(*, terminal: bool = False) -> Console:
 
 
 def make_view(
-    state: RunState = RunState.working,
-    *,
-    request: str = "rename the config flag in api and web",
-    steps: list[Step] | None = None,
-    changes: list[ChangeSet] | None = None,
-    approvals: list[Approval] | None = None,
-    error: str | None = None,
+    state: RunState = RunState.working, *, request: str = "rename the config flag in api and web", **parts: Any
 ) -> RunView:
+    """Run r-42, asked for by Alice in Slack; `parts` as `run_view`'s."""
     actor = Actor(source=Source.slack, id="U1", display="Alice")
-    trigger = Trigger(
-        source=Source.slack,
+    reply_to = ReplyTo(source=Source.slack, channel="C1", thread_ts="1.0")
+    return run_view(
+        state,
         actor=actor,
+        reply_to=reply_to,
         request=request,
-        reply_to=ReplyTo(source=Source.slack, channel="C1", thread_ts="1.0"),
-        delivery_id="d1",
+        run_id="r-42",
         received_at=T0,
+        created_at=T0,
+        **parts,
     )
-    spec = RunSpec(run_id="r-42", trigger=trigger, repos=["api", "web"], playbook="default")
-    run = Run(run_id="r-42", state=state, spec=spec, created_at=T0, updated_at=T0, error=error)
-    return RunView(run=run, steps=steps or [], changes=changes or [], approvals=approvals or [])
 
 
 def make_step(key: str, state: StepState = StepState.succeeded, detail: str = "", seconds: float = 1.2) -> Step:
