@@ -22,6 +22,9 @@ from bot.scm.git import GitError, failure_tail, git_ok, git_result, run_git
 _SLUG_MAX = 40
 _SAFE_COMPONENT = re.compile(r"[^A-Za-z0-9_-]+")
 _MARKER_KEY = "baton.repo"
+# What tools leave behind when an agent runs a repo's tests: never part of a change. Goes in the
+# clone's own `.git/info/exclude`, so a repo's `.gitignore` (and anything it tracks) is untouched.
+BUILD_LITTER = ("__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".tox/", ".venv/")
 """Set in a clone's own config as its last step: a clone without it is half-made."""
 
 
@@ -171,6 +174,10 @@ class GitWorkspace:
                 )
             run_git(["config", "baton.defaultBranch", cfg.default_branch], tmp)
             run_git(["config", _MARKER_KEY, cfg.name], tmp)
+            exclude = tmp / ".git" / "info" / "exclude"
+            exclude.parent.mkdir(parents=True, exist_ok=True)
+            with exclude.open("a", encoding="utf-8") as f:
+                f.write("\n# Baton: build litter agents leave behind\n" + "\n".join(BUILD_LITTER) + "\n")
             os.replace(tmp, path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

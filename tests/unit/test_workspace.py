@@ -156,6 +156,32 @@ def test_commit_all_commits_everything_as_the_bot(ws: GitWorkspace) -> None:
     assert run_git(["status", "--porcelain"], path) == ""
 
 
+def test_commit_all_leaves_out_the_build_litter_an_agent_running_tests_leaves_behind(ws: GitWorkspace) -> None:
+    path = ws.prepare("r1", "api", BRANCH)
+    (path / "src" / "__pycache__").mkdir()
+    (path / "src" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\x00")
+    (path / ".pytest_cache").mkdir()
+    (path / ".pytest_cache" / "README.md").write_text("cache\n")
+    (path / "src" / "app.py").write_text("print('v2')\n")
+
+    sha = ws.commit_all(path, "agent work")
+
+    assert sha is not None
+    assert run_git(["show", "--name-only", "--format=", sha], path).split() == ["src/app.py"]
+
+
+def test_a_build_litter_file_the_repo_tracks_is_still_committed(tmp_path: Path) -> None:
+    tracked = make_remote(tmp_path, "legacy", {"README.md": "x\n", "vendored/lib.pyc": "old"})
+    ws = GitWorkspace(tmp_path / "ws", lambda name: RepoConfig(name=name, url=str(tracked)))
+    path = ws.prepare("r1", "legacy", BRANCH)
+    (path / "vendored" / "lib.pyc").write_text("new")
+
+    sha = ws.commit_all(path, "agent work")
+
+    assert sha is not None
+    assert run_git(["show", "--name-only", "--format=", sha], path).split() == ["vendored/lib.pyc"]
+
+
 def test_diff_includes_committed_uncommitted_and_untracked(ws: GitWorkspace) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     base = ws.base_sha(path)
