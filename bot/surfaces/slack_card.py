@@ -22,6 +22,7 @@ from bot.surfaces.render import (
     checks_icon,
     fmt_cost,
     fmt_duration,
+    fmt_tokens,
     next_actions,
     one_line,
     short_sha,
@@ -237,6 +238,7 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None) -> l
                 if s.state is not StepState.running
                 else f" · running since {_when(s.started_at)}"
             )
+            + (f" · {fmt_tokens(s.usage.tokens)} tokens · {fmt_cost(s.usage.cost_usd)}" if s.usage.tokens else "")
             for s in view.steps
         ]
         blocks.append(_section(_fit_lines("*Steps*", lines)))

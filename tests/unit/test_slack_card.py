@@ -23,6 +23,7 @@ from bot.domain import (
     Source,
     Step,
     StepState,
+    Usage,
 )
 from bot.sourceconfig.slack import SlackConfig
 from bot.store import shas_digest
@@ -225,6 +226,23 @@ def test_milestones_decisions_the_wait_for_approval_and_endings_are_urgent_and_s
 def test_a_button_value_that_is_not_ours_is_refused() -> None:
     assert parse_button_value("click_me_123") is None
     assert parse_button_value(button_value("r9")) is not None
+
+
+def test_each_finished_step_says_which_agent_did_it_and_what_it_cost() -> None:
+    usage = Usage(tokens_in=1200, tokens_out=300, cost_usd=0.0123)
+    step = Step(
+        run_id="r1",
+        key="s1",
+        name="implement",
+        repo="api",
+        agent="codex",
+        state=StepState.succeeded,
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=12),
+        usage=usage,
+    )
+    body = texts(card_blocks(make_view(RunState.working, steps=[step]), "x"))
+    assert "api · implement · codex · 12.0s · 1.5k tokens · $0.0123" in body
 
 
 def test_a_running_step_says_since_when_in_the_readers_time_zone() -> None:
