@@ -28,6 +28,7 @@ from bot.config import BatonFile
 from bot.domain import ChangeSet, RunEvent, RunView, Source
 from bot.linear_client import LinearClient, LinearError, LinearRateLimited
 from bot.store import Store
+from bot.surfaces.dashboard import run_page_url
 from bot.surfaces.linear_card import render_card
 from bot.surfaces.linear_session import Content, activity_for
 from bot.surfaces.linear_states import Role, StateBook
@@ -62,10 +63,6 @@ def wants(view: RunView) -> bool:
 def stable_id(run_id: str, key: str) -> str:
     """The id Baton gives the Linear object `key` of a run (the same on every attempt)."""
     return str(uuid.uuid5(_IDS, f"{run_id}:{key}"))
-
-
-def run_page(public_url: str, run_id: str) -> str:
-    return f"{public_url.rstrip('/')}/runs/{run_id}"
 
 
 class LinearSurface:
@@ -149,7 +146,7 @@ class LinearSurface:
         """Point the session at the run's page (Linear shows it as the session's external link)."""
         target = self.target(run_id)
         if target.session_id:
-            link = {"label": f"Baton run {run_id}", "url": run_page(self.public_url, run_id)}
+            link = {"label": f"Baton run {run_id}", "url": run_page_url(self.public_url, run_id)}
             self._call(docs.SESSION_UPDATE, {"id": target.session_id, "input": {"externalUrls": [link]}})
 
     # -- the work ---------------------------------------------------------------------------------------
@@ -169,7 +166,7 @@ class LinearSurface:
 
     def write_card(self, view: RunView, issue_id: str) -> None:
         run_id = view.run.run_id
-        body = render_card(view, run_page(self.public_url, run_id))
+        body = render_card(view, run_page_url(self.public_url, run_id))
         with self._run_lock(run_id):
             fact = self.store.get_fact(run_id, CARD_FACT)
             comment_id = str(fact["id"]) if fact else stable_id(run_id, "card")
@@ -218,7 +215,7 @@ class LinearSurface:
         """The PR's own URL when it is a web page; a local-forge PR links to the run's page."""
         if change.url.startswith(("https://", "http://")):
             return change.url
-        return f"{run_page(self.public_url, run_id)}?pr={change.repo}/{change.number}"
+        return f"{run_page_url(self.public_url, run_id)}?pr={change.repo}/{change.number}"
 
     def _move(self, view: RunView, event: RunEvent, target: LinearTarget) -> None:
         if event.kind != "state" or not target.team_id or not target.issue_id or not self.config.linear.move_states:
