@@ -7,11 +7,9 @@ left it. `exclude` keeps a CLI's own bookkeeping files (aider's `.aider*`) out o
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
-from bot.scm.git import GitError, git_result, run_git
+from bot.scm.git import GitError, add_excludes, git_result, worktree_diff
 
 
 def head(workdir: Path) -> str | None:
@@ -28,32 +26,14 @@ def parent(workdir: Path) -> str | None:
 def changes(workdir: Path, base_sha: str) -> tuple[str, list[str]]:
     """(unified diff, files changed) from `base_sha` to the working tree, untracked files included."""
     try:
-        index = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "index"], workdir))
-        with tempfile.TemporaryDirectory(prefix="baton-agent-index-") as tmp:
-            scratch = Path(tmp) / "index"
-            if index.exists():
-                shutil.copyfile(index, scratch)
-            env = {"GIT_INDEX_FILE": str(scratch)}
-            run_git(["add", "-A"], workdir, env)
-            common = ["-c", "core.quotePath=false", "diff", "--cached", "--no-renames"]
-            text = run_git([*common, base_sha, "--"], workdir, env, strip=False)
-            names = run_git([*common, "--name-only", "-z", base_sha, "--"], workdir, env, strip=False)
+        return worktree_diff(workdir, base_sha)
     except GitError:
         return "", []
-    return text, sorted(n for n in names.split("\0") if n)
 
 
 def exclude(workdir: Path, patterns: list[str]) -> None:
-    """Add `patterns` to the clone's own `.git/info/exclude` (not a tracked file, so no diff)."""
-    if not patterns:
-        return
+    """Keep `patterns` out of every diff via the clone's own `.git/info/exclude` (not tracked)."""
     try:
-        path = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], workdir))
+        add_excludes(workdir, patterns)
     except GitError:
         return
-    present = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    missing = [p for p in patterns if p not in present]
-    if missing:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as out:
-            out.write("".join(f"{p}\n" for p in missing))

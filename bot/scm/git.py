@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -126,3 +128,33 @@ def remote_branch_sha(url: str, branch: str, cwd: Path) -> str | None:
         if ref == f"refs/heads/{branch}":
             return sha
     return None
+
+
+def worktree_diff(path: Path, base_sha: str) -> tuple[str, list[str]]:
+    """(unified diff, files changed) from `base_sha` to the working tree — committed, uncommitted
+    and untracked — through a scratch index, so the real index is left as it was."""
+    index = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "index"], path))
+    with tempfile.TemporaryDirectory(prefix="baton-index-") as tmp:
+        scratch = Path(tmp) / "index"
+        if index.exists():
+            shutil.copyfile(index, scratch)
+        env = {"GIT_INDEX_FILE": str(scratch)}
+        run_git(["add", "-A"], path, env)
+        common = ["-c", "core.quotePath=false", "diff", "--cached", "--no-renames"]
+        text = run_git([*common, base_sha, "--"], path, env, strip=False)
+        names = run_git([*common, "--name-only", "-z", base_sha, "--"], path, env, strip=False)
+    return text, sorted(n for n in names.split("\0") if n)
+
+
+def add_excludes(path: Path, patterns: Sequence[str]) -> None:
+    """Add `patterns` (those not there yet) to the clone's own `.git/info/exclude`: ignored
+    untracked files, without touching a tracked `.gitignore`."""
+    if not patterns:
+        return
+    exclude = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "info/exclude"], path))
+    present = exclude.read_text(encoding="utf-8").splitlines() if exclude.exists() else []
+    missing = [p for p in patterns if p not in present]
+    if missing:
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a", encoding="utf-8") as out:
+            out.write("".join(f"{p}\n" for p in missing))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bot.config import RepoConfig
 from bot.ports import PushRejected
-from bot.scm.git import GitError, failure_tail, git_ok, git_result, run_git
+from bot.scm.git import GitError, add_excludes, failure_tail, git_ok, git_result, run_git, worktree_diff
 
 _SLUG_MAX = 40
 _SAFE_COMPONENT = re.compile(r"[^A-Za-z0-9_-]+")
@@ -106,17 +106,7 @@ class GitWorkspace:
 
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
         """Base vs working tree: committed, uncommitted and untracked; the index is left alone."""
-        index = Path(run_git(["rev-parse", "--path-format=absolute", "--git-path", "index"], path))
-        with tempfile.TemporaryDirectory(prefix="baton-index-") as tmp:
-            scratch = Path(tmp) / "index"
-            if index.exists():
-                shutil.copyfile(index, scratch)
-            env = {"GIT_INDEX_FILE": str(scratch)}
-            run_git(["add", "-A"], path, env)
-            common = ["-c", "core.quotePath=false", "diff", "--cached", "--no-renames"]
-            text = run_git([*common, base_sha, "--"], path, env, strip=False)
-            names = run_git([*common, "--name-only", "-z", base_sha, "--"], path, env, strip=False)
-        return text, sorted(n for n in names.split("\0") if n)
+        return worktree_diff(path, base_sha)
 
     def push(self, path: Path, repo: str, branch: str) -> str:
         """Force-push the bot's branch, but never over a commit we have not built on.
@@ -174,10 +164,7 @@ class GitWorkspace:
                 )
             run_git(["config", "baton.defaultBranch", cfg.default_branch], tmp)
             run_git(["config", _MARKER_KEY, cfg.name], tmp)
-            exclude = tmp / ".git" / "info" / "exclude"
-            exclude.parent.mkdir(parents=True, exist_ok=True)
-            with exclude.open("a", encoding="utf-8") as f:
-                f.write("\n# Baton: build litter agents leave behind\n" + "\n".join(BUILD_LITTER) + "\n")
+            add_excludes(tmp, BUILD_LITTER)
             os.replace(tmp, path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
