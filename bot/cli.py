@@ -18,6 +18,7 @@ from rich.console import Console
 
 from bot.app import Runtime
 from bot.config import ConfigError, Settings
+from bot.demo.sandbox import DEFAULT_CLIENTS
 from bot.doctor import doctor_report
 from bot.domain import Budget, Decision
 from bot.intake import RequestError, build_spec
@@ -107,7 +108,7 @@ def run(
 def demo(
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to build the sandbox.")] = None,
-    clients: Annotated[int, typer.Option(help="How many client services.")] = 2,
+    clients: Annotated[int, typer.Option(help="How many client services.")] = DEFAULT_CLIENTS,
 ) -> None:
     """Rename an API endpoint across an API and its clients, on local git remotes."""
     from bot.demo import create_sandbox

@@ -4,8 +4,9 @@ real, deterministic and offline.
 `create_sandbox(root)` lays out, under `root`:
 
     remotes/inventory-api.git   a stdlib HTTP API serving GET /v1/items, with its own unittest tests
-    remotes/<client>.git        client services calling that path (storefront, billing, client-3,
-                                ...), tested against a fake provider built from a vendored contract
+    remotes/<client>.git        six client services calling that path (storefront, billing, checkout,
+                                search, warehouse, mobile-bff; more are client-7, ...), tested
+                                against a fake provider built from a vendored contract
     tools/rename_endpoint.py    the codemod the `script` agent runs in each working tree
     baton.yml                   repos (clients depend on the API), agent `renamer`, policy, playbook
 
@@ -35,8 +36,9 @@ NEW_PATH = "/v1/products"
 REQUEST = f"Rename the {OLD_PATH} endpoint to {NEW_PATH} in {API_REPO} and every client"
 AGENT = "renamer"
 CODEMOD = "tools/rename_endpoint.py"
-CLIENT_NAMES = ("storefront", "billing")
-"""Names of the first clients; later ones are client-3, client-4, ..."""
+CLIENT_NAMES = ("storefront", "billing", "checkout", "search", "warehouse", "mobile-bff")
+"""Names of the first clients (the pitch's six); later ones are client-7, client-8, ..."""
+DEFAULT_CLIENTS = len(CLIENT_NAMES)
 MAX_CLIENTS = 16
 
 _AUTHOR = "Demo <demo@localhost>"
@@ -79,7 +81,7 @@ def checks_command() -> str:
     return f"{shlex.quote(sys.executable)} -B -m unittest discover -q"
 
 
-def create_sandbox(root: Path, clients: int = 2) -> Sandbox:
+def create_sandbox(root: Path, clients: int = DEFAULT_CLIENTS) -> Sandbox:
     """Create (or reset) the demo under `root`: bare remotes, the codemod and `baton.yml`."""
     names = client_names(clients)
     root = root.resolve()
@@ -141,7 +143,8 @@ def _config(remotes: dict[str, Path], codemod: Path) -> dict[str, Any]:
             }
         },
         "approval": {"approvers": ["cli:*"], "require_green_checks": True},
-        "concurrency": {"per_run": 4},
+        # Every client at once: the pitch is one request changing them all concurrently.
+        "concurrency": {"per_run": max(1, len(remotes) - 1), "global": max(8, len(remotes))},
     }
 
 

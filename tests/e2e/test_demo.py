@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from bot.demo.sandbox import API_REPO, CLIENT_NAMES
 from tests.gitutil import read_file_on
 
 BATON = [sys.executable, "-m", "bot"]
+REPOS = (API_REPO, *CLIENT_NAMES)
 
 
 def _baton(args: list[str], home: Path, config: Path) -> subprocess.CompletedProcess[str]:
@@ -50,7 +52,7 @@ def test_demo_merges_the_rename_into_every_remote(
     result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ended merged" in result.stdout
-    for name in ("inventory-api", "storefront", "billing"):
+    for name in REPOS:
         remote = root / "remotes" / f"{name}.git"
         tree = subprocess.run(["git", "grep", "-l", "/v1/products", "main"], cwd=remote, capture_output=True, text=True)
         assert tree.stdout.strip(), f"{name} main has no /v1/products"
@@ -68,7 +70,7 @@ def test_demo_merges_the_api_before_its_clients(
     events = json.loads(shown.stdout)["events"]
     merged = [e["data"]["repo"] for e in events if e["kind"] == "merged"]
     assert merged[0] == "inventory-api"
-    assert sorted(merged[1:]) == ["billing", "storefront"]
+    assert sorted(merged[1:]) == sorted(CLIENT_NAMES)
 
 
 def test_demo_records_one_approval_bound_to_every_pr_head(
@@ -88,7 +90,7 @@ def test_demo_leaves_green_tests_on_every_default_branch(
 ) -> None:
     result, root = demo
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("inventory-api", "storefront", "billing"):
+    for name in REPOS:
         work = tmp_path / "check" / name
         subprocess.run(["git", "clone", "-q", str(root / "remotes" / f"{name}.git"), str(work)], check=True)
         tests = subprocess.run(

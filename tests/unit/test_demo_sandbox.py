@@ -63,7 +63,15 @@ def _mentions(work: Path, text: str) -> list[str]:
 def test_config_loads_with_the_demo_repos_agent_and_playbook(sandbox: Sandbox) -> None:
     config = load_baton_file(sandbox.config_path)
 
-    assert [r.name for r in config.repos] == ["inventory-api", "storefront", "billing"]
+    assert [r.name for r in config.repos] == [
+        "inventory-api",
+        "storefront",
+        "billing",
+        "checkout",
+        "search",
+        "warehouse",
+        "mobile-bff",
+    ]
     assert [r.url for r in config.repos] == [str(p) for p in sandbox.remotes.values()]
     assert config.repo("billing").depends_on == ["inventory-api"]
     assert config.agent("renamer").kind == "script"
@@ -76,7 +84,6 @@ def test_config_loads_with_the_demo_repos_agent_and_playbook(sandbox: Sandbox) -
     assert config.routing.default_agent == "renamer"
     assert config.approval.approvers == ["cli:*"]
     assert config.approval.require_green_checks
-    assert config.concurrency.per_run == 4
     node = config.playbook("default").per_repo
     assert node.verify is not None and node.verify.max_attempts == 2
     assert node.verify.do.agent == "renamer"
@@ -160,14 +167,24 @@ def test_codemod_matches_whole_paths_and_skips_git_and_binaries(sandbox: Sandbox
 
 
 def test_more_clients_are_named_client_n_and_depend_on_the_api(tmp_path: Path) -> None:
-    sandbox = create_sandbox(tmp_path, clients=3)
+    sandbox = create_sandbox(tmp_path, clients=7)
 
     config = load_baton_file(sandbox.config_path)
 
-    assert sandbox.clients == ["storefront", "billing", "client-3"]
-    assert config.repo("client-3").depends_on == ["inventory-api"]
-    work = _clone(sandbox, "client-3", tmp_path / "work")
-    assert _checks(sandbox, "client-3", work).returncode == 0
+    assert sandbox.clients[-2:] == ["mobile-bff", "client-7"]
+    assert config.repo("client-7").depends_on == ["inventory-api"]
+    work = _clone(sandbox, "client-7", tmp_path / "work")
+    assert _checks(sandbox, "client-7", work).returncode == 0
+
+
+def test_fewer_clients_take_the_first_names(tmp_path: Path) -> None:
+    assert create_sandbox(tmp_path, clients=2).clients == ["storefront", "billing"]
+
+
+def test_all_clients_of_the_demo_fan_out_at_once(sandbox: Sandbox) -> None:
+    config = load_baton_file(sandbox.config_path)
+    assert config.concurrency.per_run >= len(sandbox.clients)
+    assert config.concurrency.global_ >= len(sandbox.remotes)
 
 
 def test_creation_is_deterministic_and_fast(tmp_path: Path) -> None:
