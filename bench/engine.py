@@ -707,7 +707,7 @@ def bench_demo(root: Path) -> list[Figure]:
     rest = total.s - agent - spent["checks"]
     return [
         Figure(
-            "(c) `baton demo --yes`, 3 repos: wall",
+            f"(c) `baton demo --yes`, {len(repos)} repos: wall",
             total.s,
             "s",
             hand["total"],
