@@ -56,7 +56,13 @@ class SlackEdge:
         settings, config = runtime.settings, runtime.config
         client = web_client(settings)
         approvers = approvers_mrkdwn(config.approval, config.slack)
-        surface = SlackSurface(client, runtime.store, approvers, interval=config.slack.card_edit_interval_s)
+        surface = SlackSurface(
+            client,
+            runtime.store,
+            approvers,
+            interval=config.slack.card_edit_interval_s,
+            public_url=runtime.settings.public_url,
+        )
         github = github_check(runtime) if config.slack.github_logins else None
         access = SlackAccess(client, config.slack, config.approval, github=github)
         self.ctx = SlackContext(runtime, client, surface, access, approvers)

@@ -24,6 +24,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from bot.config import Settings
 from bot.domain import RunEvent, RunView, Source
 from bot.store import Store
+from bot.surfaces.dashboard import run_page_url
 from bot.surfaces.slack_card import card_blocks, card_text, is_urgent, milestone_text
 
 log = structlog.get_logger(__name__)
@@ -71,15 +72,25 @@ class SlackSurface:
     """Publishes runs onto their Slack cards; `flush()` (every hub tick) performs coalesced edits."""
 
     def __init__(
-        self, client: WebClient, store: Store, approvers: str, interval: float = 1.0, clock: Clock = time.monotonic
+        self,
+        client: WebClient,
+        store: Store,
+        approvers: str,
+        interval: float = 1.0,
+        clock: Clock = time.monotonic,
+        public_url: str = "",
     ) -> None:
         self.client = client
+        self.public_url = public_url
         self.store = store
         self.approvers = approvers
         self.interval = interval
         self.clock = clock
         self._cards: dict[str, _Card] = {}
         self._lock = threading.RLock()
+
+    def _page(self, view: RunView) -> str:
+        return run_page_url(self.public_url, view.run.run_id) if self.public_url else ""
 
     # -- the first post (from the event path) ----------------------------------------------------
     def post_card(self, run_id: str, channel: str, thread_ts: str | None) -> str | None:
@@ -97,7 +108,7 @@ class SlackSurface:
 
     def _post(self, view: RunView, channel: str, thread_ts: str | None) -> str | None:
         run_id = view.run.run_id
-        blocks = card_blocks(view, self.approvers)
+        blocks = card_blocks(view, self.approvers, page_url=self._page(view))
         try:
             answer = self.client.chat_postMessage(
                 channel=channel, thread_ts=thread_ts, text=card_text(view), blocks=blocks, unfurl_links=False
@@ -106,7 +117,7 @@ class SlackSurface:
             log.warning("slack_card_post_failed", run_id=run_id, error=_error(err))
             return None
         ts = str(answer["ts"])
-        signature = card_blocks(view, self.approvers, now=view.run.created_at)
+        signature = card_blocks(view, self.approvers, now=view.run.created_at, page_url=self._page(view))
         thread = thread_ts or ts
         self.store.put_fact(run_id, CARD_FACT, {"channel": channel, "ts": ts, "thread_ts": thread})
         self.store.link(thread_key(channel, thread), run_id)
@@ -168,9 +179,9 @@ class SlackSurface:
                 self._settle(card, view, now)
             return
         # The elapsed time alone is no reason to edit: compare the card as of the run's start.
-        signature = card_blocks(view, self.approvers, now=view.run.created_at)
+        signature = card_blocks(view, self.approvers, now=view.run.created_at, page_url=self._page(view))
         if signature != card.last_signature:
-            blocks = card_blocks(view, self.approvers)
+            blocks = card_blocks(view, self.approvers, page_url=self._page(view))
             try:
                 self.client.chat_update(channel=where["channel"], ts=where["ts"], text=card_text(view), blocks=blocks)
             except (SlackApiError, SlackClientError) as err:

@@ -206,7 +206,7 @@ def card_text(view: RunView) -> str:
     return f"Baton run {view.run.run_id}: {summary_line(view)}"
 
 
-def card_blocks(view: RunView, approvers: str, now: datetime | None = None) -> list[Block]:
+def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page_url: str = "") -> list[Block]:
     """The card; `now` is when its elapsed time is measured to (the run's start gives a card that
     changes only when the run does, which is how the surface tells a needed edit from a clock tick)."""
     run, spec = view.run, view.run.spec
@@ -262,13 +262,23 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None) -> l
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": _fit(f"`{run.run_id}` · {esc(summary_line(view, now))}", 2000)}],
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": _fit(f"{_run_ref(run.run_id, page_url)} · {esc(summary_line(view, now))}", 2000),
+                }
+            ],
         }
     )
     actions = buttons(view)
     if actions:
         blocks.append({"type": "actions", "block_id": ACTIONS_BLOCK, "elements": actions})
     return blocks
+
+
+def _run_ref(run_id: str, page_url: str) -> str:
+    """The run id, linked to the run's page when Baton knows its own address."""
+    return f"<{page_url}|{run_id}>" if page_url else f"`{run_id}`"
 
 
 def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None:

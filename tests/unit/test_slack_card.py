@@ -249,3 +249,13 @@ def test_a_running_step_says_since_when_in_the_readers_time_zone() -> None:
     step = Step(run_id="r1", key="s1", name="implement", repo="api", agent="codemod", started_at=T0)
     body = texts(card_blocks(make_view(RunState.working, steps=[step]), "x"))
     assert f"… api · implement · codemod · running since <!date^{int(T0.timestamp())}^{{time}}|14:03 UTC>" in body
+
+
+def test_the_card_links_the_run_id_to_its_page_when_baton_knows_its_address() -> None:
+    blocks = card_blocks(make_view(RunState.working), "x", page_url="https://baton.example.com/runs/r1")
+    assert "<https://baton.example.com/runs/r1|r1>" in texts(blocks)
+
+
+def test_without_an_address_the_run_id_is_plain_code() -> None:
+    run_id = make_view(RunState.working).run.run_id
+    assert f"`{run_id}`" in texts(card_blocks(make_view(RunState.working), "x"))
