@@ -82,6 +82,7 @@ class SurfaceHub:
             return delivered
 
     def _deliver_run(self, entry: _Entry, run_id: str, last_seq: int) -> int:
+        """Events up to `last_seq` (read before the view, so the view reflects all of them)."""
         cursor = self._cursor(entry, run_id)
         if cursor >= last_seq:
             return 0
@@ -94,6 +95,10 @@ class SurfaceHub:
         delivered = 0
         position = cursor
         for event in self.store.events(run_id, after_seq=cursor):
+            if event.seq > last_seq:
+                # Appended after the view was read: the view may not show it yet (a state change is
+                # committed before its event). It goes out next tick, with a view that does.
+                break
             try:
                 entry.surface.publish(view, event)
             except Exception as err:  # retried next tick; other runs and surfaces go on

@@ -172,6 +172,8 @@ def test_retry_on_a_failed_card_runs_it_again(
         card = start(world, "flaky change playbook=once", RunState.failed)
         until("the Retry button", lambda: card.value("baton_retry"))
         card.click(ALICE, "baton_retry")
+        # The click is answered before it is acted on: wait for the second attempt to exist first.
+        until("the retry", lambda: world.runtime.store.get_run(card.run_id).attempt == 2)  # type: ignore[union-attr]
         wait_for(world.runtime, card.run_id, RunState.awaiting_approval, timeout=60)
         until("the Approve button after the retry", lambda: card.value("baton_approve"))
 

@@ -182,3 +182,46 @@ def test_a_stuck_surface_does_not_hold_back_the_others(tmp_path: Path) -> None:
     _run_threads_until(hub, lambda: bool(healthy.seen), before_stop=stuck.release.set)
 
     assert healthy.seen
+
+
+class StatesSeen:
+    """Records, per event, the run state of the view it came with."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def publish(self, view: RunView, event: RunEvent) -> None:
+        self.seen.append((event.kind + ":" + str(event.data.get("to", "")), view.run.state.value))
+
+
+class RacingStore(Store):
+    """A store where, once, the engine changes the run's state after the hub read the run's view
+    and before it reads the run's events."""
+
+    race: Callable[[], None] | None = None
+
+    def events(self, run_id: str, after_seq: int = 0) -> list[RunEvent]:
+        if self.race is not None:
+            race, self.race = self.race, None
+            race()
+        return super().events(run_id, after_seq)
+
+
+def test_an_event_written_while_the_view_is_read_waits_for_a_view_that_shows_it(tmp_path: Path) -> None:
+    from bot.domain import RunState
+    from bot.store import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    migrate(engine)
+    store = RacingStore(engine)
+    _run(store, "r1")
+    hub, surface = SurfaceHub(store), StatesSeen()
+    hub.register("slack", surface, lambda view: True)
+    hub.pump_once()
+    store.race = lambda: store.set_state("r1", RunState.rejected)
+    store.append_event("r1", "decision", {"decision": "reject"})
+
+    hub.pump_once()
+    hub.pump_once()
+
+    assert surface.seen[-1] == ("state:rejected", "rejected")
