@@ -29,10 +29,10 @@ def test_aider_fixes_the_code_runs_the_tests_and_baton_opens_the_pr(real: RealTi
 
 def test_an_aider_endpoint_answering_500_fails_the_step_and_codex_finishes(real: RealTier) -> None:
     dead, alive = real.dead_endpoint(), real.serve(codex_turns())
-    run = real.fix_calc([real.agent("aider", dead, max_retries=0, timeout_s=10), real.agent("codex", alive)])
+    run = real.fix_calc([real.agent("aider", dead, max_retries=0, timeout_s=60), real.agent("codex", alive)])
 
     assert [(s.agent, s.state.value) for s in run.agent_steps()] == [("aider", "failed"), ("codex", "succeeded")]
-    # Stopped by the retry cap, well before its 10 s timeout would have killed it.
+    # Stopped by the retry cap, not the timeout (how fast is a benchmark figure, not a test).
     detail = run.step_of("aider").detail
     assert detail.startswith("endpoint still failing after 0 retries: litellm.InternalServerError")
     run.assert_pr_fixes_calc()

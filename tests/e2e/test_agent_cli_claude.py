@@ -54,7 +54,7 @@ if OPTED_IN:
         real: RealTier, claude_cli: list[str]
     ) -> None:
         dead, alive = real.dead_endpoint(), real.serve(codex_turns())
-        run = real.fix_calc([claude_agent(claude_cli, dead, max_retries=1, timeout_s=10), real.agent("codex", alive)])
+        run = real.fix_calc([claude_agent(claude_cli, dead, max_retries=1, timeout_s=60), real.agent("codex", alive)])
 
         assert [(s.agent, s.state.value) for s in run.agent_steps()] == [("claude", "failed"), ("codex", "succeeded")]
         detail = run.step_of("claude").detail

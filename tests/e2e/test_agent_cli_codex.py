@@ -28,10 +28,10 @@ def test_codex_fixes_the_code_runs_the_tests_and_baton_opens_the_pr(real: RealTi
 
 def test_a_codex_endpoint_answering_500_fails_the_step_and_opencode_finishes(real: RealTier) -> None:
     dead, alive = real.dead_endpoint(), real.serve(opencode_turns())
-    run = real.fix_calc([real.agent("codex", dead, max_retries=0, timeout_s=10), real.agent("opencode", alive)])
+    run = real.fix_calc([real.agent("codex", dead, max_retries=0, timeout_s=60), real.agent("opencode", alive)])
 
     assert [(s.agent, s.state.value) for s in run.agent_steps()] == [("codex", "failed"), ("opencode", "succeeded")]
-    # It failed on its own, from the API error, well before its 10 s timeout would have killed it.
+    # It failed on its own, from the API error, not the timeout (how fast is measured, not tested).
     detail = run.step_of("codex").detail
     assert "codex reported an error" in detail and "timed out" not in detail
     assert len(dead.posts("/responses")) == 1  # max_retries: 0 — no retry at all

@@ -27,9 +27,9 @@ def test_opencode_fixes_the_code_runs_the_tests_and_baton_opens_the_pr(real: Rea
 
 def test_an_opencode_endpoint_answering_500_fails_the_step_and_codex_finishes(real: RealTier) -> None:
     dead, alive = real.dead_endpoint(), real.serve(codex_turns())
-    run = real.fix_calc([real.agent("opencode", dead, max_retries=0, timeout_s=10), real.agent("codex", alive)])
+    run = real.fix_calc([real.agent("opencode", dead, max_retries=0, timeout_s=60), real.agent("codex", alive)])
 
     assert [(s.agent, s.state.value) for s in run.agent_steps()] == [("opencode", "failed"), ("codex", "succeeded")]
-    # Stopped by the retry cap, well before its 10 s timeout would have killed it.
+    # Stopped by the retry cap, not the timeout (how fast is a benchmark figure, not a test).
     assert run.step_of("opencode").detail == "endpoint still failing after 0 retries: AI_APICallError: scripted 500"
     run.assert_pr_fixes_calc()

@@ -116,4 +116,6 @@ def test_no_secret_reaches_github_or_the_runs_record(stack: Stack) -> None:
     )
     for secret in (TOKEN, SECRET):
         assert secret not in written
-    assert all(r.login == "baton-bot" for r in stack.fake.requests)
+    # Every authenticated request is Baton's own. (An unauthenticated stray can reach this fake when
+    # another test process's late retry lands on a reused loopback port; it carries no token of ours.)
+    assert {r.login for r in stack.fake.requests if r.login is not None} == {"baton-bot"}
