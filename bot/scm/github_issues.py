@@ -10,6 +10,7 @@ written twice. Reactions are idempotent on GitHub already.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from github import GithubException
 from github.IssueComment import IssueComment
@@ -52,15 +53,20 @@ class GitHubIssues:
         mine = [c for c in comments if marker in (c.body or "")]
         return mine[0] if mine else None
 
-    def react(self, full: str, comment_id: int, content: str = "eyes") -> None:
+    def _request(
+        self, full: str, what: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A REST call PyGithub has no method for, under the retry policy; GithubException passes
+        through so each caller decides what a 404 means."""
         repo = self.api.repo(full)
-        url = f"{repo.url}/issues/comments/{comment_id}/reactions"
-        requester = repo.requester
+        url, requester = f"{repo.url}/{path}", repo.requester
+        _, data = self.api.call(what, lambda: requester.requestJsonAndCheck(method, url, input=body))
+        return data if isinstance(data, dict) else {}
+
+    def react(self, full: str, comment_id: int, content: str = "eyes") -> None:
         try:
-            self.api.call(
-                f"react to a comment in {full}",
-                lambda: requester.requestJsonAndCheck("POST", url, input={"content": content}),
-            )
+            what = f"react to a comment in {full}"
+            self._request(full, what, "POST", f"issues/comments/{comment_id}/reactions", {"content": content})
         except GithubException as err:
             raise ForgeError(f"could not react to a comment in {full}: {describe(err)}") from None
 
@@ -91,13 +97,9 @@ class GitHubIssues:
         if comment_id is None:
             comment_id = self.find_status(full, number, run_id)
         if comment_id is not None:
-            url = f"{repo.url}/issues/comments/{comment_id}"
-            requester = repo.requester
             try:
-                self.api.call(
-                    f"edit the status comment on {full}#{number}",
-                    lambda: requester.requestJsonAndCheck("PATCH", url, input={"body": body}),
-                )
+                what = f"edit the status comment on {full}#{number}"
+                self._request(full, what, "PATCH", f"issues/comments/{comment_id}", {"body": body})
                 return comment_id
             except GithubException as err:
                 if err.status != 404:  # deleted by someone: write it again below
@@ -124,25 +126,18 @@ class GitHubIssues:
         return pr.body or ""
 
     def set_pull_body(self, full: str, number: int, body: str) -> None:
-        repo = self.api.repo(full)
-        url = f"{repo.url}/pulls/{number}"
-        requester = repo.requester
         try:
-            self.api.call(
-                f"update the description of {full}#{number}",
-                lambda: requester.requestJsonAndCheck("PATCH", url, input={"body": body}),
+            self._request(
+                full, f"update the description of {full}#{number}", "PATCH", f"pulls/{number}", {"body": body}
             )
         except GithubException as err:
             raise ForgeError(f"could not update the description of {full}#{number}: {describe(err)}") from None
 
     def role(self, full: str, login: str) -> str | None:
         """`login`'s role on `full` (read, triage, write, maintain, admin), None for no access."""
-        repo = self.api.repo(full)
-        url = f"{repo.url}/collaborators/{login}/permission"
-        requester = repo.requester
         try:
-            _, data = self.api.call(
-                f"read {login}'s permission on {full}", lambda: requester.requestJsonAndCheck("GET", url)
+            data = self._request(
+                full, f"read {login}'s permission on {full}", "GET", f"collaborators/{login}/permission"
             )
         except GithubException as err:
             if err.status == 404:
