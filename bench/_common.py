@@ -7,6 +7,10 @@ regenerates `bench/RESULTS.md` from every json in `bench/results/` (design §2 "
 A results file maps each figure's name to `{"value": v, "baseline": b, "unit": u}`; `baseline` is
 null when a figure has none, and an optional `"target"` says what we aim for, in words.
 
+Pictures: `save_figure(fig, name, what)` writes a matplotlib figure (Agg backend, no display) to
+`bench/results/<name>-<what>.png`; the summary shows every PNG whose file name starts with `<name>-`
+under that benchmark's section, sorted by file name. Save pictures before calling `publish`.
+
 `make bench` runs every `bench/*.py`, this file included: run as a script it does nothing.
 """
 
@@ -16,6 +20,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -142,6 +148,39 @@ def write_results(name: str, figures: Sequence[Figure]) -> Path:
     return path
 
 
+# -- pictures -------------------------------------------------------------------------------------------
+_WHAT = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def pyplot() -> Any:
+    """`matplotlib.pyplot` on the Agg backend: pictures go to files, never to a display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, name: str, what: str, results_dir: Path = RESULTS_DIR) -> Path:
+    """Save a matplotlib figure as `bench/results/<name>-<what>.png` and close it. `name` is the
+    benchmark's (as given to `publish`); RESULTS.md shows the picture under that benchmark."""
+    if not _WHAT.match(what):
+        raise ValueError(f"picture name {what!r}: use lowercase letters, digits, '-' and '_'")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}-{what}.png"
+    tmp = path.with_suffix(".png.tmp")
+    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+    pyplot().close(fig)
+    return path
+
+
+def pictures(name: str, results_dir: Path = RESULTS_DIR) -> list[Path]:
+    """The PNGs of benchmark `name` in bench/results/, by file name."""
+    return sorted(results_dir.glob(f"{name}-*.png"), key=lambda p: p.name)
+
+
 def machine() -> dict[str, str]:
     """What the figures were measured on."""
     model = "unknown"
@@ -169,8 +208,8 @@ def machine() -> dict[str, str]:
     }
 
 
-def regenerate_summary() -> Path:
-    """Rewrite bench/RESULTS.md from every json in bench/results/."""
+def regenerate_summary(results_dir: Path = RESULTS_DIR, summary: Path = SUMMARY) -> Path:
+    """Rewrite bench/RESULTS.md from every json (and PNG) in bench/results/."""
     lines = [
         "# Benchmark results",
         "",
@@ -180,7 +219,7 @@ def regenerate_summary() -> Path:
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine().items()) + ".",
         "",
     ]
-    for path in sorted(RESULTS_DIR.glob("*.json")):
+    for path in sorted(results_dir.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -199,8 +238,12 @@ def regenerate_summary() -> Path:
                 f"| {entry.get('unit', '')} | {entry.get('target', '')} |"
             )
         lines.append("")
-    SUMMARY.write_text("\n".join(lines), encoding="utf-8")
-    return SUMMARY
+        for picture in pictures(path.stem, results_dir):
+            # Relative to RESULTS.md, so the picture shows on GitHub too.
+            link = Path(os.path.relpath(picture, summary.parent)).as_posix()
+            lines += [f"![{picture.stem}]({link})", ""]
+    summary.write_text("\n".join(lines), encoding="utf-8")
+    return summary
 
 
 def publish(name: str, figures: Sequence[Figure]) -> None:
