@@ -5,8 +5,8 @@
 (a) Per-step overhead: one repo, a playbook of K sequential no-op script-agent steps (`true`; the
     last one appends to a file so there is a diff and a PR). Overhead per step = (submit →
     awaiting_approval - the agents' own process time) / K, beside the floor: a bare DBOS workflow on
-    the same SQLite configuration whose K steps each spawn `true` (run in a child process, because
-    DBOS is a process global). An instrumented run then splits a step into agent, git, store writes,
+    the same kind of database and configuration whose K steps each spawn `true` (run in a child
+    process, because DBOS is a process global). An instrumented run then splits a step into agent, git, store writes,
     the rest of the step body, and the DBOS checkpoint between steps.
 (b) Fan-out: 1, 4, 16 and 64 repos whose agent sleeps 1 s, concurrency 16 per run and globally,
     submit → awaiting_approval against the ideal ceil(n/16) x 1 s; the same with 0 s agents gives
@@ -14,6 +14,10 @@
 (c) `baton demo --yes` (a real child process) split into CLI start-up, sandbox creation, agent,
     checks and git time, beside doing the demo by hand: per repo clone, codemod, tests, commit,
     merge, push, one after another.
+
+(a) and (b) run on SQLite files and again on the machine's PostgreSQL (a fresh database each, made
+and dropped here; figures tagged [PostgreSQL]); `engine-fanout.png` plots (b) against the ideal.
+`--stores sqlite` or `--stores postgres` runs one; `--quick` is a smoke run.
 
 A missed target never fails the benchmark; lost or duplicated work does (exit 1): every run must
 reach awaiting_approval (the demo: merged) with exactly one PR per repo.
@@ -31,6 +35,7 @@ import logging
 import math
 import os
 import pstats
+import re
 import resource
 import subprocess
 import sys
@@ -46,10 +51,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import Figure, median, percentile, publish, table, timed
+from _common import Figure, median, percentile, postgres_database, publish, pyplot, save_figure, table, timed
 
 K = 20
-REPEATS = 5
+REPEATS = 3
 FANOUT = (1, 4, 16, 64)
 CONCURRENCY = 16
 SLEEP_S = 1.0
@@ -96,11 +101,12 @@ def make_remote(root: Path, name: str) -> Path:
 
 # Baton is imported inside functions: the floor's child process must stay a bare DBOS app.
 @contextmanager
-def runtime_for(home: Path, config: dict[str, Any]) -> Iterator[Any]:
+def runtime_for(home: Path, config: dict[str, Any], database_url: str | None = None) -> Iterator[Any]:
+    """A launched Runtime on SQLite files in `home`, or on `database_url` (PostgreSQL)."""
     from bot.app import Runtime
     from bot.config import Settings, parse_baton_file
 
-    settings = Settings(home=home, config=home.parent / "absent.yml")
+    settings = Settings(home=home, config=home.parent / "absent.yml", database_url=database_url)
     runtime = Runtime(settings, parse_baton_file(config))
     runtime.launch()
     try:
@@ -330,7 +336,9 @@ def dbos_steps(run_id: str, repo: str) -> list[dict[str, Any]]:
     return [dict(s) for s in steps]
 
 
-def bench_steps(root: Path, profile: bool) -> list[Figure]:
+def bench_steps(root: Path, profile: bool, database_url: str | None, floor_url: str | None) -> list[Figure]:
+    """Per-step overhead on SQLite (`database_url` None) or PostgreSQL; the floor on the same kind
+    of database (`floor_url`: a database of its own on the same server)."""
     remote = make_remote(root / "remotes", "steps")
     noop, touch = {"agent": "noop"}, {"agent": "touch"}
     config = {
@@ -344,7 +352,7 @@ def bench_steps(root: Path, profile: bool) -> list[Figure]:
         },
     }
     runs: dict[str, list[RunResult]] = {"one": [], "steps": [], "commits": []}
-    with runtime_for(root / ".baton", config) as runtime:
+    with runtime_for(root / ".baton", config, database_url) as runtime:
         run_once(runtime, ["steps"], "one")  # warm-up: first launch, first clone, imports
         for _ in range(REPEATS):
             for book in ("steps", "one"):
@@ -358,7 +366,8 @@ def bench_steps(root: Path, profile: bool) -> list[Figure]:
             if r.steps != expected and not math.isnan(r.wall_s):
                 problems.append(f"run {r.run_id}: {r.steps} agent steps, expected {expected}")
 
-    floor = run_floor(root / "floor")
+    floor = run_floor(root / "floor", floor_url)
+    store = store_name(database_url)
     samples = [(r.wall_s - r.agent_s) / K * 1000 for r in runs["steps"]]
     per_step = median(samples) / 1000
     one = median([r.wall_s - r.agent_s for r in runs["one"]])
@@ -375,7 +384,7 @@ def bench_steps(root: Path, profile: bool) -> list[Figure]:
             floor_step * 1000,
             "<= 15 ms and <= 5x floor",
             f"(submit -> awaiting_approval - agent time) / K, median of {REPEATS} runs "
-            f"({min(samples):.0f}-{max(samples):.0f} ms); baseline = bare DBOS workflow, same SQLite "
+            f"({min(samples):.0f}-{max(samples):.0f} ms); baseline = bare DBOS workflow, same {store} "
             "config, K steps each spawning `true`",
         ),
         Figure(
@@ -405,7 +414,7 @@ def bench_steps(root: Path, profile: bool) -> list[Figure]:
         ),
         Figure("(a) floor: bare DBOS step, no process", floor["pure_step_s"] * 1000, "ms"),
     ]
-    return figures + step_breakdown(probed, probe, timeline)
+    return labelled(figures + step_breakdown(probed, probe, timeline), database_url)
 
 
 def step_breakdown(run: RunResult, probe: Probe, timeline: list[dict[str, Any]]) -> list[Figure]:
@@ -467,18 +476,33 @@ def print_profile(profile: cProfile.Profile) -> None:
     print("\n".join(out.getvalue().splitlines()[:45]))
 
 
-def run_floor(home: Path) -> dict[str, float]:
+def store_name(database_url: str | None) -> str:
+    return "PostgreSQL" if database_url else "SQLite"
+
+
+def labelled(figures: list[Figure], database_url: str | None) -> list[Figure]:
+    """SQLite figures keep their names; PostgreSQL ones say so after their section's tag."""
+    if database_url is None:
+        return figures
+    for f in figures:
+        f.name = re.sub(r"^(\(\w\))", r"\1 [PostgreSQL]", f.name)
+    return figures
+
+
+def run_floor(home: Path, database_url: str | None = None) -> dict[str, float]:
     """The floor, in a child process: DBOS is a process global and the Runtime has had it."""
     home.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, __file__, "--floor", str(home)], capture_output=True, text=True, timeout=120)
+    argv = [sys.executable, __file__, "--floor", str(home)] + (["--floor-db", database_url] if database_url else [])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"floor benchmark failed: {done.stderr[-2000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def floor_main(home: Path) -> None:
-    """A bare DBOS workflow, configured as `Runtime.launch` configures Baton's, with K steps."""
+def floor_main(home: Path, database_url: str | None) -> None:
+    """A bare DBOS workflow, configured as `Runtime.launch` configures Baton's, with K steps, on
+    SQLite in `home` or on `database_url`."""
     from dbos import DBOS, DBOSConfig
 
     from bot.config import Settings
@@ -501,7 +525,7 @@ def floor_main(home: Path) -> None:
     settings = Settings(home=home)
     config: DBOSConfig = {
         "name": "baton",
-        "system_database_url": f"sqlite:///{(home / 'dbos.db').resolve()}",
+        "system_database_url": database_url or f"sqlite:///{(home / 'dbos.db').resolve()}",
         "application_version": "bench-floor",
         "executor_id": "bench-floor",
         "max_executor_threads": settings.executor_threads,
@@ -525,7 +549,18 @@ def floor_main(home: Path) -> None:
 
 
 # -- (b) fan-out -------------------------------------------------------------------------------------------
-def bench_fanout(root: Path) -> list[Figure]:
+@dataclass
+class Fanout:
+    """Submit -> awaiting_approval per repo count: with 1 s agents, with 0 s agents, and the ideal."""
+
+    slept: dict[int, float] = field(default_factory=dict)
+    bare: dict[int, float] = field(default_factory=dict)
+    ideal: dict[int, float] = field(default_factory=dict)
+
+
+def bench_fanout(root: Path, database_url: str | None, curves: dict[str, Fanout]) -> list[Figure]:
+    """Fan-out on SQLite (`database_url` None) or PostgreSQL; its wall times go into `curves`."""
+    curve = curves.setdefault(store_name(database_url), Fanout())
     names = [f"r{i:02d}" for i in range(max(FANOUT))]
     remotes = {n: make_remote(root / "remotes", n) for n in names}
     config = {
@@ -542,12 +577,13 @@ def bench_fanout(root: Path) -> list[Figure]:
         "concurrency": {"per_run": CONCURRENCY, "global": CONCURRENCY},
     }
     figures: list[Figure] = []
-    with runtime_for(root / ".baton", config) as runtime:
+    with runtime_for(root / ".baton", config, database_url) as runtime:
         run_once(runtime, names[:1], "sleep0")  # warm-up
         for n in FANOUT:
             slept = run_once(runtime, names[:n], "sleep1")
             bare = run_once(runtime, names[:n], "sleep0")
             ideal = math.ceil(n / CONCURRENCY) * SLEEP_S
+            curve.slept[n], curve.bare[n], curve.ideal[n] = slept.wall_s, bare.wall_s, ideal
             figures += [
                 Figure(
                     f"(b) fan-out {n:>2} repos, 1 s agents: submit -> awaiting",
@@ -579,7 +615,30 @@ def bench_fanout(root: Path) -> list[Figure]:
                 f"on {cores} cores",
             )
         )
-    return figures
+    return labelled(figures, database_url)
+
+
+def plot_fanout(curves: dict[str, Fanout]) -> None:
+    """engine-fanout.png: wall time against the ideal, per store, by repo count."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    some = next(iter(curves.values()), None)
+    if some is None:
+        return
+    ns = sorted(some.ideal)
+    ax.plot(ns, [some.ideal[n] for n in ns], "kx:", label=f"ideal: ceil(n/{CONCURRENCY}) x {SLEEP_S:g} s")
+    for (store, curve), color in zip(curves.items(), ("tab:blue", "tab:orange"), strict=False):
+        xs = sorted(curve.slept)
+        ax.plot(xs, [curve.slept[n] for n in xs], "o-", color=color, label=f"{store}: 1 s agents")
+        ax.plot(xs, [curve.bare[n] for n in xs], "s--", color=color, alpha=0.6, label=f"{store}: 0 s agents")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel(f"repos in the run (concurrency {CONCURRENCY})")
+    ax.set_ylabel("submit -> awaiting approval (s)")
+    ax.set_title("Fan-out wall time against ideal")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, "engine", "fanout")
 
 
 def fanout_phases(run: RunResult) -> list[Figure]:
@@ -779,35 +838,66 @@ def by_hand(root: Path) -> dict[str, float]:
     return spent | {"total": total.s}
 
 
+def steps_on_postgres(root: Path, profile: bool) -> list[Figure]:
+    with postgres_database("steps") as url, postgres_database("floor") as floor_url:
+        return bench_steps(root, profile, url, floor_url)
+
+
+def fanout_on_postgres(root: Path, curves: dict[str, Fanout]) -> list[Figure]:
+    with postgres_database("fanout") as url:
+        return bench_fanout(root, url, curves)
+
+
 # -- main ---------------------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the agent steps")
+    parser.add_argument("--stores", default="sqlite,postgres", help="comma-separated: sqlite, postgres (default: both)")
+    parser.add_argument("--quick", action="store_true", help="2 repeats, fan-out to 16 repos, no demo (a smoke run)")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--floor-db", help=argparse.SUPPRESS)
     parser.add_argument("--demo-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from bot.telemetry import configure
 
     if args.floor:
-        floor_main(args.floor)
+        floor_main(args.floor, args.floor_db)
         return 0
     if args.demo_child:
         demo_child(*args.demo_child)
         return 0
 
+    global REPEATS, FANOUT
+    if args.quick:
+        REPEATS, FANOUT = 2, (1, 4, 16)
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    if not set(stores) <= {"sqlite", "postgres"}:
+        parser.error(f"--stores: unknown store in {args.stores!r}")
     figures: list[Figure] = []
+    curves: dict[str, Fanout] = {}
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp, timed() as whole:
         root = Path(tmp)
         configure("json", level=logging.INFO, log_file=root / "baton.log")  # as `baton run` logs
-        sections: list[tuple[str, Callable[[], list[Figure]]]] = [
-            ("(a) per-step overhead", lambda: bench_steps(root / "steps", args.profile)),
-            ("(b) fan-out", lambda: bench_fanout(root / "fanout")),
-            ("(c) baton demo", lambda: bench_demo(root / "demo")),
-        ]
+        sections: list[tuple[str, Callable[[], list[Figure]]]] = []
+        if "sqlite" in stores:
+            sections.append(
+                ("(a) per-step overhead, SQLite", lambda: bench_steps(root / "steps", args.profile, None, None))
+            )
+        if "postgres" in stores:
+            sections.append(
+                ("(a) per-step overhead, PostgreSQL", lambda: steps_on_postgres(root / "pg-steps", args.profile))
+            )
+        if "sqlite" in stores:
+            sections.append(("(b) fan-out, SQLite", lambda: bench_fanout(root / "fanout", None, curves)))
+        if "postgres" in stores:
+            sections.append(("(b) fan-out, PostgreSQL", lambda: fanout_on_postgres(root / "pg-fanout", curves)))
+        if not args.quick:
+            sections.append(("(c) baton demo", lambda: bench_demo(root / "demo")))
         for title, section in sections:
             with timed() as took:
                 figures += section()
             print(f"{title}: measured in {took.s:.1f}s", file=sys.stderr)
+        plot_fanout(curves)
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     print()
     print(table(figures, title=f"bench/engine.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
