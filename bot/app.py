@@ -17,8 +17,10 @@ import structlog
 from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
 
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
+from bot.agents.sandbox import Sandbox, sqlite_files
 from bot.agents.script import ScriptAgent
 from bot.approvals import ApprovalService, DecisionResult
+from bot.audit import AuditKind
 from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
 from bot.domain import Actor, Budget, Decision, RunSpec, RunState
 from bot.engine.activities import stop_run_agents
@@ -76,13 +78,16 @@ class Runtime:
 
     def _agent_factories(self) -> dict[str, Any]:
         homes = self.settings.home.resolve() / "homes"
+        settings = self.settings
+        hidden = [settings.home, settings.config, *sqlite_files(settings.store_url)]
+        sandbox = Sandbox.detect(hidden + sqlite_files(settings.system_database_url))
 
         def script(config: AgentConfig) -> Agent:
-            return ScriptAgent(config, homes)
+            return ScriptAgent(config, homes, sandbox)
 
         factories: dict[str, Any] = {"script": script}
         for kind, adapter in CLI_ADAPTERS.items():
-            factories[kind] = partial(adapter, home_root=homes)
+            factories[kind] = partial(adapter, home_root=homes, sandbox=sandbox)
         return factories
 
     # -- the durable executor -----------------------------------------------------------------
@@ -162,7 +167,8 @@ class Runtime:
         `before_start(run_id)` runs after the run is recorded and before its workflow can start
         (a source's first reply: the status card is in the thread before any agent work)."""
         assert self.engine is not None, "launch() first"
-        self.store.create_run(spec)
+        if self.store.create_run(spec):
+            self.store.audit.triggered(spec)
         if before_start is not None:
             before_start(spec.run_id)
         run = self.store.get_run(spec.run_id)
@@ -181,7 +187,17 @@ class Runtime:
     ) -> DecisionResult:
         return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas)
 
+    def _audited(self, kind: AuditKind, actor: Actor, run_id: str, result: DecisionResult) -> DecisionResult:
+        """Record a command on a run in the audit trail (accepted, or refused and why) with its PRs' heads."""
+        heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
+        self.store.audit.command(kind, actor, run_id, result.message, accepted=result.accepted, shas=heads)
+        return result
+
     def follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
+        result = self._follow_up(run_id, actor, instruction, repair=repair)
+        return self._audited(AuditKind.follow_up, actor, run_id, result)
+
+    def _follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
         """Another round of work on the run's own branches: the same PRs get new commits and any
         approval is void. Queued if the run is still working; refused once it has ended."""
         run = self.store.get_run(run_id)
@@ -207,6 +223,9 @@ class Runtime:
             self._notify(run_id, {"decision": RECHECK})
 
     def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
+        return self._audited(AuditKind.cancellation, actor, run_id, self._cancel(run_id, actor))
+
+    def _cancel(self, run_id: str, actor: Actor) -> DecisionResult:
         run = self.store.get_run(run_id)
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}")
@@ -231,6 +250,9 @@ class Runtime:
         return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
 
     def retry(self, run_id: str, actor: Actor) -> DecisionResult:
+        return self._audited(AuditKind.retry, actor, run_id, self._retry(run_id, actor))
+
+    def _retry(self, run_id: str, actor: Actor) -> DecisionResult:
         assert self.engine is not None, "launch() first"
         run = self.store.get_run(run_id)
         if run is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from bot.audit import ENGINE_ACTOR, AuditKind, AuditOutcome, decision_kind
 from bot.config import ApprovalPolicy
 from bot.domain import (
     Actor,
@@ -138,6 +139,7 @@ def merge_step(deps: EngineDeps, run_id: str, repo: str, expected_sha: str) -> M
     current = deps.forge.refresh(change)
     if current.state is ChangeState.merged:
         store.save_change(current.model_copy(update={"order": change.order, "run_id": run_id}))
+        _audit_merge(store, run_id, repo, current.merge_sha or expected_sha)
         return MergeOutcome(ok=True)
     if current.head_sha != expected_sha:
         store.invalidate_approvals(run_id)
@@ -153,11 +155,36 @@ def merge_step(deps: EngineDeps, run_id: str, repo: str, expected_sha: str) -> M
         store.save_change(change.model_copy(update={"merge_error": str(err)}))
         report = train_report(store.changes(run_id), failed=repo, error=str(err))
         store.append_event(run_id, "merge_failed", {"repo": repo, "error": str(err), "report": report})
+        store.audit.record(
+            AuditKind.merge,
+            actor=ENGINE_ACTOR,
+            surface=MERGE_SURFACE,
+            outcome=AuditOutcome.failed,
+            run_id=run_id,
+            reason=str(err),
+            shas={repo: expected_sha},
+        )
         return MergeOutcome(ok=False, report=report)
     merged = merged.model_copy(update={"order": change.order, "run_id": run_id, "merge_error": None})
     store.save_change(merged)
     store.append_event(run_id, "merged", {"repo": repo, "number": merged.number, "sha": merged.merge_sha})
+    _audit_merge(store, run_id, repo, merged.merge_sha or expected_sha)
     return MergeOutcome(ok=True)
+
+
+MERGE_SURFACE = "merge_train"
+
+
+def _audit_merge(store: Store, run_id: str, repo: str, sha: str) -> None:
+    """One audit record per merged PR, with the merged SHA (a replayed step adds nothing)."""
+    store.audit.record(
+        AuditKind.merge,
+        actor=ENGINE_ACTOR,
+        surface=MERGE_SURFACE,
+        run_id=run_id,
+        shas={repo: sha},
+        dedupe_key=f"merge:{run_id}:{repo}",
+    )
 
 
 def train_report(changes: list[ChangeSet], failed: str, error: str) -> str:
@@ -188,6 +215,21 @@ class ApprovalService:
         reason: str = "",
         seen_shas: dict[str, str] | None = None,
     ) -> DecisionResult:
+        """Record an authorised decision bound to the PRs' heads; a refusal goes to the audit trail with its reason."""
+        result = self._decide(run_id, actor, decision, reason, seen_shas)
+        if not result.accepted:
+            heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
+            self.store.audit.refused(decision_kind(decision), actor, result.message, run_id=run_id, shas=heads)
+        return result
+
+    def _decide(
+        self,
+        run_id: str,
+        actor: Actor,
+        decision: Decision,
+        reason: str,
+        seen_shas: dict[str, str] | None,
+    ) -> DecisionResult:
         run = self.store.get_run(run_id)
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}")
@@ -205,6 +247,14 @@ class ApprovalService:
         approval = Approval(run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason)
         if not self.store.record_approval(approval):
             return DecisionResult(accepted=True, message=f"already recorded: {decision.value}")
+        self.store.audit.record(
+            decision_kind(decision),
+            actor=actor.key,
+            surface=actor.source.value,
+            run_id=run_id,
+            reason=reason,
+            shas=heads,
+        )
         self.store.append_event(
             run_id,
             "decision",

@@ -1,4 +1,4 @@
-"""The `baton` command: run, demo, runs list/show, approve, reject, cancel, retry, budget,
+"""The `baton` command: run, demo, runs list/show, approve, reject, cancel, retry, audit, budget,
 doctor, migrate, serve and worker.
 """
 
@@ -212,6 +212,26 @@ def retry(run_id: str, wait: Annotated[bool, typer.Option("--wait/--no-wait")] =
     finally:
         runtime.shutdown()
     raise typer.Exit(0 if result.accepted else 1)
+
+
+@app.command()
+def audit(
+    run: Annotated[str | None, typer.Option("--run", help="Only this run's records.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array for scripts.")] = False,
+) -> None:
+    """The audit trail, oldest first: triggers, approvals, rejections, refused clicks and commands,
+    merges, cancellations and retries, with who, from where, why, and the SHAs involved."""
+    from bot.audit import audit_table
+
+    runtime = _runtime()
+    try:
+        records = runtime.store.audit.records(run_id=run)
+    finally:
+        runtime.shutdown()
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        return
+    typer.echo(audit_table(records))
 
 
 @app.command()

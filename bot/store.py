@@ -20,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.audit import AuditLog
 from bot.domain import (
     Approval,
     Budget,
@@ -80,6 +81,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.audit = AuditLog(self._sessions)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:

@@ -126,3 +126,22 @@ class LinkRow(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
     linked_at_ns: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditRow(Base):
+    """One append-only audit record: who did (or was refused) what to which run, with the SHAs
+    involved. The store only inserts and reads these rows (bot/audit.py)."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    surface: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    shas: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    delivery_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(300), nullable=True, unique=True)

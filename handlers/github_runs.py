@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from bot.audit import AuditKind
 from bot.domain import Actor, Decision, ReplyTo, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
 from bot.ports import ForgeError
@@ -95,6 +96,7 @@ class GitHubRuns:
         key = f"start-{delivery}"
         refusal = self.access.may_trigger(full, login)
         if refusal:
+            self.runtime.store.audit.refused(AuditKind.trigger, actor(login), refusal, delivery_id=delivery)
             needed = self.runtime.config.github.trigger_permission
             self.reply(
                 full,
@@ -184,6 +186,8 @@ class GitHubRuns:
             is_requester = run is not None and run.spec.trigger.actor.key == who.key
             refusal = None if is_requester else self.access.may_trigger(full, login, f"{name} this run")
             if refusal:
+                kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+                runtime.store.audit.refused(kind, who, refusal, run_id=run_id)
                 text = f"Not done: {refusal}."
             else:
                 result = runtime.cancel(run_id, who) if name == "cancel" else runtime.retry(run_id, who)
@@ -195,6 +199,7 @@ class GitHubRuns:
     def follow_up(self, run_id: str, login: str, text: str, full: str, number: int, key: str) -> None:
         refusal = self.access.may_trigger(full, login, "ask for more work on this run")
         if refusal:
+            self.runtime.store.audit.refused(AuditKind.follow_up, actor(login), refusal, run_id=run_id)
             self.reply(full, number, f"Sorry, not done: {refusal}.", key)
             return
         result = self.runtime.follow_up(run_id, actor(login), text)

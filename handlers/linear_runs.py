@@ -19,6 +19,7 @@ import structlog
 
 from bot import linear_documents as docs
 from bot.app import Runtime
+from bot.audit import AuditKind
 from bot.config import BatonFile
 from bot.domain import Actor, ReplyTo, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
@@ -171,6 +172,7 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
         known = ", ".join(f"`{a.name}`" for a in ctx.runtime.config.agents) or "none configured"
         refusal = f"Unknown agent `{spec.agent}`. Known agents: {known}."
     if refusal is not None or spec is None:
+        ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.reply_on_issue(data.id, refusal or "Baton could not start a run.")
         log.info("linear_run_refused", issue=data.identifier, reason=refusal)
         return {"ok": True, "refused": refusal}
@@ -218,6 +220,7 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         except RequestError as err:
             refusal = f"Baton could not read this request: {err}"
     if refusal is not None or spec is None or issue is None:
+        ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.say_in_session(session.id, {"type": "error", "body": refusal or "Baton could not start a run."})
         return {"ok": True, "refused": refusal}
     target = LinearTarget(issue_id=issue.id, team_id=issue.teamId, identifier=issue.identifier, session_id=session.id)

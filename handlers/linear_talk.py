@@ -9,6 +9,7 @@ session. Baton's own comments are never read.
 
 from __future__ import annotations
 
+from bot.audit import AuditKind
 from bot.commands import Command, mention_text, parse_commands
 from bot.domain import Actor, Decision, Source
 from bot.surfaces.render import summary_line
@@ -36,6 +37,8 @@ def run_command(ctx: LinearContext, run_id: str, actor: Actor, command: Command)
         return "To start a run from Linear, add the Baton label to an issue or delegate the issue to Baton."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
+        kind = AuditKind.cancellation if command.name == "cancel" else AuditKind.retry
+        runtime.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
         return runtime.cancel(run_id, actor).message
@@ -45,6 +48,7 @@ def run_command(ctx: LinearContext, run_id: str, actor: Actor, command: Command)
 def follow_up(ctx: LinearContext, run_id: str, actor: Actor, instruction: str) -> str:
     refusal = ctx.access.may_trigger(actor)
     if refusal:
+        ctx.runtime.store.audit.refused(AuditKind.follow_up, actor, refusal, run_id=run_id)
         return refusal
     return ctx.runtime.follow_up(run_id, actor, instruction).message
 
@@ -94,6 +98,7 @@ def on_prompt(ctx: LinearContext, session_id: str, activity: AgentActivity | Non
                 return {"ok": True, "run_id": run_id, "answers": [result.message]}
             said = {"type": "response", "body": result.message}
         else:
+            ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
             said = {"type": "thought", "body": refusal}
         ctx.surface.post_activity(run_id, session_id, f"reply-{delivery}", said, after_end=True)
         return {"ok": True, "run_id": run_id, "answers": [said["body"]]}

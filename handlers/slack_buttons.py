@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from bot.audit import AuditKind, decision_kind
 from bot.domain import Actor, Decision, RunState
 from bot.store import shas_digest
 from bot.surfaces.slack_card import ACTION_IDS, parse_button_value
@@ -47,6 +48,8 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
         return
     refusal = ctx.access.may_stop(actor, run)
     if refusal:
+        kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+        store.audit.refused(kind, actor, refusal, run_id=run.run_id)
         ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
         return
     result = ctx.runtime.cancel(run.run_id, actor) if name == "cancel" else ctx.runtime.retry(run.run_id, actor)
@@ -74,11 +77,14 @@ def _decide(
             ctx.ephemeral(channel, actor.id, f"Your {verb} was already recorded.", thread_ts)
             return
         state = run.state.value.replace("_", " ")
-        ctx.ephemeral(channel, actor.id, f"This run is {state} now, so there is nothing to {verb}.", thread_ts)
+        refusal = f"This run is {state} now, so there is nothing to {verb}."
+        store.audit.refused(decision_kind(decision), actor, refusal, run_id=run_id, shas=heads)
+        ctx.ephemeral(channel, actor.id, refusal, thread_ts)
         ctx.surface.refresh(run_id)
         return
     if seen_digest != shas_digest(heads):
         text = "The PRs changed since this card was drawn; look at the refreshed card and decide again."
+        store.audit.refused(decision_kind(decision), actor, text, run_id=run_id, shas=heads)
         ctx.ephemeral(channel, actor.id, text, thread_ts)
         ctx.surface.refresh(run_id)
         return
@@ -116,6 +122,7 @@ def on_reaction(ctx: SlackContext, event_id: str, event: dict[str, Any]) -> None
     refusal = ctx.access.may_stop(actor, run)
     where = (ctx.runtime.store.get_fact(run_id, "slack:card") or {}).get("thread_ts")
     if refusal:
+        ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
         ctx.ephemeral(channel, user, f"You can't cancel this run: {refusal}.", where)
         return
     ctx.runtime.cancel(run_id, actor)

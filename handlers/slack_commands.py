@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.audit import AuditKind
 from bot.domain import Actor, ReplyTo, Run, RunState, RunView, Source, Trigger
 from bot.surfaces.slack_home import HELP, home_view, list_text, status_text
 from handlers.slack_runs import SlackContext, start_run, understand
@@ -51,6 +52,7 @@ def on_command(ctx: SlackContext, command: dict[str, Any]) -> tuple[str, Any]:
 def _run(ctx: SlackContext, command: dict[str, Any], user: str, channel: str, request: str) -> tuple[str, Any]:
     refusal = ctx.access.may_trigger(user)
     if refusal:
+        ctx.runtime.store.audit.refused(AuditKind.trigger, Actor(source=Source.slack, id=user), refusal)
         return f"Sorry, {refusal}.", None
     trigger_id = str(command.get("trigger_id") or "")
     if not trigger_id:
@@ -93,6 +95,7 @@ def _cancel(ctx: SlackContext, user: str, run_id: str) -> str:
     actor = ctx.access.actor(user)
     refusal = ctx.access.may_stop(actor, run)
     if refusal:
+        ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
         return f"You can't cancel this run: {refusal}."
     message: str = ctx.runtime.cancel(run_id, actor).message
     return message

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import Runtime
+from bot.audit import AuditKind
 from bot.commands import mention_text
 from bot.domain import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
@@ -123,6 +124,9 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
         return
     refusal = ctx.access.may_trigger(user)
     if refusal:
+        kind = AuditKind.follow_up if existing else AuditKind.trigger
+        who = Actor(source=Source.slack, id=user)
+        ctx.runtime.store.audit.refused(kind, who, refusal, run_id=existing, delivery_id=event_id)
         ctx.ephemeral(channel, user, f"Sorry, {refusal}.", thread_ts=str(thread_ts))
         return
     actor = ctx.access.actor(user)

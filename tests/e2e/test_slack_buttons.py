@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.audit import AuditKind, AuditOutcome
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
@@ -197,3 +198,30 @@ def test_approver_user_groups_narrow_who_may_approve(
         card.click(BOB, "baton_approve")
         wait_for(world.runtime, card.run_id, RunState.merged, timeout=60)
         assert ref_sha(remote, "main") != main_before
+
+
+def test_a_strangers_approve_click_is_in_the_audit_trail_with_the_reason_and_heads(world: SlackWorld) -> None:
+    card = start(world, "change the readme")
+    until("the Approve button", lambda: card.value("baton_approve"))
+    card.click(CAROL, "baton_approve")
+    until("a note to Carol", lambda: ephemerals(world.slack, CAROL))
+    heads = {c.repo: c.head_sha for c in world.runtime.store.changes(card.run_id)}
+    refused = [r for r in world.runtime.store.audit.records(card.run_id) if r.outcome is AuditOutcome.refused]
+    assert [(r.kind, r.actor, r.surface) for r in refused] == [(AuditKind.approval, f"slack:{CAROL}", "slack")]
+    assert "is not an approver" in refused[0].reason
+    assert refused[0].shas == heads
+
+
+def test_a_strangers_cancel_click_is_in_the_audit_trail_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
+) -> None:
+    with held_working(tmp_path, monkeypatch, start_runtime) as (world, card):
+        until("the Cancel button", lambda: card.value("baton_cancel"))
+        card.click(CAROL, "baton_cancel")
+        until("a note to Carol", lambda: ephemerals(world.slack, CAROL))
+        records = world.runtime.store.audit.records(card.run_id)
+        assert [(r.kind, r.outcome, r.actor) for r in records] == [
+            (AuditKind.trigger, AuditOutcome.accepted, f"slack:{ALICE}"),
+            (AuditKind.cancellation, AuditOutcome.refused, f"slack:{CAROL}"),
+        ]
+        assert records[1].reason.startswith("only the requester or an approver may do that")
