@@ -1,0 +1,544 @@
+"""Chat economy: how many Slack, GitHub and Linear API calls one run costs as its agent reports more
+progress, against the naive "one message per event".
+
+    .venv/bin/python bench/chat_economy.py [--quick]
+
+Each source is driven through its real surface: Baton served over HTTP (`baton serve`'s app and
+surface hub) with its API pointed at the stand-in from tests/fakes/, which records every call.
+A run is asked for as people ask (a Slack mention, a GitHub issue comment, a Linear agent session),
+its agent is a script that prints N progress lines evenly over D seconds (each line becomes an
+`output` progress report, as a coding agent's stream does), the checks pass, it is approved the
+way people approve there (the card's button, a `/baton approve` comment), it merges, and the
+surface writes its last word (the card says Merged, the status comment says merged, the session's
+closing response). Every call the stand-in received from the request to that last word (plus a
+quiet second) counts for the run, by service and method. Runs go one after another; a first,
+uncounted run per source pays the one-time lookups (auth.test, the bot's own user, and so on).
+
+Naive = one call per event: the N progress lines plus every other event in the run's log. Target:
+calls grow with milestones and time, not with events — the same D at N = 10, 100, 1000 should cost
+about the same, and a longer run a little more (edits are at most one a second per card).
+
+Runs with 5 and 20 sequential steps show the other axis: each step is a milestone (the Slack card
+and GitHub comment list steps; a Linear session shows each as an action), so those calls may grow.
+
+Pictures: `chat_economy-calls.png` (calls per run against the naive count, by N, log scale) and
+`chat_economy-growth.png` (calls per run by the agent's duration at fixed N, and by steps).
+
+A missed target never fails the benchmark; lost work does (exit 1): a run that did not merge, or a
+card, status comment or closing activity that never arrived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bot/ and tests/ (the stand-ins)
+
+from _common import Figure, publish, pyplot, save_figure, table, timed
+
+LINES = (10, 100, 1000)
+SECONDS = 2.0
+DURATIONS = (2.0, 4.0, 8.0)
+"""Agent durations (at DURATION_LINES lines) for the growth picture."""
+DURATION_LINES = 100
+STEPS = (5, 20)
+"""Runs of that many sequential agent steps, each printing STEP_LINES lines in STEP_SECONDS."""
+STEP_LINES, STEP_SECONDS = 10, 0.1
+QUIET_S = 1.0
+WAIT_S = 120.0
+SOURCES = ("slack", "github", "linear")
+problems: list[str] = []
+"""Lost work found along the way; any makes the benchmark exit 1."""
+
+AGENT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    lines, seconds = Path(sys.argv[1]).read_text().split()
+    lines, seconds = int(lines), float(seconds)
+    for i in range(lines):
+        print(f"working: step {i + 1} of {lines}", flush=True)
+        time.sleep(seconds / lines)
+    with open("PROGRESS.md", "a") as notes:
+        notes.write(f"{lines} progress lines in {seconds:g} s\\n")
+    """
+)
+
+
+@dataclass
+class Run:
+    source: str
+    lines: int
+    seconds: float
+    steps: int = 1
+    run_id: str = ""
+    wall_s: float = float("nan")
+    calls: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    progress_events: int = 0
+
+    @property
+    def naive(self) -> int:
+        """One call per event: every progress line, and every other event of the run."""
+        return self.lines * self.steps + self.events - self.progress_events
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class Journal:
+    """The calls one stand-in received, as `service method` strings, in order."""
+
+    def __init__(self, read: Callable[[], list[str]]) -> None:
+        self.read = read
+
+    def since(self, mark: int) -> list[str]:
+        return self.read()[mark:]
+
+    def mark(self) -> int:
+        return len(self.read())
+
+    def quiet(self, seconds: float = QUIET_S, limit_s: float = 15.0) -> None:
+        """Wait until no call arrived for `seconds` (a coalesced edit still due would come by then)."""
+        deadline = time.monotonic() + limit_s
+        seen, since = self.mark(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now = self.mark()
+            if now != seen:
+                seen, since = now, time.monotonic()
+            elif time.monotonic() - since >= seconds:
+                return
+
+
+def github_route(path: str) -> str:
+    """`/repos/acme/api/issues/7/comments` → `issues/{n}/comments` (and {sha}, {branch}, {login})."""
+    path = re.sub(r"^/repos/[^/]+/[^/]+/?", "", path)
+    path = re.sub(r"git/refs/heads/.*", "git/refs/heads/{branch}", path)
+    path = re.sub(r"(?<=collaborators/)[^/]+", "{login}", path)
+    path = re.sub(r"\b[0-9a-f]{40}\b", "{sha}", path)
+    return re.sub(r"(?<=/)\d+(?=/|$)|^\d+(?=/|$)", "{n}", path) or "/"
+
+
+# -- the agent and its control file --------------------------------------------------------------------
+def playbooks() -> dict[str, Any]:
+    """`playbook=stepsK` in a request: K sequential steps of the talker."""
+    return {f"steps{k}": {"per_repo": {"sequential": [{"agent": "talker"}] * k}} for k in STEPS}
+
+
+def asked(steps: int) -> str:
+    return "write down the progress" + (f" playbook=steps{steps}" if steps > 1 else "")
+
+
+def agent_config(root: Path) -> tuple[dict[str, Any], Path]:
+    """The progress-printing script agent; what it prints is read from the control file per run."""
+    root.mkdir(parents=True, exist_ok=True)
+    script, control = root / "progress_agent.py", root / "progress.control"
+    script.write_text(AGENT)
+    agent = {"name": "talker", "kind": "script", "command": [sys.executable, str(script), str(control)]}
+    return agent | {"timeout_s": 120}, control
+
+
+def finish(run: Run, runtime: Any, journal: Journal, mark: int, started: float) -> Run:
+    journal.quiet()
+    run.wall_s = time.monotonic() - started
+    run.calls = Counter(journal.since(mark))
+    events = runtime.store.events(run.run_id)
+    run.events = len(events)
+    run.progress_events = sum(1 for e in events if e.kind == "agent_progress")
+    return run
+
+
+def waited(what: str, condition: Callable[[], Any], timeout: float = WAIT_S) -> Any:
+    """`condition`'s truthy value, or None after noting the lost work."""
+    from tests.fakes.served_app import until
+
+    try:
+        return until(what, condition, timeout=timeout)
+    except AssertionError as err:
+        problems.append(str(err))
+        return None
+
+
+def reached(runtime: Any, run_id: str, state: Any) -> bool:
+    from tests.e2e.conftest import wait_for
+
+    try:
+        wait_for(runtime, run_id, state, timeout=WAIT_S)
+        return True
+    except AssertionError as err:
+        problems.append(f"run {run_id}: {err}")
+        return False
+
+
+@contextmanager
+def runtimes(home: Path) -> Iterator[Callable[[dict[str, Any]], Any]]:
+    """A `start_runtime` as the e2e tests have it: a launched Runtime per config, ended afterwards."""
+    from bot.app import Runtime
+    from bot.config import Settings, parse_baton_file
+    from tests.e2e.conftest import _close_open_runs
+
+    started: list[Any] = []
+
+    def start(config: dict[str, Any]) -> Any:
+        runtime = Runtime(Settings(home=home, config=home.parent / "absent.yml"), parse_baton_file(config))
+        runtime.launch()
+        started.append(runtime)
+        return runtime
+
+    try:
+        yield start
+    finally:
+        for runtime in started:
+            _close_open_runs(runtime)
+            runtime.shutdown()
+
+
+# -- Slack: a mention, the card's Approve button ---------------------------------------------------------
+@contextmanager
+def slack_source(root: Path) -> Iterator[Callable[..., Run]]:
+    import pytest
+
+    from bot.domain import RunState
+    from tests.e2e.conftest import make_repos, repo_entries
+    from tests.fakes.slack_harness import button_value, slack_world
+
+    alice, bob = "U0ALICE", "U0BOB"
+    agent, control = agent_config(root)
+    config = {
+        "repos": repo_entries(make_repos(root, ["api"])),
+        "agents": [agent],
+        "playbooks": playbooks(),
+        "approval": {"approvers": [f"slack:{bob}"]},
+        "slack": {"channel_repos": {"C111": ["api"]}},
+    }
+    with runtimes(root / ".baton") as start, pytest.MonkeyPatch.context() as mp, slack_world(mp, start, config) as w:
+        journal = Journal(lambda: [f"slack {c.method}" for c in list(w.slack.calls)])
+        store = w.runtime.store
+
+        def card(run_id: str) -> dict[str, Any] | None:
+            where = store.get_fact(run_id, "slack:card")
+            return w.slack.message("C111", where["ts"]) if where and where.get("ts") else None
+
+        def said(run_id: str, ending: str) -> bool:
+            message = card(run_id)
+            return bool(message and message["blocks"][0]["text"]["text"].endswith(ending))
+
+        def one(lines: int, seconds: float, steps: int = 1) -> Run:
+            run = Run("slack", lines, seconds, steps)
+            control.write_text(f"{lines} {seconds}")
+            mark, started = journal.mark(), time.monotonic()
+            envelope, _ = w.mention(alice, f"<@U0BATON> {asked(steps)}")
+            thread = envelope["event"]["ts"]
+            run.run_id = waited("the Slack run", lambda: store.run_for_link(f"slack:thread:C111:{thread}")) or ""
+            if not run.run_id or not reached(w.runtime, run.run_id, RunState.awaiting_approval):
+                return run
+            message = waited(
+                "the Approve button on the card",
+                lambda: (m := card(run.run_id)) and button_value(m, "baton_approve") and m,
+            )
+            if message is None:
+                return run
+            value = button_value(message, "baton_approve")
+            w.click(bob, "C111", store.get_fact(run.run_id, "slack:card")["ts"], "baton_approve", str(value), thread)
+            if reached(w.runtime, run.run_id, RunState.merged):
+                waited("the Slack card to say Merged", lambda: said(run.run_id, "Merged"))
+            return finish(run, w.runtime, journal, mark, started)
+
+        yield one
+
+
+# -- GitHub: an issue comment, checks from webhooks, a maintainer's /baton approve ----------------------
+@contextmanager
+def github_source(root: Path) -> Iterator[Callable[..., Run]]:
+    from bot.domain import ChecksState, RunState
+    from bot.scm.github_issues import status_marker
+    from tests.fakes.github_stack import github_stack
+
+    agent, control = agent_config(root)
+    extra = {"agents": [agent], "playbooks": {"default": {"per_repo": {"agent": "talker"}}, **playbooks()}}
+    with github_stack(root, ["api"], extra) as stack:
+        stack.fake.grant("acme/api", "alice", "write")
+        stack.fake.grant("acme/api", "maya", "maintain")
+        journal = Journal(lambda: [f"github {r.method} {github_route(r.path)}" for r in list(stack.fake.requests)])
+
+        def status(issue: int, run_id: str) -> str:
+            bodies = [c.body for c in stack.fake.comments_on("acme/api", issue) if status_marker(run_id) in c.body]
+            return bodies[0] if bodies else ""
+
+        def one(lines: int, seconds: float, steps: int = 1) -> Run:
+            run = Run("github", lines, seconds, steps)
+            control.write_text(f"{lines} {seconds}")
+            mark, started = journal.mark(), time.monotonic()
+            issue = stack.fake.open_issue("acme/api", "Write down the progress", "Note it in PROGRESS.md.", "carol")
+            comment = stack.fake.add_comment("acme/api", issue, f"@baton {asked(steps)}\nrepos: api", "alice")
+            answer = stack.hooks.send("issue_comment", stack.hooks.issue_comment("acme/api", issue, comment.id))
+            run.run_id = str(answer.json().get("run_id") or "")
+            if not run.run_id:
+                problems.append(f"GitHub started no run: {answer.status_code} {answer.text[:300]}")
+                return run
+            if not reached(stack.runtime, run.run_id, RunState.awaiting_approval):
+                return run
+            for change in stack.runtime.store.changes(run.run_id):
+                stack.fake.add_check_run("acme/api", change.head_sha, "test", "success")
+                stack.hooks.send("check_suite", stack.hooks.check_suite_completed("acme/api", change.number))
+            passed = lambda: all(c.checks is ChecksState.passed for c in stack.runtime.store.changes(run.run_id))  # noqa: E731
+            if waited("the PR's checks to pass", passed) is None:
+                return run
+            approval = stack.fake.add_comment("acme/api", issue, "/baton approve", "maya")
+            stack.hooks.send("issue_comment", stack.hooks.issue_comment("acme/api", issue, approval.id))
+            if reached(stack.runtime, run.run_id, RunState.merged):
+                waited("the status comment to say merged", lambda: "**merged**" in status(issue, run.run_id))
+            return finish(run, stack.runtime, journal, mark, started)
+
+        yield one
+
+
+# -- Linear: an agent session on an issue, an approver's /baton approve comment ----------------------------
+@contextmanager
+def linear_source(root: Path) -> Iterator[Callable[..., Run]]:
+    import pytest
+
+    from bot.domain import RunState
+    from tests.e2e.conftest import make_repos, repo_entries
+    from tests.fakes.linear_harness import linear_world
+
+    agent, control = agent_config(root)
+    remotes = make_repos(root, ["api"])
+    people: dict[str, Any] = {}
+
+    def config(fake: Any, team: Any) -> dict[str, Any]:
+        people["alice"] = fake.workspace.add_user("Alice", "alice@example.com", teams=[team])
+        people["bob"] = fake.workspace.add_user("Bob", "bob@example.com", teams=[team])
+        return {
+            "repos": repo_entries(remotes),
+            "agents": [agent],
+            "playbooks": playbooks(),
+            "approval": {"approvers": [f"linear:{people['bob'].id}"]},
+            "linear": {"team_repos": {"ENG": ["api"]}, "allowed_teams": ["ENG"]},
+        }
+
+    with (
+        runtimes(root / ".baton") as start,
+        pytest.MonkeyPatch.context() as mp,
+        linear_world(mp, start, config, root / "journal.log") as w,
+    ):
+        journal = Journal(lambda: [f"linear {c.operation}" for c in list(w.linear.calls)])
+        ws = w.linear.workspace
+
+        def closed(session_id: str) -> bool:
+            with ws.lock:
+                return any(
+                    a.session_id == session_id and a.content["type"] == "response" for a in ws.activities.values()
+                )
+
+        def one(lines: int, seconds: float, steps: int = 1) -> Run:
+            run = Run("linear", lines, seconds, steps)
+            control.write_text(f"{lines} {seconds}")
+            mark, started = journal.mark(), time.monotonic()
+            issue = ws.add_issue(w.team, "Write down the progress", f"{asked(steps)}\n\nrepos: api")
+            session = ws.add_session(issue, people["alice"])
+            answer = w.send(w.hooks.session_event("created", session))
+            run.run_id = str(answer.json().get("run_id") or "")
+            if not run.run_id:
+                problems.append(f"Linear started no run: {answer.status_code} {answer.text[:300]}")
+                return run
+            if not reached(w.runtime, run.run_id, RunState.awaiting_approval):
+                return run
+            w.send(w.hooks.comment_created(issue, people["bob"], "/baton approve"))
+            if reached(w.runtime, run.run_id, RunState.merged):
+                waited("the Linear card to say merged", lambda: (c := w.card(issue.id)) and "— merged" in c.body)
+                waited("the session's closing response", lambda: closed(session.id))
+            return finish(run, w.runtime, journal, mark, started)
+
+        yield one
+
+
+DRIVERS: dict[str, Callable[[Path], Any]] = {"slack": slack_source, "github": github_source, "linear": linear_source}
+
+
+# -- figures and pictures ----------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    """Which runs to make: N lines in `seconds`, N=100 lines over `durations`, and `steps` runs."""
+
+    seconds: float
+    durations: tuple[float, ...]
+    steps: tuple[int, ...]
+
+    def grid(self) -> list[tuple[int, float, int]]:
+        runs = [(n, self.seconds, 1) for n in LINES]
+        runs += [(DURATION_LINES, d, 1) for d in self.durations if d != self.seconds]
+        return runs + [(STEP_LINES, STEP_SECONDS, k) for k in self.steps]
+
+    def by_lines(self, runs: list[Run], source: str) -> list[Run]:
+        mine = [r for r in runs if r.source == source and r.total and r.steps == 1 and r.seconds == self.seconds]
+        return sorted(mine, key=lambda r: r.lines)
+
+    def by_duration(self, runs: list[Run], source: str) -> list[Run]:
+        mine = [r for r in runs if r.source == source and r.total and r.steps == 1 and r.lines == DURATION_LINES]
+        return sorted((r for r in mine if r.seconds in self.durations), key=lambda r: r.seconds)
+
+    def by_steps(self, runs: list[Run], source: str) -> list[Run]:
+        mine = [r for r in runs if r.source == source and r.total and r.steps > 1]
+        return sorted(mine, key=lambda r: r.steps)
+
+
+def methods(run: Run) -> str:
+    return ", ".join(f"{m.split(' ', 1)[1]} {n}" for m, n in run.calls.most_common())
+
+
+def figures_for(runs: list[Run], plan: Plan) -> list[Figure]:
+    figures: list[Figure] = []
+    for source in SOURCES:
+        for r in plan.by_lines(runs, source):
+            figures.append(
+                Figure(
+                    f"{source}: calls per run, {r.lines:>4} progress lines in {r.seconds:g} s",
+                    r.total,
+                    "calls",
+                    r.naive,
+                    "flat in N (grows with time, not events)",
+                    f"{r.progress_events} progress events recorded, {r.events} events in all; {methods(r)}",
+                )
+            )
+        for r in plan.by_duration(runs, source):
+            if r.seconds != plan.seconds:  # that one is in the rows above
+                figures.append(
+                    Figure(
+                        f"{source}: calls per run, {r.lines:>4} progress lines in {r.seconds:g} s",
+                        r.total,
+                        "calls",
+                        r.naive,
+                        note=f"{r.progress_events} progress events recorded; {r.wall_s:.1f} s request to last word",
+                    )
+                )
+        for r in plan.by_steps(runs, source):
+            figures.append(
+                Figure(
+                    f"{source}: calls per run, {r.steps:>2} steps x {r.lines} lines",
+                    r.total,
+                    "calls",
+                    r.naive,
+                    note=f"{r.events} events in all, {r.wall_s:.1f} s request to last word; {methods(r)}",
+                )
+            )
+    return figures
+
+
+COLORS = dict(zip(SOURCES, ("tab:purple", "tab:gray", "tab:blue"), strict=True))
+
+
+def plot_calls(runs: list[Run], plan: Plan) -> None:
+    """chat_economy-calls.png: calls per run against the naive count, by progress lines (log-log)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    naive: dict[int, int] = {}
+    for source in SOURCES:
+        mine = plan.by_lines(runs, source)
+        if mine:
+            xs = [r.lines for r in mine]
+            ax.plot(xs, [r.total for r in mine], "o-", color=COLORS[source], label=f"{source}: API calls per run")
+            naive.update({r.lines: max(naive.get(r.lines, 0), r.naive) for r in mine})
+    if naive:
+        xs = sorted(naive)
+        ax.plot(xs, [naive[x] for x in xs], "k--", label="naive: one call per event")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"progress lines the agent printed (over {plan.seconds:g} s)")
+    ax.set_ylabel("API calls per run (request to merged)")
+    ax.set_title("Chat economy: API calls per run against one call per event")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, "chat_economy", "calls")
+
+
+def plot_growth(runs: list[Run], plan: Plan) -> None:
+    """chat_economy-growth.png: calls per run by agent duration, and by number of steps."""
+    plt = pyplot()
+    fig, (by_time, by_steps) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for source in SOURCES:
+        mine = plan.by_duration(runs, source)
+        if mine:
+            by_time.plot([r.seconds for r in mine], [r.total for r in mine], "o-", color=COLORS[source], label=source)
+        stepped = [r for r in plan.by_lines(runs, source) if r.lines == STEP_LINES] + plan.by_steps(runs, source)
+        if stepped:
+            xs = [r.steps for r in stepped]
+            by_steps.plot(xs, [r.total for r in stepped], "o-", color=COLORS[source], label=source)
+    by_time.set_xlabel(f"agent duration (s), {DURATION_LINES} progress lines, one step")
+    by_time.set_title("by run time")
+    by_steps.set_xlabel(f"sequential agent steps ({STEP_LINES} lines each)")
+    by_steps.set_title("by steps (each a milestone)")
+    for ax in (by_time, by_steps):
+        ax.set_ylabel("API calls per run (request to merged)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Chat economy: what API calls per run grow with")
+    save_figure(fig, "chat_economy", "growth")
+
+
+# -- main ------------------------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 s agents and durations 1 and 3 s (about a minute)")
+    parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated: slack, github, linear")
+    args = parser.parse_args()
+    plan = Plan(1.0, (1.0, 3.0), (5,)) if args.quick else Plan(SECONDS, DURATIONS, STEPS)
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    if not set(sources) <= set(SOURCES):
+        parser.error(f"--sources: unknown source in {args.sources!r}")
+    grid = plan.grid()
+    from bot.telemetry import configure
+
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="baton-bench-chat-") as tmp, timed() as whole:
+        root = Path(tmp)
+        configure("json", level=logging.INFO, log_file=root / "baton.log")
+        for source in sources:
+            with timed() as took, DRIVERS[source](root / source) as one:
+                one(10, 0.2)  # warm-up, not counted: the first run also pays one-time lookups
+                for lines, seconds, steps in grid:
+                    runs.append(one(lines, seconds, steps))
+            print(f"{source}: {len(grid) + 1} runs in {took.s:.1f}s", file=sys.stderr)
+    figures = figures_for(runs, plan)
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    print()
+    print(table(figures, title=f"bench/chat_economy.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
+    plot_calls(runs, plan)
+    plot_growth(runs, plan)
+    publish("chat_economy", figures)
+    if problems:
+        print("\nLOST WORK:", *problems, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except Exception:
+        traceback.print_exc()
+        code = 2
+    stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if stuck:
+        print(f"threads still running after shutdown: {', '.join(stuck)}; exiting anyway", file=sys.stderr)
+        sys.stdout.flush()
+        os._exit(code)
+    sys.exit(code)
