@@ -618,6 +618,43 @@ def bench_fanout(root: Path, database_url: str | None, curves: dict[str, Fanout]
     return labelled(figures, database_url)
 
 
+def plot_steps(figures: list[Figure]) -> None:
+    """engine-steps.png: per-step overhead and the marginal step against the DBOS floor, per store."""
+    rows = [
+        ("overhead per step", f"engine overhead per step, K={K}"),
+        ("one more step", "marginal cost of one more step"),
+    ]
+    stores = {"SQLite": "(a) ", "PostgreSQL": "(a) [PostgreSQL] "}
+    found = {
+        (store, label): f
+        for store, tag in stores.items()
+        for label, name in rows
+        for f in figures
+        if f.name.startswith(tag + name)
+    }
+    if not found:
+        return
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    width, x = 0.25, 0
+    ticks: list[tuple[float, str]] = []
+    for store in stores:
+        for label, _ in rows:
+            f = found.get((store, label))
+            if f is None:
+                continue
+            ax.bar(x - width / 2, f.value, width, color="tab:blue", label="Baton" if x == 0 else None)
+            ax.bar(x + width / 2, f.baseline or 0, width, color="tab:gray", label="bare DBOS step" if x == 0 else None)
+            ticks.append((x, f"{store}\n{label}"))
+            x += 1
+    ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
+    ax.set_ylabel("ms per step (agent process time taken out)")
+    ax.set_title(f"Per-step overhead, {K} no-op steps, against the DBOS floor")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, "engine", "steps")
+
+
 def plot_fanout(curves: dict[str, Fanout]) -> None:
     """engine-fanout.png: wall time against the ideal, per store, by repo count."""
     plt = pyplot()
@@ -898,6 +935,7 @@ def main() -> int:
                 figures += section()
             print(f"{title}: measured in {took.s:.1f}s", file=sys.stderr)
         plot_fanout(curves)
+        plot_steps(figures)
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     print()
     print(table(figures, title=f"bench/engine.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
