@@ -81,6 +81,10 @@ class Workspace(Protocol):
 
     def cleanup(self, run_id: str) -> None: ...
 
+    def run_ids(self) -> list[str]:
+        """The runs that have a workspace here."""
+        ...
+
 
 class Forge(Protocol):
     name: str
@@ -99,6 +103,10 @@ class Forge(Protocol):
 
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         """Merge if the head is still `expected_sha`; raises MergeRefused otherwise."""
+        ...
+
+    def close(self, change: ChangeSet) -> ChangeSet:
+        """Close an open PR without merging (a merged or closed one is returned as it is)."""
         ...
 
 

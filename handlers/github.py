@@ -9,7 +9,7 @@ retries) the answer goes out after 5 s anyway (202) and the work finishes behind
 is always answered inside GitHub's 10 s.
 
 Building the edge also wires GitHub into the runtime: the GitHub forge for `forge: github` repos,
-the status-comment surface and the checks poller on the surface hub, and the approver check
+the status-comment surface on the surface hub, the checks poller as a scheduler job, and the approver check
 (permission on every GitHub repo of the run) on the approval service.
 """
 
@@ -71,7 +71,9 @@ def wire(runtime: Runtime, api: GitHubApi) -> GitHubEvents:
     if not runtime.forges.has("github"):
         runtime.forges.add("github", forge)
     runtime.hub.register("github", surface, surface.wants)
-    runtime.hub.register("github-checks", checks, checks.wants)
+    interval = runtime.config.github.checks_poll_interval_s
+    if interval > 0 and "github-checks" not in runtime.scheduler.job_ids:
+        runtime.scheduler.every("github-checks", interval, checks.poll)
     runtime.approvals.authorizers["github"] = access.approver_refusal
     return GitHubEvents(runtime, api, GitHubRuns(runtime, issues, access, surface), checks)
 
@@ -84,7 +86,11 @@ def create_routes(runtime: Runtime) -> list[BaseRoute]:
     events: GitHubEvents | None = None
     missing = ""
     try:
-        events = wire(runtime, runtime.github_api or GitHubApi(creds, runtime.config.github))
+        events = wire(
+            runtime,
+            runtime.github_api
+            or GitHubApi(creds, runtime.config.github, throttle=runtime.throttle("github"), tracer=runtime.tracer),
+        )
     except ForgeError as err:  # the endpoint still verifies and explains, never crashes the bot
         missing = str(err)
         log.warning("github.disabled", reason=missing)

@@ -10,13 +10,12 @@ merges), or a repair round for red checks when `approval.repair_on_failed_checks
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import structlog
 
-from bot.domain import Actor, ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView, Source
+from bot.domain import Actor, ChangeSet, ChangeState, ChecksState, RunState, Source
 from bot.ports import ForgeError
 from bot.scm.github import GitHubForge
 from bot.surfaces.github import pr_key
@@ -35,12 +34,10 @@ def run_of_branch(branch: str) -> str | None:
 
 
 class ChecksTracker:
-    def __init__(self, runtime: Runtime, forge: GitHubForge, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, runtime: Runtime, forge: GitHubForge) -> None:
         self.runtime = runtime
         self.forge = forge
-        self._clock = clock
         self._lock = threading.Lock()
-        self._last_poll = clock()
 
     def changes_for(self, full: str, numbers: list[int], branches: list[str]) -> list[ChangeSet]:
         """The runs' PRs a checks event on `full` is about (by PR number, else by Baton's branch)."""
@@ -102,7 +99,7 @@ class ChecksTracker:
                 log.warning("github.checks_unread", run_id=change.run_id, repo=change.repo, error=str(err)[:300])
         return updated
 
-    # -- the polling fallback, driven by the surface hub's tick -----------------------------------------
+    # -- the polling fallback, a scheduler job (`github.checks_poll_interval_s`) ----------------------
     def poll_once(self) -> int:
         """Re-read checks of every open GitHub PR of every run waiting for approval with checks not
         settled (webhooks lost, or never configured)."""
@@ -118,16 +115,6 @@ class ChecksTracker:
                         log.warning("github.checks_unread", run_id=run.run_id, repo=change.repo, error=str(err)[:300])
         return updated
 
-    # The hub calls these: the poller rides its tick instead of owning a thread.
-    def wants(self, view: RunView) -> bool:
-        return False
-
-    def publish(self, view: RunView, event: RunEvent) -> None:
-        return None
-
-    def flush(self) -> None:
-        interval = self.runtime.config.github.checks_poll_interval_s
-        if interval <= 0 or self._clock() - self._last_poll < interval:
-            return
-        self._last_poll = self._clock()
-        self.poll_once()
+    def poll(self, _at: datetime) -> str:
+        """One firing of the scheduler's `github-checks` job."""
+        return f"{self.poll_once()} PR(s) updated"

@@ -15,7 +15,15 @@ from dbos import DBOS
 from bot.approvals import GateVerdict
 from bot.domain import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
 from bot.engine.budget import BudgetExceeded
-from bot.engine.messages import DECISION_TOPIC, FOLLOW_UP, RECHECK, TERMINAL_VERDICTS, DecisionMessage, RepoOutcome
+from bot.engine.messages import (
+    DECISION_TOPIC,
+    EXPIRE,
+    FOLLOW_UP,
+    RECHECK,
+    TERMINAL_VERDICTS,
+    DecisionMessage,
+    RepoOutcome,
+)
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.repo_context import RepoContext, RunCancelled
 
@@ -31,10 +39,12 @@ def wait_first(handles: list[Any]) -> Any:
 def await_decision(engine: RunEngine, run_id: str, waiting_for: str) -> DecisionMessage:
     """A durable wait for a person's decision (or a follow-up, or a nudge to re-check the gate)."""
     engine.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
+    # The scheduler's expiry job ends the wait at the deadline; the timeout is the fallback for
+    # processes that run no scheduler (`baton run`, `baton demo`).
     message = DBOS.recv(DECISION_TOPIC, timeout_seconds=engine.remaining_step(run_id)) or {}
     decision = message.get("decision")
-    if decision is None:
-        engine.state_step(run_id, RunState.expired, error="approval expired")
+    if decision is None or decision == EXPIRE:
+        engine.expire_step(run_id)
         return DecisionMessage(verdict=RunState.expired.value)
     if decision == Decision.reject.value:
         engine.state_step(run_id, RunState.rejected, error=message.get("reason") or None)

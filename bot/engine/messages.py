@@ -12,6 +12,8 @@ FOLLOW_UP = "follow_up"
 """A message on the decision topic: another round of work on the run's branches."""
 RECHECK = "recheck"
 """A message on the decision topic: something the gate depends on changed (e.g. checks finished)."""
+EXPIRE = "expire"
+"""A message on the decision topic: the approval window closed (sent by the scheduler's expiry job)."""
 TERMINAL_VERDICTS = frozenset({RunState.expired.value, RunState.rejected.value, RunState.cancelled.value})
 
 

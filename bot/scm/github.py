@@ -235,6 +235,16 @@ class GitHubForge:
             raise
         return self._finish(cfg, change.model_copy(update={"merge_sha": result.sha}), None, expected_sha)
 
+    def close(self, change: ChangeSet) -> ChangeSet:
+        cfg, full = self.target(change.repo)
+        with refusals(f"close {full}#{change.number}"):
+            pr = self._pull(full, change.number)
+            if pr.state == "open":
+                self.api.call(f"close {full}#{change.number}", lambda: pr.edit(state="closed"))
+                pr = self._pull(full, change.number)
+        log.info("github.pr_closed", run_id=change.run_id, repo=full, number=change.number)
+        return self._change(cfg, pr, change.run_id, change.order)
+
     def _finish(self, cfg: RepoConfig, change: ChangeSet, pr: PullRequest | None, expected_sha: str) -> ChangeSet:
         merge_sha = pr.merge_commit_sha if pr is not None else change.merge_sha
         _, full = self.target(change.repo)

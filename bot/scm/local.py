@@ -141,6 +141,15 @@ class LocalForge:
             self._save(cfg, record)
             return self._view(record)
 
+    def close(self, change: ChangeSet) -> ChangeSet:
+        cfg = self._config(change.repo)
+        with self._locked(cfg):
+            record = self._load(cfg, change.number)
+            if record.change.state is ChangeState.open:
+                record.change = record.change.model_copy(update={"state": ChangeState.closed})
+                self._save(cfg, record)
+            return self._view(record)
+
     # -- extras for the demo and the dashboard -------------------------------------------------
 
     def record(self, repo: str, number: int) -> PullRecord:

@@ -43,3 +43,6 @@ class ForgeRouter:
 
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         return self.for_repo(change.repo).merge(change, expected_sha)
+
+    def close(self, change: ChangeSet) -> ChangeSet:
+        return self.for_repo(change.repo).close(change)

@@ -134,6 +134,11 @@ class GitWorkspace:
     def cleanup(self, run_id: str) -> None:
         shutil.rmtree(self.root / _safe_component(run_id, "run"), ignore_errors=True)
 
+    def run_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
     def _is_clone(self, path: Path, cfg: RepoConfig) -> bool:
         if not (path / ".git").exists():
             return False

@@ -21,10 +21,11 @@ from bot.domain import ChangeState, RunEvent, RunView, Source
 from bot.ports import ForgeError
 from bot.scm.github_issues import GitHubIssues
 from bot.store import Store
-from bot.surfaces.github_render import siblings_section, status_body, with_siblings
+from bot.surfaces.github_render import approver_logins, reminder_body, siblings_section, status_body, with_siblings
 
 log = structlog.get_logger(__name__)
 STATUS_FACT = "github:status"
+REMINDERS_FACT = "github:reminders"
 EDIT_INTERVAL_S = 1.0
 """Least time between two edits of one run's comment while it runs (GitHub's secondary limits)."""
 
@@ -65,6 +66,8 @@ class GitHubSurface:
         names = self.full_names()
         if event.kind == "pr_opened" and event.data.get("repo") in names:
             self.store.link(pr_key(names[str(event.data["repo"])], int(event.data["number"])), run_id)
+        if event.kind == "approval_reminder":
+            self.remind(view, event)
         with self._lock:
             if event.kind in ("pr_opened", "round_finished") or (event.kind == "run_created" and view.changes):
                 self._bodies_due.add(run_id)
@@ -115,6 +118,20 @@ class GitHubSurface:
                 )
             self._last_edit[run_id] = self._clock()
         log.info("github.status_written", run_id=run_id, state=view.run.state.value, comment_id=comment_id)
+
+    def remind(self, view: RunView, event: RunEvent) -> None:
+        """Post an approval reminder on the run's issue, once per event (a ForgeError: the hub retries)."""
+        run_id = view.run.run_id
+        reply = view.run.spec.trigger.reply_to
+        if reply.source is not Source.github or reply.repo is None or reply.issue_number is None:
+            return
+        done = self.store.get_fact(run_id, REMINDERS_FACT) or {"seqs": []}
+        if event.seq in done["seqs"]:
+            return
+        logins = approver_logins(self.config.approval.approvers)
+        text = reminder_body(view, event, logins, self.config.github.approve_permission)
+        self.issues.reply(reply.repo, reply.issue_number, text, key=f"{run_id}:reminder:{event.seq}")
+        self.store.put_fact(run_id, REMINDERS_FACT, {"seqs": [*done["seqs"], event.seq][-50:]})
 
     def write_bodies(self, run_id: str) -> None:
         """Bring the linked-PRs section of every open GitHub PR of the run up to date."""

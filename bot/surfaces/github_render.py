@@ -4,7 +4,7 @@ section of every PR body. Pure functions of the run's view and events; no I/O.""
 from __future__ import annotations
 
 from bot.domain import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
-from bot.surfaces.render import one_line, short_sha, state_label
+from bot.surfaces.render import fmt_duration, one_line, short_sha, state_label
 
 SIBLINGS_START = "<!-- baton:linked-prs -->"
 SIBLINGS_END = "<!-- /baton:linked-prs -->"
@@ -109,6 +109,26 @@ def _approval_lines(view: RunView, events: list[RunEvent], approve_needs: str) -
     if failed is not None and view.run.state is RunState.failed:
         lines.append(f"**Merge train stopped:** {failed.data.get('report', '')}")
     return ["", *lines] if lines else []
+
+
+def approver_logins(patterns: list[str]) -> list[str]:
+    """The GitHub logins an approval policy names outright (`github:octocat`; wildcards name no one)."""
+    logins = []
+    for pattern in patterns:
+        source, _, login = pattern.partition(":")
+        if source == "github" and login and not any(c in login for c in "*?["):
+            logins.append(login)
+    return logins
+
+
+def reminder_body(view: RunView, event: RunEvent, logins: list[str], approve_needs: str) -> str:
+    """The comment that nudges approvers: it mentions them, so GitHub notifies them."""
+    waited = fmt_duration(float(event.data.get("waited_hours") or 0) * 3600)
+    who = " ".join(f"@{login}" for login in logins) or f"Anyone with {approve_needs} access to every repo"
+    return (
+        f"⏰ Reminder: Baton run `{view.run.run_id}` has waited {waited} for approval. "
+        f"{who}: reply `/baton approve` to merge its PRs, or `/baton reject <reason>`."
+    )
 
 
 def siblings_section(view: RunView, this: ChangeSet, full_names: dict[str, str], issue: str | None) -> str:

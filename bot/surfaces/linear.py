@@ -29,7 +29,7 @@ from bot.domain import ChangeSet, RunEvent, RunView, Source
 from bot.linear_client import LinearClient, LinearError, LinearRateLimited
 from bot.store import Store
 from bot.surfaces.dashboard import run_page_url
-from bot.surfaces.linear_card import render_card
+from bot.surfaces.linear_card import reminder_text, render_card
 from bot.surfaces.linear_session import Content, activity_for
 from bot.surfaces.linear_states import Role, StateBook
 
@@ -40,6 +40,7 @@ CARD_FACT = "linear:card"
 ATTACHED_FACT = "linear:attached"
 STATE_FACT = "linear:state"
 ACTIVITY_FACT = "linear:activities"
+REMINDERS_FACT = "linear:reminders"
 _IDS = uuid.UUID("6f1d2c7e-5b0a-4c58-9a43-0d1f3b8e2a71")
 _GITHUB_PR = re.compile(r"^https://github\.com/[^/]+/[^/]+/pull/\d+$")
 _IMMEDIATE = frozenset({"state", "pr_opened", "merged", "merge_failed", "decision", "approval_invalidated"})
@@ -54,6 +55,8 @@ class LinearTarget(BaseModel):
     team_id: str | None = None
     identifier: str = ""
     session_id: str | None = None
+    url: str = ""
+    """The issue's page in Linear (the dashboard links to it)."""
 
 
 def wants(view: RunView) -> bool:
@@ -159,6 +162,8 @@ class LinearSurface:
                 self._dirty.add(run_id)
             self._attach(view, target.issue_id)
             self._move(view, event, target)
+            if event.kind == "approval_reminder":
+                self._remind(view, event, target.issue_id)
         if target.session_id:
             content = activity_for(view, event)
             if content is not None:
@@ -190,6 +195,17 @@ class LinearSurface:
             self._last_body[run_id] = body
             self._last_edit[run_id] = self.clock()
             self._dirty.discard(run_id)
+
+    def _remind(self, view: RunView, event: RunEvent, issue_id: str) -> None:
+        """An approval reminder as its own comment, once per event (its id is chosen here)."""
+        run_id = view.run.run_id
+        done = self.store.get_fact(run_id, REMINDERS_FACT) or {"seqs": []}
+        if event.seq in done["seqs"]:
+            return
+        waited = float(event.data.get("waited_hours") or 0)
+        body = reminder_text(view, waited, self.config.approval.approvers)
+        self._create_card(stable_id(run_id, f"reminder-{event.seq}"), issue_id, body)
+        self.store.put_fact(run_id, REMINDERS_FACT, {"seqs": [*done["seqs"], event.seq][-50:]})
 
     def _create_card(self, comment_id: str, issue_id: str, body: str) -> None:
         self._call(docs.COMMENT_CREATE, {"input": {"id": comment_id, "issueId": issue_id, "body": body}})

@@ -116,3 +116,12 @@ def _decisions(view: RunView) -> list[str]:
     if not decisions:
         return []
     return ["", "**Decisions**", *(f"- {plain(line, 300)}" for line in decisions)]
+
+
+def reminder_text(view: RunView, waited_hours: float, approvers: list[str]) -> str:
+    """The comment that nudges approvers on the issue (a new comment, so Linear notifies)."""
+    who = ", ".join(f"`{plain(p, 80)}`" for p in approvers) or "an approver"
+    return (
+        f"⏰ Reminder: Baton run `{view.run.run_id}` has waited {fmt_duration(waited_hours * 3600)} "
+        f"for approval from {who}. Reply `/baton approve` to merge its PRs, or `/baton reject <reason>`."
+    )

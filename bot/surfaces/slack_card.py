@@ -300,6 +300,14 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None
         return f":white_check_mark: Merged: {merged or 'all PRs'}."
     if event.kind == "state" and data.get("to") == RunState.failed.value:
         return f":x: Failed: {esc(one_line(str(data.get('error') or 'see the card'), 2000))}"
+    if event.kind == "state" and data.get("to") == RunState.expired.value:
+        return f":alarm_clock: Expired: {esc(one_line(str(data.get('error') or 'see the card'), 2000))}"
+    if event.kind == "approval_reminder":
+        waited = fmt_duration(float(data.get("waited_hours") or 0) * 3600)
+        return (
+            f":bell: Reminder: this run has waited {waited} for approval from {approvers}. "
+            "Use *Approve & merge* or *Reject* on the card."
+        )
     return None
 
 

@@ -191,3 +191,7 @@ def test_checks_are_polled_when_no_webhook_comes(polling: Stack) -> None:
 
     wait_for(stack.runtime, run_id, RunState.merged, timeout=60)
     assert stack.fake.calls("GET", rf"/commits/{change.head_sha}/check-runs$")
+    # The poller is a scheduler job (not a webhook, not the surface hub): it is what turned the run green.
+    polled = [f for f in stack.runtime.scheduler.fired if f.job == "github-checks"]
+    assert any(f.outcome == "1 PR(s) updated" for f in polled)
+    assert "github-checks" not in stack.runtime.hub.names

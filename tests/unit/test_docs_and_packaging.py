@@ -70,6 +70,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (Budget, "budget."),
     (cfg.Concurrency, "concurrency."),
     (cfg.Schedule, "schedules[]."),
+    (cfg.Cleanup, "cleanup."),
     (GitHubConfig, "github."),
     (SlackConfig, "slack."),
     (LinearConfig, "linear."),
