@@ -15,6 +15,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, Vali
 from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.cron import cron_trigger
 from bot.domain import Budget
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
@@ -87,6 +88,9 @@ class AgentConfig(_Strict):
     max_retries: int = Field(default=1, ge=0)
     on_permission_denial: Literal["fail", "report"] = "fail"
     resume: bool = True
+    # Confinement of the agent's process (bot/agents/sandbox.py); `sandbox` above is Codex's own.
+    isolation: Literal["none", "bwrap"] = "none"
+    isolation_network: Literal["none", "host"] = "none"
 
     @_model_validator(mode="after")
     def _fits_its_kind(self) -> AgentConfig:
@@ -205,22 +209,54 @@ class ApprovalPolicy(_Strict):
     expiry_hours: float = Field(default=72, gt=0)
     approve_plan: bool = False
     repair_on_failed_checks: int = Field(default=0, ge=0)
+    remind_after_hours: float | None = Field(default=None, gt=0)
+    on_expiry: Literal["leave_open", "close"] = "leave_open"
 
 
 class Concurrency(_Strict):
     per_run: int = Field(default=4, ge=1)
     global_: int = Field(default=8, ge=1, alias="global")
+    # Repo work at once in one process (`baton serve --execute` or `baton worker`), and in one repo
+    # across all processes (DBOS's partitioned queue, keyed by repo); unset: only `global` bounds them.
+    per_worker: int | None = Field(default=None, ge=1)
+    per_repo: int | None = Field(default=None, ge=1)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    @_model_validator(mode="after")
+    def _within_global(self) -> Concurrency:
+        for key in ("per_worker", "per_repo"):
+            value = getattr(self, key)
+            if value is not None and value > self.global_:
+                raise ValueError(f"{key} ({value}) may not exceed global ({self.global_})")
+        return self
+
+
+class RateLimit(_Strict):
+    """At most `calls` requests to one service per `per_s` seconds, shared by every process."""
+
+    calls: int = Field(ge=1)
+    per_s: float = Field(gt=0)
+
 
 class Schedule(_Strict):
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     cron: str
     request: str
     repos: list[str] = Field(default_factory=list)
     playbook: str = "default"
     post_to: str | None = None
+    timezone: str = "UTC"
+    misfire_grace_s: float = Field(default=300, ge=0)
+
+    @_model_validator(mode="after")
+    def _cron_parses(self) -> Schedule:
+        cron_trigger(self.cron, self.timezone)
+        return self
+
+
+class Cleanup(_Strict):
+    workspaces_after_hours: float | None = Field(default=168, gt=0)
 
 
 class BatonFile(_Strict):
@@ -233,7 +269,9 @@ class BatonFile(_Strict):
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     budget: Budget = Field(default_factory=Budget)
     concurrency: Concurrency = Field(default_factory=Concurrency)
+    rate_limits: dict[Literal["github", "slack", "linear"], RateLimit] = Field(default_factory=dict)
     schedules: list[Schedule] = Field(default_factory=list)
+    cleanup: Cleanup = Field(default_factory=Cleanup)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     linear: LinearConfig = Field(default_factory=LinearConfig)
@@ -262,6 +300,8 @@ class BatonFile(_Strict):
             ]
         for i, sched in enumerate(self.schedules):
             problems += [f"schedules.{i}.repos: unknown repo '{r}'" for r in sched.repos if r not in repos]
+            if any(other.name == sched.name for other in self.schedules[:i]):
+                problems.append(f"schedules.{i}.name: '{sched.name}' is used twice")
         for section, mapping in (
             ("slack.channel_repos", self.slack.channel_repos),
             ("linear.team_repos", self.linear.team_repos),
@@ -328,6 +368,9 @@ class Settings(BaseSettings):
     # A run waiting for approval holds one DBOS executor thread (blocked in `recv`, costing ~64 KiB
     # of RSS); threads are created lazily, so a high cap costs nothing until runs wait.
     executor_threads: int = 512
+    # The dashboard (`/`, `/runs/<id>`): with a token, asked of every client (Bearer header, or
+    # `?token=` once, which sets a cookie); without one, answered only to loopback clients.
+    dashboard_token: SecretStr | None = None
 
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))

@@ -6,54 +6,39 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import Runtime
-from bot.domain import RunState
-from bot.surfaces.dashboard import render_dashboard, render_run_page
+from bot.dashboard_routes import dashboard_routes
+from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.metrics import WebhookMetrics
 
 
 def create_web_app(runtime: Runtime) -> Starlette:
-    registry = CollectorRegistry()
-    runs_by_state = Gauge("baton_runs", "Runs by state", ["state"], registry=registry)
-
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"ok": True})
 
     async def readyz(_request: Request) -> Response:
-        try:
-            runtime.store.list_runs(limit=1)
-        except Exception:  # the store is what readiness means
-            return JSONResponse({"ok": False, "reason": "store unavailable"}, status_code=503)
+        # Ready: the database answers and its migrations are current (not during a half-done upgrade).
+        problem = await run_in_threadpool(runtime.schema_problem)
+        if problem is not None:
+            return JSONResponse({"ok": False, "reason": problem}, status_code=503)
         return JSONResponse({"ok": True})
 
     async def metrics(_request: Request) -> Response:
-        counts = runtime.store.count_by_state()
-        for state in RunState:
-            runs_by_state.labels(state=state.value).set(counts.get(state.value, 0))
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-
-    async def dashboard(_request: Request) -> Response:
-        views = [runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit=100)]
-        return HTMLResponse(render_dashboard([v for v in views if v is not None]))
-
-    async def run_page(request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        view = runtime.store.view(run_id)
-        if view is None:
-            return PlainTextResponse(f"no run {run_id}", status_code=404)
-        return HTMLResponse(render_run_page(view, runtime.store.events(run_id)))
+        body = await run_in_threadpool(runtime.metrics.exposition)  # reads the store
+        return Response(body, media_type=METRICS_CONTENT_TYPE)
 
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
-        Route("/runs/{run_id}", run_page),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/", dashboard),
+        *dashboard_routes(runtime),
         *source_routes(runtime),
     ]
 
@@ -61,12 +46,14 @@ def create_web_app(runtime: Runtime) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Surfaces are fed from the process that serves people; workers only execute runs.
         runtime.hub.start()
+        runtime.scheduler.start()
         try:
             yield
         finally:
+            runtime.scheduler.stop()
             runtime.hub.stop()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(WebhookMetrics, metrics=runtime.metrics)])
 
 
 async def _disabled_source(_request: Request) -> Response:

@@ -176,7 +176,8 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
         ctx.reply_on_issue(data.id, refusal or "Baton could not start a run.")
         log.info("linear_run_refused", issue=data.identifier, reason=refusal)
         return {"ok": True, "refused": refusal}
-    ctx.surface.remember(run_id, LinearTarget(issue_id=data.id, team_id=data.teamId, identifier=data.identifier))
+    target = LinearTarget(issue_id=data.id, team_id=data.teamId, identifier=data.identifier, url=data.url)
+    ctx.surface.remember(run_id, target)
     _point_issue(ctx, data.id, run_id)
     ctx.runtime.submit(spec, before_start=lambda rid: _safely(ctx.surface.post_card, rid))
     log.info("linear_run_started", run_id=run_id, issue=data.identifier, repos=repos)
@@ -223,7 +224,9 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.say_in_session(session.id, {"type": "error", "body": refusal or "Baton could not start a run."})
         return {"ok": True, "refused": refusal}
-    target = LinearTarget(issue_id=issue.id, team_id=issue.teamId, identifier=issue.identifier, session_id=session.id)
+    target = LinearTarget(
+        issue_id=issue.id, team_id=issue.teamId, identifier=issue.identifier, session_id=session.id, url=issue.url
+    )
     ctx.surface.remember(run_id, target)
     ctx.runtime.store.link(f"linear:session:{session.id}", run_id)
     _point_issue(ctx, issue.id, run_id)

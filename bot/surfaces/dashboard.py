@@ -1,13 +1,28 @@
-"""The read-only web pages `baton serve` shows: the runs table at `/` and one page per run at
-`/runs/<id>` (steps with agent, duration, tokens and cost; PRs; approvals; the event log) — the
-page Slack cards, GitHub comments and Linear sessions link to."""
+"""The read-only web pages `baton serve` shows, rendered from the Jinja2 templates beside this file:
+the runs table at `/` (filtered by state, repo and requester, a page at a time) and one page per
+run at `/runs/<id>` (timeline of events; steps with agent, duration, tokens and cost; PRs with
+checks and head SHA; approvals; the audit trail; links back to the Slack thread, GitHub issue or
+Linear issue) — the page Slack cards, GitHub comments and Linear sessions link to.
+
+Every value is HTML-escaped (autoescape) and has every configured secret replaced by [REDACTED]
+before it reaches the page. Who may see the pages is decided in bot/dashboard_routes.py.
+"""
 
 from __future__ import annotations
 
-from jinja2 import Environment, select_autoescape
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
-from bot.domain import RunEvent, RunView
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+
+from bot.agents.process import redact
+from bot.audit import AuditRecord
+from bot.domain import Run, RunEvent, RunSpec, RunState, RunView, Source
 from bot.surfaces.render import (
+    checks_icon,
     event_data_text,
     fmt_cost,
     fmt_duration,
@@ -19,87 +34,168 @@ from bot.surfaces.render import (
     summary_line,
 )
 
-_STYLE = """<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .6rem;text-align:left;
-vertical-align:top}tr:nth-child(even){background:#f4f4f4}.s{font-weight:600}</style>"""
-
-_RUNS = (
-    """<!doctype html>
-<html><head><meta charset="utf-8"><title>Baton runs</title>
-<meta http-equiv="refresh" content="5">"""
-    + _STYLE
-    + """</head>
-<body><h1>Baton runs</h1>
-{% if not views %}<p>No runs yet.</p>{% else %}
-<table><tr><th>run</th><th>state</th><th>request</th><th>repos</th><th>PRs</th><th>cost</th>
-<th>summary</th></tr>
-{% for v in views %}<tr><td><a href="runs/{{ v.run.run_id }}"><code>{{ v.run.run_id }}</code></a></td>
-<td class="s">{{ label(v.run.state) }}</td><td>{{ v.run.spec.trigger.request[:120] }}</td>
-<td>{{ v.run.spec.repos | join(", ") }}</td>
-<td>{% for c in v.changes %}{{ c.repo }}#{{ c.number }} ({{ c.state.value }},
-checks {{ c.checks.value }})<br>{% endfor %}</td>
-<td>{{ cost(v.run.usage.cost_usd) }}</td><td>{{ summary(v) }}</td></tr>{% endfor %}
-</table>{% endif %}</body></html>
-"""
-)
-
-_RUN = (
-    """<!doctype html>
-<html><head><meta charset="utf-8"><title>Baton run {{ v.run.run_id }}</title>
-{% if not v.run.state.terminal %}<meta http-equiv="refresh" content="5">{% endif %}"""
-    + _STYLE
-    + """</head>
-<body><p><a href="../">all runs</a></p>
-<h1>Run <code>{{ v.run.run_id }}</code>: {{ label(v.run.state) }}</h1>
-<p>{{ v.run.spec.trigger.request }}</p>
-<p>Requested by {{ who }} via {{ v.run.spec.trigger.source.value }} · repos {{ v.run.spec.repos | join(", ") }}
-· playbook {{ v.run.spec.playbook }}{% if v.run.error %} · <b>{{ v.run.error }}</b>{% endif %}</p>
-<p>{{ summary(v) }}</p>
-<h2>Steps</h2>
-<table><tr><th></th><th>step</th><th>repo</th><th>agent</th><th>duration</th><th>tokens</th><th>cost</th>
-<th>detail</th></tr>
-{% for s in v.steps %}<tr><td>{{ icon(s.state) }}</td><td>{{ s.name }}</td><td>{{ s.repo or "" }}</td>
-<td>{{ s.agent or "" }}</td><td>{{ duration(s.duration_s) }}</td><td>{{ tokens(s.usage.tokens) }}</td>
-<td>{{ cost(s.usage.cost_usd) }}</td><td>{{ s.detail[:200] }}</td></tr>{% endfor %}</table>
-<h2>Pull requests</h2>
-<table><tr><th>order</th><th>repo</th><th>PR</th><th>head</th><th>checks</th><th>state</th></tr>
-{% for c in v.changes %}<tr><td>{{ c.order }}</td><td>{{ c.repo }}</td>
-<td><a href="{{ c.url }}">#{{ c.number }}</a></td><td><code>{{ sha(c.head_sha) }}</code></td>
-<td>{{ c.checks.value }}</td><td>{{ c.state.value }}{% if c.merge_error %} ({{ c.merge_error }}){% endif %}</td>
-</tr>{% endfor %}</table>
-<h2>Approvals</h2>
-<ul>{% for a in v.approvals %}<li>{{ a.decision.value }} by {{ a.actor.display or a.actor.key }}
-at {{ a.at.strftime("%Y-%m-%d %H:%M:%S") }} UTC{% if not a.valid %} (void: a PR changed since){% endif %}</li>
-{% else %}<li>none yet</li>{% endfor %}</ul>
-<h2>Events</h2>
-<table>{% for e in events %}<tr><td>{{ e.seq }}</td><td>{{ e.at.strftime("%H:%M:%S") }}</td><td>{{ e.kind }}</td>
-<td>{{ data(e.data) }}</td></tr>{% endfor %}</table>
-</body></html>
-"""
-)
+TEMPLATES = Path(__file__).parent / "templates"
+PAGE_SIZE = 50
+M = TypeVar("M", bound=BaseModel)
 
 
-def _env() -> Environment:
-    return Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+class RunFilter(BaseModel):
+    """The runs table's query: `?state=&repo=&requester=&page=` (empty means any)."""
+
+    state: RunState | None = None
+    repo: str | None = None
+    requester: str | None = None
+    page: int = 1
+
+    @property
+    def active(self) -> bool:
+        return bool(self.state or self.repo or self.requester)
+
+    def matches(self, run: Run) -> bool:
+        if self.state is not None and run.state is not self.state:
+            return False
+        if self.repo and self.repo not in run.spec.repos:
+            return False
+        if self.requester:
+            actor = run.spec.trigger.actor
+            wanted = self.requester.casefold()
+            return wanted in actor.key.casefold() or wanted in actor.display.casefold()
+        return True
+
+    def query(self, page: int) -> str:
+        """This filter's query string at another page."""
+        params = {"state": self.state.value if self.state else "", "repo": self.repo or ""}
+        params |= {"requester": self.requester or "", "page": str(page)}
+        return urlencode({k: v for k, v in params.items() if v})
 
 
-def render_dashboard(views: list[RunView]) -> str:
-    template = _env().from_string(_RUNS)
-    return template.render(views=views, label=state_label, cost=fmt_cost, summary=summary_line)
+class RunLink(BaseModel):
+    label: str
+    url: str
 
 
-def render_run_page(view: RunView, events: list[RunEvent]) -> str:
-    template = _env().from_string(_RUN)
+def github_web_url(api_url: str) -> str:
+    """GitHub's web address for an API address: api.github.com → github.com, an Enterprise
+    `https://host/api/v3` → `https://host`, anything else (a stand-in) as it is."""
+    parts = urlsplit(api_url.rstrip("/"))
+    if parts.netloc == "api.github.com":
+        return "https://github.com"
+    path = parts.path.removesuffix("/api/v3")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def slack_thread_url(channel: str, ts: str) -> str:
+    """A Slack message permalink that needs no workspace domain: slack.com sends the browser on to
+    the workspace it is signed in to (the `p` form is the timestamp without its dot)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def run_links(
+    spec: RunSpec, slack_card: Mapping[str, Any] | None, linear_target: Mapping[str, Any] | None, github_api: str
+) -> list[RunLink]:
+    """Where the run was asked for and is talked about, from its trigger's `reply_to` (and the
+    card or issue the surfaces recorded)."""
+    reply = spec.trigger.reply_to
+    links: list[RunLink] = []
+    if reply.source is Source.slack and reply.channel:
+        card = slack_card or {}
+        ts = reply.thread_ts or card.get("thread_ts") or card.get("ts")
+        if ts:
+            links.append(RunLink(label="Slack thread", url=slack_thread_url(reply.channel, str(ts))))
+    if reply.source is Source.github and reply.repo and reply.issue_number:
+        url = f"{github_web_url(github_api)}/{reply.repo}/issues/{reply.issue_number}"
+        links.append(RunLink(label=f"GitHub issue {reply.repo}#{reply.issue_number}", url=url))
+    target = linear_target or {}
+    if reply.source is Source.linear and target.get("url"):
+        links.append(RunLink(label=f"Linear issue {target.get('identifier') or ''}".strip(), url=str(target["url"])))
+    return links
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+def scrubbed(model: M, secrets: Iterable[str]) -> M:
+    """A copy of `model` with every secret in every string replaced — before the templates cut
+    text short, so not even the start of a secret shows."""
+    hidden = list(secrets)
+    if not hidden:
+        return model
+    return type(model).model_validate(_scrub(model.model_dump(), hidden))
+
+
+def _environment(secrets: Iterable[str]) -> Environment:
+    hidden = list(secrets)
+
+    def finalize(value: Any) -> Any:
+        # Every value a template prints passes here before escaping: no secret reaches the page.
+        return redact(value, hidden) if isinstance(value, str) and hidden else value
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        finalize=finalize,
+    )
+
+
+def _shas(shas: Mapping[str, str]) -> str:
+    return ", ".join(f"{repo}@{short_sha(sha)}" for repo, sha in shas.items()) or "-"
+
+
+def render_dashboard(
+    views: list[RunView],
+    *,
+    filters: RunFilter | None = None,
+    repos: list[str] | None = None,
+    more: bool = False,
+    secrets: Iterable[str] = (),
+) -> str:
+    hidden = list(secrets)
+    template = _environment(hidden).get_template("runs.html")
     return template.render(
-        v=view,
-        events=events,
+        views=[scrubbed(v, hidden) for v in views],
+        filters=filters or RunFilter(),
+        states=list(RunState),
+        repos=repos or [],
+        page=(filters or RunFilter()).page,
+        more=more,
+        label=state_label,
+        cost=fmt_cost,
+        summary=summary_line,
+    )
+
+
+def render_run_page(
+    view: RunView,
+    events: list[RunEvent],
+    *,
+    audit: list[AuditRecord] | None = None,
+    links: list[RunLink] | None = None,
+    secrets: Iterable[str] = (),
+) -> str:
+    hidden = list(secrets)
+    template = _environment(hidden).get_template("run.html")
+    return template.render(
+        v=scrubbed(view, hidden),
+        events=[scrubbed(e, hidden) for e in events],
+        audit=[scrubbed(r, hidden) for r in audit or []],
+        links=links or [],
         who=requester(view),
         label=state_label,
         cost=fmt_cost,
         summary=summary_line,
         icon=step_icon,
+        checks_icon=checks_icon,
         duration=fmt_duration,
         tokens=fmt_tokens,
         sha=short_sha,
+        shas=_shas,
         data=event_data_text,
     )
 
