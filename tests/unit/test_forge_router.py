@@ -35,6 +35,10 @@ class NamedForge:
         self.calls.append(("merge", change.repo))
         return change
 
+    def close(self, change: ChangeSet) -> ChangeSet:
+        self.calls.append(("close", change.repo))
+        return change
+
 
 CONFIG = parse_baton_file(
     {
@@ -53,9 +57,10 @@ def test_a_github_repo_goes_to_the_github_forge_and_the_rest_stay_local() -> Non
 
     change = router.open_pr("r1", "api", "b", "t", "body", 0)
     router.merge(change, "s")
+    router.close(change)
     router.find_pr("web", "b")
 
-    assert github.calls == [("open_pr", "api"), ("merge", "api")]
+    assert github.calls == [("open_pr", "api"), ("merge", "api"), ("close", "api")]
     assert local.calls == [("find_pr", "web")]
 
 

@@ -273,3 +273,14 @@ def test_a_repo_that_is_not_on_github_is_refused_by_name(world: tuple[FakeGitHub
     fake, remotes = world
     with pytest.raises(ForgeError, match="'elsewhere' is not a GitHub repo"):
         _forge(fake, baton_config(remotes)).find_pr("elsewhere", BRANCH)
+
+
+def test_close_closes_the_pr_without_merging(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
+    fake, forge, change = _opened(world)
+
+    closed = forge.close(change)
+    again = forge.close(change)
+
+    assert closed.state is ChangeState.closed and again.state is ChangeState.closed
+    assert [c.body.get("state") for c in fake.calls("PATCH", r"/pulls/\d+$")] == ["closed"]
+    assert not fake.calls("PUT", r"/merge$")

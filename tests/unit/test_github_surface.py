@@ -190,3 +190,22 @@ def test_someone_without_access_has_no_role(world: World) -> None:
     fake.add_user("eve")
     issues = GitHubIssues(api_for(fake, config))
     assert (issues.role(ISSUE, "eve"), issues.role(ISSUE, "nobody-at-all")) == (None, None)
+
+
+def test_an_approval_reminder_is_one_comment_mentioning_the_approvers_even_when_delivered_again(
+    world: World, store: Store
+) -> None:
+    fake, config, _ = world
+    config = config.model_copy(
+        update={"approval": config.approval.model_copy(update={"approvers": ["github:maya", "github:*", "slack:U1"]})}
+    )
+    surface = GitHubSurface(store, GitHubIssues(api_for(fake, config)), config)
+    run_id = _run(store)
+    reminder = store.append_event(run_id, "approval_reminder", {"number": 2, "waited_hours": 48})
+    view = store.view(run_id)
+    assert reminder is not None and view is not None
+    surface.publish(view, reminder)
+    surface.publish(view, reminder)  # the hub delivers at least once
+
+    [comment] = [c.body for c in fake.comments_on(ISSUE, 1) if "Reminder" in c.body]
+    assert comment.startswith(f"⏰ Reminder: Baton run `{run_id}` has waited 2d00h for approval. @maya: ")

@@ -269,3 +269,20 @@ def test_runs_from_other_sources_are_not_linears() -> None:
 
     spec = RunSpec(run_id="r", trigger=trigger, repos=[], playbook="default")
     assert not wants(RunView(run=Run(run_id="r", state=RunState.queued, spec=spec)))
+
+
+def test_an_approval_reminder_is_one_new_comment_naming_the_approvers_even_when_delivered_again(
+    tmp_path: Path, fake: FakeLinear
+) -> None:
+    world = World(tmp_path, fake, {"approval": {"approvers": ["linear:u-bob"]}})
+    run_id = world.new_run()
+    world.hub.pump_once()
+    reminder = world.store.append_event(run_id, "approval_reminder", {"number": 1, "waited_hours": 24})
+    view = world.store.view(run_id)
+    assert reminder is not None and view is not None
+    world.surface.publish(view, reminder)
+    world.surface.publish(view, reminder)  # the hub delivers at least once
+
+    reminders = [c for c in world.fake.workspace.comments.values() if c.id != stable_id(run_id, "card")]
+    assert len(reminders) == 1
+    assert "waited 1d00h for approval" in reminders[0].body and "`linear:u-bob`" in reminders[0].body

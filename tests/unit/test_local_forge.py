@@ -292,3 +292,16 @@ def test_a_merge_repeated_after_a_crash_before_it_was_recorded_adds_no_second_me
     assert again.state is ChangeState.merged
     merges = run_git(["rev-list", "--merges", "--count", "main"], api)
     assert merges == "1"
+
+
+def test_close_closes_an_open_pr_once_and_leaves_a_merged_one_merged(forge: LocalForge, api: Path) -> None:
+    open_feature(forge, api)
+    pr = forge.find_pr("api", BRANCH)
+    assert pr is not None
+    assert forge.close(pr).state is ChangeState.closed
+    assert forge.close(pr).state is ChangeState.closed
+    assert forge.refresh(pr).state is ChangeState.closed
+
+    other = commit_to_remote(api, "baton/r2/other", {"other.txt": "x\n"}, "other")
+    merged = forge.merge(forge.open_pr("r2", "api", "baton/r2/other", "Other", "", order=0), other)
+    assert forge.close(merged).state is ChangeState.merged
