@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.audit import AuditKind, AuditOutcome
 from bot.domain import ChecksState, RunState
 from bot.scm.git import run_git
 from bot.scm.github_issues import status_marker
@@ -82,6 +83,23 @@ def test_a_read_only_commenter_is_refused_politely_and_nothing_starts(stack: Sta
     assert _baton_branches(stack.remotes["api"]) == []
 
 
+def test_a_refused_trigger_is_in_the_audit_trail_with_its_delivery_and_reason(stack: Stack) -> None:
+    issue = _issue(stack)
+    _comment(stack, issue, ASK, "bob", delivery="d-bob")
+
+    [record] = stack.runtime.store.audit.records()
+
+    assert (record.kind, record.outcome, record.actor, record.surface, record.delivery_id, record.run_id) == (
+        AuditKind.trigger,
+        AuditOutcome.refused,
+        "github:bob",
+        "github",
+        "d-bob",
+        None,
+    )
+    assert record.reason.startswith("@bob has read access to acme/api")
+
+
 def test_a_redelivered_webhook_creates_nothing_new(stack: Stack) -> None:
     issue = _issue(stack)
     comment = stack.fake.add_comment(ISSUE, issue, ASK, "alice")
@@ -146,6 +164,9 @@ def test_a_409_on_the_second_merge_stops_the_train_and_says_what_merged(stack: S
     assert "Merged: api. Not merged: web" in (view.run.error or "")
     until("the status comment reports the stopped train", lambda: "Merged: api" in _status(stack, issue, run_id))
     assert "409" in _status(stack, issue, run_id)
+    merges = [(r.outcome, r.shas) for r in stack.runtime.store.audit.records(run_id) if r.kind is AuditKind.merge]
+    api = next(c for c in view.changes if c.repo == "api")
+    assert merges == [(AuditOutcome.accepted, {"api": api.merge_sha}), (AuditOutcome.failed, {"web": web.head_sha})]
 
 
 def _status(stack: Stack, issue: int, run_id: str) -> str:

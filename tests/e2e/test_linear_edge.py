@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.audit import AuditKind, AuditOutcome
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes.linear_api import FakeLinear
@@ -80,6 +81,22 @@ def test_someone_not_allowed_to_start_runs_is_told_so_on_the_issue(world: World)
         "Mallory may not start or steer Baton runs from Linear (allowed: users " + world.people["alice"].id + ")"
     ]
     assert world.runtime.store.list_runs() == []
+
+
+def test_a_refused_label_is_in_the_audit_trail_with_who_and_why(world: World) -> None:
+    issue = world.linear.workspace.add_issue(world.team, "t", "repos: api")
+    mallory = world.people["mallory"]
+    world.send(world.hooks.issue_labelled(issue, world.label, mallory))
+
+    [record] = world.runtime.store.audit.records()
+
+    assert (record.kind, record.outcome, record.actor, record.surface) == (
+        AuditKind.trigger,
+        AuditOutcome.refused,
+        f"linear:{mallory.id}",
+        "linear",
+    )
+    assert record.reason.startswith("Mallory may not start or steer Baton runs from Linear")
 
 
 def test_a_team_without_repos_is_told_how_to_name_them(world: World) -> None:
