@@ -1,28 +1,71 @@
-"""Logging: structlog, JSON in production and pretty on a terminal; secret values never logged."""
+"""Logging: structlog, JSON when not on a terminal (pretty on one), every line of a run carrying its
+`run_id`, and no secret value in any line.
+
+One pipeline serves structlog's own lines and the standard library's (uvicorn, DBOS, slack-bolt …),
+so a library's warning is JSON too and passes the same redaction. Exceptions are rendered to text
+before redaction, so a secret inside an exception message or a traceback is hidden as well. The
+redaction replaces every known secret value (the process's SecretStr settings and what agents'
+configs pull from the environment) and the `user:password@` of any URL.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar, cast
 
 import structlog
+from structlog.typing import EventDict, Processor
+
+from bot.agents.process import referenced_secrets
+from bot.config import BatonFile, ConfigError, Settings, load_baton_file
+from bot.scm.git import redact as without_url_credentials
 
 REDACTED = "[REDACTED]"
+F = TypeVar("F", bound=Callable[..., Any])
+_HANDLER_MARK = "_baton_handler"
 
 
-def _redactor(secrets: list[str]) -> Any:
-    def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-        for key, value in event.items():
-            if isinstance(value, str):
-                for secret in secrets:
-                    value = value.replace(secret, REDACTED)
-                event[key] = value
-        return event
+class Redactor:
+    """Replaces secret values (at least `min_length` long) and URL credentials in text and in any
+    nested str/dict/list/tuple value."""
 
-    return redact
+    def __init__(self, secrets: Iterable[str], min_length: int = 4) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= min_length}, key=len, reverse=True)
+
+    def text(self, value: str) -> str:
+        for secret in self.secrets:
+            value = value.replace(secret, REDACTED)
+        return without_url_credentials(value)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self.value(v) for v in value)
+        return value
+
+    def __call__(self, _logger: Any, _name: str, event: EventDict) -> EventDict:
+        return {key: self.value(value) for key, value in event.items()}
+
+
+def process_secrets(settings: Settings, config: BatonFile | None = None) -> list[str]:
+    """Every secret value this process may hold: its SecretStr settings and what the agents'
+    configs pull in from the environment (`${NAME}`); `config` is read from BATON_CONFIG if None."""
+    values = settings.secret_values()
+    if config is None:
+        try:
+            config = load_baton_file(settings.config)
+        except ConfigError:
+            return values  # the command reports the broken file; its secrets are all in settings then
+    for agent in config.agents:
+        values += referenced_secrets(agent.env)
+    return values
 
 
 def configure(
@@ -37,17 +80,55 @@ def configure(
         log_file.parent.mkdir(parents=True, exist_ok=True)
         stream = log_file.open("a", encoding="utf-8")
     json_logs = fmt == "json" or (fmt == "auto" and not stream.isatty())
-    renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    renderer: Processor = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer()
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    # Exceptions become text first, so the redactor sees their messages and tracebacks.
+    finish: list[Processor] = [structlog.processors.format_exc_info, Redactor(secrets), renderer]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redactor([s for s in secrets if len(s) >= 4]),
-            renderer,
-        ],
+        processors=[*shared, *finish],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
+    _route_standard_logging(stream, [*shared, structlog.stdlib.ExtraAdder()], finish)
     logging.getLogger("dbos").setLevel(logging.WARNING)
+
+
+def _route_standard_logging(stream: TextIO, pre_chain: list[Processor], finish: list[Processor]) -> None:
+    """The standard library's records (WARNING and up) through the same processors, to the same
+    stream; replaces the handler an earlier `configure` installed and leaves others alone."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=pre_chain,
+        processors=[_add_logger_name, structlog.stdlib.ProcessorFormatter.remove_processors_meta, *finish],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    setattr(handler, _HANDLER_MARK, True)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+
+
+def _add_logger_name(_logger: Any, _name: str, event: EventDict) -> EventDict:
+    record = event.get("_record")
+    if isinstance(record, logging.LogRecord):
+        event.setdefault("logger", record.name)
+    return event
+
+
+def binds_run_id(fn: F) -> F:
+    """For a method `(self, run_id, ...)`, e.g. a workflow: every log line inside it, however deep,
+    carries `run_id`. Bound in structlog's contextvars for the call and unbound after it: DBOS runs
+    workflows in pool threads, which keep their context from one task to the next."""
+
+    @functools.wraps(fn)
+    def bound(self: Any, run_id: str, *args: Any, **kwargs: Any) -> Any:
+        with structlog.contextvars.bound_contextvars(run_id=run_id):
+            return fn(self, run_id, *args, **kwargs)
+
+    return cast(F, bound)

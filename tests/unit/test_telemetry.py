@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import structlog
 
-from bot.telemetry import configure
+from bot.telemetry import binds_run_id, configure
 
 
 def test_a_secret_value_is_redacted_from_every_field(tmp_path: Path) -> None:
@@ -28,3 +29,54 @@ def test_json_logs_carry_the_run_id_and_level(tmp_path: Path) -> None:
     structlog.get_logger("t").info("state", run_id="r2", state="working")
     line = json.loads(log_file.read_text().splitlines()[-1])
     assert (line["event"], line["run_id"], line["level"]) == ("state", "r2", "info")
+
+
+def test_a_secret_inside_an_exception_is_redacted_from_its_message_and_traceback(tmp_path: Path) -> None:
+    log_file = tmp_path / "baton.log"
+    configure("json", secrets=["ghp_secretinsideerror"], log_file=log_file)
+    try:
+        raise RuntimeError("GitHub said: token ghp_secretinsideerror is not allowed")
+    except RuntimeError:
+        structlog.get_logger("t").exception("call.failed", run_id="r3")
+    line = json.loads(log_file.read_text().splitlines()[-1])
+    assert "ghp_secretinsideerror" not in log_file.read_text()
+    assert "RuntimeError: GitHub said: token [REDACTED] is not allowed" in line["exception"]
+
+
+def test_secrets_nested_in_values_and_url_credentials_are_redacted(tmp_path: Path) -> None:
+    log_file = tmp_path / "baton.log"
+    configure("json", secrets=["lin_api_nestedsecret"], log_file=log_file)
+    structlog.get_logger("t").info(
+        "pushing", headers={"Authorization": ["lin_api_nestedsecret"]}, remote="https://x:pw123@github.com/acme/api"
+    )
+    line = json.loads(log_file.read_text().splitlines()[-1])
+    assert line["headers"] == {"Authorization": ["[REDACTED]"]}
+    assert line["remote"] == "https://github.com/acme/api"
+
+
+def test_standard_library_records_are_json_and_redacted_too(tmp_path: Path) -> None:
+    log_file = tmp_path / "baton.log"
+    configure("json", secrets=["xoxb-stdlib-secret"], log_file=log_file)
+    logging.getLogger("uvicorn.error").warning("request with %s failed", "xoxb-stdlib-secret")
+    line = json.loads(log_file.read_text().splitlines()[-1])
+    assert (line["event"], line["logger"], line["level"]) == (
+        "request with [REDACTED] failed",
+        "uvicorn.error",
+        "warning",
+    )
+
+
+class _Workflow:
+    @binds_run_id
+    def work(self, run_id: str) -> None:
+        structlog.get_logger("deep").info("inside")
+
+
+def test_a_bound_run_id_reaches_lines_logged_inside_and_is_unbound_after(tmp_path: Path) -> None:
+    log_file = tmp_path / "baton.log"
+    configure("json", log_file=log_file)
+    _Workflow().work("r4")
+    structlog.get_logger("t").info("outside")
+    inside, outside = (json.loads(line) for line in log_file.read_text().splitlines()[-2:])
+    assert (inside["event"], inside["run_id"]) == ("inside", "r4")
+    assert (outside["event"], "run_id" in outside) == ("outside", False)
