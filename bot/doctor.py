@@ -31,7 +31,7 @@ def doctor_report(settings: Settings) -> tuple[str, bool]:
     git = shutil.which("git")
     lines.append(f"git: {'✓ ' + git if git else '✗ not found on PATH'}")
     ok = ok and git is not None
-    lines += _repos(config) + _agents(config)
+    lines += _repos(config) + _agents(config) + _isolation(config)
     for name, (attr, env) in SOURCES.items():
         enabled = getattr(settings, attr) is not None
         lines.append(f"{name}: {'enabled' if enabled else f'disabled (set {env} to enable)'}")
@@ -80,3 +80,18 @@ def _agents(config: BatonFile) -> list[str]:
         where = found or f"{program or '(empty command)'} not found"
         lines.append(f"  {mark} {agent.name} ({agent.kind}): {where}")
     return lines
+
+
+def _isolation(config: BatonFile) -> list[str]:
+    """Whether agents that ask for `isolation: bwrap` get it; without bwrap they run unconfined."""
+    bwrap = shutil.which("bwrap")
+    confined = [a.name for a in config.agents if a.isolation == "bwrap"]
+    if bwrap:
+        return [f"bwrap: ✓ {bwrap}" + (f" (confines {', '.join(confined)})" if confined else "")]
+    line = "bwrap: not found on PATH (install bubblewrap to confine agents with `isolation: bwrap`)"
+    if not confined:
+        return [line]
+    return [
+        line,
+        f"  ✗ {', '.join(confined)} ask for isolation: bwrap but run unconfined (scrubbed environment, own HOME)",
+    ]

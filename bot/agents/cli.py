@@ -37,6 +37,7 @@ from bot.agents.process import (
     run_process,
     scrubbed_env,
 )
+from bot.agents.sandbox import Sandbox
 from bot.agents.stream import StreamParser, StreamState, cost_from_tokens, short
 from bot.config import AgentConfig
 from bot.domain import AgentResult, AgentStatus, AgentTask, Usage
@@ -108,10 +109,11 @@ class CliAgent:
     excludes: list[str] = []
     """Files the CLI writes into the work tree for itself, kept out of diffs and commits."""
 
-    def __init__(self, config: AgentConfig, home_root: Path) -> None:
+    def __init__(self, config: AgentConfig, home_root: Path, sandbox: Sandbox | None = None) -> None:
         self.config = config
         self.name = config.name
         self._home_root = home_root
+        self._sandbox = sandbox or Sandbox(bwrap=None)
 
     # -- what subclasses provide -----------------------------------------------------------------
     def invocation(self, task: AgentTask, workdir: Path, home: Path, resume: str | None) -> Invocation:
@@ -162,7 +164,7 @@ class CliAgent:
 
             try:
                 outcome = run_process(
-                    invocation.argv,
+                    self._sandbox.wrap(invocation.argv, workdir, home, self.config),
                     workdir,
                     env,
                     self.config.timeout_s,

@@ -27,6 +27,7 @@ from bot.agents.process import (
     run_process,
     scrubbed_env,
 )
+from bot.agents.sandbox import Sandbox
 from bot.config import AgentConfig
 from bot.domain import AgentResult, AgentStatus, AgentTask, Usage
 from bot.ports import ProgressSink, StopCheck
@@ -96,10 +97,11 @@ class _Reporter:
 class ScriptAgent:
     """An `Agent` that runs `config.command` in the workspace; see the module docstring."""
 
-    def __init__(self, config: AgentConfig, home_root: Path) -> None:
+    def __init__(self, config: AgentConfig, home_root: Path, sandbox: Sandbox | None = None) -> None:
         self.config = config
         self.name = config.name
         self._home_root = home_root
+        self._sandbox = sandbox or Sandbox(bwrap=None)
 
     def home_for(self, run_id: str) -> Path:
         """The per-run HOME this agent gets: `<home_root>/<run_id>/<agent>`."""
@@ -125,11 +127,13 @@ class ScriptAgent:
         argv = command_argv(self.config.command or [], values)
         if not argv:
             return self._failed(f"agent {self.name} has an empty command")
+        home = self.home_for(task.run_id)
         try:
-            env = scrubbed_env(self.config.env, self.home_for(task.run_id))
+            env = scrubbed_env(self.config.env, home)
             secrets = referenced_secrets(self.config.env)
         except AgentEnvError as err:
             return self._failed(str(err))
+        argv = self._sandbox.wrap(argv, workdir, home, self.config)
         env.update({f"BATON_{key.upper()}": value for key, value in values.items()})
         # A group chat's shared transcript, one turn per line, for agents that take part in one.
         env["BATON_TRANSCRIPT"] = "\n".join(task.transcript).replace("\0", "")

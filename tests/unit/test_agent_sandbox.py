@@ -1,0 +1,173 @@
+"""Agents under the machine's real bubblewrap (`isolation: bwrap`), run through the script adapter:
+what they can reach (network, environment, /tmp, git in a worktree), what stops them (timeout),
+and what happens without bwrap (they run as before)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.agents.sandbox import Sandbox
+from bot.agents.script import ScriptAgent
+from bot.config import AgentConfig, Settings
+from bot.doctor import doctor_report
+from bot.domain import AgentResult, AgentStatus, AgentTask
+from bot.scm.git import run_git
+from tests.fakes.http_stub import StubHandler, StubServer
+
+PROBE = Path(__file__).parents[1] / "e2e" / "tools" / "sandbox_probe.py"
+BWRAP = shutil.which("bwrap")
+
+
+class _Hello(StubHandler):
+    def do_GET(self) -> None:
+        self.send_json(200, {"hello": "agent"})
+
+
+@pytest.fixture
+def server() -> Iterator[StubServer]:
+    started = StubServer(_Hello, None, "hello").start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def baton_home() -> Iterator[Path]:
+    """Baton's home outside /tmp: the sandbox must hide it itself, not through its private /tmp."""
+    root = Path(tempfile.mkdtemp(prefix="baton-sandbox-", dir="/var/tmp"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _agent(home: Path, command: list[str], sandbox: Sandbox, **fields: object) -> ScriptAgent:
+    config = AgentConfig.model_validate({"name": "probe", "command": command, "isolation": "bwrap", **fields})
+    return ScriptAgent(config, home / "homes", sandbox)
+
+
+def _run(agent: ScriptAgent, workdir: Path) -> AgentResult:
+    task = AgentTask(run_id="run-1", repo="api", step_key="api/probe", prompt="probe")
+    return agent.run(task, workdir, lambda: False, lambda kind, data: None)
+
+
+def _probe(home: Path, workdir: Path, sandbox: Sandbox, *args: str, **fields: object) -> list[str]:
+    agent = _agent(home, [sys.executable, str(PROBE), "--out", "probe.txt", *args], sandbox, **fields)
+    result = _run(agent, workdir)
+    assert result.status is AgentStatus.succeeded, result.output_tail
+    return (workdir / "probe.txt").read_text().splitlines()
+
+
+def _confined(home: Path) -> Sandbox:
+    assert BWRAP is not None, "bubblewrap is installed on the machines that run these tests"
+    return Sandbox.detect([home])
+
+
+def _workdir(home: Path) -> Path:
+    workdir = home / "workspaces" / "run-1" / "api"
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+def test_a_sandboxed_agent_cannot_reach_a_local_http_server(baton_home: Path, server: StubServer) -> None:
+    found = _probe(baton_home, _workdir(baton_home), _confined(baton_home), "--connect", server.url)
+    assert found == [f"connect {server.url}: denied (URLError)"]
+
+
+def test_isolation_network_host_lets_a_sandboxed_agent_reach_its_endpoint(baton_home: Path, server: StubServer) -> None:
+    sandbox = _confined(baton_home)
+    found = _probe(baton_home, _workdir(baton_home), sandbox, "--connect", server.url, isolation_network="host")
+    assert found == [f'connect {server.url}: got 200 b\'{{"hello": "agent"}}\'']
+
+
+def test_without_bwrap_an_isolated_agent_runs_as_before_and_can_read_batons_home(baton_home: Path) -> None:
+    secret = baton_home / "baton.db"
+    secret.write_text("rows of runs\n")
+    workdir = _workdir(baton_home)
+    found = _probe(baton_home, workdir, Sandbox(bwrap=None, hidden=(baton_home,)), "--read", str(secret))
+    assert found == [f"read {secret}: got b'rows of runs'"]  # the probe sees what bwrap would hide
+
+
+def test_a_sandboxed_agent_sees_only_its_listed_environment_and_a_private_tmp(
+    baton_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-not-for-agents")
+    marker = Path(tempfile.mkdtemp(prefix="batons-own-tmp-"))
+    try:
+        found = _probe(
+            baton_home,
+            _workdir(baton_home),
+            _confined(baton_home),
+            "--env",
+            "--list",
+            "/tmp",
+            env={"LISTED": "yes"},
+        )
+    finally:
+        marker.rmdir()
+    assert found[0] == "list /tmp: got []"
+    names = ast.literal_eval(found[1].removeprefix("env: "))
+    assert "LISTED" in names and "SLACK_BOT_TOKEN" not in names
+    assert {"HOME", "PATH", "TMPDIR"} <= set(names)
+
+
+def test_a_sandboxed_agent_over_its_timeout_is_killed_with_everything_it_started(baton_home: Path) -> None:
+    token = f"{time.time_ns() % 10**9}.5"
+    command = ["sh", "-c", f"sleep {token} & sleep {token}"]
+    agent = _agent(baton_home, command, _confined(baton_home), timeout_s=1)
+    result = _run(agent, _workdir(baton_home))
+    assert result.status is AgentStatus.timed_out
+    left = [p for p in Path("/proc").glob("[0-9]*") if token.encode() in _cmdline(p)]
+    assert left == []
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_git_works_for_a_sandboxed_agent_in_a_worktree_of_a_hidden_clone(baton_home: Path) -> None:
+    main = baton_home / "workspaces" / "run-1" / "api"
+    main.mkdir(parents=True)
+    run_git(["init", "--quiet", "--initial-branch=main"], main)
+    (main / "README.md").write_text("# api\n")
+    run_git(["add", "README.md"], main)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    run_git(["commit", "--quiet", "-m", "init"], main, env)
+    tree = baton_home / "worktrees" / "run-1" / "api" / "candidate-1"
+    run_git(["worktree", "add", "--quiet", "--detach", str(tree), "HEAD"], main)
+    script = "echo changed >> README.md && git status --porcelain && git diff --stat | tail -1"
+    agent = _agent(baton_home, ["sh", "-c", script], _confined(baton_home))
+    result = _run(agent, tree)
+    assert result.status is AgentStatus.succeeded, result.output_tail
+    assert result.output_tail.splitlines() == [" M README.md", " 1 file changed, 1 insertion(+)"]
+
+
+def test_doctor_says_when_bwrap_is_missing_and_which_agents_run_unconfined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_bwrap = tmp_path / "bin"
+    no_bwrap.mkdir()
+    os.symlink(shutil.which("git") or "/usr/bin/git", no_bwrap / "git")
+    monkeypatch.setenv("PATH", str(no_bwrap))
+    config = tmp_path / "baton.yml"
+    config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
+    text, ok = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
+    assert "bwrap: not found on PATH (install bubblewrap" in text
+    assert "✗ fixer ask for isolation: bwrap but run unconfined (scrubbed environment, own HOME)" in text
+    assert not ok
+
+
+def test_doctor_names_bwrap_and_the_agents_it_confines(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yml"
+    config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
+    text, _ = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
+    assert f"bwrap: ✓ {BWRAP} (confines fixer)" in text
