@@ -167,6 +167,9 @@ class Scheduler:
         """Fire each cron playbook's missed firing (within its grace), then keep time."""
         if self._aps is not None:
             return
+        for schedule in self.runtime.config.schedules:
+            if schedule.post_to and "slack" not in self.runtime.hub.names:  # sources register before start
+                log.warning("scheduler.post_to_needs_slack", schedule=schedule.name, post_to=schedule.post_to)
         self.catch_up()
         aps = BackgroundScheduler(
             timezone=UTC,
