@@ -129,6 +129,24 @@ def test_a_refused_cancel_of_an_ended_run_is_recorded(tmp_path: Path, start_runt
     )
 
 
+def test_a_retry_is_recorded_with_who_asked(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
+    remotes = make_repos(tmp_path, ["api"])
+    flaky = agent("coder", "--fail-first-time", str(tmp_path / "failed-once"), "--append", "README.md", "v2")
+    runtime = start_runtime({"repos": repo_entries(remotes), "agents": [flaky]})
+    run_id = submit(runtime, "rename the endpoint", ["api"])
+    wait_for(runtime, run_id, RunState.failed, timeout=60)
+
+    assert runtime.retry(run_id, APPROVER).accepted
+
+    last = runtime.store.audit.records(run_id)[-1]
+    assert (last.kind, last.outcome, last.actor, last.surface) == (
+        AuditKind.retry,
+        AuditOutcome.accepted,
+        APPROVER.key,
+        "cli",
+    )
+
+
 def test_the_audit_log_only_appends(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
     runtime = _runtime(tmp_path, start_runtime)
     log = runtime.store.audit
