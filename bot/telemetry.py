@@ -27,6 +27,7 @@ from bot.scm.git import redact as without_url_credentials
 REDACTED = "[REDACTED]"
 F = TypeVar("F", bound=Callable[..., Any])
 _HANDLER_MARK = "_baton_handler"
+_DBOS_CONSOLE = "__dbos_console_log_handler__"
 
 
 class Redactor:
@@ -105,13 +106,16 @@ def _route_standard_logging(stream: TextIO, pre_chain: list[Processor], finish: 
         foreign_pre_chain=pre_chain,
         processors=[_add_logger_name, structlog.stdlib.ProcessorFormatter.remove_processors_meta, *finish],
     )
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter)
-    setattr(handler, _HANDLER_MARK, True)
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
-        root.removeHandler(old)
-    root.addHandler(handler)
+    for name in ("", "dbos"):
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        setattr(handler, _HANDLER_MARK, True)
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if getattr(h, _HANDLER_MARK, False) or h.name == _DBOS_CONSOLE]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+    # DBOS logs to its own console handler unless its logger has one already: this one, instead.
+    logging.getLogger("dbos").propagate = False
 
 
 def _add_logger_name(_logger: Any, _name: str, event: EventDict) -> EventDict:

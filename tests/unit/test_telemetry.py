@@ -57,13 +57,18 @@ def test_secrets_nested_in_values_and_url_credentials_are_redacted(tmp_path: Pat
 def test_standard_library_records_are_json_and_redacted_too(tmp_path: Path) -> None:
     log_file = tmp_path / "baton.log"
     configure("json", secrets=["xoxb-stdlib-secret"], log_file=log_file)
-    logging.getLogger("uvicorn.error").warning("request with %s failed", "xoxb-stdlib-secret")
+    logging.getLogger("baton.slack.bolt").warning("request with %s failed", "xoxb-stdlib-secret")
     line = json.loads(log_file.read_text().splitlines()[-1])
-    assert (line["event"], line["logger"], line["level"]) == (
-        "request with [REDACTED] failed",
-        "uvicorn.error",
-        "warning",
-    )
+    assert (line["event"], line["logger"]) == ("request with [REDACTED] failed", "baton.slack.bolt")
+    assert line["level"] == "warning"
+
+
+def test_dbos_records_are_json_lines_of_the_same_stream_once(tmp_path: Path) -> None:
+    log_file = tmp_path / "baton.log"
+    configure("json", secrets=["postgres-pw-secret"], log_file=log_file)
+    logging.getLogger("dbos").warning("cannot reach postgresql://baton:postgres-pw-secret@db/baton")
+    [line] = [json.loads(text) for text in log_file.read_text().splitlines()]
+    assert (line["event"], line["logger"]) == ("cannot reach postgresql://db/baton", "dbos")
 
 
 class _Workflow:
