@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from graphql import (
     validate,
 )
 from pydantic import SecretStr
+
+from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -82,8 +85,16 @@ class LinearClient:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         timeout_s: float = 10.0,
+        on_error: Callable[[], None] = lambda: None,
+        throttle: Callable[[], None] = lambda: None,
+        tracer: Tracer | None = None,
     ) -> None:
+        """`on_error` is told of each request Linear refused or failed (the outbound-errors metric);
+        `throttle` waits for the shared rate limit (`rate_limits.linear`) before each request."""
         self.url = url
+        self._on_error = on_error
+        self._throttle = throttle
+        self._tracer = tracer or Tracer.disabled()
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._schema = schema
         self.retries = retries
@@ -150,21 +161,30 @@ class LinearClient:
             raise LinearError(f"invalid variables: {coerced[0].message}", "invalid document")
 
     def _once(self, request: GraphQLRequest) -> dict[str, Any]:
+        self._throttle()
         headers = {"Authorization": authorization_header(self._token.get_secret_value())}
-        transport = HTTPXTransport(self.url, headers=headers, timeout=self.timeout_s)
-        client = Client(schema=self.schema, transport=transport, execute_timeout=self.timeout_s)
-        try:
-            with client as session:
-                result: dict[str, Any] = session.execute(request)
-                return result
-        except TransportQueryError as err:
-            raise _from_errors(err.errors or [], transport) from None
-        except TransportServerError as err:
-            if err.code == 429:
-                raise LinearRateLimited("Linear answered 429", _retry_after(transport)) from None
-            raise LinearError(f"Linear answered HTTP {err.code}", "network error") from None
-        except TransportError as err:
-            raise LinearError(f"Linear unreachable: {type(err).__name__}", "network error") from None
+        with self._tracer.outbound("linear", "POST", self.url) as call:
+            hooks = {"response": [lambda answer: call.status(answer.status_code)]} if self._tracer.enabled else {}
+            transport = HTTPXTransport(self.url, headers=headers, timeout=self.timeout_s, event_hooks=hooks)
+            client = Client(schema=self.schema, transport=transport, execute_timeout=self.timeout_s)
+            try:
+                with client as session:
+                    result: dict[str, Any] = session.execute(request)
+                    return result
+            except TransportError as err:
+                self._on_error()
+                raise _translated(err, transport) from None
+
+
+def _translated(err: TransportError, transport: HTTPXTransport) -> LinearError:
+    """gql's error as ours: Linear's own error list, a rate limit, or the HTTP failure."""
+    if isinstance(err, TransportQueryError):
+        return _from_errors(err.errors or [], transport)
+    if isinstance(err, TransportServerError):
+        if err.code == 429:
+            return LinearRateLimited("Linear answered 429", _retry_after(transport))
+        return LinearError(f"Linear answered HTTP {err.code}", "network error")
+    return LinearError(f"Linear unreachable: {type(err).__name__}", "network error")
 
 
 def _from_errors(errors: list[Any], transport: HTTPXTransport) -> LinearError:

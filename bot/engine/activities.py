@@ -35,6 +35,7 @@ from bot.domain import (
     utcnow,
 )
 from bot.engine import budget as budgets
+from bot.engine import traced
 from bot.engine.deps import EngineDeps
 
 log = structlog.get_logger(__name__)
@@ -194,7 +195,9 @@ def invoke_agent(
     pidfile = _pidfile(deps, task)
     stop_orphan(pidfile)
     progress = _Progress(emit, task.step_key, pidfile)
-    result = agent.run(task, path, _stop_check(deps, task.run_id), progress)
+    with traced.step(deps, name, agent=agent_name, repo=task.repo, step=task.step_key) as span:
+        result = agent.run(task, path, _stop_check(deps, task.run_id), progress)
+        traced.record(span, result)
     progress.flush()
     pidfile.unlink(missing_ok=True)
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
@@ -237,7 +240,9 @@ def invoke_planner(deps: EngineDeps, task: AgentTask, agent_name: str) -> AgentR
     deps.store.save_step(step)
     agent = deps.agents.get(agent_name)
     progress = _Progress(emit, "plan")
-    result = agent.run(task, workdir, _stop_check(deps, task.run_id), progress)
+    with traced.step(deps, "plan", agent=agent_name, step=task.step_key) as span:
+        result = agent.run(task, workdir, _stop_check(deps, task.run_id), progress)
+        traced.record(span, result)
     progress.flush()
     deps.store.add_usage(task.run_id, result.usage)
     step.state = StepState.succeeded if result.ok else StepState.failed
@@ -272,8 +277,11 @@ def workspace_checks(
     home.mkdir(parents=True, exist_ok=True)
     env = scrubbed_env({"PYTHONDONTWRITEBYTECODE": "1"}, home)
     env["PATH"] = os.environ.get("PATH", env.get("PATH", ""))
-    outcome = run_process(["sh", "-c", command], path, env, 900.0, _stop_check(deps, run_id), None, None)
-    passed = outcome.exit_code == 0 and not outcome.timed_out and not outcome.cancelled
+    with traced.step(deps, "checks", repo=repo, step=key) as span:
+        outcome = run_process(["sh", "-c", command], path, env, 900.0, _stop_check(deps, run_id), None, None)
+        passed = outcome.exit_code == 0 and not outcome.timed_out and not outcome.cancelled
+        if span is not None:
+            span.set_attribute("baton.state", "passed" if passed else "failed")
     deps.workspace.reset_to(path, expected_head)
     step.state = StepState.succeeded if passed else StepState.failed
     step.finished_at = utcnow()
@@ -286,7 +294,10 @@ def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str, head: str
     """Push exactly the commit the workflow settled on (e.g. best-of's winner, not the last try)."""
     path = deps.workspace.locate(run_id, repo, branch)
     deps.workspace.reset_to(path, head)
-    sha = deps.workspace.push(path, repo, branch)
+    with deps.tracer.span("git push", {"baton.repo": repo, "baton.branch": branch}) as span:
+        sha = deps.workspace.push(path, repo, branch)
+        if span is not None:
+            span.set_attribute("baton.sha", sha)
     Emitter(deps, run_id)("pushed", {"repo": repo, "branch": branch, "sha": sha})
     return sha
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.agents.registry import AgentRegistry
 from bot.config import BatonFile, Settings
 from bot.ports import Forge, Workspace
 from bot.store import Store
+from bot.tracing import Tracer
 
 
 @dataclass
@@ -19,6 +20,7 @@ class EngineDeps:
     forge: Forge
     workspace: Workspace
     agents: AgentRegistry
+    tracer: Tracer = field(default_factory=Tracer.disabled)
 
     @property
     def scratch(self) -> Path:

@@ -26,10 +26,14 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.ports import ForgeError
+from bot.scm.github_tracing import traced
 from bot.sourceconfig.github import GitHubConfig
+from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+# Answers that mean GitHub failed us (credentials, limits), unlike the 404/409/422 callers expect.
+_FAILURES = (401, 403, 429)
 
 
 class GitHubCredentials(BaseSettings):
@@ -64,12 +68,20 @@ class GitHubApi:
         credentials: GitHubCredentials,
         config: GitHubConfig,
         sleep: Callable[[float], None] = time.sleep,
+        on_error: Callable[[], None] = lambda: None,
+        throttle: Callable[[], None] = lambda: None,
+        tracer: Tracer | None = None,
     ) -> None:
+        """`on_error` is told of each failed attempt (the outbound-errors metric); `throttle` waits
+        for the shared rate limit (`rate_limits.github`) before each attempt."""
         if not credentials.configured:
             raise ForgeError("GitHub is not configured: set GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY")
         self.credentials = credentials
         self.config = config
         self._sleep = sleep
+        self._on_error = on_error
+        self._throttle = throttle
+        self._tracer = tracer or Tracer.disabled()
         self._clients: dict[int | None, Github] = {}
         self._installations: dict[str, int] = {}
         self._login: str | None = None
@@ -111,14 +123,14 @@ class GitHubApi:
             key: int | None = None
             if key not in self._clients:
                 token = self.credentials.token.get_secret_value()
-                self._clients[key] = Github(auth=Auth.Token(token), **self._kwargs())
+                self._clients[key] = traced(Github(auth=Auth.Token(token), **self._kwargs()), self._tracer)
             return self._clients[key]
         if full_name is None:
             raise ForgeError("a GitHub App acts per installation: name the repo")
         installation = self._installation(full_name)
         if installation not in self._clients:
             auth = self._app_auth().get_installation_auth(installation)
-            self._clients[installation] = Github(auth=auth, **self._kwargs())
+            self._clients[installation] = traced(Github(auth=auth, **self._kwargs()), self._tracer)
         return self._clients[installation]
 
     def repo(self, full_name: str) -> Repository:
@@ -144,13 +156,17 @@ class GitHubApi:
         attempt = 0
         while True:
             try:
+                self._throttle()
                 return fn()
             except GithubException as err:
+                if err.status in _FAILURES or err.status >= 500:
+                    self._on_error()
                 wait = self._wait_for(err, attempt)
                 if wait is None:
                     raise
                 reason = f"GitHub answered {err.status}"
             except (requests.ConnectionError, requests.Timeout) as err:
+                self._on_error()
                 wait = cfg.retry_backoff_s * 2**attempt
                 reason = f"no answer from GitHub ({type(err).__name__})"
             if attempt >= cfg.api_retries:

@@ -20,12 +20,14 @@ import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.web import SlackResponse
 
 from bot.config import Settings
 from bot.domain import RunEvent, RunView, Source
 from bot.store import Store
 from bot.surfaces.dashboard import run_page_url
 from bot.surfaces.slack_card import card_blocks, card_text, is_urgent, milestone_text
+from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -34,11 +36,51 @@ REPLIES_FACT = "slack:replies"
 Clock = Callable[[], float]
 
 
-def web_client(settings: Settings) -> WebClient:
-    """The bot's Web API client: `SLACK_API_URL`, retried after `Retry-After` on 429."""
+class _WebClient(WebClient):
+    """slack_sdk's client, telling `on_error` of each call that failed (every method is an `api_call`)
+    and waiting for `throttle` (the shared `rate_limits.slack` bucket) before each one."""
+
+    def __init__(
+        self,
+        on_error: Callable[[], None],
+        throttle: Callable[[], None] = lambda: None,
+        tracer: Tracer | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._on_error = on_error
+        self._throttle = throttle
+        self._tracer = tracer or Tracer.disabled()
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        self._throttle()
+        verb = str(kwargs.get("http_verb", "POST"))
+        with self._tracer.outbound("slack", verb, f"{self.base_url}{api_method}") as call:
+            try:
+                response = super().api_call(api_method, **kwargs)
+            except (SlackApiError, SlackClientError) as err:
+                self._on_error()
+                if isinstance(err, SlackApiError):
+                    call.status(err.response.status_code)
+                raise
+            call.status(response.status_code)
+            return response
+
+
+def web_client(
+    settings: Settings,
+    on_error: Callable[[], None] = lambda: None,
+    throttle: Callable[[], None] = lambda: None,
+    tracer: Tracer | None = None,
+) -> WebClient:
+    """The bot's Web API client: `SLACK_API_URL`, retried after `Retry-After` on 429; `on_error`
+    is told of each failed call (the outbound-errors metric)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     base = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
-    return WebClient(
+    return _WebClient(
+        on_error,
+        throttle,
+        tracer,
         token=token,
         base_url=base,
         timeout=15,
@@ -117,6 +159,7 @@ class SlackSurface:
             log.warning("slack_card_post_failed", run_id=run_id, error=_error(err))
             return None
         ts = str(answer["ts"])
+        channel = str(answer.get("channel") or channel)  # a `#name` (a schedule's post_to) becomes its id
         signature = card_blocks(view, self.approvers, now=view.run.created_at, page_url=self._page(view))
         thread = thread_ts or ts
         self.store.put_fact(run_id, CARD_FACT, {"channel": channel, "ts": ts, "thread_ts": thread})

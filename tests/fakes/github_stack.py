@@ -12,8 +12,9 @@ from typing import Any
 
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
+from bot.domain import ChecksState, RunState
 from bot.web import create_web_app
-from tests.e2e.conftest import _close_open_runs
+from tests.e2e.conftest import _close_open_runs, until, wait_for
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
 from tests.fakes.github_webhooks import Webhooks
@@ -52,3 +53,15 @@ def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **gith
         _close_open_runs(runtime)
         runtime.shutdown()
         fake.stop()
+
+
+def approve_with_green_checks(stack: Stack, full_name: str, issue: int, run_id: str, approver: str = "maya") -> None:
+    """The run's one PR gets a passing check (a `check_suite` webhook), then `approver` comments
+    `/baton approve` on the issue; returns once the run has merged."""
+    (change,) = stack.runtime.store.changes(run_id)
+    stack.fake.add_check_run(full_name, change.head_sha, "test", "success")
+    stack.hooks.send("check_suite", stack.hooks.check_suite_completed(full_name, change.number))
+    until("the checks passed", lambda: stack.runtime.store.changes(run_id)[0].checks is ChecksState.passed)
+    approval = stack.fake.add_comment(full_name, issue, "/baton approve", approver)
+    stack.hooks.send("issue_comment", stack.hooks.issue_comment(full_name, issue, approval.id))
+    wait_for(stack.runtime, run_id, RunState.merged, timeout=60)
