@@ -7,14 +7,16 @@ runs (`run`, `demo`, `worker`, `serve`) launch it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from functools import partial
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import structlog
-from dbos import DBOS, DBOSClient, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSClient, DBOSConfig
 
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.sandbox import Sandbox, sqlite_files
@@ -25,10 +27,15 @@ from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
 from bot.domain import Actor, Budget, Decision, RunSpec, RunState
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
-from bot.engine.messages import DECISION_TOPIC, FOLLOW_UP, RECHECK
+from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
 from bot.engine.recovery import ExecutorLease, new_executor_id
-from bot.engine.runs import BUDGET_TOPIC, REPO_QUEUE, RunEngine, workflow_id
+from bot.engine.runs import BUDGET_TOPIC, REPO_QUEUE, RUN_QUEUE, RunEngine, run_enqueue_options, workflow_id
+from bot.metrics import Metrics
+from bot.metrics_store import StoreCollector
 from bot.ports import Agent
+from bot.ratelimit import Throttle, throttles, unthrottled
+from bot.scheduler import Scheduler
+from bot.schema import schema_problem
 from bot.scm.github import GitHubForge
 from bot.scm.github_client import GitHubApi, GitHubCredentials
 from bot.scm.local import LocalForge
@@ -36,6 +43,8 @@ from bot.scm.router import ForgeRouter
 from bot.scm.workspace import GitWorkspace
 from bot.store import Store, make_engine, migrate
 from bot.surfaces.hub import SurfaceHub
+from bot.telemetry import Redactor, process_secrets
+from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -45,20 +54,39 @@ APP_VERSION = f"baton-{version('baton')}"
 
 
 class Runtime:
-    def __init__(self, settings: Settings, config: BatonFile | None = None) -> None:
+    def __init__(self, settings: Settings, config: BatonFile | None = None, *, migrate: bool = True) -> None:
+        """`migrate=False`: the schemas must already be current (`baton worker`, `serve --no-migrate`)."""
         self.settings = settings
         self.config = config if config is not None else load_baton_file(settings.config)
         settings.home.mkdir(parents=True, exist_ok=True)
         self.db = make_engine(settings.store_url)
-        migrate(self.db)
-        self.store = Store(self.db)
+        if migrate:
+            self.apply_migrations()
+        # What people read (errors, events, step details) never holds a secret value.
+        self.store = Store(self.db, Redactor(process_secrets(settings, self.config)))
+        # Outbound rate limits, one bucket per service shared by every process (`rate_limits`).
+        self.throttles = throttles(self.db, {str(k): v for k, v in self.config.rate_limits.items()})
+        # This process's Prometheus registry (`GET /metrics`); run figures are read from the store.
+        self.metrics = Metrics([StoreCollector(self.db)])
+        # OpenTelemetry spans (runs, steps, outbound calls) when an OTLP endpoint is configured.
+        self.tracer = Tracer.from_environ(os.environ)
         home = settings.home.resolve()
         repo = self.config.repo
         # Each repo's PRs go to the forge its config names; sources add theirs (e.g. GitHub).
         self.forges = ForgeRouter(self.config, LocalForge(home / "forge", repo, home / "forge-work"))
         # GitHub: `forge: github` repos get real PRs in every process that runs work (serve and workers).
         github = GitHubCredentials(token=settings.github_token, api_url=settings.github_api_url)
-        self.github_api = GitHubApi(github, self.config.github) if github.configured else None
+        self.github_api = (
+            GitHubApi(
+                github,
+                self.config.github,
+                on_error=self.metrics.error_counter("github"),
+                throttle=self.throttle("github"),
+                tracer=self.tracer,
+            )
+            if github.configured
+            else None
+        )
         if self.github_api is not None:
             self.forges.add("github", GitHubForge(self.github_api, self.config))
         # Events → the places people look; sources register their surfaces, `serve` runs the thread.
@@ -70,11 +98,36 @@ class Runtime:
             forge=self.forges,
             workspace=GitWorkspace(home / "workspaces", repo),
             agents=AgentRegistry(self.config, self._agent_factories()),
+            tracer=self.tracer,
         )
         self.approvals = ApprovalService(self.store, self.config.approval, self._notify)
+        # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
+        self.scheduler = Scheduler(self)
         self.engine: RunEngine | None = None
         self.lease: ExecutorLease | None = None
         self._client: DBOSClient | None = None
+
+    def apply_migrations(self) -> None:
+        """DBOS's system database, then the store, to their newest schemas. Safe from several
+        processes at once (each takes its own advisory lock on PostgreSQL); the store comes last,
+        so a store found current (`baton worker`, `/readyz`) means both are."""
+        url = self.settings.system_database_url
+        if url.startswith("sqlite:///"):
+            # DBOS leaves SQLite in rollback-journal mode; WAL lets readers and the one writer
+            # overlap, which halves its lock waits under fan-out (the mode persists in the file).
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+                conn.execute("PRAGMA journal_mode=WAL")
+        DBOS.migrate(url)
+        migrate(self.db)
+
+    def schema_problem(self) -> str | None:
+        """None when the store answers and its migrations are current, else why not."""
+        return schema_problem(self.db)
+
+    def throttle(self, service: str) -> Throttle:
+        """What an API client of `service` calls before each request (`rate_limits`)."""
+        return self.throttles.get(service, unthrottled)
 
     def _agent_factories(self) -> dict[str, Any]:
         homes = self.settings.home.resolve() / "homes"
@@ -92,7 +145,10 @@ class Runtime:
 
     # -- the durable executor -----------------------------------------------------------------
     def launch(self) -> None:
-        """Start executing runs in this process (and recover runs of processes that died)."""
+        """Start executing runs in this process (and recover runs of processes that died): it
+        takes runs and repo work from the queues. A Runtime never launched (`baton serve` on
+        PostgreSQL without `--execute`) still starts runs: it enqueues them for the processes that
+        execute (`submit`), as a client of DBOS's database."""
         self.engine = RunEngine(self.deps)
         executor_id = new_executor_id()
         config: DBOSConfig = {
@@ -103,6 +159,8 @@ class Runtime:
             "max_executor_threads": self.settings.executor_threads,
             "notification_listener_polling_interval_sec": self.settings.notification_polling_s,
             "log_level": "WARNING",
+            # Migrated by `apply_migrations` (serve, `baton migrate`), never by a worker: verify only.
+            "run_migrations": False,
         }
         self._register_queues()
         DBOS(config=config)
@@ -112,25 +170,28 @@ class Runtime:
 
     def _register_queues(self) -> None:
         """Declare the queues before launching: DBOS's queue manager then starts polling them at
-        once, instead of noticing a queue registered after launch up to a second later."""
-        url = self.settings.system_database_url
-        if url.startswith("sqlite:///"):
-            # DBOS leaves SQLite in rollback-journal mode; WAL lets readers and the one writer
-            # overlap, which halves its lock waits under fan-out (the mode persists in the file).
-            with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
-        DBOS.migrate(url)
-        client = DBOSClient(system_database_url=url, application_name="baton")
+        once, instead of noticing a queue registered after launch up to a second later. Queues are
+        rows of DBOS's database, so every executing process declares the same limits (the last
+        one to start wins if their baton.yml differ)."""
+        limits = self.config.concurrency
+        polling = self.settings.queue_polling_s
+        client = DBOSClient(system_database_url=self.settings.system_database_url, application_name="baton")
         try:
+            client.register_queue(RUN_QUEUE, polling_interval_sec=polling)
             client.register_queue(
                 REPO_QUEUE,
-                global_concurrency=self.config.concurrency.global_,
-                polling_interval_sec=self.settings.queue_polling_s,
+                global_concurrency=limits.global_,
+                worker_concurrency=limits.per_worker,
+                # Always partitioned by repo (each repo's work is enqueued with its name as the key);
+                # without `per_repo` a repo may take up to the global limit.
+                partition_concurrency=limits.per_repo or limits.global_,
+                polling_interval_sec=polling,
             )
         finally:
             client.destroy()
 
     def shutdown(self) -> None:
+        self.scheduler.stop()
         if self.lease is not None:
             self.lease.stop()
         if self.engine is not None:
@@ -140,6 +201,7 @@ class Runtime:
         if self._client is not None:
             self._client.destroy()
             self._client = None
+        self.tracer.shutdown()
         self.db.dispose()
 
     def _workflows(self) -> Any:
@@ -147,7 +209,7 @@ class Runtime:
         if self.engine is not None:
             return DBOS
         if self._client is None:
-            self._client = DBOSClient(system_database_url=self.settings.system_database_url)
+            self._client = DBOSClient(system_database_url=self.settings.system_database_url, application_name="baton")
         return self._client
 
     def _notify(self, run_id: str, message: dict[str, Any]) -> None:
@@ -166,16 +228,23 @@ class Runtime:
 
         `before_start(run_id)` runs after the run is recorded and before its workflow can start
         (a source's first reply: the status card is in the thread before any agent work)."""
-        assert self.engine is not None, "launch() first"
         if self.store.create_run(spec):
             self.store.audit.triggered(spec)
         if before_start is not None:
             before_start(spec.run_id)
         run = self.store.get_run(spec.run_id)
         attempt = run.attempt if run else 1
-        with SetWorkflowID(workflow_id(spec.run_id, attempt)):
-            DBOS.start_workflow(self.engine.run_workflow, spec.run_id, attempt)
+        self._enqueue_run(spec.run_id, attempt)
         return spec.run_id
+
+    def _enqueue_run(self, run_id: str, attempt: int) -> None:
+        """Put the run on the run queue for whichever executing process has room (this one, when
+        launched); the id is the run's, so enqueueing a run twice joins the first."""
+        options = run_enqueue_options(run_id, attempt, APP_VERSION)
+        if self.engine is not None:
+            DBOS.enqueue_workflow_with_options(options, run_id, attempt)
+        else:
+            self._workflows().enqueue(options, run_id, attempt)
 
     def decide(
         self,
@@ -222,6 +291,12 @@ class Runtime:
         if run is not None and run.state is RunState.awaiting_approval:
             self._notify(run_id, {"decision": RECHECK})
 
+    def expire(self, run_id: str) -> None:
+        """The run's approval window closed (the scheduler's expiry job): it ends expired."""
+        run = self.store.get_run(run_id)
+        if run is not None and run.state is RunState.awaiting_approval:
+            self._notify(run_id, {"decision": EXPIRE})
+
     def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
         return self._audited(AuditKind.cancellation, actor, run_id, self._cancel(run_id, actor))
 
@@ -253,7 +328,6 @@ class Runtime:
         return self._audited(AuditKind.retry, actor, run_id, self._retry(run_id, actor))
 
     def _retry(self, run_id: str, actor: Actor) -> DecisionResult:
-        assert self.engine is not None, "launch() first"
         run = self.store.get_run(run_id)
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}")
@@ -265,8 +339,7 @@ class Runtime:
         self.store.invalidate_approvals(run_id)
         self.store.append_event(run_id, "retry", {"actor": actor.key, "attempt": attempt})
         self.store.set_state(run_id, RunState.queued)
-        with SetWorkflowID(workflow_id(run_id, attempt)):
-            DBOS.start_workflow(self.engine.run_workflow, run_id, attempt)
+        self._enqueue_run(run_id, attempt)
         return DecisionResult(accepted=True, message=f"run {run_id} retrying (attempt {attempt})")
 
     def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:

@@ -24,7 +24,7 @@ from bot.domain import Budget, Decision
 from bot.intake import RequestError, build_spec
 from bot.jsonview import run_json
 from bot.surfaces.terminal import timeline_text
-from bot.telemetry import configure
+from bot.telemetry import configure, process_secrets
 from handlers.cli import cli_trigger, operator
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
@@ -33,13 +33,15 @@ app.add_typer(runs_app, name="runs")
 console = Console()
 
 
-def _runtime(settings: Settings | None = None, launch: bool = False, log_to_file: bool = False) -> Runtime:
+def _runtime(
+    settings: Settings | None = None, launch: bool = False, log_to_file: bool = False, migrate: bool = True
+) -> Runtime:
     """`log_to_file`: the terminal shows a live view, so logs go to `<home>/baton.log`."""
     settings = settings or Settings()
     log_file = settings.home / "baton.log" if log_to_file else None
     configure(settings.log_format, _secrets(settings), log_file=log_file)
     try:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, migrate=migrate)
     except ConfigError as err:
         console.print(f"[red]configuration error:[/red] {err}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
@@ -49,7 +51,7 @@ def _runtime(settings: Settings | None = None, launch: bool = False, log_to_file
 
 
 def _secrets(settings: Settings) -> list[str]:
-    return settings.secret_values()
+    return process_secrets(settings)
 
 
 def _start_and_follow(
@@ -257,17 +259,38 @@ def doctor() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply the store's database migrations."""
+    """Apply the database migrations: DBOS's system tables, then the store's (Alembic)."""
     _runtime().shutdown()
     typer.echo("migrations applied")
+
+
+def _await_schema(runtime: Runtime, timeout_s: float) -> None:
+    """Wait until the schema is current (another process migrates it); exit 2 if it never is."""
+    deadline = time.monotonic() + timeout_s
+    while (problem := runtime.schema_problem()) is not None:
+        if time.monotonic() >= deadline:
+            runtime.shutdown()
+            console.print(
+                f"[red]not starting:[/red] {problem}; apply them with `baton migrate` or start `baton serve`",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2)
+        time.sleep(0.5)
 
 
 @app.command()
 def worker(
     drain: Annotated[bool, typer.Option("--drain", help="Exit once no run is in progress.")] = False,
+    schema_wait: Annotated[
+        float, typer.Option(help="Seconds to wait for `baton migrate` or `baton serve` to migrate the database.")
+    ] = 120,
 ) -> None:
-    """Execute runs (and recover runs of processes that died)."""
-    runtime = _runtime(launch=True)
+    """Execute runs from the queues (and recover runs of processes that died). A worker never
+    migrates the database: it waits until `baton migrate` or `baton serve` has."""
+    runtime = _runtime(migrate=False)
+    _await_schema(runtime, schema_wait)
+    runtime.launch()
     try:
         while True:
             time.sleep(0.5)
@@ -284,9 +307,17 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     socket_mode: Annotated[bool, typer.Option("--socket-mode")] = False,
+    execute: Annotated[
+        bool, typer.Option("--execute", help="On PostgreSQL, execute runs here too (on SQLite serve always does).")
+    ] = False,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Do not migrate the database on start (`baton migrate` does).")
+    ] = False,
 ) -> None:
-    """Serve webhooks, health, metrics and the dashboard; executes runs too. With --socket-mode,
-    Slack is reached over a Socket Mode connection (SLACK_APP_TOKEN) instead of a public URL."""
+    """Serve webhooks, health, metrics and the dashboard. On SQLite it executes runs too; on
+    PostgreSQL it only enqueues them for `baton worker` processes, unless --execute. With
+    --socket-mode, Slack is reached over a Socket Mode connection (SLACK_APP_TOKEN) instead of a
+    public URL."""
     import uvicorn
 
     from bot.web import create_web_app
@@ -298,10 +329,13 @@ def serve(
         if problem:
             console.print(problem, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
-    runtime = _runtime(launch=True)
+    runtime = _runtime(migrate=not no_migrate)
+    if execute or runtime.settings.store_url.startswith("sqlite"):
+        runtime.launch()
     try:
         web = socket_mode_app(runtime) if socket_mode else create_web_app(runtime)
-        uvicorn.run(web, host=host, port=port, log_level="warning")
+        # log_config=None: uvicorn's records go through our JSON, redacting pipeline (bot/telemetry.py).
+        uvicorn.run(web, host=host, port=port, log_level="warning", log_config=None)
     finally:
         runtime.shutdown()
 

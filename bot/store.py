@@ -35,6 +35,8 @@ from bot.domain import (
     Usage,
     utcnow,
 )
+from bot.metrics import note_duplicate_delivery
+from bot.schema import migrate as migrate
 from bot.store_models import (
     ApprovalRow,
     ChangeRow,
@@ -46,6 +48,7 @@ from bot.store_models import (
     RunRow,
     StepRow,
 )
+from bot.telemetry import Redactor
 
 
 def _aware(value: datetime) -> datetime:
@@ -72,14 +75,20 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+def _unchanged(value: Any) -> Any:
+    return value
+
+
 def shas_digest(head_shas: dict[str, str]) -> str:
     canonical = json.dumps(sorted(head_shas.items()))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, redactor: Redactor | None = None) -> None:
+        """`redactor` hides secret values in the text people read (errors, events, step details)."""
         self.engine = engine
+        self._redact = redactor.value if redactor is not None else _unchanged
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.audit = AuditLog(self._sessions)
 
@@ -162,6 +171,7 @@ class Store:
             if RunState(previous).terminal and state is not RunState.queued:
                 return
             row.state = state.value
+            error = self._redact(error)
             row.error = error
             row.waiting_for = waiting_for
             row.updated_at = utcnow()
@@ -212,7 +222,7 @@ class Store:
         """Append the run's next numbered event; with a dedupe key, a repeat is ignored (None)."""
         try:
             with self._tx() as s:
-                return self._append(s, run_id, kind, data, dedupe_key)
+                return self._append(s, run_id, kind, self._redact(data), dedupe_key)
         except IntegrityError:
             return None
 
@@ -222,8 +232,8 @@ class Store:
         """A step's new state and the event that announces it, in one transaction."""
         try:
             with self._tx() as s:
-                self._save_step(s, step)
-                return self._append(s, step.run_id, kind, data, dedupe_key)
+                self._save_step(s, step.model_copy(update={"detail": self._redact(step.detail)}))
+                return self._append(s, step.run_id, kind, self._redact(data), dedupe_key)
         except IntegrityError:
             return None
 
@@ -267,7 +277,7 @@ class Store:
     # -- steps --------------------------------------------------------------------------------
     def save_step(self, step: Step) -> None:
         with self._tx() as s:
-            self._save_step(s, step)
+            self._save_step(s, step.model_copy(update={"detail": self._redact(step.detail)}))
 
     @staticmethod
     def _save_step(s: Session, step: Step) -> None:
@@ -306,6 +316,8 @@ class Store:
 
     # -- changes ------------------------------------------------------------------------------
     def save_change(self, change: ChangeSet) -> None:
+        shown = ("checks_output", "merge_error")
+        change = change.model_copy(update={k: self._redact(getattr(change, k)) for k in shown})
         with self._tx() as s:
             row = s.get(ChangeRow, (change.run_id, change.repo))
             if row is None:
@@ -363,6 +375,7 @@ class Store:
             with self._tx() as s:
                 s.add(DeliveryRow(delivery_key=key, run_id=run_id, received_at=utcnow()))
         except IntegrityError:
+            note_duplicate_delivery()  # the webhook being answered counts as a duplicate
             with self._tx() as s:
                 row = s.get(DeliveryRow, key)
                 return (row.run_id or "") if row else ""
@@ -450,15 +463,3 @@ class Store:
             approvals=self.approvals(run_id),
             last_seq=self.last_seq(run_id),
         )
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the store's tables to the newest Alembic revision (safe to call on every start)."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")

@@ -49,7 +49,13 @@ class LinearEdge:
         token = settings.linear_api_key.get_secret_value() if settings.linear_api_key else ""
         if not token:
             log.warning("linear_api_key_unset", effect="webhooks are read but nothing can be written to Linear")
-        self.client = client or LinearClient(settings.linear_api_url, token)
+        self.client = client or LinearClient(
+            settings.linear_api_url,
+            token,
+            on_error=runtime.metrics.error_counter("linear"),
+            throttle=runtime.throttle("linear"),
+            tracer=runtime.tracer,
+        )
         # Parsing Linear's schema takes ~0.7 s: do it now, not in the first webhook's 5 s.
         threading.Thread(target=lambda: self.client.schema, name="linear-schema", daemon=True).start()
         self.runtime = runtime

@@ -54,7 +54,12 @@ class SlackEdge:
 
     def __init__(self, runtime: Runtime) -> None:
         settings, config = runtime.settings, runtime.config
-        client = web_client(settings)
+        client = web_client(
+            settings,
+            on_error=runtime.metrics.error_counter("slack"),
+            throttle=runtime.throttle("slack"),
+            tracer=runtime.tracer,
+        )
         approvers = approvers_mrkdwn(config.approval, config.slack)
         surface = SlackSurface(
             client,

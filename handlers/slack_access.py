@@ -122,7 +122,14 @@ def github_check(runtime: Runtime) -> GitHubCheck:
 
     config = runtime.config
     try:
-        access: GitHubAccess | None = GitHubAccess(GitHubIssues(GitHubApi(credentials(runtime), config.github)), config)
+        access: GitHubAccess | None = GitHubAccess(
+            GitHubIssues(
+                GitHubApi(
+                    credentials(runtime), config.github, throttle=runtime.throttle("github"), tracer=runtime.tracer
+                )
+            ),
+            config,
+        )
         unavailable = ""
     except ForgeError as err:
         access, unavailable = None, str(err)

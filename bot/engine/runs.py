@@ -11,27 +11,36 @@ from functools import partial
 from typing import Any
 
 import structlog
-from dbos import DBOS, DBOSConfiguredInstance, SetWorkflowID
+from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
 from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
+from dbos._registrations import _class_fqn, get_dbos_func_name
 
 from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
 from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
-from bot.engine import activities, approval_loop, patterns
+from bot.engine import activities, approval_loop, patterns, traced
 from bot.engine.approval_loop import wait_first
 from bot.engine.budget import BudgetExceeded
 from bot.engine.deps import EngineDeps
+from bot.engine.expiry import expire_run, expiry_reason
 from bot.engine.messages import DecisionMessage, RepoOutcome
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
 from bot.engine.planning import make_plan
 from bot.engine.repo_context import RepoContext, RunCancelled
 from bot.scm.workspace import branch_name
+from bot.telemetry import binds_run_id
 
 log = structlog.get_logger(__name__)
 
 _CANCELLED = (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError)
 
+RUN_QUEUE = "baton-runs"
+"""Runs wait here for a process that executes them (`baton worker`, or `serve` on SQLite / with
+`--execute`); no limit: a run spends most of its life waiting for people."""
 REPO_QUEUE = "baton-repos"
+"""Each repo's work; partitioned by repo name (`concurrency.per_repo`), bounded by
+`concurrency.global` across processes and `concurrency.per_worker` in each."""
+ENGINE_NAME = "baton-engine"
 BUDGET_TOPIC = "budget"
 
 
@@ -41,6 +50,20 @@ def workflow_id(run_id: str, attempt: int) -> str:
 
 def repo_workflow_id(run_id: str, attempt: int, repo: str) -> str:
     return f"{workflow_id(run_id, attempt)}-{repo}"
+
+
+def run_enqueue_options(run_id: str, attempt: int, app_version: str) -> EnqueueOptions:
+    """How a run's workflow is put on the run queue, by name: a process that only ingests (a client
+    of DBOS's database) enqueues it exactly as one that executes runs. The id is the run's, so a
+    second enqueue of the same run joins the first."""
+    return {
+        "workflow_name": get_dbos_func_name(RunEngine.run_workflow),
+        "class_name": _class_fqn(RunEngine),
+        "instance_name": ENGINE_NAME,
+        "queue_name": RUN_QUEUE,
+        "workflow_id": workflow_id(run_id, attempt),
+        "app_version": app_version,
+    }
 
 
 def describe(err: Exception) -> str:
@@ -53,10 +76,12 @@ def describe(err: Exception) -> str:
 class RunEngine(DBOSConfiguredInstance):
     def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
-        super().__init__("baton-engine")
+        super().__init__(ENGINE_NAME)
 
     # -- the run -------------------------------------------------------------------------------
     @DBOS.workflow()
+    @traced.run_workflow
+    @binds_run_id
     def run_workflow(self, run_id: str, attempt: int) -> str:
         try:
             return self._run(run_id, attempt)
@@ -111,10 +136,15 @@ class RunEngine(DBOSConfiguredInstance):
     def _start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
-        with SetWorkflowID(repo_workflow_id(run_id, attempt, task.repo)):
+        with (
+            SetWorkflowID(repo_workflow_id(run_id, attempt, task.repo)),
+            SetEnqueueOptions(queue_partition_key=task.repo),
+        ):
             return queue.enqueue(self.repo_workflow, run_id, task, order.index(task.repo), plan.summary)
 
     @DBOS.workflow()
+    @traced.in_run
+    @binds_run_id
     def repo_workflow(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
         try:
             return self._repo_work(run_id, task, order, plan)
@@ -175,10 +205,13 @@ class RunEngine(DBOSConfiguredInstance):
     ) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
-        with SetWorkflowID(f"{repo_workflow_id(run_id, attempt, change.repo)}-r{number}"):
+        round_id = f"{repo_workflow_id(run_id, attempt, change.repo)}-r{number}"
+        with SetWorkflowID(round_id), SetEnqueueOptions(queue_partition_key=change.repo):
             return queue.enqueue(self.round_workflow, run_id, change, number, instruction, repair)
 
     @DBOS.workflow()
+    @traced.in_run
+    @binds_run_id
     def round_workflow(
         self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
     ) -> RepoOutcome:
@@ -260,6 +293,10 @@ class RunEngine(DBOSConfiguredInstance):
     def invalidate_step(self, run_id: str, reason: str) -> None:
         if self.deps.store.invalidate_approvals(run_id):
             activities.Emitter(self.deps, run_id)("approval_invalidated", {"reason": reason})
+
+    @DBOS.step()
+    def expire_step(self, run_id: str) -> str:
+        return expire_run(self.deps, run_id, expiry_reason(self.deps.config.approval.expiry_hours))
 
     @DBOS.step()
     def gate(self, run_id: str) -> GateVerdict:

@@ -8,13 +8,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +22,7 @@ from bot.domain import RunState
 from bot.scm.github_issues import status_marker
 from bot.store import Store, make_engine
 from tests.e2e.conftest import agent, lines, process_alive
+from tests.e2e.scale_support import free_port, until
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
 from tests.fakes.github_stack import SECRET
@@ -32,21 +30,6 @@ from tests.fakes.github_webhooks import Webhooks
 from tests.gitutil import read_file_on
 
 ISSUE = "acme/api"
-
-
-def _until(what: str, condition: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -68,7 +51,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _until("baton serve to answer /healthz", self._healthy)
+        until("baton serve to answer /healthz", self._healthy)
 
     def _healthy(self) -> bool:
         with contextlib.suppress(httpx.HTTPError):
@@ -122,7 +105,7 @@ def test_a_killed_server_resumes_a_github_run_without_a_second_pr_comment_or_mer
     world: tuple[FakeGitHub, dict[str, Path], dict[str, str], Path],
 ) -> None:
     fake, remotes, env, tmp_path = world
-    port = _free_port()
+    port = free_port()
     first_server, second_server = Server(env, port), Server(env, port)
     store = Store(make_engine(Settings(home=tmp_path / ".baton").store_url))
     orphans: list[int] = []
@@ -136,13 +119,13 @@ def test_a_killed_server_resumes_a_github_run_without_a_second_pr_comment_or_mer
         run_id = str(answer.json()["run_id"])
 
         # api is done (its PR open); web's second agent is the one that hangs; then the crash.
-        _until("web's second step to start", lambda: (tmp_path / "hung").exists())
+        until("web's second step to start", lambda: (tmp_path / "hung").exists())
         assert [p.head for p in fake.pulls("acme/api")] and fake.pulls("acme/web") == []
         orphans = [int(line.split()[-1]) for line in lines(tmp_path / "counts" / "second")]
         first_server.kill()
 
         second_server.start()
-        _until(
+        until(
             "the resumed run to ask for approval",
             lambda: (run := store.get_run(run_id)) is not None and run.state is RunState.awaiting_approval,
         )
@@ -152,7 +135,7 @@ def test_a_killed_server_resumes_a_github_run_without_a_second_pr_comment_or_mer
             hooks.send("check_suite", hooks.check_suite_completed(full, change.number))
         approve = fake.add_comment(ISSUE, issue, "/baton approve", "maya")
         hooks.send("issue_comment", hooks.issue_comment(ISSUE, issue, approve.id))
-        _until("the merge", lambda: (run := store.get_run(run_id)) is not None and run.state is RunState.merged)
+        until("the merge", lambda: (run := store.get_run(run_id)) is not None and run.state is RunState.merged)
     finally:
         leftovers = [pid for pid in orphans if process_alive(pid)]
         for pid in leftovers:

@@ -3,7 +3,6 @@ one database (DBOS keeps its own schema), and a run goes from request to merge."
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,19 +13,14 @@ from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
 from bot.domain import RunState
 from tests.e2e.conftest import agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
+from tests.e2e.postgres_support import fresh_database
 from tests.gitutil import read_file_on
-
-ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    name = f"baton_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.mark.postgres
