@@ -17,10 +17,22 @@ import pytest
 from bot.app import Runtime
 from bot.config import Settings, parse_baton_file
 from bot.domain import RunState
-from tests.e2e.conftest import TOOL, _close_open_runs, approve_until_merged, make_repos, submit, wait_for
+from tests.agent_tools import ToolInstallError, install
+from tests.e2e.agent_cli_support import RealTier, codex_agent, codex_turns, model_servers
+from tests.e2e.conftest import (
+    TOOL,
+    RuntimeFactory,
+    _close_open_runs,
+    approve_until_merged,
+    make_repos,
+    submit,
+    wait_for,
+)
+from tests.fakes.model_server import ModelServer, tool
 from tests.gitutil import read_file_on
 
 PROBE = Path(__file__).parent / "tools" / "sandbox_probe.py"
+__all__ = ["model_servers"]  # the fixture the real CLI's test uses
 
 
 @pytest.fixture
@@ -88,3 +100,29 @@ def test_a_sandboxed_agent_cannot_read_batons_database_or_another_runs_workspace
     assert (home / "baton.db").stat().st_size > 0  # the database was there all along
     merged = approve_until_merged(runtime, second)
     assert [c.state.value for c in merged.changes] == ["merged"]
+
+
+def test_the_real_codex_cli_in_the_sandbox_fixes_the_code_and_cannot_see_batons_home(
+    tmp_path: Path, start_runtime: RuntimeFactory, model_servers: list[ModelServer], request: pytest.FixtureRequest
+) -> None:
+    """Codex under bwrap with the host's network (its model endpoint is a loopback server): it
+    patches calc.py and runs the tests through its own tools, lists Baton's home (only what the
+    sandbox binds there shows), and the run merges."""
+    try:
+        codex = install("codex")
+    except ToolInstallError as err:
+        pytest.fail(f"the pinned codex CLI cannot be installed: {err}", pytrace=False)
+    home = tmp_path / ".baton"  # start_runtime's BATON_HOME
+    real = RealTier(tmp_path, start_runtime, model_servers, request)
+    fix, summary = codex_turns()
+    server = real.serve([[*fix, tool("exec_command", cmd=f"ls {home}")], summary])
+    run = real.fix_calc([codex_agent(codex, server, isolation="bwrap", isolation_network="host")])
+
+    run.assert_sole_step_succeeded("codex", tokens=(200, 40))
+    run.assert_pr_fixes_calc()
+    _, tests_ran, listing = server.tool_results()  # the patch's, the tests', the listing's
+    assert "1 passed" in tests_ran  # the repo's tests ran inside the sandbox
+    assert (home / "baton.db").exists()
+    # Only the directories the sandbox binds (the agent's HOME and workspace) show in Baton's home.
+    assert listing.endswith('Output:\\nhomes\\nworkspaces\\n"')
+    run.approve_and_assert_merged()
