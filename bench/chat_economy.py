@@ -14,7 +14,9 @@ closing response). Every call the stand-in received from the request to that las
 quiet second) counts for the run, by service and method. Runs go one after another; a first,
 uncounted run per source pays the one-time lookups (auth.test, the bot's own user, and so on).
 
-Naive = one call per event: the N progress lines plus every other event in the run's log. Target:
+Naive = one message per event (the N progress lines plus every other event in the run's log) plus
+the calls that are not messages (PRs, checks, merges, lookups, state moves), which a naive bot
+makes too. Messages are posts, edits, replies, reactions and session activities. Target:
 calls grow with milestones and time, not with events — the same D at N = 10, 100, 1000 should cost
 about the same, and a longer run a little more (edits are at most one a second per card).
 
@@ -93,13 +95,32 @@ class Run:
     progress_events: int = 0
 
     @property
-    def naive(self) -> int:
-        """One call per event: every progress line, and every other event of the run."""
+    def events_naive(self) -> int:
+        """Events if every progress line were one: the lines, and every other event of the run."""
         return self.lines * self.steps + self.events - self.progress_events
+
+    @property
+    def messages(self) -> int:
+        """Calls that say something to people: posts, edits, replies, reactions, activities."""
+        return sum(n for call, n in self.calls.items() if MESSAGE.match(call))
+
+    @property
+    def naive(self) -> int:
+        """One message per event, plus the same other calls (PRs, merges, lookups, state moves)."""
+        return self.events_naive + self.total - self.messages
 
     @property
     def total(self) -> int:
         return sum(self.calls.values())
+
+
+MESSAGE = re.compile(
+    r"^(slack chat\.\w+"
+    r"|github (POST issues/\{n\}/comments|PATCH issues/comments/\{n\}|POST issues/comments/\{n\}/reactions"
+    r"|PATCH pulls/\{n\})"
+    r"|linear (BatonCommentCreate|BatonCommentUpdate|BatonAgentActivityCreate))$"
+)
+"""The calls by which a surface talks (a PR body edit is the GitHub surface's linked-PRs section)."""
 
 
 class Journal:
@@ -401,7 +422,8 @@ class Plan:
 
 
 def methods(run: Run) -> str:
-    return ", ".join(f"{m.split(' ', 1)[1]} {n}" for m, n in run.calls.most_common())
+    said = f"{run.messages} messages (naive {run.events_naive}), {run.total - run.messages} other calls"
+    return said + ": " + ", ".join(f"{m.split(' ', 1)[1]} {n}" for m, n in run.calls.most_common())
 
 
 def figures_for(runs: list[Run], plan: Plan) -> list[Figure]:
@@ -426,7 +448,8 @@ def figures_for(runs: list[Run], plan: Plan) -> list[Figure]:
                         r.total,
                         "calls",
                         r.naive,
-                        note=f"{r.progress_events} progress events recorded; {r.wall_s:.1f} s request to last word",
+                        note=f"{r.progress_events} progress events recorded; {r.wall_s:.1f} s request to last "
+                        f"word; {methods(r)}",
                     )
                 )
         for r in plan.by_steps(runs, source):
