@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install system-packages demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) system-packages
+
+# Programs from the system (package:command): bubblewrap confines agents with `isolation: bwrap`,
+# chromium + chromium-driver drive the dashboard's browser test. Installed with apt-get when missing
+# and possible (root or passwordless sudo); otherwise named, never an error.
+SYSTEM_PACKAGES := bubblewrap:bwrap chromium:chromium chromium-driver:chromedriver
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $${p#*:} >/dev/null 2>&1 || missing="$$missing $${p%%:*}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && sudo="sudo -n"; }; \
+	if command -v apt-get >/dev/null 2>&1 && { [ "$$(id -u)" = 0 ] || [ -n "$$sudo" ]; }; then \
+	  $$sudo apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 \
+	  || { $$sudo apt-get update -qq && $$sudo apt-get install -y --no-install-recommends $$missing; } \
+	  || echo "could not install:$$missing"; \
+	else echo "missing system packages:$$missing (install with apt-get)"; fi
 
 demo: $(STAMP)
 	@if [ -t 0 ]; then $(BIN)/baton demo; else $(BIN)/baton demo --yes; fi
