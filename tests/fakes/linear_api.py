@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,8 @@ class Call:
     status: int
     error_type: str | None
     authorization: str
+    at: float = field(default_factory=time.monotonic)
+    """When the request arrived (time.monotonic, comparable across processes on this machine)."""
 
 
 def _error(message: str, kind: str, **extra: Any) -> dict[str, Any]:
@@ -82,6 +84,7 @@ class FakeLinear:
         self._ratelimited = 0
         self._retry_after_s: float | None = None
         self._lock = threading.Lock()
+        self._arrived = threading.local()
         self._server: StubServer | None = None
         self.url = ""
 
@@ -116,7 +119,10 @@ class FakeLinear:
         return [c for c in done if operation is None or c.operation == operation]
 
     # -- answering -----------------------------------------------------------------------------------------
-    def answer(self, body: bytes, authorization: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def answer(
+        self, body: bytes, authorization: str, arrived: float | None = None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        self._arrived.value = arrived if arrived is not None else time.monotonic()
         if authorization not in self._accepted():
             error = _error("Authentication required, not authenticated", "authentication error")
             return self._record("", "invalid", {}, 400, authorization, {"errors": [error]})
@@ -169,7 +175,7 @@ class FakeLinear:
         errors = payload.get("errors") or []
         error_type = errors[0].get("extensions", {}).get("type") if errors else None
         with self._lock:
-            self.calls.append(Call(name, kind, variables, status, error_type, authorization))
+            self.calls.append(Call(name, kind, variables, status, error_type, authorization, self._arrived.value))
             if self.journal is not None and kind == "mutation" and error_type is None:
                 with self.journal.open("a", encoding="utf-8") as f:
                     f.write(f"linear {name}\n")
@@ -186,10 +192,11 @@ class _Handler(StubHandler):
     owner: FakeLinear
 
     def do_POST(self) -> None:
+        arrived = time.monotonic()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         if self.path.split("?")[0] != "/graphql":
             self.send_json(404, {"errors": [_error("Not found", "other")]})
             return
-        status, payload, headers = self.owner.answer(body, self.headers.get("Authorization") or "")
+        status, payload, headers = self.owner.answer(body, self.headers.get("Authorization") or "", arrived)
         self.send_json(status, payload, headers)

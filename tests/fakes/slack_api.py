@@ -49,6 +49,7 @@ class Call:
     response: dict[str, Any]
     seq: int
     at: float = field(default_factory=time.monotonic)
+    """When the request arrived (time.monotonic, comparable across processes on this machine)."""
     observed: bool | None = None
 
     @property
@@ -194,8 +195,9 @@ class FakeSlack:
         headers: dict[str, str] | None = None,
     ) -> None:
         observed = self.observer() if self.observer is not None else None
+        arrived = getattr(req, "arrived", None) or time.monotonic()
         with self._lock:
-            self.calls.append(Call(method, params, status, body, next(self._seq), observed=observed))
+            self.calls.append(Call(method, params, status, body, next(self._seq), at=arrived, observed=observed))
         req.send_json(status, body, headers)
 
     # -- the methods -----------------------------------------------------------------------------
@@ -296,8 +298,12 @@ class FakeSlack:
 class _Handler(StubHandler):
     owner: FakeSlack
 
+    arrived: float | None = None
+
     def do_GET(self) -> None:
+        self.arrived = time.monotonic()
         self.owner._serve(self)
 
     def do_POST(self) -> None:
+        self.arrived = time.monotonic()
         self.owner._serve(self)
