@@ -22,13 +22,15 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -269,11 +271,56 @@ def regenerate_summary(results_dir: Path = RESULTS_DIR, summary: Path = SUMMARY)
     return summary
 
 
+def run_benchmark(main: Callable[[], int]) -> NoReturn:
+    """Run a benchmark's `main` as its script's entry point and exit with its code (2 on a crash).
+
+    A workflow thread that outlived its Runtime (a run still blocked in a durable wait) would keep
+    the process alive for hours, so then the process is ended outright, its output flushed."""
+    try:
+        code = main()
+    except Exception:
+        traceback.print_exc()
+        code = 2
+    stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if stuck:
+        print(f"threads still running after shutdown: {', '.join(stuck)}; exiting anyway", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def publish(name: str, figures: Sequence[Figure]) -> None:
     """Write this benchmark's results file and regenerate the summary."""
     path = write_results(name, figures)
     summary = regenerate_summary()
     print(f"\nwrote {path.relative_to(BENCH_DIR.parent)} and {summary.relative_to(BENCH_DIR.parent)}")
+
+
+def conclude(name: str, figures: Sequence[Figure], seconds: float, problems: Sequence[str]) -> int:
+    """Print the table (titled with the wall time and the load average), publish it, and return
+    the exit code: 1 when work was lost or duplicated, else 0."""
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    print()
+    print(table(figures, title=f"bench/{name}.py: {seconds:.0f}s on {os.cpu_count()} cores, load {load}"))
+    publish(name, figures)
+    if problems:
+        print("\nLOST OR DUPLICATED WORK:", *problems, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_script(main: Callable[[], int]) -> NoReturn:
+    """Run a benchmark's `main` and leave at once with its code (2 when it crashed): a DBOS thread
+    still blocked in a durable wait must not hold the interpreter's exit."""
+    try:
+        code = main()
+    except Exception:
+        traceback.print_exc()
+        code = 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,7 @@ import re
 import sys
 import tempfile
 import textwrap
-import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bot/ and tests/ (the stand-ins)
 
-from _common import Figure, publish, pyplot, save_figure, table, timed
+from _common import Figure, publish, pyplot, run_benchmark, save_figure, table, timed
 
 LINES = (10, 100, 1000)
 SECONDS = 2.0
@@ -554,14 +552,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:
-        traceback.print_exc()
-        code = 2
-    stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if stuck:
-        print(f"threads still running after shutdown: {', '.join(stuck)}; exiting anyway", file=sys.stderr)
-        sys.stdout.flush()
-        os._exit(code)
-    sys.exit(code)
+    run_benchmark(main)

@@ -42,7 +42,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,7 +50,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _common import Figure, median, percentile, postgres_database, publish, pyplot, save_figure, table, timed
+from _common import (
+    Figure,
+    median,
+    percentile,
+    postgres_database,
+    publish,
+    pyplot,
+    run_benchmark,
+    save_figure,
+    table,
+    timed,
+)
 
 K = 20
 REPEATS = 3
@@ -947,14 +957,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:
-        traceback.print_exc()
-        code = 2
-    stuck = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
-    if stuck:  # a workflow thread that outlived its Runtime would keep the process alive for hours
-        print(f"threads still running after shutdown: {', '.join(stuck)}; exiting anyway", file=sys.stderr)
-        sys.stdout.flush()
-        os._exit(code)
-    sys.exit(code)
+    run_benchmark(main)
