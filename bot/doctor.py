@@ -86,8 +86,14 @@ def _isolation(config: BatonFile) -> list[str]:
     """Whether agents that ask for `isolation: bwrap` get it; without bwrap they run unconfined."""
     bwrap = shutil.which("bwrap")
     confined = [a.name for a in config.agents if a.isolation == "bwrap"]
+    # A coding-agent CLI talks to its model; confined without a network, every step of it fails.
+    offline = [
+        f"  ✗ {a.name} ({a.kind}): isolation_network: none leaves it no way to its model; set isolation_network: host"
+        for a in config.agents
+        if a.isolation == "bwrap" and a.isolation_network == "none" and a.kind != "script"
+    ]
     if bwrap:
-        return [f"bwrap: ✓ {bwrap}" + (f" (confines {', '.join(confined)})" if confined else "")]
+        return [f"bwrap: ✓ {bwrap}" + (f" (confines {', '.join(confined)})" if confined else ""), *offline]
     line = "bwrap: not found on PATH (install bubblewrap to confine agents with `isolation: bwrap`)"
     if not confined:
         return [line]

@@ -166,6 +166,14 @@ def test_doctor_says_when_bwrap_is_missing_and_which_agents_run_unconfined(
     assert not ok
 
 
+def test_doctor_flags_a_confined_cli_agent_left_without_a_network(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yml"
+    config.write_text("agents:\n  - name: codex\n    kind: codex\n    command: codex\n    isolation: bwrap\n")
+    text, ok = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
+    assert "✗ codex (codex): isolation_network: none leaves it no way to its model" in text
+    assert not ok
+
+
 def test_doctor_names_bwrap_and_the_agents_it_confines(tmp_path: Path) -> None:
     config = tmp_path / "baton.yml"
     config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
