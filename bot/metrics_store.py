@@ -3,20 +3,18 @@ cost by agent, approval decisions and merge outcomes.
 
 They describe work any process may have done (serve, or any worker), so they are computed from the
 shared database when Prometheus scrapes, never counted in one process's memory. Each scrape is a
-handful of aggregate queries plus one pass over finished steps' (agent, start, end, usage).
+handful of aggregate queries (GROUP BY in the database, durations bucketed there too).
 """
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.domain import RunState
@@ -24,37 +22,6 @@ from bot.store_models import ApprovalRow, EventRow, RunRow, StepRow
 
 STEP_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 MERGE_EVENTS = {"merged": "merged", "merge_failed": "failed"}
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-class _Agent:
-    """One agent's finished steps, as histogram buckets, and all its steps' usage."""
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(STEP_BUCKETS) + 1)
-        self.seconds = 0.0
-        self.tokens_in = 0
-        self.tokens_out = 0
-        self.cost_usd = 0.0
-
-    def add_duration(self, seconds: float) -> None:
-        self.buckets[bisect.bisect_left(STEP_BUCKETS, seconds)] += 1
-        self.seconds += seconds
-
-    def add_usage(self, usage: dict[str, Any]) -> None:
-        self.tokens_in += int(usage.get("tokens_in") or 0)
-        self.tokens_out += int(usage.get("tokens_out") or 0)
-        self.cost_usd += float(usage.get("cost_usd") or 0.0)
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        total, out = 0, []
-        for bound, count in zip([*map(str, STEP_BUCKETS), "+Inf"], self.buckets, strict=True):
-            total += count
-            out.append((bound, float(total)))
-        return out
 
 
 class StoreCollector(Collector):
@@ -87,11 +54,11 @@ class StoreCollector(Collector):
             "baton_agent_tokens", "Tokens used, by agent and direction", labels=["agent", "direction"]
         )
         cost = CounterMetricFamily("baton_agent_cost_usd", "Cost in US dollars, by agent", labels=["agent"])
-        for name, agent in sorted(agents.items()):
-            durations.add_metric([name], agent.cumulative(), sum_value=agent.seconds)
-            tokens.add_metric([name, "in"], float(agent.tokens_in))
-            tokens.add_metric([name, "out"], float(agent.tokens_out))
-            cost.add_metric([name], agent.cost_usd)
+        for agent in sorted(agents, key=lambda a: a.name):
+            durations.add_metric([agent.name], agent.buckets, sum_value=agent.seconds)
+            tokens.add_metric([agent.name, "in"], float(agent.tokens_in))
+            tokens.add_metric([agent.name, "out"], float(agent.tokens_out))
+            cost.add_metric([agent.name], agent.cost_usd)
         yield from (durations, tokens, cost)
 
         approvals = CounterMetricFamily(
@@ -107,17 +74,48 @@ class StoreCollector(Collector):
             merged.add_metric([outcome], counts.get(outcome, 0.0))
         yield merged
 
-    @staticmethod
-    def _agents(s: Session) -> dict[str, _Agent]:
-        agents: dict[str, _Agent] = defaultdict(_Agent)
-        rows = s.execute(
-            select(StepRow.agent, StepRow.started_at, StepRow.finished_at, StepRow.usage).where(
-                StepRow.agent.is_not(None)
+    def _agents(self, s: Session) -> list[_Agent]:
+        """Per agent, in one aggregate query: usage of all its steps, and its finished steps'
+        durations as cumulative bucket counts and a sum."""
+        seconds = _seconds_between(self.engine.dialect.name, StepRow.started_at, StepRow.finished_at)
+        finished = StepRow.finished_at.is_not(None)
+        columns = [
+            func.coalesce(func.sum(StepRow.usage["tokens_in"].as_integer()), 0),
+            func.coalesce(func.sum(StepRow.usage["tokens_out"].as_integer()), 0),
+            func.coalesce(func.sum(StepRow.usage["cost_usd"].as_float()), 0.0),
+            func.coalesce(func.sum(case((finished, seconds), else_=0.0)), 0.0),
+            func.coalesce(func.sum(case((finished, 1), else_=0)), 0),
+            *(func.coalesce(func.sum(case((finished & (seconds <= le), 1), else_=0)), 0) for le in STEP_BUCKETS),
+        ]
+        rows = s.execute(select(StepRow.agent, *columns).where(StepRow.agent.is_not(None)).group_by(StepRow.agent))
+        agents = []
+        for name, tokens_in, tokens_out, cost, total, count, *buckets in rows:
+            bounds = [(str(le), float(n)) for le, n in zip(STEP_BUCKETS, buckets, strict=True)]
+            agents.append(
+                _Agent(
+                    str(name),
+                    int(tokens_in),
+                    int(tokens_out),
+                    float(cost),
+                    float(total),
+                    [*bounds, ("+Inf", float(count))],
+                )
             )
-        )
-        for name, started, finished, usage in rows:
-            agent = agents[str(name)]
-            agent.add_usage(usage or {})
-            if finished is not None:
-                agent.add_duration(max(0.0, (_aware(finished) - _aware(started)).total_seconds()))
         return agents
+
+
+@dataclass
+class _Agent:
+    name: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    seconds: float
+    buckets: list[tuple[str, float]]
+
+
+def _seconds_between(dialect: str, start: Any, end: Any) -> Any:
+    """SQL for the seconds from `start` to `end` (timestamps) on the store's database."""
+    if dialect == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
