@@ -10,20 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
 
 from bot.store import Store, make_engine
+from tests.e2e.scale_support import free_port, until
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
 from tests.fakes.github_stack import SECRET
@@ -53,21 +51,6 @@ class World:
     url: str
     store: Store
     runs: dict[str, str]
-
-
-def _until(what: str, condition: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _state(store: Store, run_id: str) -> str | None:
@@ -100,7 +83,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     github.grant(ISSUE, "alice", "write")
     slack = FakeSlack(SLACK_TOKEN).start()
     slack.add_user("U0ALICE", "alice")
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "GITHUB_", "SLACK_", "LINEAR_"))},
         **SECRETS,
@@ -121,12 +104,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     db = make_engine(f"sqlite:///{tmp / '.baton' / 'baton.db'}")
     store = Store(db)
     try:
-        _until("baton serve to answer /healthz", lambda: _healthy(url))
+        until("baton serve to answer /healthz", lambda: _healthy(url))
         runs = {"github": _github_run(github, url), "slack": _slack_run(url, store)}
         for run_id in runs.values():
-            _until(f"run {run_id} to fail", lambda r=run_id: _state(store, r) == "failed")
-        _until("the issue's status comment to say failed", lambda: _comment_says_failed(github, runs["github"]))
-        _until("the Slack card to say failed", lambda: _card_says_failed(slack))
+            until(f"run {run_id} to fail", lambda r=run_id: _state(store, r) == "failed")
+        until("the issue's status comment to say failed", lambda: _comment_says_failed(github, runs["github"]))
+        until("the Slack card to say failed", lambda: _card_says_failed(slack))
         yield World(lambda: (tmp / "serve.stderr").read_text(encoding="utf-8"), github, slack, url, store, runs)
     finally:
         db.dispose()
@@ -167,7 +150,7 @@ def _slack_run(url: str, store: Store) -> str:
         assert answer.status_code == 200, answer.text
     finally:
         sender.close()
-    runs = _until(
+    runs = until(
         "the Slack run to be recorded", lambda: [r for r in store.list_runs() if r.spec.trigger.source.value == "slack"]
     )
     return str(runs[0].run_id)
