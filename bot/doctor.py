@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import shutil
 
+from bot.agents.sandbox import Sandbox
 from bot.config import BatonFile, ConfigError, Settings, load_baton_file
 
 SOURCES = {
@@ -84,7 +85,8 @@ def _agents(config: BatonFile) -> list[str]:
 
 def _isolation(config: BatonFile) -> list[str]:
     """Whether agents that ask for `isolation: bwrap` get it; without bwrap they run unconfined."""
-    bwrap = shutil.which("bwrap")
+    sandbox = Sandbox.detect([])
+    problem = sandbox.problem
     confined = [a.name for a in config.agents if a.isolation == "bwrap"]
     # A coding-agent CLI talks to its model; confined without a network, every step of it fails.
     offline = [
@@ -92,9 +94,9 @@ def _isolation(config: BatonFile) -> list[str]:
         for a in config.agents
         if a.isolation == "bwrap" and a.isolation_network == "none" and a.kind != "script"
     ]
-    if bwrap:
-        return [f"bwrap: ✓ {bwrap}" + (f" (confines {', '.join(confined)})" if confined else ""), *offline]
-    line = "bwrap: not found on PATH (install bubblewrap to confine agents with `isolation: bwrap`)"
+    if problem is None:
+        return [f"bwrap: ✓ {sandbox.bwrap}" + (f" (confines {', '.join(confined)})" if confined else ""), *offline]
+    line = f"bwrap: {problem}"
     if not confined:
         return [line]
     return [

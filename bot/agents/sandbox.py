@@ -17,15 +17,18 @@ timeout and the cancel still work: bwrap is the group leader, the agent stays in
 `--new-session`; `run_process` already gave the group a session without a terminal), and
 `--die-with-parent` plus the PID namespace take every sandboxed process down with bwrap.
 
-Without bwrap on the machine, `wrap` returns the argv unchanged (the agent runs as before: scrubbed
-environment, own HOME) and `unavailable_for` says which agents asked for more; `baton doctor` too.
+Without a bwrap that works here (none on PATH, or one the kernel or a container's seccomp profile
+refuses namespaces to: `problem` tries it once), `wrap` returns the argv unchanged (the agent runs as
+before: scrubbed environment, own HOME), logs why, and `baton doctor` says so.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import structlog
@@ -77,18 +80,31 @@ class Sandbox:
         everything = [*hidden, *(user_home / name for name in CREDENTIAL_FILES)]
         return cls(shutil.which("bwrap", path=search_path), tuple(dict.fromkeys(p.resolve() for p in everything)))
 
-    def confines(self, config: AgentConfig) -> bool:
-        """Whether `wrap` really confines this agent (it asked for bwrap and bwrap is here)."""
-        return config.isolation == "bwrap" and self.bwrap is not None
+    @cached_property
+    def problem(self) -> str | None:
+        """Why agents cannot be confined on this machine, or None when they can (tried once)."""
+        if self.bwrap is None:
+            return "not found on PATH (install bubblewrap to confine agents with `isolation: bwrap`)"
+        probe = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-all", "--die-with-parent", "true"]
+        try:
+            done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as err:
+            return f"{self.bwrap} does not run: {type(err).__name__}"
+        if done.returncode != 0:
+            said = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+            return f"{self.bwrap} cannot make a sandbox here: {said[:200]}"
+        return None
 
-    def unavailable_for(self, config: AgentConfig) -> bool:
-        return config.isolation == "bwrap" and self.bwrap is None
+    def confines(self, config: AgentConfig) -> bool:
+        """Whether `wrap` really confines this agent (it asked for bwrap and bwrap works here)."""
+        return config.isolation == "bwrap" and self.problem is None
 
     def wrap(self, argv: list[str], workdir: Path, home: Path, config: AgentConfig) -> list[str]:
         """`argv` to run `config`'s agent in `workdir` with HOME `home`, confined when it asks to be."""
-        if self.unavailable_for(config):
-            log.warning("agent.isolation_unavailable", agent=config.name, reason="bwrap not found; runs unconfined")
-        if not self.confines(config):
+        if config.isolation != "bwrap":
+            return argv
+        if self.problem is not None:
+            log.warning("agent.isolation_unavailable", agent=config.name, reason=self.problem, effect="runs unconfined")
             return argv
         assert self.bwrap is not None
         workdir, home = workdir.resolve(), home.resolve()

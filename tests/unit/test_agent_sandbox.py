@@ -166,6 +166,38 @@ def test_doctor_says_when_bwrap_is_missing_and_which_agents_run_unconfined(
     assert not ok
 
 
+def _refusing_bwrap(bin_dir: Path) -> Path:
+    """A `bwrap` as found inside a container whose seccomp profile refuses user namespaces."""
+    bin_dir.mkdir(exist_ok=True)
+    bwrap = bin_dir / "bwrap"
+    bwrap.write_text("#!/bin/sh\necho 'bwrap: No permissions to create a new namespace' >&2\nexit 1\n")
+    bwrap.chmod(0o755)
+    return bwrap
+
+
+def test_a_bwrap_that_cannot_make_namespaces_leaves_the_agent_running_as_before(baton_home: Path) -> None:
+    secret = baton_home / "baton.db"
+    secret.write_text("rows of runs\n")
+    sandbox = Sandbox(bwrap=str(_refusing_bwrap(baton_home / "bin")), hidden=(baton_home,))
+    found = _probe(baton_home, _workdir(baton_home), sandbox, "--read", str(secret))
+    assert found == [f"read {secret}: got b'rows of runs'"]
+    assert (
+        sandbox.problem
+        == f"{sandbox.bwrap} cannot make a sandbox here: bwrap: No permissions to create a new namespace"
+    )
+
+
+def test_doctor_says_when_bwrap_cannot_make_a_sandbox_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bwrap = _refusing_bwrap(tmp_path / "bin")
+    monkeypatch.setenv("PATH", f"{bwrap.parent}:{os.environ['PATH']}")
+    config = tmp_path / "baton.yml"
+    config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
+    text, ok = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
+    assert f"bwrap: {bwrap} cannot make a sandbox here: bwrap: No permissions to create a new namespace" in text
+    assert "✗ fixer ask for isolation: bwrap but run unconfined" in text
+    assert not ok
+
+
 def test_doctor_flags_a_confined_cli_agent_left_without_a_network(tmp_path: Path) -> None:
     config = tmp_path / "baton.yml"
     config.write_text("agents:\n  - name: codex\n    kind: codex\n    command: codex\n    isolation: bwrap\n")
