@@ -85,7 +85,12 @@ class _FiringExecutor(ThreadPoolExecutor):  # type: ignore[misc]
             for run_time in run_times:  # one: jobs coalesce
                 late = utcnow() - run_time
                 if job.misfire_grace_time is not None and late > timedelta(seconds=job.misfire_grace_time):
-                    log.warning("scheduler.missed", job=job.id, scheduled=run_time.isoformat(), late_s=late.seconds)
+                    log.warning(
+                        "scheduler.missed",
+                        job=job.id,
+                        scheduled=run_time.isoformat(),
+                        late_s=round(late.total_seconds(), 1),
+                    )
                     events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, job._jobstore_alias, run_time))
                     continue
                 try:
