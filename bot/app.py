@@ -159,6 +159,8 @@ class Runtime:
             "max_executor_threads": self.settings.executor_threads,
             "notification_listener_polling_interval_sec": self.settings.notification_polling_s,
             "log_level": "WARNING",
+            # DBOS's own OTLP spans stay off: ours (bot/tracing.py) carry the run, steps and calls.
+            "enable_otlp": False,
             # Migrated by `apply_migrations` (serve, `baton migrate`), never by a worker: verify only.
             "run_migrations": False,
         }
