@@ -310,19 +310,6 @@ def conclude(name: str, figures: Sequence[Figure], seconds: float, problems: Seq
     return 0
 
 
-def run_script(main: Callable[[], int]) -> NoReturn:
-    """Run a benchmark's `main` and leave at once with its code (2 when it crashed): a DBOS thread
-    still blocked in a durable wait must not hold the interpreter's exit."""
-    try:
-        code = main()
-    except Exception:
-        traceback.print_exc()
-        code = 2
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
     # `make bench` runs every bench/*.py; this one holds helpers and measures nothing.
     print("bench/_common.py: shared helpers, nothing to measure", file=sys.stderr)
