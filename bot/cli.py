@@ -285,12 +285,16 @@ def worker(
     schema_wait: Annotated[
         float, typer.Option(help="Seconds to wait for `baton migrate` or `baton serve` to migrate the database.")
     ] = 120,
+    metrics_port: Annotated[int, typer.Option(help="Serve this worker's GET /metrics on this port (0: off).")] = 0,
+    metrics_host: Annotated[str, typer.Option(help="The address --metrics-port listens on.")] = "127.0.0.1",
 ) -> None:
     """Execute runs from the queues (and recover runs of processes that died). A worker never
     migrates the database: it waits until `baton migrate` or `baton serve` has."""
     runtime = _runtime(migrate=False)
     _await_schema(runtime, schema_wait)
     runtime.launch()
+    # The errors this worker's API clients see are counted in this process: let Prometheus read them.
+    stop_metrics = runtime.metrics.serve(metrics_port, metrics_host) if metrics_port else None
     try:
         while True:
             time.sleep(0.5)
@@ -299,6 +303,8 @@ def worker(
     except KeyboardInterrupt:
         pass
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         runtime.shutdown()
 
 

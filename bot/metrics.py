@@ -21,7 +21,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,6 +106,18 @@ class Metrics:
     def error_counter(self, service: str) -> Callable[[], None]:
         """What an API client calls on each error it sees."""
         return partial(self.outbound_error, service)
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> Callable[[], None]:
+        """This registry on `http://host:port/metrics` from a thread (a worker serves no web app);
+        returns what stops it."""
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+        return stop
 
     def exposition(self) -> bytes:
         """Everything in the registry, in Prometheus's text format (`CONTENT_TYPE`)."""
