@@ -11,6 +11,7 @@ worktree is removed. Choosing the winner is the pattern's business (patterns/bes
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -41,8 +42,11 @@ def run_candidates(
     trees = [_worktree(main, root / f"candidate-{i + 1}", head) for i in range(len(tasks))]
     try:
         with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="best-of") as pool:
+            # Each candidate in a copy of this context: its log lines carry the run's `run_id` too.
             futures = [
-                pool.submit(_candidate, deps, task, agent, name, branch, head, tree, checks)
+                pool.submit(
+                    contextvars.copy_context().run, _candidate, deps, task, agent, name, branch, head, tree, checks
+                )
                 for task, agent, name, tree in zip(tasks, agents, names, trees, strict=True)
             ]
             results = [future.result() for future in futures]
