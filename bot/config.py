@@ -92,6 +92,17 @@ class AgentConfig(_Strict):
     isolation: Literal["none", "bwrap"] = "none"
     isolation_network: Literal["none", "host"] = "none"
 
+    @_model_validator(mode="before")
+    @classmethod
+    def _sandbox_bwrap_means_isolation(cls, data: Any) -> Any:
+        """`sandbox: bwrap` (the spelling operators read in the issue) is `isolation: bwrap`; Codex's
+        own sandbox modes keep the key's other values."""
+        if isinstance(data, dict) and data.get("sandbox") == "bwrap":
+            data = {k: v for k, v in data.items() if k != "sandbox"}
+            if data.setdefault("isolation", "bwrap") != "bwrap":
+                raise ValueError("sandbox: bwrap contradicts isolation: none")
+        return data
+
     @_model_validator(mode="after")
     def _fits_its_kind(self) -> AgentConfig:
         if self.command is None and self.kind == "script":

@@ -66,3 +66,26 @@ def test_the_default_playbook_verifies_with_the_routed_agent() -> None:
     assert book.per_repo.pattern == "verify"
     assert book.per_repo.verify is not None
     assert book.per_repo.verify.do.fallback == ["@routed"]
+
+
+def test_a_per_repo_or_per_worker_limit_above_the_global_one_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"concurrency: per_repo \(9\) may not exceed global \(8\)"):
+        parse_baton_file({"concurrency": {"per_repo": 9}})
+    with pytest.raises(ConfigError, match=r"per_worker \(3\) may not exceed global \(2\)"):
+        parse_baton_file({"concurrency": {"global": 2, "per_worker": 3}})
+
+
+def test_a_rate_limit_names_a_known_service() -> None:
+    with pytest.raises(ConfigError, match=r"rate_limits\.gitlab"):
+        parse_baton_file({"rate_limits": {"gitlab": {"calls": 1, "per_s": 1}}})
+
+
+def test_sandbox_bwrap_is_read_as_isolation_bwrap() -> None:
+    config = parse_baton_file({"agents": [{"name": "fixer", "kind": "codex", "sandbox": "bwrap"}]})
+    fixer = config.agent("fixer")
+    assert (fixer.isolation, fixer.sandbox) == ("bwrap", "workspace-write")
+
+
+def test_sandbox_bwrap_with_isolation_none_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="sandbox: bwrap contradicts isolation: none"):
+        parse_baton_file({"agents": [{"name": "fixer", "kind": "codex", "sandbox": "bwrap", "isolation": "none"}]})
