@@ -69,6 +69,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.ApprovalPolicy, "approval."),
     (Budget, "budget."),
     (cfg.Concurrency, "concurrency."),
+    (cfg.RateLimit, "rate_limits.<service>."),
     (cfg.Schedule, "schedules[]."),
     (cfg.Cleanup, "cleanup."),
     (GitHubConfig, "github."),
