@@ -204,12 +204,13 @@ def test_dockerfile_health_check_probes_healthz_on_the_served_port() -> None:
     assert f"127.0.0.1:{_args('EXPOSE')[0]}/healthz" in checks[0]
 
 
-async def test_healthz_the_health_check_probes_answers_200(tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_the_endpoints_the_health_checks_probe_answer_200(tmp_path: Path, path: str) -> None:
     runtime = Runtime(Settings(home=tmp_path / ".baton", config=tmp_path / "absent.yml"))
     try:
         transport = httpx.ASGITransport(app=create_web_app(runtime))
         async with httpx.AsyncClient(transport=transport, base_url="http://baton") as client:
-            answer = await client.get("/healthz")
+            answer = await client.get(path)
     finally:
         runtime.shutdown()
     assert answer.status_code == 200
@@ -297,10 +298,10 @@ def test_compose_starts_baton_after_a_healthy_postgres_and_workers_after_a_healt
         assert services[name]["depends_on"]["baton"] == {"condition": "service_healthy"}
 
 
-def test_compose_serve_health_check_probes_healthz_on_the_port_it_serves() -> None:
+def test_compose_serve_health_check_probes_readyz_on_the_port_it_serves() -> None:
     serve = _compose()["services"]["baton"]
     port = serve["command"][serve["command"].index("--port") + 1]
-    assert f"127.0.0.1:{port}/healthz" in " ".join(serve["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/readyz" in " ".join(serve["healthcheck"]["test"])
     assert any(p.endswith(f":{port}") for p in serve["ports"])
 
 
