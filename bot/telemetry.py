@@ -39,8 +39,9 @@ class Redactor:
 
     def text(self, value: str) -> str:
         for secret in self.secrets:
-            value = value.replace(secret, REDACTED)
-        return without_url_credentials(value)
+            if secret in value:
+                value = value.replace(secret, REDACTED)
+        return without_url_credentials(value) if "@" in value else value
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
