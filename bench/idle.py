@@ -41,6 +41,7 @@ from _common import Figure, conclude, median, pyplot, run_benchmark, save_figure
 from _serve import Serve, baton_env, free_port, make_remote, open_fds, shell_agent
 
 REQUEST = "Idle benchmark: touch a file"
+PROBE = "Idle benchmark: a new run while others wait"
 SETUP_THREADS = 4000
 """The setup process's executor cap: above every level, so every run reaches its wait there."""
 SETUP_POLLING_S = 2.0
@@ -54,10 +55,11 @@ class Mode:
     levels: tuple[int, ...]
     pr_runs: int
     window_s: float
+    probe_wait_s: float
 
 
-FULL = Mode(levels=(0, 100, 1000), pr_runs=100, window_s=20)
-QUICK = Mode(levels=(0, 20, 100), pr_runs=20, window_s=5)
+FULL = Mode(levels=(0, 100, 1000), pr_runs=100, window_s=20, probe_wait_s=20)
+QUICK = Mode(levels=(0, 20, 100), pr_runs=20, window_s=5, probe_wait_s=10)
 
 
 # -- the world -------------------------------------------------------------------------------------
@@ -154,13 +156,21 @@ class Sample:
     rss_max_mb: float
     cpu_pct: float
     fds: int
+    new_run_s: float = float("nan")
+    """A run submitted after the window: submit -> waiting for plan approval (NaN: not within the wait)."""
 
 
 def measure(
-    root: Path, env: dict[str, str], waiting_runs: int, cap: int, window_s: float, profiled: bool = False
+    root: Path,
+    env: dict[str, str],
+    waiting_runs: int,
+    cap: int,
+    window_s: float,
+    probe_wait_s: float,
+    profiled: bool = False,
 ) -> tuple[Sample, dict[str, Any]]:
     """A fresh `baton serve` on the home: ready, every wait resumed (threads stop growing), then
-    a quiet window. `profiled`: the same serve with a sampler thread inside (its own CPU is taken
+    a quiet window, then one new run. `profiled`: the same serve with a sampler thread inside (its own CPU is taken
     out of the figure), which says what the threads spend the window on."""
     name = f"serve-{waiting_runs}-{cap}"
     out, go = root / f"{name}.profile.json", root / f"{name}.go"
@@ -182,6 +192,7 @@ def measure(
         cpu_s = sum(proc.cpu_times()[:2]) - cpu0
         wall = time.monotonic() - wall0
         threads, fds = proc.num_threads(), open_fds(proc)
+        new_run = new_run_seconds(root, probe_wait_s)
         if profiled:
             deadline = time.monotonic() + 30
             while not out.exists() and time.monotonic() < deadline:
@@ -191,10 +202,11 @@ def measure(
             threads -= 1
     finally:
         serve.kill()  # as a crash: the next serve recovers the waits all the same, and at once
-    sample = Sample(waiting_runs, cap, ready, resumed, threads, median(rss), max(rss), cpu_s / wall * 100, fds)
+    sample = Sample(waiting_runs, cap, ready, resumed, threads, median(rss), max(rss), cpu_s / wall * 100, fds, new_run)
     print(
         f"  {waiting_runs:>5} waiting, cap {cap:>4}: ready {sample.ready_s:.1f}s, resumed {sample.resumed_s:.1f}s, "
-        f"RSS {sample.rss_mb:.0f} MB, CPU {sample.cpu_pct:.2f}%, {sample.threads} threads, {sample.fds} fds",
+        f"RSS {sample.rss_mb:.0f} MB, CPU {sample.cpu_pct:.2f}%, {sample.threads} threads, {sample.fds} fds, "
+        f"new run waiting after {sample.new_run_s:.2f}s",
         file=sys.stderr,
     )
     return sample, found
@@ -215,14 +227,43 @@ def settle(proc: Any, started: float, quiet_s: float = 3.0, timeout: float = 300
     return changed - started
 
 
+def new_run_seconds(root: Path, wait_s: float) -> float:
+    """Submit one more run (plan approval, no repo work) to the serving process through the run
+    queue, as a webhook would, and time it to awaiting_approval; then cancel it, so the count of
+    waiting runs stays what the levels say. NaN when it did not get there within `wait_s`."""
+    from bot.app import Runtime
+    from bot.config import Settings
+    from bot.domain import RunState
+    from bot.intake import build_spec
+    from handlers.cli import cli_trigger, operator
+
+    runtime = Runtime(Settings(home=root / ".baton", config=root / "baton.yml"))
+    try:
+        spec = build_spec(cli_trigger(PROBE), runtime.config, repos=["svc"], playbook="plan")
+        started = time.monotonic()
+        runtime.submit(spec)
+        seconds = float("nan")
+        while time.monotonic() - started < wait_s:
+            run = runtime.store.get_run(spec.run_id)
+            if run is not None and run.state is RunState.awaiting_approval:
+                seconds = time.monotonic() - started
+                break
+            time.sleep(0.02)
+        runtime.cancel(spec.run_id, operator())
+    finally:
+        runtime.shutdown()
+    return seconds
+
+
 def check_runs(root: Path, expected: int) -> None:
-    """Every run made so far is still waiting: none lost, failed or expired by a restart."""
+    """Every run made so far is still waiting: none lost, failed or expired by a restart (the new
+    runs of `new_run_seconds` were cancelled on purpose)."""
     from bot.domain import RunState
     from bot.store import Store, make_engine
 
     engine = make_engine(f"sqlite:///{(root / '.baton' / 'baton.db').resolve()}")
     try:
-        runs = Store(engine).list_runs(limit=100_000)
+        runs = [r for r in Store(engine).list_runs(limit=100_000) if r.spec.trigger.request != PROBE]
     finally:
         engine.dispose()
     states = Counter(r.state.value for r in runs)
@@ -340,6 +381,14 @@ def figures_for(
             note="/readyz answers; recovery of the waits is submitted before the server starts",
         ),
         Figure(
+            f"new run while {top.waiting} wait: submit -> waiting for approval",
+            top.new_run_s,
+            "s",
+            base.new_run_s,
+            note="a plan-approval run enqueued as a webhook would; n/a = still not started after "
+            "the benchmark's wait: no executor thread was free",
+        ),
+        Figure(
             f"serve start -> every wait resumed, {top.waiting} runs",
             top.resumed_s,
             "s",
@@ -352,6 +401,7 @@ def figures_for(
             Figure(f"RSS, {s.waiting} runs waiting", s.rss_mb, "MB", base.rss_mb),
             Figure(f"CPU, {s.waiting} runs waiting", s.cpu_pct, "%", base.cpu_pct),
             Figure(f"threads, {s.waiting} runs waiting", s.threads, "threads", base.threads),
+            Figure(f"new run while {s.waiting} wait: submit -> waiting", s.new_run_s, "s", base.new_run_s),
         ]
     if top.waiting > 0:
         per_run = (top.rss_mb - base.rss_mb) / min(top.waiting, cap) * 1024
@@ -385,6 +435,12 @@ def figures_for(
                 note=f"{resumed} waits resumed, one thread each",
             ),
             Figure(f"serve start -> ready, {raised.waiting} waiting, cap {raised.cap}", raised.ready_s, "s"),
+            Figure(
+                f"new run while {raised.waiting} wait, cap {raised.cap}: submit -> waiting",
+                raised.new_run_s,
+                "s",
+                base.new_run_s,
+            ),
         ]
     for level, info in made.items():
         figures.append(
@@ -477,11 +533,11 @@ def main() -> int:
                 check_runs(root, total)
             # The last serve carries the sampler: the raised-cap one when there is one.
             last = n == len(mode.levels) - 1 and total <= cap
-            sample, found = measure(root, env, level, cap, mode.window_s, profiled=last)
+            sample, found = measure(root, env, level, cap, mode.window_s, mode.probe_wait_s, profiled=last)
             samples.append(sample)
             check_runs(root, total)
         if total > cap:
-            raised, found = measure(root, env, total, total + 100, mode.window_s, profiled=True)
+            raised, found = measure(root, env, total, total + 100, mode.window_s, mode.probe_wait_s, profiled=True)
             check_runs(root, total)
         figures = figures_for(samples, cap, raised, made)
         figures += profile_figures(found, raised or samples[-1])
