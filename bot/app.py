@@ -233,7 +233,8 @@ class Runtime:
         if self.store.create_run(spec):
             self.store.audit.triggered(spec)
         if before_start is not None:
-            before_start(spec.run_id)
+            with structlog.contextvars.bound_contextvars(run_id=spec.run_id):  # its log lines are the run's
+                before_start(spec.run_id)
         run = self.store.get_run(spec.run_id)
         attempt = run.attempt if run else 1
         self._enqueue_run(spec.run_id, attempt)

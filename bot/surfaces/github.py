@@ -47,6 +47,9 @@ class GitHubSurface:
         self.config = config
         self._clock = clock
         self._lock = threading.RLock()
+        # One run's status comment is written by one thread at a time (the webhook's first write and
+        # the hub's edits never both create it); striped, so other runs' writes never queue behind it.
+        self._writing = [threading.Lock() for _ in range(64)]
         self._status_due: set[str] = set()
         self._bodies_due: set[str] = set()
         self._last_edit: dict[str, float] = {}
@@ -90,7 +93,8 @@ class GitHubSurface:
 
     def _try(self, run_id: str, due: set[str], write: Callable[[str], None]) -> None:
         try:
-            write(run_id)
+            with structlog.contextvars.bound_contextvars(run_id=run_id):  # e.g. on the API's retry lines
+                write(run_id)
         except ForgeError as err:  # stays due: tried again next tick
             log.warning("github.surface_write_failed", run_id=run_id, error=str(err)[:300])
             return
@@ -108,7 +112,7 @@ class GitHubSurface:
             return
         needs = self.config.github.approve_permission
         text = status_body(view, self.store.events(run_id), self.full_names(), needs)
-        with self._lock:
+        with self._writing[hash(run_id) % len(self._writing)]:
             fact = self.store.get_fact(run_id, STATUS_FACT)
             known = int(fact["comment_id"]) if fact else None
             comment_id = self.issues.upsert_status(reply.repo, reply.issue_number, run_id, text, known)

@@ -100,7 +100,8 @@ class SurfaceHub:
                 # committed before its event). It goes out next tick, with a view that does.
                 break
             try:
-                entry.surface.publish(view, event)
+                with structlog.contextvars.bound_contextvars(run_id=run_id):  # on the surface's log lines
+                    entry.surface.publish(view, event)
             except Exception as err:  # retried next tick; other runs and surfaces go on
                 if entry.failing != (run_id, event.seq):
                     entry.failing = (run_id, event.seq)

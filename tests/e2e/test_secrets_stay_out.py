@@ -134,6 +134,8 @@ def _github_run(github: FakeGitHub, url: str) -> str:
     # The PR GitHub refuses names the token it was sent, as a misconfigured proxy or an API bug might.
     echo = {"message": f"Validation Failed: Authorization: token {TOKEN} may not open PRs"}
     github.fail("POST", r"/repos/acme/api/pulls$", 502, times=1)
+    github.fail("POST", r"/repos/acme/api/issues/\d+/comments$", 502, times=1)  # the first status comment
+    github.fail("PATCH", r"/repos/acme/api/issues/comments/\d+$", 502, times=1)  # its first edit
     github.fail("POST", r"/repos/acme/api/pulls$", 422, times=5, body=echo)
     issue = github.open_issue(ISSUE, "Rename /items", "Should be /v2/items.", "carol")
     comment = github.add_comment(ISSUE, issue, "@baton rename /items to /v2/items\nrepos: api", "alice")
@@ -203,5 +205,6 @@ def test_no_secret_reaches_the_dashboard(world: World) -> None:
 def test_every_log_line_is_json_and_a_runs_lines_carry_its_run_id(world: World) -> None:
     lines = [json.loads(line) for line in world.logs().splitlines() if line.strip()]
     retries = [line for line in lines if line.get("event") == "github.retry"]
-    assert len(retries) == 1
-    assert retries[0]["run_id"] == world.runs["github"]
+    # Retried in the webhook's first reply, the run's workflow and the surface hub's thread:
+    assert sorted(r["what"].split()[0] for r in retries) == ["edit", "open", "post"]
+    assert [r["run_id"] for r in retries] == [world.runs["github"]] * 3
