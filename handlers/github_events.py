@@ -8,6 +8,8 @@ or carrying Baton's markers never trigger anything; only newly created comments 
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +46,10 @@ class GitHubEvents:
         self.runs = runs
         self.checks = checks
         self.config = runtime.config.github
+        # Deliveries being handled in this process now: a redelivery arriving while its first copy
+        # is still starting the run is a duplicate, not a first copy whose run was lost in a crash.
+        self._handling: Counter[str] = Counter()
+        self._handling_lock = threading.Lock()
 
     def handle(self, event: str, delivery: str, payload: dict[str, Any]) -> Handled:
         handlers: dict[str, Callable[[str, dict[str, Any]], Handled]] = {
@@ -58,11 +64,18 @@ class GitHubEvents:
         handler = handlers.get(event)
         if handler is None:
             return Handled(action=f"ignored: Baton does not use {event} events")
+        with self._handling_lock:
+            self._handling[delivery] += 1
         try:
             return handler(delivery, payload)
         except ValidationError as err:
             where = ".".join(str(p) for p in err.errors()[0]["loc"])
             raise WebhookError(400, f"malformed {event} payload: {where or 'body'} {err.errors()[0]['msg']}") from None
+        finally:
+            with self._handling_lock:
+                self._handling[delivery] -= 1
+                if not self._handling[delivery]:
+                    del self._handling[delivery]
 
     # -- helpers ------------------------------------------------------------------------------------
     def _first(self, delivery: str, starts_run: str | None = None) -> bool:
@@ -71,6 +84,9 @@ class GitHubEvents:
         claimed = self.runtime.store.claim_delivery(f"github:{delivery}", starts_run)
         if claimed is None:
             return True
+        with self._handling_lock:
+            if self._handling[delivery] > 1:  # its first copy is being handled right now
+                return False
         return bool(starts_run) and claimed == starts_run and self.runtime.store.get_run(starts_run) is None
 
     def _bot_login(self) -> str | None:
