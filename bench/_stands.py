@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,31 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_"))}
 
 
+def conclude(name: str, figures: list[Any], problems: list[str], seconds: float, plot: Callable[[], None]) -> int:
+    """Print the table, save the pictures, publish; 1 when work was lost or duplicated."""
+    from _common import publish, table
+
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    print()
+    print(table(figures, title=f"bench/{name}.py: {seconds:.0f}s on {os.cpu_count()} cores, load {load}"))
+    plot()
+    publish(name, figures)
+    if problems:
+        print("\nLOST OR DUPLICATED WORK:", *problems, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Exit with what `main` returns; 2 (and the trace) when the benchmark itself broke."""
+    try:
+        code = main()
+    except Exception:
+        traceback.print_exc()
+        code = 2
+    sys.exit(code)
+
+
 class World:
     """The three stand-ins with one repo, one channel, one Linear team and one person who may ask."""
 
@@ -170,6 +196,16 @@ class World:
         self.slack.stop()
         self.github.stop()
         self.linear.stop()
+
+    def baseline_env(self) -> dict[str, str]:
+        """A baseline's environment: the same secrets as Baton's, Slack's API on the stand-in."""
+        return clean_env() | {
+            "SLACK_SIGNING_SECRET": SECRETS["slack"],
+            "GITHUB_WEBHOOK_SECRET": SECRETS["github"],
+            "LINEAR_WEBHOOK_SECRET": SECRETS["linear"],
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_API_URL": self.slack.api_url,
+        }
 
     def env(self, home: Path, config: dict[str, Any], **extra: str) -> dict[str, str]:
         """`baton serve`'s environment: its own home and baton.yml, every source on a stand-in."""

@@ -24,17 +24,15 @@ one first reply; a missed target never does.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Figure, median, percentile, publish, pyplot, save_figure, table, timed
+from _common import Figure, median, percentile, pyplot, save_figure, timed
 from _loadgen import PATHS, Delivery, signed
 
 IN_FLIGHT = 50
@@ -102,18 +100,11 @@ def sample(world: Any, client: httpx.Client, url: str, source: str, count: int, 
 
 
 def measure_baseline(world: Any, root: Path, count: int) -> Samples:
-    from _stands import SECRETS, SLACK_TOKEN, Server, clean_env, free_port
+    from _stands import Server, free_port
 
     port = free_port()
-    env = clean_env() | {
-        "SLACK_SIGNING_SECRET": SECRETS["slack"],
-        "GITHUB_WEBHOOK_SECRET": SECRETS["github"],
-        "LINEAR_WEBHOOK_SECRET": SECRETS["linear"],
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_API_URL": world.slack.api_url,
-    }
     argv = [sys.executable, str(Path(__file__).with_name("_baselines.py")), "bolt-reply", str(port)]
-    server = Server("bolt", argv, env, root / "bolt.log", port).start("/")
+    server = Server("bolt", argv, world.baseline_env(), root / "bolt.log", port).start("/")
     try:
         with httpx.Client(timeout=WAIT_S) as client:
             sample(world, client, server.url, "slack", 3, "warm-up", card=False)
@@ -234,7 +225,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SAMPLES} samples per source, for development")
     args = parser.parse_args()
     count = QUICK_SAMPLES if args.quick else SAMPLES
-    from _stands import World
+    from _stands import World, conclude
 
     with tempfile.TemporaryDirectory(prefix="baton-bench-first-reply-") as tmp, timed() as whole:
         root = Path(tmp)
@@ -244,22 +235,10 @@ def main() -> int:
             baton, working = measure_baton(world, root, count)
         finally:
             world.stop()
-    figures = figures_for(baton, bolt, working)
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print()
-    print(table(figures, title=f"bench/first_reply.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
-    plot(baton, bolt)
-    publish("first_reply", figures)
-    if problems:
-        print("\nLOST OR DUPLICATED WORK:", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return conclude("first_reply", figures_for(baton, bolt, working), problems, whole.s, lambda: plot(baton, bolt))
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:
-        traceback.print_exc()
-        code = 2
-    sys.exit(code)
+    from _stands import run_main
+
+    run_main(main)

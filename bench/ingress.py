@@ -33,13 +33,12 @@ import re
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Figure, percentile, publish, pyplot, save_figure, table, timed
+from _common import Figure, percentile, pyplot, save_figure, timed
 from _loadgen import PATHS, Delivery, LoadGenerator, Outcome
 
 RATES = (50, 200, 1000)
@@ -131,7 +130,9 @@ def runs_recorded(server: Any) -> int:
     return int(sum(float(n) for n in re.findall(r'^baton_runs\{state="[^"]+"\} ([0-9.e+]+)$', text, re.M)))
 
 
-def measure_baton(gen: LoadGenerator, world: Any, root: Path, plan: dict[int, float], profile: bool) -> list[Cell]:
+def measure_baton(
+    gen: LoadGenerator, world: Any, root: Path, plan: dict[int, float], sources: list[str], profile: bool
+) -> list[Cell]:
     from _stands import Server, free_port
 
     home = root / "baton"
@@ -145,7 +146,7 @@ def measure_baton(gen: LoadGenerator, world: Any, root: Path, plan: dict[int, fl
     cells: list[Cell] = []
     expected = 0
     try:
-        for source in SOURCES:
+        for source in sources:
             for rate, seconds in plan.items():
                 started = time.monotonic()
                 cell = measure(gen, world, server, "baton", source, rate, seconds)
@@ -157,6 +158,9 @@ def measure_baton(gen: LoadGenerator, world: Any, root: Path, plan: dict[int, fl
         if profile:
             stop_profiled(server, root / "serve-profile.txt")
         server.stop()
+        failures = [line for line in server.log.read_text().splitlines() if '"level": "error"' in line]
+        for line in failures[:3]:
+            print(f"  baton serve logged: {line[:1500]}", file=sys.stderr)
     if profile:
         print((root / "serve-profile.txt").read_text(), file=sys.stderr)
     check_work(world, home, cells)
@@ -192,7 +196,7 @@ def check_work(world: Any, home: Path, cells: list[Cell]) -> None:
         problems.append(f"{len(lost)} deliveries became no run (e.g. {sorted(lost)[:3]})")
     if extra:
         problems.append(f"{len(extra)} runs no delivery asked for (a duplicate started one?): {sorted(extra)[:3]}")
-    for source in SOURCES:
+    for source in sorted({c.source for c in cells}):
         replies = world.replies(source)
         mine = [d for d in originals if d.source == source]
         counts = [len(replies.get(world.reply_key(d), [])) for d in mine]
@@ -362,59 +366,44 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short phases, for development")
     parser.add_argument("--profile", action="store_true", help="run baton serve under pyinstrument and print it")
+    parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated subset of slack,github,linear")
     parser.add_argument("--profiled-serve", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profiled_serve:
         profiled_serve(Path(args.profiled_serve[0]), int(args.profiled_serve[1]))
         return 0
     plan = QUICK_SECONDS if args.quick else SECONDS
+    sources = [s for s in args.sources.split(",") if s in SOURCES]
     gen = LoadGenerator().start()  # forked before this process starts any thread
     cells: list[Cell] = []
     try:
-        from _stands import SECRETS, SLACK_TOKEN, Server, World, clean_env, free_port
+        from _stands import Server, World, conclude, free_port
 
         with tempfile.TemporaryDirectory(prefix="baton-bench-ingress-") as tmp, timed() as whole:
             root = Path(tmp)
             world = World(root)
             try:
-                secrets = {
-                    "SLACK_SIGNING_SECRET": SECRETS["slack"],
-                    "GITHUB_WEBHOOK_SECRET": SECRETS["github"],
-                    "LINEAR_WEBHOOK_SECRET": SECRETS["linear"],
-                    "SLACK_BOT_TOKEN": SLACK_TOKEN,
-                    "SLACK_API_URL": world.slack.api_url,
-                }
                 baselines = Path(__file__).with_name("_baselines.py")
-                for name, sources in (("floor", SOURCES), ("bolt", ("slack",))):
+                for name, some in (("floor", sources), ("bolt", [s for s in sources if s == "slack"])):
+                    if not some:
+                        continue
                     port = free_port()
                     argv = [sys.executable, str(baselines), name, str(port)]
-                    server = Server(name, argv, clean_env() | secrets, root / f"{name}.log", port).start("/")
+                    server = Server(name, argv, world.baseline_env(), root / f"{name}.log", port).start("/")
                     try:
-                        for source in sources:
+                        for source in some:
                             cells += [measure(gen, world, server, name, source, r, s) for r, s in plan.items()]
                     finally:
                         server.stop()
-                cells += measure_baton(gen, world, root, plan, args.profile)
+                cells += measure_baton(gen, world, root, plan, sources, args.profile)
             finally:
                 world.stop()
     finally:
         gen.stop()
-    figures = figures_for(cells)
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print()
-    print(table(figures, title=f"bench/ingress.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
-    plot(cells)
-    publish("ingress", figures)
-    if problems:
-        print("\nLOST OR DUPLICATED WORK:", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return conclude("ingress", figures_for(cells), problems, whole.s, lambda: plot(cells))
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except Exception:
-        traceback.print_exc()
-        code = 2
-    sys.exit(code)
+    from _stands import run_main
+
+    run_main(main)
