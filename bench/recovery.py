@@ -6,7 +6,9 @@ Each trial has its own Baton home on SQLite: three repos, each with three sequen
 agent steps that sleep a little and record every invocation (start and end, with a timestamp) in
 a marker file. `baton serve` is started as a child process, a signed Slack mention starts the run
 (the Slack Web API is a stub in this process that answers `ok`), and at a random point of the run
-(seeded RNG, uniform over 10-90% of an uninterrupted run's length) the process gets SIGKILL. A new
+the process gets SIGKILL: after its k-th event plus up to one agent step's sleep, k drawn by a
+seeded RNG from the events an uninterrupted run records before it waits (so a slow machine moves
+the kill points with the run instead of past its end). A new
 `baton serve` is started on the same home and port and the run is followed to awaiting_approval.
 
 Measured per trial: restart -> /readyz answers, restart -> the run's next event in the store (the
@@ -236,13 +238,15 @@ class Reader:
         return None
 
 
-# -- the uninterrupted run: the baseline and the length the kill points are drawn from ---------------------
+# -- the uninterrupted run: the baseline, and the events the kill points are drawn from -----------------
 @dataclass
 class Fresh:
     ready_s: float
     first_event_s: float
     first_agent_s: float
     length_s: float
+    events: int
+    """How many events the run recorded before its awaiting_approval state event."""
 
 
 def fresh_run(world: World) -> Fresh:
@@ -256,12 +260,13 @@ def fresh_run(world: World) -> Fresh:
         done = reader.wait_state(run_id, "awaiting_approval")
         if done is None:
             problems.append(f"uninterrupted run {run_id} never reached awaiting_approval")
-            return Fresh(ready, float("nan"), float("nan"), float("nan"))
+            return Fresh(ready, float("nan"), float("nan"), float("nan"), 0)
         events = reader.events(run_id)
+        waits = [n for n, e in enumerate(events) if e.kind == "state" and e.data.get("to") == "awaiting_approval"]
         first = min(e.at for e in events if e.kind != "run_created").timestamp()
         agent = min(i.at for i in invocations(world) if i.phase == "start")
         check_outcome(world, reader, run_id, "uninterrupted run")
-        return Fresh(ready, first - posted, agent - posted, done.timestamp() - posted)
+        return Fresh(ready, first - posted, agent - posted, done.timestamp() - posted, waits[0])
     finally:
         reader.close()
         serve.stop()
@@ -294,7 +299,8 @@ def check_outcome(world: World, reader: Reader, run_id: str, label: str) -> None
 @dataclass
 class Trial:
     number: int
-    kill_after_s: float
+    kill_event: int
+    kill_after_s: float = float("nan")
     state_at_kill: str = ""
     finished_at_kill: int = 0
     cold_ready_s: float = float("nan")
@@ -306,9 +312,10 @@ class Trial:
     notes: list[str] = field(default_factory=list)
 
 
-def trial(number: int, root: Path, slack_api: str, kill_after: float) -> Trial:
+def trial(number: int, root: Path, slack_api: str, kill_event: int, jitter_s: float) -> Trial:
+    """Kill the serve `jitter_s` after its run recorded `kill_event` events."""
     world = make_world(root, slack_api)
-    result = Trial(number, kill_after)
+    result = Trial(number, kill_event)
     port = free_port()
     crashed = Serve.start(world.env, root / "serve-1.log", port)
     reader = Reader(world)
@@ -318,8 +325,11 @@ def trial(number: int, root: Path, slack_api: str, kill_after: float) -> Trial:
         posted = time.time()
         post_mention(crashed.url, number)
         run_id = reader.only_run()
-        time.sleep(max(0.0, posted + kill_after - time.time()))
-        crashed.kill()
+        deadline = time.monotonic() + WAIT_S
+        while len(reader.events(run_id)) < kill_event and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(jitter_s)
+        result.kill_after_s = crashed.kill() - posted
 
         # What the store says was done when the process died (it is dead: nothing more is written).
         seen = max(e.seq for e in reader.events(run_id))
@@ -367,7 +377,8 @@ def trial(number: int, root: Path, slack_api: str, kill_after: float) -> Trial:
         if restarted is not None:
             restarted.stop()
     print(
-        f"  trial {number:>2}: killed at {kill_after:.2f}s ({result.state_at_kill}, {result.finished_at_kill} steps "
+        f"  trial {number:>2}: killed after event {kill_event} + {jitter_s:.2f}s = {result.kill_after_s:.2f}s "
+        f"({result.state_at_kill}, {result.finished_at_kill} steps "
         f"finished), ready {result.ready_s:.2f}s, moving {result.moving_s:.2f}s ({result.first_event}), "
         f"agent {result.agent_s:.2f}s, {result.rerun_unfinished} interrupted steps re-run",
         file=sys.stderr,
@@ -498,10 +509,10 @@ def main() -> int:
             f"first agent {fresh.first_agent_s:.2f}s, awaiting approval {fresh.length_s:.2f}s",
             file=sys.stderr,
         )
-        length = fresh.length_s if fresh.length_s == fresh.length_s else 3.0
+        last = max(fresh.events - 2, 2)  # the last events come as the run starts to wait
         for number in range(1, count + 1):
-            kill_after = rng.uniform(0.1, 0.9) * length
-            trials.append(trial(number, root / f"trial-{number}", api, kill_after))
+            kill_event, jitter = rng.randint(1, last), rng.uniform(0, AGENT_SLEEP_S)
+            trials.append(trial(number, root / f"trial-{number}", api, kill_event, jitter))
     figures = figures_for(fresh, trials)
     plot(trials)
     return conclude("recovery", figures, whole.s, problems)
