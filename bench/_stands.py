@@ -22,7 +22,6 @@ import socket
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,16 +160,6 @@ def conclude(name: str, figures: list[Any], problems: list[str], seconds: float,
         print("\nLOST OR DUPLICATED WORK:", *problems, sep="\n  ", file=sys.stderr)
         return 1
     return 0
-
-
-def run_main(main: Callable[[], int]) -> None:
-    """Exit with what `main` returns; 2 (and the trace) when the benchmark itself broke."""
-    try:
-        code = main()
-    except Exception:
-        traceback.print_exc()
-        code = 2
-    sys.exit(code)
 
 
 class World:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Figure, median, percentile, pyplot, save_figure, timed
+from _common import Figure, median, percentile, pyplot, run_benchmark, save_figure, timed
 from _loadgen import PATHS, Delivery, signed
 
 IN_FLIGHT = 50
@@ -239,6 +239,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from _stands import run_main
-
-    run_main(main)
+    run_benchmark(main)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Figure, percentile, pyplot, save_figure, timed
+from _common import Figure, percentile, pyplot, run_benchmark, save_figure, timed
 from _loadgen import PATHS, Delivery, LoadGenerator, Outcome
 
 RATES = (50, 200, 1000)
@@ -49,6 +49,8 @@ DUPLICATE_EVERY = 10
 """Every 10th delivery repeats one sent a few requests before (Slack retries, GitHub and Linear redeliveries)."""
 DRAIN_S = 120.0
 TARGET_RATE = 200
+WARM_UP_RATE = 20
+"""Each server first gets a second of this, not counted: lazy imports, first lookups, caches."""
 problems: list[str] = []
 """Lost or duplicated work found along the way; any makes the benchmark exit 1."""
 
@@ -144,9 +146,14 @@ def measure_baton(
         argv = [sys.executable, __file__, "--profiled-serve", str(root / "serve-profile.txt"), str(port)]
     server = Server("baton serve", argv, env, root / "baton-serve.log", port).start()
     cells: list[Cell] = []
+    warm_ups: list[Cell] = []
     expected = 0
     try:
         for source in sources:
+            warm_up = measure(gen, world, server, "warm", source, WARM_UP_RATE, 1.0)
+            warm_ups.append(warm_up)
+            expected += len({d.delivery_id for d in warm_up.deliveries})
+            _wait_for_runs(server, expected)
             for rate, seconds in plan.items():
                 started = time.monotonic()
                 cell = measure(gen, world, server, "baton", source, rate, seconds)
@@ -163,7 +170,7 @@ def measure_baton(
             print(f"  baton serve logged: {line[:1500]}", file=sys.stderr)
     if profile:
         print((root / "serve-profile.txt").read_text(), file=sys.stderr)
-    check_work(world, home, cells)
+    check_work(world, home, warm_ups + cells)
     return cells
 
 
@@ -392,6 +399,7 @@ def main() -> int:
                     server = Server(name, argv, world.baseline_env(), root / f"{name}.log", port).start("/")
                     try:
                         for source in some:
+                            measure(gen, world, server, "warm", source, WARM_UP_RATE, 1.0)
                             cells += [measure(gen, world, server, name, source, r, s) for r, s in plan.items()]
                     finally:
                         server.stop()
@@ -404,6 +412,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from _stands import run_main
-
-    run_main(main)
+    run_benchmark(main)

@@ -8,6 +8,7 @@ stand-in keeps its own routes, checks and wire details; only the serving is here
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,12 +38,20 @@ class StubHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a server under test being killed) is not an error of the stand-in."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class StubServer:
     """`handler` serving `owner` on 127.0.0.1:<fresh port> (bound at once: `url` is known before `start`)."""
 
     def __init__(self, handler: type[StubHandler], owner: object, name: str) -> None:
         bound = type(handler.__name__, (handler,), {"owner": owner})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), bound)
+        self._server = _QuietServer(("127.0.0.1", 0), bound)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=name, daemon=True
