@@ -140,6 +140,11 @@ class Cluster:
     def hooks(self) -> Webhooks:
         return Webhooks(self.fake, f"{self.url}/github/webhook", SECRET)
 
+    def redeliver(self, repo: str, issue: int, comment_id: int, delivery: str) -> httpx.Response:
+        """GitHub delivering an issue comment's webhook (again) under `delivery`."""
+        hooks = self.hooks
+        return hooks.send("issue_comment", hooks.issue_comment(f"acme/{repo}", issue, comment_id), delivery=delivery)
+
     def serve(self, *flags: str) -> Baton:
         server = Baton(self.env, "serve", "--port", self.url.rsplit(":", 1)[1], *flags).start()
         until("baton serve to answer /readyz", self._ready)

@@ -11,7 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from dbos import DBOSClient
+from dbos import DBOSClient, WorkflowStatus
 
 from bot.domain import RunState
 from bot.engine.runs import RUN_QUEUE, workflow_id
@@ -40,6 +40,16 @@ def _state(world: Cluster, run_id: str) -> RunState | None:
     return run.state if run is not None else None
 
 
+def _run_workflows_if_ended(database_url: str) -> list[WorkflowStatus] | None:
+    """The run queue's workflows once none of them is waiting or working any more."""
+    client = DBOSClient(system_database_url=database_url)
+    try:
+        statuses = client.list_workflows(queue_name=RUN_QUEUE, load_input=False, load_output=False)
+    finally:
+        client.destroy()
+    return statuses if all(s.status not in ("ENQUEUED", "PENDING") for s in statuses) else None
+
+
 @pytest.mark.postgres
 def test_twenty_webhook_runs_on_serve_and_two_workers_merge_once_through_a_killed_worker(
     tmp_path: Path, database_url: str
@@ -52,9 +62,7 @@ def test_twenty_webhook_runs_on_serve_and_two_workers_merge_once_through_a_kille
             with ThreadPoolExecutor(4) as pool:  # people ask (and approve) at once, not in turn
                 asked = list(pool.map(world.ask, [_repos_of(n) for n in range(10)]))
                 # kill -9 the first worker while an agent of its works, then start another worker.
-                interrupted = until(
-                    "an agent at work under the first worker", lambda: world.agents.read().running_under(first.pid)
-                )
+                until("an agent at work under the first worker", lambda: world.agents.read().running_under(first.pid))
                 first.kill()
                 asked += pool.map(world.ask, [_repos_of(n) for n in range(10, 20)])
                 replacement = world.worker()
@@ -77,6 +85,7 @@ def test_twenty_webhook_runs_on_serve_and_two_workers_merge_once_through_a_kille
                     return all(_state(world, run_id) is RunState.merged for run_id in runs)
 
                 until("every run to merge", approve_waiting, timeout=240)
+                statuses = until("every run's workflow to end", lambda: _run_workflows_if_ended(database_url))
         finally:
             for process in (server, first, second, replacement):
                 if process is not None:
@@ -84,8 +93,14 @@ def test_twenty_webhook_runs_on_serve_and_two_workers_merge_once_through_a_kille
 
         agents = world.agents.read()
         touched = {(run_id, repo) for run_id, (repos, _) in runs.items() for repo in repos}
-        # Each repo of each run: one finished agent invocation, or two where the kill cut one short.
-        killed = {(i.run, i.repo) for i in interrupted}
+        # The first worker's agents: those whose parent is neither live worker (an agent the kill
+        # orphaned before it looked is the init process's). The kill cut one short: it never ended.
+        assert replacement is not None
+        of_first = [i for i in agents.invocations if i.parent not in (second.pid, replacement.pid)]
+        assert [i for i in of_first if not i.ended] != []
+        # Each repo of each run ended one agent invocation; only what the killed worker had in hand
+        # (cut short, or just ended before its step was recorded) was invoked again.
+        killed = {(i.run, i.repo) for i in of_first}
         assert set(agents.ends()) == touched
         assert {key for key, count in agents.ends().items() if count > 1} <= killed
         assert {key for key, count in agents.starts().items() if count > 1} <= killed
@@ -100,11 +115,7 @@ def test_twenty_webhook_runs_on_serve_and_two_workers_merge_once_through_a_kille
             assert len(merges) == len(set(merges)) == len(expected), repo
             for run_id in expected:
                 assert read_file_on(world.remotes[repo], "main", f"done/{run_id}.txt") == f"{run_id}\n"
-        client = DBOSClient(system_database_url=database_url)
-        try:
-            statuses = client.list_workflows(queue_name=RUN_QUEUE, load_input=False, load_output=False)
-        finally:
-            client.destroy()
+        # Each run was one workflow, taken from the run queue, and it finished.
         assert sorted(s.workflow_id for s in statuses) == sorted(workflow_id(r, 1) for r in runs)
         assert {s.status for s in statuses} == {"SUCCESS"}
 
@@ -117,7 +128,11 @@ def test_serve_on_postgres_enqueues_runs_and_leaves_them_to_a_worker(tmp_path: P
         worker = None
         client = DBOSClient(system_database_url=database_url)
         try:
-            run_id, _ = world.ask(["r0"])
+            issue = world.fake.open_issue("acme/r0", "Mark this run", "one marker file", "alice")
+            comment = world.fake.add_comment("acme/r0", issue, "@baton add a marker", "alice")
+            first, again = (world.redeliver("r0", issue, comment.id, "delivery-1") for _ in range(2))
+            run_id = first.json()["run_id"]
+            assert again.json() == {**first.json(), "action": "duplicate"}  # a redelivery joins the run
             queued = client.list_workflows(workflow_ids=[workflow_id(run_id, 1)], load_input=False, load_output=False)
             assert [(s.status, s.queue_name, s.executor_id) for s in queued] == [("ENQUEUED", RUN_QUEUE, None)]
             assert world.store.executors() == []  # serve is no executor: nothing here can run it
