@@ -2,7 +2,9 @@
 
 This is the one place that knows every concrete class. Commands that only read or decide
 (`runs list`, `approve`) build a Runtime without launching the executor; commands that execute
-runs (`run`, `demo`, `worker`, `serve`) launch it.
+runs (`run`, `demo`, `worker`, and `serve` on SQLite or with `--execute`) launch it. Either kind
+starts runs the same way: by enqueueing them on DBOS's run queue (`submit`), which a Runtime that
+is not launched (`serve` on PostgreSQL) does as a client of DBOS's database.
 """
 
 from __future__ import annotations
