@@ -8,15 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from bot.config import RateLimit
+from bot import linear_documents as docs
+from bot.config import RateLimit, Settings
+from bot.linear_client import LinearClient, published_schema
 from bot.ratelimit import TokenBucket
 from bot.scm.github_client import GitHubApi, GitHubCredentials
 from bot.scm.github_issues import GitHubIssues
 from bot.store import make_engine, migrate
+from bot.surfaces.slack import web_client
 from tests.e2e.postgres_support import fresh_database
 from tests.fakes.github_setup import TOKEN, baton_config, start_fake
+from tests.fakes.linear_api import FakeLinear
+from tests.fakes.slack_api import FakeSlack
 
 
 class Clock:
@@ -114,4 +120,31 @@ def test_github_requests_wait_for_the_shared_limit(sqlite_url: str, tmp_path: Pa
         fake.stop()
     assert titles == ["Rename /items"] * 3
     assert len(reads) == 3
+    assert clock.slept == [pytest.approx(0.5)]
+
+
+def test_slack_calls_wait_for_the_shared_limit(sqlite_url: str, tmp_path: Path) -> None:
+    (engine,) = _engines(sqlite_url, 1)
+    clock = Clock()
+    bucket = TokenBucket(engine, "slack", RateLimit(calls=2, per_s=1), clock=clock, sleep=clock.sleep)
+    with FakeSlack() as slack:
+        settings = Settings(home=tmp_path, SLACK_BOT_TOKEN=SecretStr(slack.token), SLACK_API_URL=slack.api_url)
+        client = web_client(settings, throttle=bucket)
+        for n in range(3):
+            client.chat_postMessage(channel="C1", text=f"message {n}")
+        posted = slack.calls_to("chat.postMessage")
+    assert len(posted) == 3
+    assert clock.slept == [pytest.approx(0.5)]
+
+
+def test_linear_requests_wait_for_the_shared_limit(sqlite_url: str) -> None:
+    (engine,) = _engines(sqlite_url, 1)
+    clock = Clock()
+    bucket = TokenBucket(engine, "linear", RateLimit(calls=2, per_s=1), clock=clock, sleep=clock.sleep)
+    with FakeLinear(api_key="lin_api_limits") as linear:
+        client = LinearClient(linear.url, "lin_api_limits", schema=published_schema(), throttle=bucket)
+        for _ in range(3):
+            client.execute(docs.VIEWER)
+        calls = list(linear.calls)
+    assert len(calls) == 3
     assert clock.slept == [pytest.approx(0.5)]
