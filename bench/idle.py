@@ -478,24 +478,26 @@ def profile_figures(result: dict[str, Any], sample: Sample) -> list[Figure]:
 
 
 def plot(samples: list[Sample], raised: Sample | None) -> None:
+    """RSS, CPU and threads against the runs waiting, at the default cap (and the raised one)."""
     plt = pyplot()
     xs = [s.waiting for s in samples]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    left.plot(xs, [s.rss_mb for s in samples], "o-", label="baton serve (default cap)")
-    left.axhline(300, color="red", linestyle="--", label="target 300 MB")
-    right.plot(xs, [s.threads for s in samples], "o-", label="baton serve (default cap)")
-    right.axhline(samples[0].threads, color="grey", linestyle=":", label="no runs")
-    if raised is not None:
-        left.plot([raised.waiting], [raised.rss_mb], "s", label=f"cap raised to {raised.cap}")
-        right.plot([raised.waiting], [raised.threads], "s", label=f"cap raised to {raised.cap}")
-    left.set(xlabel="runs waiting for approval", ylabel="RSS (MB)", title="memory")
-    right.set(xlabel="runs waiting for approval", ylabel="threads", title="threads")
-    for ax in (left, right):
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    panels = [
+        ("memory", "RSS (MB)", lambda s: s.rss_mb, 300.0, "target 300 MB"),
+        ("CPU", "% of one core", lambda s: s.cpu_pct, 1.0, "target 1%"),
+        ("threads", "threads", lambda s: s.threads, float(samples[0].threads), "no runs"),
+    ]
+    for ax, (title, unit, value, line, line_label) in zip(axes, panels, strict=True):
+        ax.plot(xs, [value(s) for s in samples], "o-", label=f"baton serve (default cap {samples[0].cap})")
+        if raised is not None:
+            ax.plot([raised.waiting], [value(raised)], "s", label=f"cap raised to {raised.cap}")
+        ax.axhline(line, color="red" if title != "threads" else "grey", linestyle="--", label=line_label)
+        ax.set(xlabel="runs waiting for approval", ylabel=unit, title=title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("bench/idle.py: baton serve with runs waiting for approval")
+    fig.suptitle("bench/idle.py: baton serve with runs waiting for approval (SQLite)")
     fig.tight_layout()
-    save_figure(fig, "idle", "rss-threads")
+    save_figure(fig, "idle", "rss-cpu-threads")
 
 
 def main() -> int:
