@@ -178,6 +178,23 @@ class Cluster:
         assert answer.status_code == 200, answer.text
 
 
+def github_env(tmp_path: Path, config: dict[str, Any], fake: FakeGitHub, **extra: str) -> dict[str, str]:
+    """The environment of a Baton process on the fake GitHub: `config` written as its baton.yml,
+    its home under `tmp_path`, and none of the caller's own service settings."""
+    config_path = tmp_path / "baton.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_"))}
+    return {
+        **clean,
+        "BATON_HOME": str(tmp_path / ".baton"),
+        "BATON_CONFIG": str(config_path),
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_TOKEN": TOKEN,
+        "GITHUB_API_URL": fake.url,
+        **extra,
+    }
+
+
 @contextmanager
 def cluster(tmp_path: Path, database_url: str, repos: list[str], concurrency: dict[str, int]) -> Iterator[Cluster]:
     """The fake GitHub over `repos` (acme/<name>), and the environment Baton processes share:
@@ -194,18 +211,7 @@ def cluster(tmp_path: Path, database_url: str, repos: list[str], concurrency: di
     config["playbooks"] = {"default": {"per_repo": {"agent": "marker"}}}
     config["approval"] = {"require_green_checks": False}
     config["concurrency"] = concurrency
-    config_path = tmp_path / "baton.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_"))}
-    env = {
-        **clean,
-        "BATON_HOME": str(tmp_path / ".baton"),
-        "BATON_CONFIG": str(config_path),
-        "BATON_DATABASE_URL": database_url,
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GITHUB_API_URL": fake.url,
-    }
+    env = github_env(tmp_path, config, fake, BATON_DATABASE_URL=database_url)
     engine = make_engine(Settings(database_url=database_url).store_url)
     try:
         yield Cluster(fake, env, Store(engine), agents, f"http://127.0.0.1:{free_port()}", remotes)

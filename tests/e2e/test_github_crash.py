@@ -15,16 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from bot.config import Settings
 from bot.domain import RunState
 from bot.scm.github_issues import status_marker
 from bot.store import Store, make_engine
 from tests.e2e.conftest import agent, lines, process_alive
-from tests.e2e.scale_support import free_port, until
+from tests.e2e.scale_support import free_port, github_env, until
 from tests.fakes.github_api import FakeGitHub
-from tests.fakes.github_setup import TOKEN, config_dict, start_fake
+from tests.fakes.github_setup import config_dict, start_fake
 from tests.fakes.github_stack import SECRET
 from tests.fakes.github_webhooks import Webhooks
 from tests.gitutil import read_file_on
@@ -84,17 +83,7 @@ def world(tmp_path: Path) -> Iterator[tuple[FakeGitHub, dict[str, Path], dict[st
     config["playbooks"] = {"default": {"per_repo": {"sequential": [{"agent": "first"}, {"agent": "@routed"}]}}}
     config["concurrency"] = {"per_run": 1}
     counts.mkdir()
-    config_path = tmp_path / "baton.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_"))}
-    env = {
-        **clean,
-        "BATON_HOME": str(tmp_path / ".baton"),
-        "BATON_CONFIG": str(config_path),
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GITHUB_API_URL": fake.url,
-    }
+    env = github_env(tmp_path, config, fake)
     try:
         yield fake, remotes, env, tmp_path
     finally:
