@@ -152,3 +152,15 @@ def test_serve_on_postgres_enqueues_runs_and_leaves_them_to_a_worker(tmp_path: P
             for process in (server, worker):
                 if process is not None:
                     process.kill()
+
+
+@pytest.mark.postgres
+def test_serve_with_execute_runs_work_itself_on_postgres(tmp_path: Path, database_url: str) -> None:
+    with cluster(tmp_path, database_url, ["r0"], {"global": 2, "per_repo": 1}) as world:
+        server = world.serve("--execute")
+        try:
+            run_id, _ = world.ask(["r0"])
+            until("serve to run it", lambda: _state(world, run_id) is RunState.awaiting_approval)
+        finally:
+            server.kill()
+    assert [(i.run, i.parent, i.ended) for i in world.agents.read().invocations] == [(run_id, server.pid, True)]
