@@ -2,7 +2,8 @@
 wait until it answers, read its threads, memory, CPU and file descriptors, and end it (kill -9
 like a crash, or SIGTERM).
 
-Also the small pieces both benchmarks build their worlds from: bare git remotes and script agents.
+Also the small pieces both benchmarks build their worlds from: script agents, and (from engine.py)
+bare git remotes and a git environment that ignores the user's configuration.
 `make bench` runs every bench/*.py; run as a script this one does nothing.
 """
 
@@ -21,46 +22,11 @@ from typing import Any
 
 import httpx
 import psutil
+from engine import git_env, make_remote
+
+__all__ = ["Serve", "baton_env", "free_port", "git_env", "make_remote", "open_fds", "shell_agent"]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    return env | {
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Bench",
-        "GIT_AUTHOR_EMAIL": "bench@localhost",
-        "GIT_COMMITTER_NAME": "Bench",
-        "GIT_COMMITTER_EMAIL": "bench@localhost",
-    }
-
-
-def make_remote(root: Path, name: str) -> Path:
-    """A bare repo whose `main` holds one commit with a README."""
-    remote = root / f"{name}.git"
-    root.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["git", "init", "--quiet", "--bare", "--initial-branch=main", str(remote)],
-        env=git_env(),
-        check=True,
-        capture_output=True,
-    )
-    readme = f"# {name}\n".encode()
-    stream = (
-        b"commit refs/heads/main\ncommitter Bench <bench@localhost> 1700000000 +0000\n"
-        b"data 15\ninitial commit\n\nM 100644 inline README.md\n"
-        b"data %d\n%s\n" % (len(readme), readme)
-    )
-    subprocess.run(
-        ["git", f"--git-dir={remote}", "fast-import", "--quiet"],
-        input=stream,
-        env=git_env(),
-        check=True,
-        capture_output=True,
-    )
-    return remote
 
 
 def shell_agent(name: str, shell: str, timeout_s: float = 60) -> dict[str, Any]:
