@@ -117,6 +117,13 @@ def test_prompts_in_the_session_answer_commands_and_ask_for_another_round(world:
     session = ws.add_session(ws.add_issue(world.team, "Write notes", "repos: web"), alice)
     run_id = world.send(world.hooks.session_event("created", session)).json()["run_id"]
     wait_for(world.runtime, run_id, RunState.awaiting_approval, timeout=60)
+    # The surface asks for approval on its own thread; let it speak before the status question.
+    until(
+        "the approval request in the session",
+        lambda: any(
+            a.session_id == session.id and a.content.get("type") == "elicitation" for a in ws.activities.values()
+        ),
+    )
 
     answer = world.send(world.hooks.session_prompted(session, alice, "/baton status"))
     assert answer.json()["answers"][0].startswith("awaiting approval · web · ")
