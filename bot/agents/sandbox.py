@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -109,6 +110,9 @@ class Sandbox:
         assert self.bwrap is not None
         workdir, home = workdir.resolve(), home.resolve()
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for program in _programs_in_tmp(argv):
+            # Before the hidden paths' mounts, which therefore still cover anything inside these.
+            args += ["--ro-bind", str(program), str(program)]
         args += _private_run()
         dirs = [p for p in self.hidden if p.is_dir()]
         for hidden in dirs:
@@ -126,6 +130,28 @@ class Sandbox:
             args += ["--share-net"]
         args += ["--die-with-parent", "--chdir", str(workdir), "--", *argv]
         return args
+
+
+def _programs_in_tmp(argv: list[str]) -> list[Path]:
+    """What the agent runs that the private /tmp would hide (read-only): the Python environment
+    Baton runs from, the executable's virtualenv, and the files its argv names by absolute path."""
+    tmp = Path("/tmp").resolve()
+    wanted = [Path(sys.prefix)]
+    exe = shutil.which(argv[0]) if argv else None
+    if exe:
+        wanted.append(_venv_root(Path(exe)) or Path(exe))
+    wanted += [Path(arg) for arg in argv[1:] if arg.startswith("/")]
+    found: list[Path] = []
+    for path in wanted:
+        if path.exists() and path.absolute().is_relative_to(tmp) and path.absolute() not in found:
+            found.append(path.absolute())
+    return found
+
+
+def _venv_root(exe: Path) -> Path | None:
+    """The virtualenv an executable lives in (the directory with `pyvenv.cfg` above its `bin/`)."""
+    root = exe.absolute().parent.parent
+    return root if (root / "pyvenv.cfg").is_file() else None
 
 
 def _private_run() -> list[str]:
