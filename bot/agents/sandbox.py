@@ -134,16 +134,19 @@ class Sandbox:
 
 def _programs_in_tmp(argv: list[str]) -> list[Path]:
     """What the agent runs that the private /tmp would hide (read-only): the Python environment
-    Baton runs from, the executable's virtualenv, and the files its argv names by absolute path."""
+    Baton runs from, the executable's virtualenv, and the files its argv names by absolute path
+    (a checkout under /tmp, as CI's, would otherwise leave `execvp: No such file`)."""
     tmp = Path("/tmp").resolve()
     wanted = [Path(sys.prefix)]
     exe = shutil.which(argv[0]) if argv else None
     if exe:
         wanted.append(_venv_root(Path(exe)) or Path(exe))
-    wanted += [Path(arg) for arg in argv[1:] if arg.startswith("/")]
+    # Files only: an argument naming a directory (say, /tmp itself) is data, not the program.
+    wanted += [Path(arg) for arg in argv[1:] if arg.startswith("/") and Path(arg).is_file()]
     found: list[Path] = []
     for path in wanted:
-        if path.exists() and path.absolute().is_relative_to(tmp) and path.absolute() not in found:
+        inside = path.absolute().is_relative_to(tmp) and path.absolute() != tmp
+        if path.exists() and inside and path.absolute() not in found:
             found.append(path.absolute())
     return found
 

@@ -211,3 +211,22 @@ def test_doctor_names_bwrap_and_the_agents_it_confines(tmp_path: Path) -> None:
     config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
     text, _ = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
     assert f"bwrap: ✓ {BWRAP} (confines fixer)" in text
+
+
+def test_a_program_kept_under_tmp_still_runs_in_the_sandbox_without_showing_the_rest_of_tmp(baton_home: Path) -> None:
+    """A checkout under /tmp (CI clones there): the private /tmp must not hide the agent's program."""
+    kept = Path(tempfile.mkdtemp(prefix="checkout-under-tmp-"))
+    try:
+        program = kept / "codemod.py"
+        program.write_text(
+            "import os, pathlib, sys\n"
+            "here = os.path.dirname(sys.argv[0])\n"
+            "pathlib.Path('out.txt').write_text(repr((sorted(os.listdir('/tmp')), sorted(os.listdir(here)))))\n"
+        )
+        (kept / "neighbour.txt").write_text("not for agents")
+        workdir = _workdir(baton_home)
+        result = _run(_agent(baton_home, [sys.executable, str(program)], _confined(baton_home)), workdir)
+        assert result.status is AgentStatus.succeeded, result.output_tail
+        assert (workdir / "out.txt").read_text() == repr(([kept.name], ["codemod.py"]))
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
