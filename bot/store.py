@@ -35,6 +35,7 @@ from bot.domain import (
     Usage,
     utcnow,
 )
+from bot.inbox import Inbox
 from bot.metrics import note_duplicate_delivery
 from bot.schema import migrate as migrate
 from bot.store_models import (
@@ -91,6 +92,7 @@ class Store:
         self._redact = redactor.value if redactor is not None else _unchanged
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.audit = AuditLog(self._sessions)
+        self.inbox = Inbox(self._sessions)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:

@@ -7,8 +7,9 @@ from the trigger's delivery id), so a second start joins the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
@@ -22,11 +23,12 @@ from bot.engine.approval_loop import wait_first
 from bot.engine.budget import BudgetExceeded
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
-from bot.engine.messages import DecisionMessage, RepoOutcome
+from bot.engine.messages import LoopState, RepoOutcome, Taken
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
 from bot.engine.planning import make_plan
 from bot.engine.repo_context import RepoContext, RunCancelled
+from bot.inbox import loop_key
 from bot.scm.workspace import branch_name
 from bot.telemetry import binds_run_id
 
@@ -50,6 +52,23 @@ def workflow_id(run_id: str, attempt: int) -> str:
 
 def repo_workflow_id(run_id: str, attempt: int, repo: str) -> str:
     return f"{workflow_id(run_id, attempt)}-{repo}"
+
+
+def continuation_id(run_id: str, attempt: int, number: int) -> str:
+    return f"{workflow_id(run_id, attempt)}-c{number}"
+
+
+def continuation_enqueue_options(run_id: str, attempt: int, number: int, app_version: str) -> EnqueueOptions:
+    """How a parked run's continuation is put on the run queue; its id is the claim's number, so
+    enqueueing the same continuation twice joins the first."""
+    return {
+        "workflow_name": get_dbos_func_name(RunEngine.continue_workflow),
+        "class_name": _class_fqn(RunEngine),
+        "instance_name": ENGINE_NAME,
+        "queue_name": RUN_QUEUE,
+        "workflow_id": continuation_id(run_id, attempt, number),
+        "app_version": app_version,
+    }
 
 
 def run_enqueue_options(run_id: str, attempt: int, app_version: str) -> EnqueueOptions:
@@ -83,8 +102,18 @@ class RunEngine(DBOSConfiguredInstance):
     @traced.run_workflow
     @binds_run_id
     def run_workflow(self, run_id: str, attempt: int) -> str:
+        return self._guarded(run_id, partial(self._run, run_id, attempt))
+
+    @DBOS.workflow()
+    @traced.run_workflow
+    @binds_run_id
+    def continue_workflow(self, run_id: str, attempt: int, number: int) -> str:
+        """The run goes on from the wait it parked in: a message claimed it (bot/inbox.py)."""
+        return self._guarded(run_id, partial(self._continue, run_id, attempt))
+
+    def _guarded(self, run_id: str, work: Callable[[], str]) -> str:
         try:
-            return self._run(run_id, attempt)
+            return work()
         except DBOSAwaitedWorkflowCancelledError:
             return RunState.cancelled.value  # a repo's work was cancelled with the run
         except Exception as err:  # the run fails with a reason people can read, never silently
@@ -103,15 +132,29 @@ class RunEngine(DBOSConfiguredInstance):
         book = self.deps.config.playbook(spec.playbook)
         self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
         if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
-            verdict = approval_loop.await_plan_approval(self, run_id)
+            loop = LoopState(stage="plan", plan=plan.model_dump(mode="json"))
+            verdict = approval_loop.await_plan_approval(self, run_id, attempt, loop)
             if verdict != Decision.approve.value:
                 return verdict
-        self.state_step(run_id, RunState.working)
+        return self._work(spec, attempt, plan)
+
+    def _work(self, spec: RunSpec, attempt: int, plan: Plan) -> str:
+        self.state_step(spec.run_id, RunState.working)
         outcomes = self.fan_out_repos(spec, attempt, plan)
         if isinstance(outcomes, str):
             return outcomes
         changes = [o.change for o in outcomes if o.change is not None]
-        return self.approve_and_merge(spec, attempt, changes)
+        return approval_loop.approve_and_merge(self, spec, attempt, changes)
+
+    def _continue(self, run_id: str, attempt: int) -> str:
+        spec = self.load_spec(run_id)
+        loop = self.loop_step(run_id, attempt)
+        if loop.stage == "plan":
+            verdict = approval_loop.await_plan_approval(self, run_id, attempt, loop, enter=False)
+            if verdict != Decision.approve.value:
+                return verdict
+            return self._work(spec, attempt, Plan.model_validate(loop.plan))
+        return approval_loop.approve_and_merge(self, spec, attempt, self.current_changes_step(run_id), loop)
 
     def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan) -> list[RepoOutcome] | str:
         """Every repo's sub-task, wave by wave (providers first); the first failing wave stops."""
@@ -192,13 +235,6 @@ class RunEngine(DBOSConfiguredInstance):
         self.state_step(run_id, RunState.working)
         return True
 
-    # -- approval and merge ---------------------------------------------------------------------
-    def await_decision(self, run_id: str, waiting_for: str) -> DecisionMessage:
-        return approval_loop.await_decision(self, run_id, waiting_for)
-
-    def approve_and_merge(self, spec: RunSpec, attempt: int, changes: list[ChangeSet]) -> str:
-        return approval_loop.approve_and_merge(self, spec, attempt, changes)
-
     # -- rounds: follow-ups and repairs on the run's existing branches ----------------------------
     def start_round_repo(
         self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
@@ -246,6 +282,19 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def plan_step(self, spec: RunSpec, attempt: int) -> Plan | str:
         return make_plan(self.deps, spec, attempt)
+
+    @DBOS.step()
+    def take_step(self, run_id: str, attempt: int, loop: LoopState) -> Taken:
+        """The run's next message, or park the run (or, in a blocking wait, record that it waits)."""
+        key = f"{DBOS.workflow_id}#{DBOS.step_id}"
+        mode: Literal["parked", "waiting"] = "parked" if self.deps.settings.park_waits else "waiting"
+        message = self.deps.store.inbox.take(run_id, attempt, key, loop.model_dump(mode="json"), mode)
+        return Taken(message=message, parked=message is None and mode == "parked")
+
+    @DBOS.step()
+    def loop_step(self, run_id: str, attempt: int) -> LoopState:
+        fact = self.deps.store.get_fact(run_id, loop_key(attempt))
+        return LoopState.model_validate(fact or {})
 
     @DBOS.step()
     def remaining_step(self, run_id: str) -> float:
