@@ -23,6 +23,16 @@ from bot.engine.approval_loop import wait_first
 from bot.engine.budget import BudgetExceeded
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
+from bot.engine.ids import (
+    BUDGET_TOPIC,
+    ENGINE_NAME,
+    REPO_QUEUE,
+    RUN_QUEUE,
+    continuation_id,
+    describe,
+    repo_workflow_id,
+    workflow_id,
+)
 from bot.engine.messages import LoopState, RepoOutcome, Taken
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
@@ -34,61 +44,33 @@ from bot.telemetry import binds_run_id
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["BUDGET_TOPIC", "REPO_QUEUE", "RUN_QUEUE", "RunEngine", "describe", "repo_workflow_id", "workflow_id"]
+
 _CANCELLED = (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError)
-
-RUN_QUEUE = "baton-runs"
-"""Runs wait here for a process that executes them (`baton worker`, or `serve` on SQLite / with
-`--execute`); no limit: a run spends most of its life waiting for people."""
-REPO_QUEUE = "baton-repos"
-"""Each repo's work; partitioned by repo name (`concurrency.per_repo`), bounded by
-`concurrency.global` across processes and `concurrency.per_worker` in each."""
-ENGINE_NAME = "baton-engine"
-BUDGET_TOPIC = "budget"
-
-
-def workflow_id(run_id: str, attempt: int) -> str:
-    return f"run-{run_id}-a{attempt}"
-
-
-def repo_workflow_id(run_id: str, attempt: int, repo: str) -> str:
-    return f"{workflow_id(run_id, attempt)}-{repo}"
-
-
-def continuation_id(run_id: str, attempt: int, number: int) -> str:
-    return f"{workflow_id(run_id, attempt)}-c{number}"
 
 
 def continuation_enqueue_options(run_id: str, attempt: int, number: int, app_version: str) -> EnqueueOptions:
     """How a parked run's continuation is put on the run queue; its id is the claim's number, so
     enqueueing the same continuation twice joins the first."""
-    return {
-        "workflow_name": get_dbos_func_name(RunEngine.continue_workflow),
-        "class_name": _class_fqn(RunEngine),
-        "instance_name": ENGINE_NAME,
-        "queue_name": RUN_QUEUE,
-        "workflow_id": continuation_id(run_id, attempt, number),
-        "app_version": app_version,
-    }
+    return _enqueue_options(RunEngine.continue_workflow, continuation_id(run_id, attempt, number), app_version)
 
 
 def run_enqueue_options(run_id: str, attempt: int, app_version: str) -> EnqueueOptions:
     """How a run's workflow is put on the run queue, by name: a process that only ingests (a client
     of DBOS's database) enqueues it exactly as one that executes runs. The id is the run's, so a
     second enqueue of the same run joins the first."""
+    return _enqueue_options(RunEngine.run_workflow, workflow_id(run_id, attempt), app_version)
+
+
+def _enqueue_options(workflow: Callable[..., str], workflow_id: str, app_version: str) -> EnqueueOptions:
     return {
-        "workflow_name": get_dbos_func_name(RunEngine.run_workflow),
+        "workflow_name": get_dbos_func_name(workflow),
         "class_name": _class_fqn(RunEngine),
         "instance_name": ENGINE_NAME,
         "queue_name": RUN_QUEUE,
-        "workflow_id": workflow_id(run_id, attempt),
+        "workflow_id": workflow_id,
         "app_version": app_version,
     }
-
-
-def describe(err: Exception) -> str:
-    """An unexpected error as one line for people: its kind and message, no stack trace."""
-    text = " ".join(str(err).split())[:400]
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 @DBOS.dbos_class()
