@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from bot.engine.runs import RunEngine
 
 
+BLOCKING_RECHECK_S = 300.0
+
+
 def wait_first(handles: list[Any]) -> Any:
     """The first of `handles` to finish, polled tightly: a repo's end shows at once."""
     return DBOS.wait_first(handles, polling_interval_sec=0.02)
@@ -54,11 +57,12 @@ def await_decision(
         if taken.parked:
             return None
         # A blocking wait (`baton run`, `baton demo`: no scheduler): a message wakes it, the
-        # timeout expires it.
+        # deadline expires it. It looks again every BLOCKING_RECHECK_S, so a blocking wait that a
+        # parking process recovers (`serve` after `baton run`) parks there.
         remaining = engine.remaining_step(run_id)
         if remaining <= 0:
             return interpret(engine, run_id, {"decision": EXPIRE})
-        woke = DBOS.recv(DECISION_TOPIC, timeout_seconds=remaining)
+        woke = DBOS.recv(DECISION_TOPIC, timeout_seconds=min(remaining, BLOCKING_RECHECK_S))
         if woke and woke.get("decision") == Decision.cancel.value:  # sent by `cancel` directly
             return interpret(engine, run_id, woke)
 
