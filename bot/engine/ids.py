@@ -5,7 +5,7 @@ from __future__ import annotations
 
 RUN_QUEUE = "baton-runs"
 """Runs wait here for a process that executes them (`baton worker`, or `serve` on SQLite / with
-`--execute`); no limit: a run spends most of its life waiting for people."""
+`--execute`), and so do parked runs' continuations; no limit: a run's work is bounded per repo."""
 REPO_QUEUE = "baton-repos"
 """Each repo's work; partitioned by repo name (`concurrency.per_repo`), bounded by
 `concurrency.global` across processes and `concurrency.per_worker` in each."""

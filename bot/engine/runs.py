@@ -1,4 +1,8 @@
-"""The run workflow: plan → fan out per repo → linked PRs → approval (durable wait) → merge train.
+"""The run workflow: plan → fan out per repo → linked PRs → approval → merge train.
+
+At a wait for a person the workflow parks (ends, holding nothing) or, under `baton run`/`demo`,
+blocks in `recv`; a message for a parked run starts `continue_workflow`, which goes on from the
+wait with the loop's state kept in the store (bot/inbox.py).
 
 `RunEngine` is the durable shell: workflows and steps are DBOS functions whose bodies live in
 `activities.py` and `patterns/`. A run's workflow id derives from its run id (itself derived
