@@ -370,8 +370,8 @@ class Runtime:
         if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
             return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry")
         attempt = run.attempt + 1
+        self.store.inbox.reset(run_id)  # no wait of an earlier attempt may be claimed
         self.store.set_attempt(run_id, attempt)
-        self.store.inbox.reset(run_id)
         self.store.clear_cancel(run_id)
         self.store.invalidate_approvals(run_id)
         self.store.append_event(run_id, "retry", {"actor": actor.key, "attempt": attempt})
