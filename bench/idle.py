@@ -133,7 +133,14 @@ def fill(root: Path, env: dict[str, str], pr_runs: int, plan_runs: int) -> dict[
     out.unlink(missing_ok=True)
     child = subprocess.run(
         [sys.executable, __file__, "--setup", str(pr_runs), str(plan_runs), str(out)],
-        env=env | {"BATON_EXECUTOR_THREADS": str(SETUP_THREADS), "BATON_NOTIFICATION_POLLING_S": str(SETUP_POLLING_S)},
+        env=env
+        | {
+            "BATON_EXECUTOR_THREADS": str(SETUP_THREADS),
+            "BATON_NOTIFICATION_POLLING_S": str(SETUP_POLLING_S),
+            # As under `serve` and `worker`: each run parks at its wait (a blocking wait, as under
+            # `baton run`, would hold its thread in the serve that recovers it until it re-checks).
+            "BATON_PARK_WAITS": "1",
+        },
         capture_output=True,
         text=True,
         timeout=900,

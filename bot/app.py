@@ -31,7 +31,15 @@ from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
 from bot.engine.recovery import ExecutorLease, new_executor_id
-from bot.engine.runs import BUDGET_TOPIC, REPO_QUEUE, RUN_QUEUE, RunEngine, run_enqueue_options, workflow_id
+from bot.engine.runs import (
+    BUDGET_TOPIC,
+    REPO_QUEUE,
+    RUN_QUEUE,
+    RunEngine,
+    continuation_enqueue_options,
+    run_enqueue_options,
+    workflow_id,
+)
 from bot.metrics import Metrics
 from bot.metrics_store import StoreCollector
 from bot.ports import Agent
@@ -171,6 +179,7 @@ class Runtime:
         DBOS.launch()
         self.lease = ExecutorLease(self.store, executor_id)
         self.lease.start()
+        self.resume_claimed()
 
     def _register_queues(self) -> None:
         """Declare the queues before launching: DBOS's queue manager then starts polling them at
@@ -217,9 +226,31 @@ class Runtime:
         return self._client
 
     def _notify(self, run_id: str, message: dict[str, Any]) -> None:
-        run = self.store.get_run(run_id)
-        attempt = run.attempt if run else 1
-        self._workflows().send(workflow_id(run_id, attempt), message, DECISION_TOPIC)
+        """Hand a message to the run: kept in its inbox until its workflow takes it at a wait. A
+        parked run is claimed by the message and goes on in a continuation workflow; a run
+        blocked in `recv` is woken up."""
+        posted = self.store.inbox.post(run_id, message)
+        if posted is None:
+            return
+        if posted.claimed is not None:
+            self._enqueue_continuation(run_id, posted.attempt, posted.claimed)
+        elif posted.wake:
+            self._workflows().send(workflow_id(run_id, posted.attempt), message, DECISION_TOPIC)
+
+    def _enqueue_continuation(self, run_id: str, attempt: int, number: int) -> None:
+        options = continuation_enqueue_options(run_id, attempt, number, APP_VERSION)
+        if self.engine is not None:
+            DBOS.enqueue_workflow_with_options(options, run_id, attempt, number)
+        else:
+            self._workflows().enqueue(options, run_id, attempt, number)
+
+    def resume_claimed(self) -> int:
+        """Enqueue the continuation of every claimed run again (a process may have stopped between
+        claiming a run and enqueueing it); an enqueued or finished one is joined, not repeated."""
+        claimed = self.store.inbox.claimed()
+        for run_id, attempt, number in claimed:
+            self._enqueue_continuation(run_id, attempt, number)
+        return len(claimed)
 
     def has_active_runs(self) -> bool:
         """Whether any run is doing work now (runs waiting for a person do not count)."""
@@ -339,6 +370,7 @@ class Runtime:
         if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
             return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry")
         attempt = run.attempt + 1
+        self.store.inbox.reset(run_id)  # no wait of an earlier attempt may be claimed
         self.store.set_attempt(run_id, attempt)
         self.store.clear_cancel(run_id)
         self.store.invalidate_approvals(run_id)

@@ -50,6 +50,13 @@ def _runtime(
     return runtime
 
 
+def _parking() -> Settings:
+    """`serve` and `worker`: a run waiting for a person parks (unless BATON_PARK_WAITS=0); their
+    scheduler (serve's) expires parked runs."""
+    settings = Settings()
+    return settings if settings.park_waits is not None else settings.model_copy(update={"park_waits": True})
+
+
 def _secrets(settings: Settings) -> list[str]:
     return process_secrets(settings)
 
@@ -290,7 +297,7 @@ def worker(
 ) -> None:
     """Execute runs from the queues (and recover runs of processes that died). A worker never
     migrates the database: it waits until `baton migrate` or `baton serve` has."""
-    runtime = _runtime(migrate=False)
+    runtime = _runtime(_parking(), migrate=False)
     _await_schema(runtime, schema_wait)
     runtime.launch()
     # The errors this worker's API clients see are counted in this process: let Prometheus read them.
@@ -335,7 +342,7 @@ def serve(
         if problem:
             console.print(problem, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
-    runtime = _runtime(migrate=not no_migrate)
+    runtime = _runtime(_parking(), migrate=not no_migrate)
     if execute or runtime.settings.store_url.startswith("sqlite"):
         runtime.launch()
     try:

@@ -376,9 +376,13 @@ class Settings(BaseSettings):
     # a repo waits on average half of it before it starts.
     queue_polling_s: float = 0.1
     notification_polling_s: float = 0.05
-    # A run waiting for approval holds one DBOS executor thread (blocked in `recv`, costing ~64 KiB
-    # of RSS); threads are created lazily, so a high cap costs nothing until runs wait.
+    # Threads are created lazily, so a high cap costs nothing until work needs them. A run waiting
+    # for a person holds one only when it blocks (`park_waits` off), in `recv`.
     executor_threads: int = 512
+    # Whether a run waiting for a person parks (its workflow ends and holds no thread; a message
+    # starts a continuation; expiry comes from the scheduler) or blocks in `recv` until a message or
+    # its deadline. Unset: `baton serve` and `baton worker` park, `baton run`/`demo` (no scheduler) block.
+    park_waits: bool | None = None
     # The dashboard (`/`, `/runs/<id>`): with a token, asked of every client (Bearer header, or
     # `?token=` once, which sets a cookie); without one, answered only to loopback clients.
     dashboard_token: SecretStr | None = None

@@ -36,6 +36,7 @@ from bot.domain import (
     Usage,
     utcnow,
 )
+from bot.inbox import Inbox
 from bot.metrics import note_duplicate_delivery
 from bot.schema import migrate as migrate
 from bot.store_models import (
@@ -97,6 +98,7 @@ class Store:
         self._turns: AbstractContextManager[Any] = (
             threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
         )
+        self.inbox = Inbox(self._sessions)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:

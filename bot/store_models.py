@@ -28,6 +28,10 @@ class RunRow(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     cancel_requested: Mapped[int] = mapped_column(Integer, default=0)
     approval_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Parked runs (bot/inbox.py): None/running, waiting (a blocking wait), parked, claimed.
+    wait_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    wait_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    continuations: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -86,6 +90,19 @@ class ApprovalRow(Base):
     data: Mapped[dict[str, object]] = mapped_column(JSON)
     valid: Mapped[int] = mapped_column(Integer, default=1)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InboxRow(Base):
+    """A message for a run from people or the scheduler (a decision, a follow-up, a re-check, an
+    expiry), kept until the run's workflow takes it (`consumed_by`: the taking step's key)."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(80), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    message: Mapped[dict[str, object]] = mapped_column(JSON)
+    consumed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class DeliveryRow(Base):

@@ -19,9 +19,11 @@ from bot.engine.messages import (
     DECISION_TOPIC,
     EXPIRE,
     FOLLOW_UP,
+    PARKED,
     RECHECK,
     TERMINAL_VERDICTS,
     DecisionMessage,
+    LoopState,
     RepoOutcome,
 )
 from bot.engine.patterns.concurrent import fan_out
@@ -31,17 +33,41 @@ if TYPE_CHECKING:
     from bot.engine.runs import RunEngine
 
 
+BLOCKING_RECHECK_S = 300.0
+
+
 def wait_first(handles: list[Any]) -> Any:
     """The first of `handles` to finish, polled tightly: a repo's end shows at once."""
     return DBOS.wait_first(handles, polling_interval_sec=0.02)
 
 
-def await_decision(engine: RunEngine, run_id: str, waiting_for: str) -> DecisionMessage:
-    """A durable wait for a person's decision (or a follow-up, or a nudge to re-check the gate)."""
-    engine.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
-    # The scheduler's expiry job ends the wait at the deadline; the timeout is the fallback for
-    # processes that run no scheduler (`baton run`, `baton demo`).
-    message = DBOS.recv(DECISION_TOPIC, timeout_seconds=engine.remaining_step(run_id)) or {}
+def await_decision(
+    engine: RunEngine, run_id: str, attempt: int, waiting_for: str, loop: LoopState, *, enter: bool = True
+) -> DecisionMessage | None:
+    """The next message for the run (a decision, a follow-up, a nudge to re-check the gate); None
+    when the run parked instead (no message yet; a message will start a continuation).
+
+    `enter`: record the wait (a continuation resumes inside a wait the run already shows)."""
+    if enter:
+        engine.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
+    while True:
+        taken = engine.take_step(run_id, attempt, loop)
+        if taken.message is not None:
+            return interpret(engine, run_id, taken.message)
+        if taken.parked:
+            return None
+        # A blocking wait (`baton run`, `baton demo`: no scheduler): a message wakes it, the
+        # deadline expires it. It looks again every BLOCKING_RECHECK_S, so a blocking wait that a
+        # parking process recovers (`serve` after `baton run`) parks there.
+        remaining = engine.remaining_step(run_id)
+        if remaining <= 0:
+            return interpret(engine, run_id, {"decision": EXPIRE})
+        woke = DBOS.recv(DECISION_TOPIC, timeout_seconds=min(remaining, BLOCKING_RECHECK_S))
+        if woke and woke.get("decision") == Decision.cancel.value:  # sent by `cancel` directly
+            return interpret(engine, run_id, woke)
+
+
+def interpret(engine: RunEngine, run_id: str, message: dict[str, Any]) -> DecisionMessage:
     decision = message.get("decision")
     if decision is None or decision == EXPIRE:
         engine.expire_step(run_id)
@@ -62,9 +88,13 @@ def await_decision(engine: RunEngine, run_id: str, waiting_for: str) -> Decision
     return DecisionMessage(verdict=Decision.approve.value)
 
 
-def await_plan_approval(engine: RunEngine, run_id: str) -> str:
+def await_plan_approval(engine: RunEngine, run_id: str, attempt: int, loop: LoopState, *, enter: bool = True) -> str:
+    """approve | a terminal verdict | PARKED."""
     while True:
-        message = await_decision(engine, run_id, "plan")
+        message = await_decision(engine, run_id, attempt, "plan", loop, enter=enter)
+        enter = True
+        if message is None:
+            return PARKED
         if message.verdict == FOLLOW_UP:
             engine.event_step(run_id, "follow_up_deferred", {"reason": "the plan is not approved yet"})
             continue
@@ -73,37 +103,44 @@ def await_plan_approval(engine: RunEngine, run_id: str) -> str:
         return message.verdict
 
 
-def approve_and_merge(engine: RunEngine, spec: RunSpec, attempt: int, changes: list[ChangeSet]) -> str:
+def approve_and_merge(
+    engine: RunEngine, spec: RunSpec, attempt: int, changes: list[ChangeSet], loop: LoopState | None = None
+) -> str:
     """Ask for approval; between decisions run follow-up and repair rounds on the same branches;
-    merge the train once the gate holds."""
+    merge the train once the gate holds. With `loop`, a continuation: go on inside the wait the
+    run parked in. Returns the run's end, or PARKED."""
     run_id = spec.run_id
     allowed_repairs = engine.deps.config.approval.repair_on_failed_checks
-    rounds = repairs = 0
-    ask = True
+    resumed = loop is not None
+    loop = loop or LoopState()
     while True:
-        changes = engine.current_changes_step(run_id) or changes
-        red = [c for c in changes if c.state is ChangeState.open and c.checks is ChecksState.failed]
-        if red and repairs < allowed_repairs:
-            repairs += 1
-            rounds += 1
-            output = "\n\n".join(f"Checks failed in {c.repo}:\n{c.checks_output}" for c in red)
-            changes = run_round(engine, spec, attempt, rounds, output, True, changes)
-            ask = True
-            continue
-        if red and allowed_repairs and repairs >= allowed_repairs and ask:
-            engine.event_step(run_id, "repair_exhausted", {"rounds": repairs, "repos": [c.repo for c in red]})
-        if ask:
-            engine.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": rounds})
-            ask = False
-        message = await_decision(engine, run_id, "approval")
+        if not resumed:
+            changes = engine.current_changes_step(run_id) or changes
+            red = [c for c in changes if c.state is ChangeState.open and c.checks is ChecksState.failed]
+            if red and loop.repairs < allowed_repairs:
+                loop.repairs += 1
+                loop.rounds += 1
+                output = "\n\n".join(f"Checks failed in {c.repo}:\n{c.checks_output}" for c in red)
+                changes = run_round(engine, spec, attempt, loop.rounds, output, True, changes)
+                loop.ask = True
+                continue
+            if red and allowed_repairs and loop.repairs >= allowed_repairs and loop.ask:
+                engine.event_step(run_id, "repair_exhausted", {"rounds": loop.repairs, "repos": [c.repo for c in red]})
+            if loop.ask:
+                engine.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": loop.rounds})
+                loop.ask = False
+        message = await_decision(engine, run_id, attempt, "approval", loop, enter=not resumed)
+        resumed = False
+        if message is None:
+            return PARKED
         if message.verdict in TERMINAL_VERDICTS:
             return message.verdict
         if message.verdict == FOLLOW_UP:
             if message.repair:
                 continue  # red checks reported by the forge: the top of the loop repairs them
-            rounds += 1
-            changes = run_round(engine, spec, attempt, rounds, message.instruction, False, changes)
-            ask = True
+            loop.rounds += 1
+            changes = run_round(engine, spec, attempt, loop.rounds, message.instruction, False, changes)
+            loop.ask = True
             continue
         gate = engine.gate(run_id)
         if not gate.ok:

@@ -14,6 +14,9 @@ RECHECK = "recheck"
 """A message on the decision topic: something the gate depends on changed (e.g. checks finished)."""
 EXPIRE = "expire"
 """A message on the decision topic: the approval window closed (sent by the scheduler's expiry job)."""
+PARKED = "parked"
+"""What a run's workflow returns when it ends at a wait for a person (the run goes on in a
+continuation workflow when a message comes)."""
 TERMINAL_VERDICTS = frozenset({RunState.expired.value, RunState.rejected.value, RunState.cancelled.value})
 
 
@@ -29,3 +32,21 @@ class RepoOutcome(BaseModel):
     status: str  # done | unchanged | failed | budget | cancelled
     summary: str = ""
     change: ChangeSet | None = None
+
+
+class LoopState(BaseModel):
+    """Where a run waits and what its approval loop needs to go on from there (kept in the store
+    while the run is parked, so a continuation picks it up)."""
+
+    stage: str = "approval"  # plan | approval
+    rounds: int = 0
+    repairs: int = 0
+    ask: bool = True
+    plan: dict[str, object] | None = None
+
+
+class Taken(BaseModel):
+    """What a run found at its wait: a message, or nothing (then it parked, or it blocks)."""
+
+    message: dict[str, object] | None = None
+    parked: bool = False

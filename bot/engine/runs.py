@@ -1,4 +1,8 @@
-"""The run workflow: plan → fan out per repo → linked PRs → approval (durable wait) → merge train.
+"""The run workflow: plan → fan out per repo → linked PRs → approval → merge train.
+
+At a wait for a person the workflow parks (ends, holding nothing) or, under `baton run`/`demo`,
+blocks in `recv`; a message for a parked run starts `continue_workflow`, which goes on from the
+wait with the loop's state kept in the store (bot/inbox.py).
 
 `RunEngine` is the durable shell: workflows and steps are DBOS functions whose bodies live in
 `activities.py` and `patterns/`. A run's workflow id derives from its run id (itself derived
@@ -7,8 +11,9 @@ from the trigger's delivery id), so a second start joins the first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
@@ -22,54 +27,54 @@ from bot.engine.approval_loop import wait_first
 from bot.engine.budget import BudgetExceeded
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
-from bot.engine.messages import DecisionMessage, RepoOutcome
+from bot.engine.ids import (
+    BUDGET_TOPIC,
+    ENGINE_NAME,
+    REPO_QUEUE,
+    RUN_QUEUE,
+    continuation_id,
+    describe,
+    repo_workflow_id,
+    workflow_id,
+)
+from bot.engine.messages import LoopState, RepoOutcome, Taken
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
 from bot.engine.planning import make_plan
 from bot.engine.repo_context import RepoContext, RunCancelled
+from bot.inbox import loop_key
 from bot.scm.workspace import branch_name
 from bot.telemetry import binds_run_id
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["BUDGET_TOPIC", "REPO_QUEUE", "RUN_QUEUE", "RunEngine", "describe", "repo_workflow_id", "workflow_id"]
+
 _CANCELLED = (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError)
 
-RUN_QUEUE = "baton-runs"
-"""Runs wait here for a process that executes them (`baton worker`, or `serve` on SQLite / with
-`--execute`); no limit: a run spends most of its life waiting for people."""
-REPO_QUEUE = "baton-repos"
-"""Each repo's work; partitioned by repo name (`concurrency.per_repo`), bounded by
-`concurrency.global` across processes and `concurrency.per_worker` in each."""
-ENGINE_NAME = "baton-engine"
-BUDGET_TOPIC = "budget"
 
-
-def workflow_id(run_id: str, attempt: int) -> str:
-    return f"run-{run_id}-a{attempt}"
-
-
-def repo_workflow_id(run_id: str, attempt: int, repo: str) -> str:
-    return f"{workflow_id(run_id, attempt)}-{repo}"
+def continuation_enqueue_options(run_id: str, attempt: int, number: int, app_version: str) -> EnqueueOptions:
+    """How a parked run's continuation is put on the run queue; its id is the claim's number, so
+    enqueueing the same continuation twice joins the first."""
+    return _enqueue_options(RunEngine.continue_workflow, continuation_id(run_id, attempt, number), app_version)
 
 
 def run_enqueue_options(run_id: str, attempt: int, app_version: str) -> EnqueueOptions:
     """How a run's workflow is put on the run queue, by name: a process that only ingests (a client
     of DBOS's database) enqueues it exactly as one that executes runs. The id is the run's, so a
     second enqueue of the same run joins the first."""
+    return _enqueue_options(RunEngine.run_workflow, workflow_id(run_id, attempt), app_version)
+
+
+def _enqueue_options(workflow: Callable[..., str], workflow_id: str, app_version: str) -> EnqueueOptions:
     return {
-        "workflow_name": get_dbos_func_name(RunEngine.run_workflow),
+        "workflow_name": get_dbos_func_name(workflow),
         "class_name": _class_fqn(RunEngine),
         "instance_name": ENGINE_NAME,
         "queue_name": RUN_QUEUE,
-        "workflow_id": workflow_id(run_id, attempt),
+        "workflow_id": workflow_id,
         "app_version": app_version,
     }
-
-
-def describe(err: Exception) -> str:
-    """An unexpected error as one line for people: its kind and message, no stack trace."""
-    text = " ".join(str(err).split())[:400]
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 @DBOS.dbos_class()
@@ -83,8 +88,18 @@ class RunEngine(DBOSConfiguredInstance):
     @traced.run_workflow
     @binds_run_id
     def run_workflow(self, run_id: str, attempt: int) -> str:
+        return self._guarded(run_id, partial(self._run, run_id, attempt))
+
+    @DBOS.workflow()
+    @traced.run_workflow
+    @binds_run_id
+    def continue_workflow(self, run_id: str, attempt: int, number: int) -> str:
+        """The run goes on from the wait it parked in: a message claimed it (bot/inbox.py)."""
+        return self._guarded(run_id, partial(self._continue, run_id, attempt))
+
+    def _guarded(self, run_id: str, work: Callable[[], str]) -> str:
         try:
-            return self._run(run_id, attempt)
+            return work()
         except DBOSAwaitedWorkflowCancelledError:
             return RunState.cancelled.value  # a repo's work was cancelled with the run
         except Exception as err:  # the run fails with a reason people can read, never silently
@@ -103,15 +118,29 @@ class RunEngine(DBOSConfiguredInstance):
         book = self.deps.config.playbook(spec.playbook)
         self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
         if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
-            verdict = approval_loop.await_plan_approval(self, run_id)
+            loop = LoopState(stage="plan", plan=plan.model_dump(mode="json"))
+            verdict = approval_loop.await_plan_approval(self, run_id, attempt, loop)
             if verdict != Decision.approve.value:
                 return verdict
-        self.state_step(run_id, RunState.working)
+        return self._work(spec, attempt, plan)
+
+    def _work(self, spec: RunSpec, attempt: int, plan: Plan) -> str:
+        self.state_step(spec.run_id, RunState.working)
         outcomes = self.fan_out_repos(spec, attempt, plan)
         if isinstance(outcomes, str):
             return outcomes
         changes = [o.change for o in outcomes if o.change is not None]
-        return self.approve_and_merge(spec, attempt, changes)
+        return approval_loop.approve_and_merge(self, spec, attempt, changes)
+
+    def _continue(self, run_id: str, attempt: int) -> str:
+        spec = self.load_spec(run_id)
+        loop = self.loop_step(run_id, attempt)
+        if loop.stage == "plan":
+            verdict = approval_loop.await_plan_approval(self, run_id, attempt, loop, enter=False)
+            if verdict != Decision.approve.value:
+                return verdict
+            return self._work(spec, attempt, Plan.model_validate(loop.plan))
+        return approval_loop.approve_and_merge(self, spec, attempt, self.current_changes_step(run_id), loop)
 
     def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan) -> list[RepoOutcome] | str:
         """Every repo's sub-task, wave by wave (providers first); the first failing wave stops."""
@@ -192,13 +221,6 @@ class RunEngine(DBOSConfiguredInstance):
         self.state_step(run_id, RunState.working)
         return True
 
-    # -- approval and merge ---------------------------------------------------------------------
-    def await_decision(self, run_id: str, waiting_for: str) -> DecisionMessage:
-        return approval_loop.await_decision(self, run_id, waiting_for)
-
-    def approve_and_merge(self, spec: RunSpec, attempt: int, changes: list[ChangeSet]) -> str:
-        return approval_loop.approve_and_merge(self, spec, attempt, changes)
-
     # -- rounds: follow-ups and repairs on the run's existing branches ----------------------------
     def start_round_repo(
         self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
@@ -246,6 +268,19 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def plan_step(self, spec: RunSpec, attempt: int) -> Plan | str:
         return make_plan(self.deps, spec, attempt)
+
+    @DBOS.step()
+    def take_step(self, run_id: str, attempt: int, loop: LoopState) -> Taken:
+        """The run's next message, or park the run (or, in a blocking wait, record that it waits)."""
+        key = f"{DBOS.workflow_id}#{DBOS.step_id}"
+        mode: Literal["parked", "waiting"] = "parked" if self.deps.settings.park_waits else "waiting"
+        message = self.deps.store.inbox.take(run_id, attempt, key, loop.model_dump(mode="json"), mode)
+        return Taken(message=message, parked=message is None and mode == "parked")
+
+    @DBOS.step()
+    def loop_step(self, run_id: str, attempt: int) -> LoopState:
+        fact = self.deps.store.get_fact(run_id, loop_key(attempt))
+        return LoopState.model_validate(fact or {})
 
     @DBOS.step()
     def remaining_step(self, run_id: str) -> float:

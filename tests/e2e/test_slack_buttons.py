@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.app import Runtime
 from bot.audit import AuditKind, AuditOutcome
 from bot.domain import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
@@ -171,6 +172,11 @@ def test_an_x_reaction_on_the_card_by_the_requester_cancels_the_run(
         wait_for(world.runtime, card.run_id, RunState.cancelled, timeout=30)
 
 
+def _retried(runtime: Runtime, run_id: str) -> bool:
+    run = runtime.store.get_run(run_id)
+    return run is not None and run.attempt == 2 and run.state is not RunState.failed
+
+
 def test_retry_on_a_failed_card_runs_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
 ) -> None:
@@ -181,7 +187,8 @@ def test_retry_on_a_failed_card_runs_it_again(
         until("the Retry button", lambda: card.value("baton_retry"))
         card.click(ALICE, "baton_retry")
         # The click is answered before it is acted on: wait for the second attempt to exist first.
-        until("the retry", lambda: world.runtime.store.get_run(card.run_id).attempt == 2)  # type: ignore[union-attr]
+        # (A retry sets the attempt, then the state: wait for both.)
+        until("the retry", lambda: _retried(world.runtime, card.run_id))
         wait_for(world.runtime, card.run_id, RunState.awaiting_approval, timeout=60)
         until("the Approve button after the retry", lambda: card.value("baton_approve"))
 
