@@ -64,6 +64,15 @@ class Emitter:
         wf, sid = DBOS.workflow_id, DBOS.step_id
         self._prefix = f"{wf}:{sid}" if wf is not None else None
 
+    @property
+    def done_key(self) -> str | None:
+        """Where this DBOS step records its finished outcome (None outside a workflow)."""
+        return f"agent-done:{self._prefix}" if self._prefix else None
+
+    def next_key(self) -> str | None:
+        """The dedupe key the next event will carry."""
+        return f"{self._prefix}:{self._n + 1}" if self._prefix else None
+
     def __call__(self, kind: str, data: dict[str, Any], step: Step | None = None) -> None:
         """Append the event; with `step`, save the step's new state in the same transaction."""
         self._n += 1
@@ -173,6 +182,9 @@ def invoke_agent(
     """Run one agent in the repo's workspace (or the worktree `path`) from `expected_head`, then
     commit what it changed."""
     emit = Emitter(deps, task.run_id)
+    finished = _finished_before(deps, task.run_id, emit.done_key)
+    if finished is not None:
+        return finished
     run = deps.store.get_run(task.run_id)
     assert run is not None
     if deps.store.cancel_requested(task.run_id):
@@ -216,19 +228,34 @@ def invoke_agent(
     step.finished_at = utcnow()
     step.usage = result.usage
     step.detail = result.summary if result.ok else (result.summary or result.output_tail[-300:])
-    emit(
-        "step_finished",
-        {
-            "step": task.step_key,
-            "state": step.state.value,
-            "agent": agent_name,
-            "files": len(result.files_changed),
-            "summary": step.detail[:300],
-            "cost_usd": total.cost_usd,
-        },
-        step,
-    )
-    return StepOutcome(result=result)
+    data = {
+        "step": task.step_key,
+        "state": step.state.value,
+        "agent": agent_name,
+        "files": len(result.files_changed),
+        "summary": step.detail[:300],
+        "cost_usd": total.cost_usd,
+    }
+    outcome = StepOutcome(result=result)
+    if emit.done_key:
+        # Recorded before the step's end is announced: a process killed after this point (before
+        # DBOS checkpoints the step) replays the outcome instead of running the agent again.
+        record = {"outcome": outcome.model_dump(mode="json"), "step": step.model_dump(mode="json"), "event": data}
+        deps.store.put_fact(task.run_id, emit.done_key, {**record, "key": emit.next_key()})
+    emit("step_finished", data, step)
+    return outcome
+
+
+def _finished_before(deps: EngineDeps, run_id: str, done_key: str | None) -> StepOutcome | None:
+    """This DBOS step's outcome if its agent already finished in a process that then died (its
+    `step_finished` event is written again if that death came before it; the key dedupes it)."""
+    done = deps.store.get_fact(run_id, done_key) if done_key else None
+    if done is None:
+        return None
+    step = Step.model_validate(done["step"])
+    deps.store.save_step_with_event(step, "step_finished", done["event"], dedupe_key=done["key"])
+    log.info("step_replayed", run_id=run_id, step=step.key, reason="its agent finished before a restart")
+    return StepOutcome.model_validate(done["outcome"])
 
 
 def invoke_planner(deps: EngineDeps, task: AgentTask, agent_name: str) -> AgentResult:
