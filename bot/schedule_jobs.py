@@ -101,6 +101,13 @@ def remind_approvers(runtime: Runtime, at: datetime) -> str:
     return f"{sent} reminder(s)"
 
 
+def resume_claimed(runtime: Runtime, _at: datetime) -> str:
+    """Enqueue again the continuation of every claimed run: a process that stopped between claiming
+    a parked run and enqueueing its continuation would otherwise leave it until some executing
+    process restarts (enqueueing under the same workflow id joins one that exists)."""
+    return f"{runtime.resume_claimed()} claimed"
+
+
 def expire_approvals(runtime: Runtime, at: datetime) -> str:
     """Tell each run whose approval window closed by `at` that it expired (once per run and attempt);
     the run applies `approval.on_expiry` to its PRs and ends `expired`."""

@@ -129,6 +129,7 @@ class Scheduler:
         if config.approval.remind_after_hours is not None:
             self.every("approval-reminders", SWEEP_S, partial(jobs.remind_approvers, runtime))
         self.every("approval-expiry", SWEEP_S, partial(jobs.expire_approvals, runtime))
+        self.every("claimed-continuations", SWEEP_S, partial(jobs.resume_claimed, runtime))
         if config.cleanup.workspaces_after_hours is not None:
             self.every("workspace-cleanup", CLEANUP_S, partial(jobs.clean_workspaces, runtime))
 

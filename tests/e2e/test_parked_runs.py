@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,21 @@ def test_a_parked_run_cancels_and_expires(tmp_path: Path, start_runtime: Runtime
     assert runtime.retry(cancelled, APPROVER).accepted
     wait_for(runtime, cancelled, RunState.awaiting_approval, timeout=30)
     _parked(runtime, cancelled)
+
+
+def test_a_claim_left_without_its_continuation_is_resumed_by_the_scheduler(
+    tmp_path: Path, start_runtime: RuntimeFactory
+) -> None:
+    runtime, _ = _runtime(tmp_path, start_runtime)
+    run_id = submit(runtime, "touch the readme", ["api"])
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
+    _parked(runtime, run_id)
+    # A process claims the parked run for a message and stops before it enqueues the continuation.
+    posted = runtime.store.inbox.post(run_id, {"decision": "recheck"})
+    assert posted is not None and posted.claimed == 1
+
+    assert runtime.scheduler.fire("claimed-continuations", datetime.now(UTC)) == "1 claimed"
+    _parked(runtime, run_id)
+    ran = [s.workflow_id for s in DBOS.list_workflows(load_input=False) if run_id in s.workflow_id]
+    assert [w for w in ran if w.endswith("-c1")] == [f"run-{run_id}-a1-c1"]
+    assert runtime.scheduler.fire("claimed-continuations", datetime.now(UTC)) == "0 claimed"
