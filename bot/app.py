@@ -173,6 +173,8 @@ class Runtime:
             "enable_otlp": False,
             # Migrated by `apply_migrations` (serve, `baton migrate`), never by a worker: verify only.
             "run_migrations": False,
+            # DBOS's own pool (default 20 per process) beside the store's: see make_engine.
+            "sys_db_pool_size": 10,
         }
         self._register_queues()
         DBOS(config=config)

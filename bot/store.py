@@ -74,7 +74,9 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Few connections per process: PostgreSQL's default allows 100 in all, and a deployment runs a
+    # serve and several workers, each with DBOS's own pool beside this one (threads queue for one).
+    return create_engine(url, pool_size=5, max_overflow=5, pool_timeout=60, pool_pre_ping=True)
 
 
 def _unchanged(value: Any) -> Any:

@@ -108,8 +108,15 @@ def test_an_expired_run_closes_its_prs_and_its_card_says_so(world: SlackWorld) -
     _delivered(world, run_id)
     where = runtime.store.get_fact(run_id, CARD_FACT)
     assert where is not None
-    card = world.slack.message(str(where["channel"]), str(where["ts"]))
-    texts = [str(b.get("text", {}).get("text", "")) for b in card["blocks"]]
-    assert texts[0].endswith("Expired")
-    assert any("PRs closed: api #1" in t for t in texts)
-    assert any(t.startswith(":alarm_clock: Expired") for t in _thread_texts(world, run_id))
+
+    def card_texts() -> list[str]:
+        card = world.slack.message(str(where["channel"]), str(where["ts"]))
+        return [str(b.get("text", {}).get("text", "")) for b in card["blocks"]]
+
+    # Handed to the surface is not yet edited: card edits are coalesced, so wait for the edit.
+    until("the card says Expired", lambda: card_texts()[0].endswith("Expired"))
+    assert any("PRs closed: api #1" in t for t in card_texts())
+    until(
+        "the thread says the run expired",
+        lambda: any(t.startswith(":alarm_clock: Expired") for t in _thread_texts(world, run_id)),
+    )
