@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,16 +94,11 @@ class Store:
         self._redact = redactor.value if redactor is not None else _unchanged
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.audit = AuditLog(self._sessions)
-        # SQLite lets one writer in at a time and makes the others sleep in growing steps (up to
-        # 100 ms each); taking turns inside the process instead wakes the next one at once.
-        self._turns: AbstractContextManager[Any] = (
-            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
-        )
         self.inbox = Inbox(self._sessions)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        with self._turns, self._sessions.begin() as session:
+        with self._sessions.begin() as session:
             yield session
 
     # -- runs ---------------------------------------------------------------------------------
