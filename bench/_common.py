@@ -151,26 +151,16 @@ def write_results(name: str, figures: Sequence[Figure]) -> Path:
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------------
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
-"""The machine's PostgreSQL; each benchmark works in databases of its own, created and dropped here."""
-
-
 @contextmanager
 def postgres_database(label: str) -> Iterator[str]:
     """A fresh, uniquely named database on the machine's PostgreSQL (its URL), dropped afterwards."""
-    import uuid
+    root = str(BENCH_DIR.parent)
+    if root not in sys.path:  # bench/ runs as scripts; the helper lives with the tests'
+        sys.path.insert(0, root)
+    from tests.e2e.postgres_support import fresh_database
 
-    import psycopg
-
-    name = f"baton_bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = f"{POSTGRES_SERVER}/test"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{POSTGRES_SERVER}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(f"baton_bench_{label}") as url:
+        yield url
 
 
 # -- pictures -------------------------------------------------------------------------------------------

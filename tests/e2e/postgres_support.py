@@ -12,9 +12,9 @@ ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
+def fresh_database(prefix: str = "baton_test") -> Iterator[str]:
     """The URL of a new, empty database; it is dropped (connections and all) afterwards."""
-    name = f"baton_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
