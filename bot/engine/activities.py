@@ -64,10 +64,10 @@ class Emitter:
         wf, sid = DBOS.workflow_id, DBOS.step_id
         self._prefix = f"{wf}:{sid}" if wf is not None else None
 
-    @property
-    def done_key(self) -> str | None:
-        """Where this DBOS step records its finished outcome (None outside a workflow)."""
-        return f"agent-done:{self._prefix}" if self._prefix else None
+    def done_key(self, step_key: str, agent: str) -> str | None:
+        """Where this DBOS step records an agent's finished outcome (None outside a workflow); one
+        DBOS step can run several agents at once (concurrent best-of), each under its own key."""
+        return f"agent-done:{self._prefix}:{step_key}:{agent}" if self._prefix else None
 
     def next_key(self) -> str | None:
         """The dedupe key the next event will carry."""
@@ -182,7 +182,8 @@ def invoke_agent(
     """Run one agent in the repo's workspace (or the worktree `path`) from `expected_head`, then
     commit what it changed."""
     emit = Emitter(deps, task.run_id)
-    finished = _finished_before(deps, task.run_id, emit.done_key)
+    done_key = emit.done_key(task.step_key, agent_name)
+    finished = _finished_before(deps, task.run_id, done_key)
     if finished is not None:
         return finished
     run = deps.store.get_run(task.run_id)
@@ -237,11 +238,11 @@ def invoke_agent(
         "cost_usd": total.cost_usd,
     }
     outcome = StepOutcome(result=result)
-    if emit.done_key:
+    if done_key:
         # Recorded before the step's end is announced: a process killed after this point (before
         # DBOS checkpoints the step) replays the outcome instead of running the agent again.
         record = {"outcome": outcome.model_dump(mode="json"), "step": step.model_dump(mode="json"), "event": data}
-        deps.store.put_fact(task.run_id, emit.done_key, {**record, "key": emit.next_key()})
+        deps.store.put_fact(task.run_id, done_key, {**record, "key": emit.next_key()})
     emit("step_finished", data, step)
     return outcome
 
