@@ -43,13 +43,14 @@ from tests.fakes.github_webhooks import Webhooks, validate  # noqa: E402
 from tests.fakes.linear_api import FakeLinear  # noqa: E402
 from tests.fakes.linear_webhooks import LinearWebhooks  # noqa: E402
 from tests.fakes.slack_api import BOT_USER, FakeSlack  # noqa: E402
+from tests.fakes.slack_harness import BOT_TOKEN as SLACK_TEST_TOKEN  # noqa: E402
 
 SECRETS = {
     "slack": "bench-slack-signing-secret-4c2a",
     "github": "bench-github-webhook-secret-9e1f",
     "linear": "bench-linear-webhook-secret-77b0",
 }
-SLACK_TOKEN = "xoxb-bench-bot-token"
+SLACK_TOKEN = SLACK_TEST_TOKEN  # the tests' stand-in token, not a secret
 LINEAR_KEY = "lin_api_bench_5d6e7f"
 REPO = "acme/api"
 CHANNEL = "C111"
