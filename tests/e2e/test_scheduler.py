@@ -59,12 +59,14 @@ def test_two_schedulers_on_one_database_start_one_run_per_firing(tmp_path: Path,
         second.stop()
 
     runs = _scheduled_runs(runtime)
-    fired = {f.at for s in (first, second) for f in s.fired}
+    # Only the cron job's firings: the minute sweeps (expiry, claimed continuations) fire too.
+    bumps = [f for s in (first, second) for f in s.fired if f.job == "schedule:bump"]
+    fired = {f.at for f in bumps}
     assert {firing_key("schedule:bump", at) for at in fired} == set(runs)
     assert all(len(ids) == 1 for ids in runs.values()), runs
     for at in common:
         [run_id] = runs[firing_key("schedule:bump", at)]
-        outcomes = sorted(f.outcome.split()[0] for s in (first, second) for f in s.fired if f.at == at)
+        outcomes = sorted(f.outcome.split()[0] for f in bumps if f.at == at)
         assert outcomes == ["joined", "started"] or outcomes == ["started", "started"], outcomes
         view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
         assert view.run.spec.repos == ["api"]
