@@ -58,7 +58,8 @@ def _fired(log: Path) -> set[str]:
     for line in log.read_text(errors="replace").splitlines():
         with contextlib.suppress(ValueError, AttributeError):
             entry = json.loads(line)
-            if entry.get("event") == "scheduler.fired":
+            # The cron job's firings only: the minute sweeps (expiry, claimed continuations) log too.
+            if entry.get("event") == "scheduler.fired" and str(entry["firing"]).startswith("schedule:"):
                 found.add(str(entry["firing"]))
     return found
 
