@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bot/ and tests/ (the stand-ins)
 
 from _chat_sources import DRIVERS, SOURCES, STEPS, Run, problems
-from _common import Figure, publish, pyplot, run_benchmark, save_figure, table, timed
+from _common import Figure, conclude, pyplot, run_benchmark, save_figure, timed
 
 LINES = (10, 100, 1000)
 SECONDS = 2.0
@@ -201,16 +200,9 @@ def main() -> int:
                     runs.append(one(lines, seconds, steps))
             print(f"{source}: {len(grid) + 1} runs in {took.s:.1f}s", file=sys.stderr)
     figures = figures_for(runs, plan)
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print()
-    print(table(figures, title=f"bench/chat_economy.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
     plot_calls(runs, plan)
     plot_growth(runs, plan)
-    publish("chat_economy", figures)
-    if problems:
-        print("\nLOST WORK:", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return conclude("chat_economy", figures, whole.s, problems)
 
 
 if __name__ == "__main__":

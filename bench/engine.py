@@ -52,14 +52,13 @@ from typing import Any
 
 from _common import (
     Figure,
+    conclude,
     median,
     percentile,
     postgres_database,
-    publish,
     pyplot,
     run_benchmark,
     save_figure,
-    table,
     timed,
 )
 
@@ -946,14 +945,7 @@ def main() -> int:
             print(f"{title}: measured in {took.s:.1f}s", file=sys.stderr)
         plot_fanout(curves)
         plot_steps(figures)
-    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print()
-    print(table(figures, title=f"bench/engine.py: {whole.s:.0f}s on {os.cpu_count()} cores, load {load}"))
-    publish("engine", figures)
-    if problems:
-        print("\nLOST OR DUPLICATED WORK:", *problems, sep="\n  ", file=sys.stderr)
-        return 1
-    return 0
+    return conclude("engine", figures, whole.s, problems)
 
 
 if __name__ == "__main__":
