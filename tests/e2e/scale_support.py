@@ -178,21 +178,19 @@ class Cluster:
         assert answer.status_code == 200, answer.text
 
 
-def github_env(tmp_path: Path, config: dict[str, Any], fake: FakeGitHub, **extra: str) -> dict[str, str]:
-    """The environment of a Baton process on the fake GitHub: `config` written as its baton.yml,
-    its home under `tmp_path`, and none of the caller's own service settings."""
+def baton_env(tmp_path: Path, config: dict[str, Any], **extra: str) -> dict[str, str]:
+    """The environment of a Baton process: `config` written as its baton.yml, its home under
+    `tmp_path`, and none of the caller's own service settings."""
     config_path = tmp_path / "baton.yml"
     config_path.write_text(yaml.safe_dump(config))
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_"))}
-    return {
-        **clean,
-        "BATON_HOME": str(tmp_path / ".baton"),
-        "BATON_CONFIG": str(config_path),
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_TOKEN": TOKEN,
-        "GITHUB_API_URL": fake.url,
-        **extra,
-    }
+    return {**clean, "BATON_HOME": str(tmp_path / ".baton"), "BATON_CONFIG": str(config_path), **extra}
+
+
+def github_env(tmp_path: Path, config: dict[str, Any], fake: FakeGitHub, **extra: str) -> dict[str, str]:
+    """`baton_env` for a Baton process on the fake GitHub."""
+    github = {"GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake.url}
+    return baton_env(tmp_path, config, **github, **extra)
 
 
 @contextmanager

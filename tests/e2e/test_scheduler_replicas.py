@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import yaml
 
 from bot.config import Settings
 from bot.domain import Source
@@ -21,7 +19,7 @@ from bot.engine.runs import workflow_id
 from bot.store import Store, make_engine
 from tests.e2e.conftest import agent, make_repos, repo_entries
 from tests.e2e.postgres_support import fresh_database
-from tests.e2e.scale_support import Baton, free_port, until
+from tests.e2e.scale_support import Baton, baton_env, free_port, until
 
 
 @pytest.fixture
@@ -35,15 +33,7 @@ def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
     tick = {"name": "tick", "cron": "*/2 * * * * *", "request": "bump deps", "repos": ["api"], "misfire_grace_s": 30}
     config = {"repos": repo_entries(remotes), "agents": [agent("coder", "--append", "README.md", "x")]}
     config["schedules"] = [tick]
-    path = tmp_path / "baton.yml"
-    path.write_text(yaml.safe_dump(config))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "GITHUB_", "LINEAR_", "BATON_"))}
-    return {
-        **clean,
-        "BATON_HOME": str(tmp_path / ".baton"),
-        "BATON_CONFIG": str(path),
-        "BATON_DATABASE_URL": database_url,
-    }
+    return baton_env(tmp_path, config, BATON_DATABASE_URL=database_url)
 
 
 def _ready(port: int) -> bool:
