@@ -24,7 +24,7 @@ install() {
     echo "engine: missing:$* (install Debian's $* or Docker Engine; root or sudo was not available)" >&2
     exit 1
   fi
-  echo "engine: installing$*" >&2
+  echo "engine: installing $*" >&2
   # shellcheck disable=SC2086  # $as_root is empty or "sudo -n"; the package names are words
   DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends "$@" >&2 \
     || { $as_root apt-get update -qq >&2 \
