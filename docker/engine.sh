@@ -54,6 +54,12 @@ if [ "$as_root" = none ]; then
   exit 1
 fi
 log=/var/log/dockerd.log
+pidfile=/var/run/docker.pid
+# A daemon killed outright (a machine's processes ended between sessions) leaves its pid file; once
+# that pid is another process's, dockerd would refuse to start.
+if [ -f "$pidfile" ] && [ "$(cat "/proc/$(cat "$pidfile")/comm" 2>/dev/null)" != dockerd ]; then
+  $as_root rm -f "$pidfile"
+fi
 echo "engine: starting dockerd (log: $log)" >&2
 # setsid: the daemon outlives this script and whatever process group ran it (make, a test).
 $as_root sh -c 'setsid dockerd --bridge=none --iptables=false --ip-forward=false >>"$1" 2>&1 </dev/null &' sh "$log"
