@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint bench clean image
+.PHONY: install system-packages demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,7 @@ test: system-packages lint
 IMAGE ?= baton:local
 IMAGE_WHEELS := build/image/wheels
 
+.PHONY: image
 image: $(STAMP)
 	docker/engine.sh
 	rm -rf $(IMAGE_WHEELS)
