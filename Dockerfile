@@ -6,8 +6,9 @@
 #   docker run -v baton-worker:/data --env-file baton.env baton:local baton worker
 #
 # Agents confined with `isolation: bwrap` need a container that lets bubblewrap make namespaces
-# and mount its own /proc: `--security-opt seccomp=unconfined --security-opt systempaths=unconfined`
-# (README, "In a container"; docker-compose.yml sets them).
+# and mount its own /proc: `--security-opt seccomp=unconfined --security-opt systempaths=unconfined`,
+# plus `--security-opt apparmor=unconfined` on AppArmor hosts (README, "In a container";
+# docker-compose.yml gives them to the workers).
 #
 # SQLite under /data by default; set BATON_DATABASE_URL=postgresql://... to share runs between one
 # `baton serve` and any number of `baton worker` containers (docker-compose.yml does exactly that).

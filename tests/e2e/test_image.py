@@ -163,7 +163,9 @@ def test_serve_and_two_worker_containers_merge_a_github_request_whose_agent_ran_
         f"BATON_DATABASE_URL={database_url}\nGITHUB_WEBHOOK_SECRET={SECRET}\n"
         f"GITHUB_TOKEN={TOKEN}\nGITHUB_API_URL={fake.url}\n"
     )
-    shared = ("--env-file", str(tmp_path / "baton.env"), "-v", f"{tmp_path / 'baton.yml'}:/app/baton.yml:ro")
+    # No image health check: on the host's network it would probe the host's port 8000, not Baton's.
+    shared = ("--no-healthcheck", "--env-file", str(tmp_path / "baton.env"))
+    shared += ("-v", f"{tmp_path / 'baton.yml'}:/app/baton.yml:ro")
     shared += ("-v", f"{remote.parent}:{remote.parent}")  # the bare remotes, where baton.yml says
     serve = containers.start(
         "serve", "baton", "serve", "--host", "127.0.0.1", "--port", url.rsplit(":")[-1], options=shared
