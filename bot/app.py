@@ -159,7 +159,7 @@ class Runtime:
         takes runs and repo work from the queues. A Runtime never launched (`baton serve` on
         PostgreSQL without `--execute`) still starts runs: it enqueues them for the processes that
         execute (`submit`), as a client of DBOS's database."""
-        self.engine = RunEngine(self.deps)
+        self.engine = _engine(self.deps)
         executor_id = new_executor_id()
         config: DBOSConfig = {
             "name": "baton",
@@ -211,7 +211,6 @@ class Runtime:
             self.lease.stop()
         if self.engine is not None:
             DBOS.destroy(destroy_registry=False)
-            _forget_instance(self.engine)
             self.engine = None
         if self._client is not None:
             self._client.destroy()
@@ -397,9 +396,15 @@ class Runtime:
         return DecisionResult(accepted=True, message="budget extended")
 
 
-def _forget_instance(engine: RunEngine) -> None:
-    """Let a later Runtime in this process register its engine under the same name (tests)."""
-    from dbos._dbos import _get_or_create_dbos_registry
+_ENGINES: dict[str, RunEngine] = {}
+"""The engine instance DBOS knows in this process. DBOS keeps a registered instance for the life of
+the process (its name is recorded with every workflow, for recovery), so a later Runtime in the same
+process (tests, `baton demo` after `baton run`) hands its dependencies to that instance."""
 
-    registry = _get_or_create_dbos_registry()
-    registry.instance_info_map = {k: v for k, v in registry.instance_info_map.items() if v is not engine}
+
+def _engine(deps: EngineDeps) -> RunEngine:
+    engine = _ENGINES.get("engine")
+    if engine is None:
+        engine = _ENGINES["engine"] = RunEngine(deps)
+    engine.deps = deps
+    return engine

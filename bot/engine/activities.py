@@ -18,7 +18,6 @@ from typing import Any
 
 import structlog
 from dbos import DBOS
-from pydantic import BaseModel
 
 from bot.agents.process import run_process, scrubbed_env
 from bot.agents.registry import UnknownAgent
@@ -37,6 +36,7 @@ from bot.domain import (
 from bot.engine import budget as budgets
 from bot.engine import traced
 from bot.engine.deps import EngineDeps
+from bot.engine.messages import StepOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -47,11 +47,6 @@ def _loggable(data: dict[str, Any]) -> dict[str, Any]:
         f"data_{k}" if k in ("event", "level", "timestamp") else k: (v[:200] if isinstance(v, str) else v)
         for k, v in data.items()
     }
-
-
-class StepOutcome(BaseModel):
-    result: AgentResult
-    run_budget_exceeded: str | None = None
 
 
 class Emitter:

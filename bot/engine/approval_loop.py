@@ -1,16 +1,14 @@
 """What a run does once its PRs are open: ask for approval, run follow-up and repair rounds on the
 same branches between decisions, and merge the train once the gate holds.
 
-Plain functions over the engine's durable steps (like the patterns): every effect goes through a
-checkpointed step, so a replayed workflow takes the same path.
+Plain functions over `RunSteps` (like the patterns): every effect goes through a checkpointed step,
+so a replayed workflow takes the same path, and the fast tier runs them over an in-memory fake.
 """
 
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
-
-from dbos import DBOS
+from typing import Any
 
 from bot.approvals import GateVerdict
 from bot.domain import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
@@ -27,56 +25,48 @@ from bot.engine.messages import (
     RepoOutcome,
 )
 from bot.engine.patterns.concurrent import fan_out
-from bot.engine.repo_context import RepoContext, RunCancelled
-
-if TYPE_CHECKING:
-    from bot.engine.runs import RunEngine
-
+from bot.engine.repo_context import RepoContext
+from bot.engine.steps import RunCancelled, RunSteps
 
 BLOCKING_RECHECK_S = 300.0
 
 
-def wait_first(handles: list[Any]) -> Any:
-    """The first of `handles` to finish, polled tightly: a repo's end shows at once."""
-    return DBOS.wait_first(handles, polling_interval_sec=0.02)
-
-
 def await_decision(
-    engine: RunEngine, run_id: str, attempt: int, waiting_for: str, loop: LoopState, *, enter: bool = True
+    steps: RunSteps, run_id: str, attempt: int, waiting_for: str, loop: LoopState, *, enter: bool = True
 ) -> DecisionMessage | None:
     """The next message for the run (a decision, a follow-up, a nudge to re-check the gate); None
     when the run parked instead (no message yet; a message will start a continuation).
 
     `enter`: record the wait (a continuation resumes inside a wait the run already shows)."""
     if enter:
-        engine.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
+        steps.state_step(run_id, RunState.awaiting_approval, waiting_for=waiting_for)
     while True:
-        taken = engine.take_step(run_id, attempt, loop)
+        taken = steps.take_step(run_id, attempt, loop)
         if taken.message is not None:
-            return interpret(engine, run_id, taken.message)
+            return interpret(steps, run_id, taken.message)
         if taken.parked:
             return None
         # A blocking wait (`baton run`, `baton demo`: no scheduler): a message wakes it, the
         # deadline expires it. It looks again every BLOCKING_RECHECK_S, so a blocking wait that a
         # parking process recovers (`serve` after `baton run`) parks there.
-        remaining = engine.remaining_step(run_id)
+        remaining = steps.remaining_step(run_id)
         if remaining <= 0:
-            return interpret(engine, run_id, {"decision": EXPIRE})
-        woke = DBOS.recv(DECISION_TOPIC, timeout_seconds=min(remaining, BLOCKING_RECHECK_S))
+            return interpret(steps, run_id, {"decision": EXPIRE})
+        woke = steps.recv(DECISION_TOPIC, min(remaining, BLOCKING_RECHECK_S))
         if woke and woke.get("decision") == Decision.cancel.value:  # sent by `cancel` directly
-            return interpret(engine, run_id, woke)
+            return interpret(steps, run_id, woke)
 
 
-def interpret(engine: RunEngine, run_id: str, message: dict[str, Any]) -> DecisionMessage:
+def interpret(steps: RunSteps, run_id: str, message: dict[str, Any]) -> DecisionMessage:
     decision = message.get("decision")
     if decision is None or decision == EXPIRE:
-        engine.expire_step(run_id)
+        steps.expire_step(run_id)
         return DecisionMessage(verdict=RunState.expired.value)
     if decision == Decision.reject.value:
-        engine.state_step(run_id, RunState.rejected, error=message.get("reason") or None)
+        steps.state_step(run_id, RunState.rejected, error=message.get("reason") or None)
         return DecisionMessage(verdict=RunState.rejected.value)
     if decision == Decision.cancel.value:
-        engine.state_step(run_id, RunState.cancelled)
+        steps.state_step(run_id, RunState.cancelled)
         return DecisionMessage(verdict=RunState.cancelled.value)
     if decision in (FOLLOW_UP, RECHECK):
         return DecisionMessage(
@@ -88,15 +78,15 @@ def interpret(engine: RunEngine, run_id: str, message: dict[str, Any]) -> Decisi
     return DecisionMessage(verdict=Decision.approve.value)
 
 
-def await_plan_approval(engine: RunEngine, run_id: str, attempt: int, loop: LoopState, *, enter: bool = True) -> str:
+def await_plan_approval(steps: RunSteps, run_id: str, attempt: int, loop: LoopState, *, enter: bool = True) -> str:
     """approve | a terminal verdict | PARKED."""
     while True:
-        message = await_decision(engine, run_id, attempt, "plan", loop, enter=enter)
+        message = await_decision(steps, run_id, attempt, "plan", loop, enter=enter)
         enter = True
         if message is None:
             return PARKED
         if message.verdict == FOLLOW_UP:
-            engine.event_step(run_id, "follow_up_deferred", {"reason": "the plan is not approved yet"})
+            steps.event_step(run_id, "follow_up_deferred", {"reason": "the plan is not approved yet"})
             continue
         if message.verdict == RECHECK:
             continue
@@ -104,32 +94,32 @@ def await_plan_approval(engine: RunEngine, run_id: str, attempt: int, loop: Loop
 
 
 def approve_and_merge(
-    engine: RunEngine, spec: RunSpec, attempt: int, changes: list[ChangeSet], loop: LoopState | None = None
+    steps: RunSteps, spec: RunSpec, attempt: int, changes: list[ChangeSet], loop: LoopState | None = None
 ) -> str:
     """Ask for approval; between decisions run follow-up and repair rounds on the same branches;
     merge the train once the gate holds. With `loop`, a continuation: go on inside the wait the
     run parked in. Returns the run's end, or PARKED."""
     run_id = spec.run_id
-    allowed_repairs = engine.deps.config.approval.repair_on_failed_checks
+    allowed_repairs = steps.config.approval.repair_on_failed_checks
     resumed = loop is not None
     loop = loop or LoopState()
     while True:
         if not resumed:
-            changes = engine.current_changes_step(run_id) or changes
+            changes = steps.current_changes_step(run_id) or changes
             red = [c for c in changes if c.state is ChangeState.open and c.checks is ChecksState.failed]
             if red and loop.repairs < allowed_repairs:
                 loop.repairs += 1
                 loop.rounds += 1
                 output = "\n\n".join(f"Checks failed in {c.repo}:\n{c.checks_output}" for c in red)
-                changes = run_round(engine, spec, attempt, loop.rounds, output, True, changes)
+                changes = run_round(steps, spec, attempt, loop.rounds, output, True, changes)
                 loop.ask = True
                 continue
             if red and allowed_repairs and loop.repairs >= allowed_repairs and loop.ask:
-                engine.event_step(run_id, "repair_exhausted", {"rounds": loop.repairs, "repos": [c.repo for c in red]})
+                steps.event_step(run_id, "repair_exhausted", {"rounds": loop.repairs, "repos": [c.repo for c in red]})
             if loop.ask:
-                engine.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": loop.rounds})
+                steps.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": loop.rounds})
                 loop.ask = False
-        message = await_decision(engine, run_id, attempt, "approval", loop, enter=not resumed)
+        message = await_decision(steps, run_id, attempt, "approval", loop, enter=not resumed)
         resumed = False
         if message is None:
             return PARKED
@@ -139,35 +129,35 @@ def approve_and_merge(
             if message.repair:
                 continue  # red checks reported by the forge: the top of the loop repairs them
             loop.rounds += 1
-            changes = run_round(engine, spec, attempt, loop.rounds, message.instruction, False, changes)
+            changes = run_round(steps, spec, attempt, loop.rounds, message.instruction, False, changes)
             loop.ask = True
             continue
-        gate = engine.gate(run_id)
+        gate = steps.gate(run_id)
         if not gate.ok:
             if message.verdict != RECHECK:
-                engine.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
+                steps.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
             continue
-        merged = merge_train(engine, run_id, changes, gate)
+        merged = merge_train(steps, run_id, changes, gate)
         if merged is not None:
             return merged
 
 
-def merge_train(engine: RunEngine, run_id: str, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
+def merge_train(steps: RunSteps, run_id: str, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
     """Merge in plan order; None when a head moved (back to waiting for a fresh approval)."""
-    engine.state_step(run_id, RunState.merging)
+    steps.state_step(run_id, RunState.merging)
     for change in sorted(changes, key=lambda c: c.order):
-        result = engine.merge_change(run_id, change.repo, gate.head_shas[change.repo])
+        result = steps.merge_change(run_id, change.repo, gate.head_shas[change.repo])
         if result.moved:
             return None
         if not result.ok:
-            engine.state_step(run_id, RunState.failed, error=result.report)
+            steps.state_step(run_id, RunState.failed, error=result.report)
             return RunState.failed.value
-    engine.state_step(run_id, RunState.merged)
+    steps.state_step(run_id, RunState.merged)
     return RunState.merged.value
 
 
 def run_round(
-    engine: RunEngine,
+    steps: RunSteps,
     spec: RunSpec,
     attempt: int,
     number: int,
@@ -180,20 +170,20 @@ def run_round(
     run_id = spec.run_id
     targets = [c for c in changes if c.state is ChangeState.open and (not repair or c.checks is ChecksState.failed)]
     kind = "repair" if repair else "follow_up"
-    engine.event_step(
+    steps.event_step(
         run_id,
         "round_started",
         {"round": number, "kind": kind, "instruction": instruction[:500], "repos": [c.repo for c in targets]},
     )
-    engine.invalidate_step(run_id, f"round {number} ({kind.replace('_', '-')}) changes the PRs")
-    engine.state_step(run_id, RunState.working)
+    steps.invalidate_step(run_id, f"round {number} ({kind.replace('_', '-')}) changes the PRs")
+    steps.state_step(run_id, RunState.working)
     outcomes = fan_out(
         targets,
-        partial(engine.start_round_repo, run_id, attempt, number, instruction, repair),
-        wait_first,
-        engine.deps.config.concurrency.per_run,
+        partial(steps.start_round_repo, run_id, attempt, number, instruction, repair),
+        steps.wait_first,
+        steps.config.concurrency.per_run,
     )
-    engine.event_step(
+    steps.event_step(
         run_id,
         "round_finished",
         {"round": number, "kind": kind, "results": {o.repo: o.status for o in outcomes}},
@@ -203,14 +193,14 @@ def run_round(
 
 
 def round_work(
-    engine: RunEngine, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
+    steps: RunSteps, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
 ) -> RepoOutcome:
-    spec = engine.load_spec(run_id)
-    _base, head = engine.prepare_step(run_id, change.repo, change.branch)
+    spec = steps.load_spec(run_id)
+    _base, head = steps.prepare_step(run_id, change.repo, change.branch)
     what = "Fix the failing checks" if repair else "Follow-up request"
     task = f"{spec.trigger.request}\n\n{what} (round {number}):\n{instruction}"
-    ctx = RepoContext(engine, spec, change.repo, change.branch, head, task, "", key_prefix=f"r{number}-")
-    book = engine.deps.config.playbook(spec.playbook)
+    ctx = RepoContext(steps, spec, change.repo, change.branch, head, task, "", key_prefix=f"r{number}-")
+    book = steps.config.playbook(spec.playbook)
     try:
         result = ctx.execute(book.per_repo, feedback=instruction if repair else "")
     except BudgetExceeded as spent:
@@ -221,6 +211,6 @@ def round_work(
         return RepoOutcome(repo=change.repo, status="failed", summary=result.summary, change=change)
     if ctx.head == head:
         return RepoOutcome(repo=change.repo, status="unchanged", summary=result.summary, change=change)
-    engine.push_step(run_id, change.repo, change.branch, ctx.head)
-    updated = engine.change_checks_step(change)
+    steps.push_step(run_id, change.repo, change.branch, ctx.head)
+    updated = steps.change_checks_step(change)
     return RepoOutcome(repo=change.repo, status="done", summary=result.summary, change=updated)

@@ -10,6 +10,14 @@ REPO_QUEUE = "baton-repos"
 """Each repo's work; partitioned by repo name (`concurrency.per_repo`), bounded by
 `concurrency.global` across processes and `concurrency.per_worker` in each."""
 ENGINE_NAME = "baton-engine"
+"""The one configured instance of the engine class in every process."""
+ENGINE_CLASS = "RunEngine"
+RUN_WORKFLOW = "RunEngine.run_workflow"
+CONTINUE_WORKFLOW = "RunEngine.continue_workflow"
+REPO_WORKFLOW = "RunEngine.repo_workflow"
+ROUND_WORKFLOW = "RunEngine.round_workflow"
+"""Registered names (what DBOS records, and what a process that only enqueues names): constants, so
+moving or renaming the Python class never strands a run recorded under the old name."""
 BUDGET_TOPIC = "budget"
 
 

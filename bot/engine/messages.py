@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from bot.domain import ChangeSet, RunState
+from bot.domain import AgentResult, ChangeSet, RunState
 
 DECISION_TOPIC = "decision"
 """The topic a run waits on for people: approve, reject, cancel, a follow-up, a re-check nudge."""
@@ -50,3 +50,10 @@ class Taken(BaseModel):
 
     message: dict[str, object] | None = None
     parked: bool = False
+
+
+class StepOutcome(BaseModel):
+    """One agent step's end: its result, or why the run's budget stopped it before it ran."""
+
+    result: AgentResult
+    run_budget_exceeded: str | None = None

@@ -1,32 +1,35 @@
 """The durable context patterns run in, for one repo of one run.
 
-Every agent invocation and checks run goes through the engine's checkpointed steps with a step
-key that only depends on the order of calls, so a replayed workflow takes the same path.
+Every agent invocation and checks run goes through the run's durable steps (`RunSteps`) with a
+step key that only depends on the order of calls, so a replayed workflow takes the same path.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from bot.config import ROUTED_AGENT, Node
-from bot.domain import AgentResult, AgentStatus, AgentTask, CheckOutcome, RunSpec
+from bot.domain import AgentResult, AgentStatus, AgentTask, CheckOutcome, Decision, RunSpec, RunState
 from bot.engine import patterns
 from bot.engine.budget import BudgetExceeded
+from bot.engine.ids import BUDGET_TOPIC
 from bot.engine.patterns.base import Candidate, NodeResult
-from bot.engine.race import race_step
-
-if TYPE_CHECKING:
-    from bot.engine.runs import RunEngine
+from bot.engine.steps import RunCancelled, RunSteps
 
 
-class RunCancelled(Exception):
-    pass
+def await_budget(steps: RunSteps, run_id: str, repo: str, reason: str) -> bool:
+    """The run's budget is spent: pause this repo's work and ask; True when it was raised."""
+    steps.event_step(run_id, "budget_exceeded", {"repo": repo, "reason": reason})
+    steps.state_step(run_id, RunState.working, waiting_for="budget")
+    message = steps.recv(BUDGET_TOPIC, steps.remaining_step(run_id))
+    if not message or message.get("decision") != Decision.extend_budget.value:
+        return False
+    steps.state_step(run_id, RunState.working)
+    return True
 
 
 class RepoContext:
     def __init__(
         self,
-        engine: RunEngine,
+        steps: RunSteps,
         spec: RunSpec,
         repo: str,
         branch: str,
@@ -35,7 +38,7 @@ class RepoContext:
         plan: str,
         key_prefix: str = "",
     ) -> None:
-        self.engine = engine
+        self.steps = steps
         self.spec = spec
         self.repo = repo
         self.branch = branch
@@ -68,13 +71,13 @@ class RepoContext:
             role=role,
             transcript=transcript or [],
         )
-        outcome = self.engine.agent_step(task, agent, self.branch, self.head, name)
+        outcome = self.steps.agent_step(task, agent, self.branch, self.head, name)
         while outcome.run_budget_exceeded:
             # Work already done stays done: only this step waits for more budget, then runs.
-            if not self.engine.await_budget(self.spec.run_id, self.repo, outcome.run_budget_exceeded):
+            if not await_budget(self.steps, self.spec.run_id, self.repo, outcome.run_budget_exceeded):
                 raise BudgetExceeded(outcome.run_budget_exceeded)
             task = task.model_copy(update={"step_key": self._key(name)})
-            outcome = self.engine.agent_step(task, agent, self.branch, self.head, name)
+            outcome = self.steps.agent_step(task, agent, self.branch, self.head, name)
         if outcome.result.status is AgentStatus.cancelled:
             raise RunCancelled()
         if outcome.result.ok and outcome.result.commit_sha:
@@ -82,7 +85,7 @@ class RepoContext:
         return outcome.result
 
     def checks(self) -> CheckOutcome:
-        return self.engine.checks_step(self.spec.run_id, self.repo, self.branch, self.head, self._key("checks"))
+        return self.steps.checks_step(self.spec.run_id, self.repo, self.branch, self.head, self._key("checks"))
 
     def race(self, agents: list[str], *, names: list[str], feedback: str = "", checks: bool = True) -> list[Candidate]:
         tasks = [
@@ -96,7 +99,7 @@ class RepoContext:
             )
             for name in names
         ]
-        candidates = race_step(self.engine.deps, tasks, agents, names, self.branch, self.head, checks)
+        candidates = self.steps.race(tasks, agents, names, self.branch, self.head, checks)
         if any(c.status is AgentStatus.cancelled for c in candidates):
             raise RunCancelled()
         return candidates
@@ -105,15 +108,12 @@ class RepoContext:
         self.head = sha
 
     def say(self, speaker: str, text: str) -> None:
-        self.engine.event_step(self.spec.run_id, "chat", {"repo": self.repo, "speaker": speaker, "text": text[:500]})
+        self.steps.event_step(self.spec.run_id, "chat", {"repo": self.repo, "speaker": speaker, "text": text[:500]})
 
     def resolve(self, agent: str) -> list[str]:
-        registry = self.engine.deps.agents
         if agent != ROUTED_AGENT:
             return [agent]
-        trigger = self.spec.trigger
-        routed = registry.route(self.repo, trigger.labels, trigger.reply_to.channel, self.spec.agent)
-        return registry.chain(routed)
+        return self.steps.route(self.repo, self.spec)
 
     def execute(self, node: Node, feedback: str = "") -> NodeResult:
         return patterns.execute(node, self, feedback)

@@ -17,59 +17,61 @@ from typing import Any, Literal
 
 import structlog
 from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
-from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
-from dbos._registrations import _class_fqn, get_dbos_func_name
+from dbos import error as dbos_errors
 
 from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
-from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
-from bot.engine import activities, approval_loop, patterns, traced
-from bot.engine.approval_loop import wait_first
-from bot.engine.budget import BudgetExceeded
+from bot.config import BatonFile
+from bot.domain import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
+from bot.engine import activities, approval_loop, traced, workflow
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
 from bot.engine.ids import (
     BUDGET_TOPIC,
+    CONTINUE_WORKFLOW,
+    ENGINE_CLASS,
     ENGINE_NAME,
     REPO_QUEUE,
+    REPO_WORKFLOW,
+    ROUND_WORKFLOW,
     RUN_QUEUE,
+    RUN_WORKFLOW,
     continuation_id,
     describe,
     repo_workflow_id,
     workflow_id,
 )
-from bot.engine.messages import LoopState, RepoOutcome, Taken
-from bot.engine.patterns.concurrent import fan_out
-from bot.engine.patterns.manager import Plan, SubTask, waves
+from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
+from bot.engine.patterns.base import Candidate
+from bot.engine.patterns.manager import Plan, SubTask
 from bot.engine.planning import make_plan
-from bot.engine.repo_context import RepoContext, RunCancelled
+from bot.engine.race import race_step
 from bot.inbox import loop_key
-from bot.scm.workspace import branch_name
 from bot.telemetry import binds_run_id
 
 log = structlog.get_logger(__name__)
 
 __all__ = ["BUDGET_TOPIC", "REPO_QUEUE", "RUN_QUEUE", "RunEngine", "describe", "repo_workflow_id", "workflow_id"]
 
-_CANCELLED = (DBOSWorkflowCancelledError, DBOSAwaitedWorkflowCancelledError)
+_CANCELLED = (dbos_errors.DBOSWorkflowCancelledError, dbos_errors.DBOSAwaitedWorkflowCancelledError)
 
 
 def continuation_enqueue_options(run_id: str, attempt: int, number: int, app_version: str) -> EnqueueOptions:
     """How a parked run's continuation is put on the run queue; its id is the claim's number, so
     enqueueing the same continuation twice joins the first."""
-    return _enqueue_options(RunEngine.continue_workflow, continuation_id(run_id, attempt, number), app_version)
+    return _enqueue_options(CONTINUE_WORKFLOW, continuation_id(run_id, attempt, number), app_version)
 
 
 def run_enqueue_options(run_id: str, attempt: int, app_version: str) -> EnqueueOptions:
     """How a run's workflow is put on the run queue, by name: a process that only ingests (a client
     of DBOS's database) enqueues it exactly as one that executes runs. The id is the run's, so a
     second enqueue of the same run joins the first."""
-    return _enqueue_options(RunEngine.run_workflow, workflow_id(run_id, attempt), app_version)
+    return _enqueue_options(RUN_WORKFLOW, workflow_id(run_id, attempt), app_version)
 
 
-def _enqueue_options(workflow: Callable[..., str], workflow_id: str, app_version: str) -> EnqueueOptions:
+def _enqueue_options(workflow_name: str, workflow_id: str, app_version: str) -> EnqueueOptions:
     return {
-        "workflow_name": get_dbos_func_name(workflow),
-        "class_name": _class_fqn(RunEngine),
+        "workflow_name": workflow_name,
+        "class_name": ENGINE_CLASS,
         "instance_name": ENGINE_NAME,
         "queue_name": RUN_QUEUE,
         "workflow_id": workflow_id,
@@ -77,92 +79,62 @@ def _enqueue_options(workflow: Callable[..., str], workflow_id: str, app_version
     }
 
 
-@DBOS.dbos_class()
+@DBOS.dbos_class(class_name=ENGINE_CLASS)
 class RunEngine(DBOSConfiguredInstance):
+    """`RunSteps` on DBOS: the run's workflows, its repos' child workflows, and every step."""
+
     def __init__(self, deps: EngineDeps) -> None:
         self.deps = deps
         super().__init__(ENGINE_NAME)
 
+    @property
+    def config(self) -> BatonFile:
+        return self.deps.config
+
+    # -- waiting (RunSteps) ------------------------------------------------------------------------
+    def recv(self, topic: str, timeout_s: float) -> dict[str, Any] | None:
+        message: dict[str, Any] | None = DBOS.recv(topic, timeout_seconds=timeout_s)
+        return message
+
+    def wait_first(self, handles: list[Any]) -> Any:
+        """The first of `handles` to finish, polled tightly: a repo's end shows at once."""
+        return DBOS.wait_first(handles, polling_interval_sec=0.02)
+
+    def race(
+        self, tasks: list[AgentTask], agents: list[str], names: list[str], branch: str, head: str, checks: bool
+    ) -> list[Candidate]:
+        return race_step(self.deps, tasks, agents, names, branch, head, checks)
+
+    def route(self, repo: str, spec: RunSpec) -> list[str]:
+        registry = self.deps.agents
+        trigger = spec.trigger
+        return registry.chain(registry.route(repo, trigger.labels, trigger.reply_to.channel, spec.agent))
+
     # -- the run -------------------------------------------------------------------------------
-    @DBOS.workflow()
+    @DBOS.workflow(name=RUN_WORKFLOW)
     @traced.run_workflow
     @binds_run_id
     def run_workflow(self, run_id: str, attempt: int) -> str:
-        return self._guarded(run_id, partial(self._run, run_id, attempt))
+        return self._guarded(run_id, partial(workflow.run, self, run_id, attempt))
 
-    @DBOS.workflow()
+    @DBOS.workflow(name=CONTINUE_WORKFLOW)
     @traced.run_workflow
     @binds_run_id
     def continue_workflow(self, run_id: str, attempt: int, number: int) -> str:
         """The run goes on from the wait it parked in: a message claimed it (bot/inbox.py)."""
-        return self._guarded(run_id, partial(self._continue, run_id, attempt))
+        return self._guarded(run_id, partial(workflow.resume, self, run_id, attempt))
 
     def _guarded(self, run_id: str, work: Callable[[], str]) -> str:
         try:
             return work()
-        except DBOSAwaitedWorkflowCancelledError:
+        except dbos_errors.DBOSAwaitedWorkflowCancelledError:
             return RunState.cancelled.value  # a repo's work was cancelled with the run
         except Exception as err:  # the run fails with a reason people can read, never silently
             log.exception("run.failed", run_id=run_id)
             self.state_step(run_id, RunState.failed, error=describe(err))
             return RunState.failed.value
 
-    def _run(self, run_id: str, attempt: int) -> str:
-        spec = self.load_spec(run_id)
-        self.state_step(run_id, RunState.planning)
-        plan_or_error = self.plan_step(spec, attempt)
-        if isinstance(plan_or_error, str):
-            self.state_step(run_id, RunState.failed, error=plan_or_error)
-            return RunState.failed.value
-        plan = plan_or_error
-        book = self.deps.config.playbook(spec.playbook)
-        self.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
-        if book.approve_plan or (book.approve_plan is None and self.deps.config.approval.approve_plan):
-            loop = LoopState(stage="plan", plan=plan.model_dump(mode="json"))
-            verdict = approval_loop.await_plan_approval(self, run_id, attempt, loop)
-            if verdict != Decision.approve.value:
-                return verdict
-        return self._work(spec, attempt, plan)
-
-    def _work(self, spec: RunSpec, attempt: int, plan: Plan) -> str:
-        self.state_step(spec.run_id, RunState.working)
-        outcomes = self.fan_out_repos(spec, attempt, plan)
-        if isinstance(outcomes, str):
-            return outcomes
-        changes = [o.change for o in outcomes if o.change is not None]
-        return approval_loop.approve_and_merge(self, spec, attempt, changes)
-
-    def _continue(self, run_id: str, attempt: int) -> str:
-        spec = self.load_spec(run_id)
-        loop = self.loop_step(run_id, attempt)
-        if loop.stage == "plan":
-            verdict = approval_loop.await_plan_approval(self, run_id, attempt, loop, enter=False)
-            if verdict != Decision.approve.value:
-                return verdict
-            return self._work(spec, attempt, Plan.model_validate(loop.plan))
-        return approval_loop.approve_and_merge(self, spec, attempt, self.current_changes_step(run_id), loop)
-
-    def fan_out_repos(self, spec: RunSpec, attempt: int, plan: Plan) -> list[RepoOutcome] | str:
-        """Every repo's sub-task, wave by wave (providers first); the first failing wave stops."""
-        run_id = spec.run_id
-        order = plan.order
-        done: dict[str, RepoOutcome] = {}
-        for wave in waves(plan):
-            results = fan_out(
-                wave,
-                partial(self._start_repo, run_id, attempt, order, plan),
-                wait_first,
-                self.deps.config.concurrency.per_run,
-            )
-            done.update({o.repo: o for o in results})
-            failed = [o for o in results if o.status != "done"]
-            if failed:
-                error = "; ".join(f"{o.repo}: {o.summary}" for o in failed)
-                self.state_step(run_id, RunState.failed, error=error)
-                return RunState.failed.value
-        return [done[r] for r in order]
-
-    def _start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Any:
+    def start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
         with (
@@ -171,55 +143,17 @@ class RunEngine(DBOSConfiguredInstance):
         ):
             return queue.enqueue(self.repo_workflow, run_id, task, order.index(task.repo), plan.summary)
 
-    @DBOS.workflow()
+    @DBOS.workflow(name=REPO_WORKFLOW)
     @traced.in_run
     @binds_run_id
     def repo_workflow(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
         try:
-            return self._repo_work(run_id, task, order, plan)
+            return workflow.repo_work(self, run_id, task, order, plan)
         except _CANCELLED:
             raise  # the run was cancelled: DBOS ends this workflow, nothing failed
         except Exception as err:  # a fault in one repo fails that repo, never the whole engine
             log.exception("repo.failed", run_id=run_id, repo=task.repo)
             return RepoOutcome(repo=task.repo, status="failed", summary=describe(err))
-
-    def _repo_work(self, run_id: str, task: SubTask, order: int, plan: str) -> RepoOutcome:
-        spec = self.load_spec(run_id)
-        finished = self.finished_repo_step(run_id, task.repo)
-        if finished is not None:
-            return finished
-        branch = branch_name(run_id, spec.trigger.request)
-        base, head = self.prepare_step(run_id, task.repo, branch)
-        ctx = RepoContext(self, spec, task.repo, branch, head, task.task, plan)
-        book = self.deps.config.playbook(spec.playbook)
-        try:
-            result = patterns.execute(book.per_repo, ctx)
-        except BudgetExceeded as spent:
-            return RepoOutcome(repo=task.repo, status="budget", summary=str(spent))
-        except RunCancelled:
-            return RepoOutcome(repo=task.repo, status="cancelled", summary="cancelled")
-        if not result.ok:
-            return RepoOutcome(repo=task.repo, status="failed", summary=result.summary)
-        if ctx.head == base:
-            return RepoOutcome(repo=task.repo, status="failed", summary="the agent produced no diff; no PR opened")
-        self.push_step(run_id, task.repo, branch, ctx.head)
-        title = f"[baton] {spec.trigger.request.splitlines()[0][:60]}"
-        body = activities.pr_body(spec, plan, result.summary)
-        change = self.open_change_step(run_id, task.repo, branch, title, body, order)
-        change = self.change_checks_step(change)
-        outcome = RepoOutcome(repo=task.repo, status="done", summary=result.summary, change=change)
-        self.remember_repo_step(run_id, outcome)
-        return outcome
-
-    def await_budget(self, run_id: str, repo: str, reason: str) -> bool:
-        """The run's budget is spent: pause this repo's work and ask; True when it was raised."""
-        self.event_step(run_id, "budget_exceeded", {"repo": repo, "reason": reason})
-        self.state_step(run_id, RunState.working, waiting_for="budget")
-        message = DBOS.recv(BUDGET_TOPIC, timeout_seconds=self.remaining_step(run_id))
-        if not message or message.get("decision") != Decision.extend_budget.value:
-            return False
-        self.state_step(run_id, RunState.working)
-        return True
 
     # -- rounds: follow-ups and repairs on the run's existing branches ----------------------------
     def start_round_repo(
@@ -231,22 +165,19 @@ class RunEngine(DBOSConfiguredInstance):
         with SetWorkflowID(round_id), SetEnqueueOptions(queue_partition_key=change.repo):
             return queue.enqueue(self.round_workflow, run_id, change, number, instruction, repair)
 
-    @DBOS.workflow()
+    @DBOS.workflow(name=ROUND_WORKFLOW)
     @traced.in_run
     @binds_run_id
     def round_workflow(
         self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
     ) -> RepoOutcome:
         try:
-            return self._round_work(run_id, change, number, instruction, repair)
+            return approval_loop.round_work(self, run_id, change, number, instruction, repair)
         except _CANCELLED:
             raise  # the run was cancelled: DBOS ends this workflow, nothing failed
         except Exception as err:  # one repo's fault leaves its PR as it was
             log.exception("round.failed", run_id=run_id, repo=change.repo, round=number)
             return RepoOutcome(repo=change.repo, status="failed", summary=describe(err), change=change)
-
-    def _round_work(self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool) -> RepoOutcome:
-        return approval_loop.round_work(self, run_id, change, number, instruction, repair)
 
     # -- steps: thin durable shells over activities -------------------------------------------------
     @DBOS.step()
@@ -301,7 +232,7 @@ class RunEngine(DBOSConfiguredInstance):
         return self.deps.workspace.base_sha(path), self.deps.workspace.head(path)
 
     @DBOS.step()
-    def agent_step(self, task: AgentTask, agent: str, branch: str, head: str, name: str) -> activities.StepOutcome:
+    def agent_step(self, task: AgentTask, agent: str, branch: str, head: str, name: str) -> StepOutcome:
         return activities.invoke_agent(self.deps, task, agent, branch, head, name)
 
     @DBOS.step()

@@ -281,25 +281,35 @@ def _run_ref(run_id: str, page_url: str) -> str:
     return f"<{page_url}|{run_id}>" if page_url else f"`{run_id}`"
 
 
+PR_LINKS_SHOWN = 20
+"""How many PRs a grouped thread reply names before "and N more" (the card lists them all)."""
+
+
 def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None:
-    """The thread reply an event deserves, or None (most events only edit the card)."""
+    """The thread reply an event deserves, or None (most events only edit the card).
+
+    Replies are grouped per phase of the run, so the thread reads the same at 7 repos and at 500:
+    the plan; the PRs once they are all open, with the call for approval; the ending. A PR opening
+    only edits the card."""
     data = event.data
     if event.kind == "plan_ready":
-        order = " → ".join(esc(str(r)) for r in data.get("order", []))
+        order = " → ".join(esc(str(r)) for r in data.get("order", [])[:PR_LINKS_SHOWN])
+        more = len(data.get("order", [])) - PR_LINKS_SHOWN
+        order += f" → … {more} more" if more > 0 else ""
         summary = esc(one_line(str(data.get("summary") or ""), 1000))
         return f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
-    if event.kind == "pr_opened":
-        url, label = str(data.get("url", "")), f"{esc(str(data.get('repo', '')))} #{data.get('number', '?')}"
-        link = f"<{url}|{label}>" if url.startswith(("http://", "https://")) else label
-        return f"PR opened: {link}"
     if event.kind == "approval_requested":
-        count = len(data.get("prs", []))
-        return f"Approval needed from {approvers}: {count} PR(s) ready. Use *Approve & merge* on the card."
+        opened = [c for c in view.changes if c.state is not ChangeState.closed]
+        what = "updated" if int(data.get("round") or 0) else "opened"
+        ask = f"Approval needed from {approvers}. Use *Approve & merge* on the card."
+        return f"{_pr_list(opened, what)}\n{ask}" if opened else ask
     if event.kind == "state" and data.get("to") == RunState.merged.value:
-        merged = ", ".join(_pr_link(c) for c in view.changes if c.state is ChangeState.merged)
-        return f":white_check_mark: Merged: {merged or 'all PRs'}."
+        merged = [c for c in view.changes if c.state is ChangeState.merged]
+        return f":white_check_mark: Merged {_links(merged) if merged else 'all PRs'}."
     if event.kind == "state" and data.get("to") == RunState.failed.value:
-        return f":x: Failed: {esc(one_line(str(data.get('error') or 'see the card'), 2000))}"
+        error = esc(one_line(str(data.get("error") or "see the card"), 2000))
+        open_prs = [c for c in view.changes if c.state is ChangeState.open]
+        return f":x: Failed: {error}" + (f"\n{_pr_list(open_prs, 'left open')}" if open_prs else "")
     if event.kind == "state" and data.get("to") == RunState.expired.value:
         return f":alarm_clock: Expired: {esc(one_line(str(data.get('error') or 'see the card'), 2000))}"
     if event.kind == "approval_reminder":
@@ -309,6 +319,19 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None
             "Use *Approve & merge* or *Reject* on the card."
         )
     return None
+
+
+def _pr_list(changes: list[ChangeSet], what: str) -> str:
+    """ "3 PRs opened: api #1, web #2, app #3" (in merge order, the first few linked)."""
+    noun = "PR" if len(changes) == 1 else "PRs"
+    return f"{len(changes)} {noun} {what}: {_links(changes)}"
+
+
+def _links(changes: list[ChangeSet]) -> str:
+    ordered = sorted(changes, key=lambda c: c.order)
+    shown = ", ".join(_pr_link(c) for c in ordered[:PR_LINKS_SHOWN])
+    more = len(ordered) - PR_LINKS_SHOWN
+    return shown + (f" and {more} more (see the card)" if more > 0 else "")
 
 
 def is_urgent(event: RunEvent) -> bool:

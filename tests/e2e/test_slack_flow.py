@@ -112,9 +112,42 @@ def test_milestones_are_replied_in_the_thread_in_order_and_steps_are_not(world: 
     )
     world.click(BOB, "C111", card["ts"], "baton_approve", button(card, "baton_approve")["value"], thread)  # type: ignore[index]
     wait_for(world.runtime, run_id, RunState.merged, timeout=60)
-    texts = until("four milestone replies", lambda: len(r := replies(slack, "C111", thread)) >= 4 and r)
-    assert len(texts) == 4
+    texts = until("three milestone replies", lambda: len(r := replies(slack, "C111", thread)) >= 3 and r)
+    assert len(texts) == 3
     assert texts[0].startswith("Plan ready")
-    assert texts[1] == "PR opened: api #1"
-    assert texts[2].startswith("Approval needed from <@U0BOB>")
-    assert texts[3].startswith(":white_check_mark: Merged")
+    assert texts[1].startswith("1 PR opened: api #1\nApproval needed from <@U0BOB>")
+    assert texts[2].startswith(":white_check_mark: Merged")
+
+
+def test_a_seven_repo_run_keeps_its_thread_to_a_few_replies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
+) -> None:
+    names = ["api", *(f"client{i}" for i in range(1, 7))]
+    remotes = make_repos(tmp_path, names)
+    entries = repo_entries(remotes)
+    for entry in entries:
+        if entry["name"] != "api":
+            entry["depends_on"] = ["api"]
+    config = {
+        "repos": entries,
+        "agents": [agent("coder", "--append", "README.md", "use /v1/products", "--summary", "renamed")],
+        "approval": {"approvers": [f"slack:{BOB}"]},
+        "slack": {"channel_repos": {"C111": names}},
+    }
+    with slack_world(monkeypatch, start_runtime, config) as world:
+        envelope, _ = world.mention(ALICE, "<@U0BATON> rename /v1/items to /v1/products")
+        thread = envelope["event"]["ts"]
+        run_id = until("the run", lambda: world.runtime.store.run_for_link(f"slack:thread:C111:{thread}"))
+        wait_for(world.runtime, run_id, RunState.awaiting_approval, timeout=120)
+        card = until(
+            "the Approve button",
+            lambda: (c := card_of(world.slack, "C111", thread)) and button(c, "baton_approve") and c,
+        )
+        value = button(card, "baton_approve")["value"]  # type: ignore[index]
+        world.click(BOB, "C111", card["ts"], "baton_approve", value, thread)
+        wait_for(world.runtime, run_id, RunState.merged, timeout=120)
+        merged = "the merged reply"
+        texts = until(merged, lambda: (r := replies(world.slack, "C111", thread)) and "Merged" in r[-1] and r)
+    assert len(texts) <= 4
+    assert texts[1].startswith("7 PRs opened: api #1, ")
+    assert all(name in texts[1] for name in names)

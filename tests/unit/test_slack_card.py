@@ -191,22 +191,46 @@ def event(kind: str, **data: object) -> RunEvent:
 
 def test_milestones_get_a_thread_reply() -> None:
     merged = make_view(RunState.merged, changes=[change("api", 1, ChangeState.merged)])
+    waiting = make_view(RunState.awaiting_approval, changes=[change("api", 1, order=0), change("web", 2, order=1)])
     replies = [
         milestone_text(make_view(RunState.planning), event("plan_ready", order=["api", "web"], summary="two PRs"), "x"),
-        milestone_text(
-            make_view(RunState.working), event("pr_opened", repo="api", number=1, url="https://g/o/api/pull/1"), "x"
-        ),
-        milestone_text(make_view(RunState.awaiting_approval), event("approval_requested", prs=["u1"]), "<@U0BOB>"),
+        milestone_text(waiting, event("approval_requested", prs=["u1", "u2"], round=0), "<@U0BOB>"),
         milestone_text(merged, event("state", to="merged"), "x"),
         milestone_text(make_view(RunState.failed), event("state", to="failed", error="boom"), "x"),
     ]
     assert replies == [
         "Plan ready (api → web): two PRs",
-        "PR opened: <https://g/o/api/pull/1|api #1>",
-        "Approval needed from <@U0BOB>: 1 PR(s) ready. Use *Approve & merge* on the card.",
-        ":white_check_mark: Merged: <https://github.example/o/api/pull/1|api #1>.",
+        "2 PRs opened: <https://github.example/o/api/pull/1|api #1>, <https://github.example/o/web/pull/2|web #2>\n"
+        "Approval needed from <@U0BOB>. Use *Approve & merge* on the card.",
+        ":white_check_mark: Merged <https://github.example/o/api/pull/1|api #1>.",
         ":x: Failed: boom",
     ]
+
+
+def test_a_pr_opening_only_edits_the_card() -> None:
+    opened = event("pr_opened", repo="api", number=1, url="https://g/o/api/pull/1")
+    assert milestone_text(make_view(RunState.working, changes=[change("api", 1)]), opened, "x") is None
+
+
+def test_five_hundred_prs_make_one_bounded_reply_naming_the_first_few() -> None:
+    many = [change(f"svc{i:03d}", i + 1, order=i) for i in range(500)]
+    text = milestone_text(make_view(RunState.awaiting_approval, changes=many), event("approval_requested"), "x")
+    assert text is not None and text.startswith("500 PRs opened: <https://github.example/o/svc000/pull/1|svc000 #1>")
+    assert "svc019 #20>" in text and "svc020" not in text
+    assert "and 480 more (see the card)" in text
+    assert len(text) < 4000
+
+
+def test_a_round_s_call_for_approval_says_the_prs_were_updated() -> None:
+    view = make_view(RunState.awaiting_approval, changes=[change("api", 1)])
+    text = milestone_text(view, event("approval_requested", round=2), "x")
+    assert text is not None and text.startswith("1 PR updated: ")
+
+
+def test_a_failure_names_the_prs_it_left_open() -> None:
+    view = make_view(RunState.failed, changes=[change("api", 1, ChangeState.merged), change("web", 2)])
+    text = milestone_text(view, event("state", to="failed", error="merge conflict in web"), "x")
+    assert text == ":x: Failed: merge conflict in web\n1 PR left open: <https://github.example/o/web/pull/2|web #2>"
 
 
 def test_steps_and_progress_get_no_thread_reply() -> None:

@@ -132,7 +132,7 @@ def test_a_milestone_is_shown_at_once_and_replied_in_the_thread(slack: FakeSlack
     slack_surface.flush()
     assert len(slack.calls_to("chat.update")) == 2
     assert [m["text"] for m in slack.thread("C1", "1.1") if m["ts"] != ts] == [
-        "Approval needed from <@U0BOB>: 1 PR(s) ready. Use *Approve & merge* on the card."
+        "Approval needed from <@U0BOB>. Use *Approve & merge* on the card."
     ]
 
 
