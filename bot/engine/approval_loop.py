@@ -113,6 +113,12 @@ def approve_and_merge(
     allowed_repairs = engine.deps.config.approval.repair_on_failed_checks
     resumed = loop is not None
     loop = loop or LoopState()
+    rebase = [] if resumed else engine.rebase_step(run_id, attempt)
+    if rebase:  # pre-flight found conflicts last attempt: bring those branches up to date first
+        loop.rounds += 1
+        changes = run_round(
+            engine, spec, attempt, loop.rounds, rebase_instruction(engine, rebase), False, changes, only=rebase
+        )
     while True:
         if not resumed:
             changes = engine.current_changes_step(run_id) or changes
@@ -147,14 +153,23 @@ def approve_and_merge(
             if message.verdict != RECHECK:
                 engine.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
             continue
-        merged = merge_train(engine, run_id, changes, gate)
+        merged = merge_train(engine, run_id, attempt, changes, gate)
         if merged is not None:
             return merged
 
 
-def merge_train(engine: RunEngine, run_id: str, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
-    """Merge in plan order; None when a head moved (back to waiting for a fresh approval)."""
+def merge_train(
+    engine: RunEngine, run_id: str, attempt: int, changes: list[ChangeSet], gate: GateVerdict
+) -> str | None:
+    """Pre-flight, then merge in plan order; None when a head or base moved (back to waiting for a
+    fresh approval). Pre-flight failing merges nothing and fails the run saying why."""
     engine.state_step(run_id, RunState.merging)
+    preflight = engine.preflight(run_id, gate, attempt)
+    if preflight.moved:
+        return None
+    if not preflight.ok:
+        engine.state_step(run_id, RunState.failed, error=preflight.report)
+        return RunState.failed.value
     for change in sorted(changes, key=lambda c: c.order):
         result = engine.merge_change(run_id, change.repo, gate.head_shas[change.repo])
         if result.moved:
@@ -166,6 +181,15 @@ def merge_train(engine: RunEngine, run_id: str, changes: list[ChangeSet], gate: 
     return RunState.merged.value
 
 
+def rebase_instruction(engine: RunEngine, repos: list[str]) -> str:
+    bases = sorted({engine.deps.config.repo(r).default_branch for r in repos})
+    base = " / ".join(bases)
+    return (
+        f"{base} has moved on and this branch no longer merges cleanly into it. Merge origin/{base} into this "
+        "branch, resolve every conflict so both sides' changes survive, and commit the merge."
+    )
+
+
 def run_round(
     engine: RunEngine,
     spec: RunSpec,
@@ -174,12 +198,14 @@ def run_round(
     instruction: str,
     repair: bool,
     changes: list[ChangeSet],
+    only: list[str] | None = None,
 ) -> list[ChangeSet]:
-    """One more round of agent work on every open PR's branch (only the red ones for a repair);
-    the PRs get the new commits, approvals bound to the old heads are void."""
+    """One more round of agent work on every open PR's branch (only the red ones for a repair, only
+    `only` for a rebase); the PRs get the new commits, approvals bound to the old heads are void."""
     run_id = spec.run_id
     targets = [c for c in changes if c.state is ChangeState.open and (not repair or c.checks is ChecksState.failed)]
-    kind = "repair" if repair else "follow_up"
+    targets = [c for c in targets if only is None or c.repo in only]
+    kind = "repair" if repair else ("rebase" if only is not None else "follow_up")
     engine.event_step(
         run_id,
         "round_started",

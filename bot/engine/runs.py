@@ -20,7 +20,7 @@ from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions
 from dbos._error import DBOSAwaitedWorkflowCancelledError, DBOSWorkflowCancelledError
 from dbos._registrations import _class_fqn, get_dbos_func_name
 
-from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
+from bot.approvals import GateVerdict
 from bot.domain import AgentTask, ChangeSet, CheckOutcome, Decision, RunSpec, RunState
 from bot.engine import activities, approval_loop, patterns, traced
 from bot.engine.approval_loop import wait_first
@@ -37,6 +37,7 @@ from bot.engine.ids import (
     repo_workflow_id,
     workflow_id,
 )
+from bot.engine.merge_train import MergeOutcome, Preflight, gate_step, merge_step, preflight_step, rebase_repos
 from bot.engine.messages import LoopState, RepoOutcome, Taken
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
@@ -336,6 +337,14 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def gate(self, run_id: str) -> GateVerdict:
         return gate_step(self.deps, run_id)
+
+    @DBOS.step()
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
+        return preflight_step(self.deps, run_id, gate, attempt)
+
+    @DBOS.step()
+    def rebase_step(self, run_id: str, attempt: int) -> list[str]:
+        return rebase_repos(self.deps.store, run_id, attempt)
 
     @DBOS.step()
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:

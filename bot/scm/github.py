@@ -4,8 +4,11 @@ A PR is looked up by its head branch before one is created (idempotent after a c
 answer), opened as a draft until its checks pass (configurable), and merged with the `sha` guard so
 a head that moved after approval is refused by GitHub itself (409). `run_checks` reads the head's
 check runs and commit statuses as they are now and never waits for CI: unfinished checks are
-`pending`, and the webhook handler or the poller reports them when they finish. A merge that
-answers 405/409 raises `MergeRefused` saying what happened and what to do next.
+`pending`, and the webhook handler or the poller reports them when they finish. Baton un-drafts only
+the drafts it opened: a PR a person moved back to draft (GitHub keeps a `convert_to_draft` event)
+stays one and is not merged. A merge goes only into the repo's configured default branch; GitHub's
+transient 405 "Base branch was modified" is retried; any other 405/409 raises `MergeRefused` saying
+what happened and what to do next.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from bot.config import BatonFile, RepoConfig
-from bot.domain import ChangeSet, ChangeState, CheckOutcome
+from bot.domain import ChangeSet, ChangeState, CheckOutcome, Readiness
 from bot.ports import ForgeError, MergeRefused
 from bot.scm.github_client import GitHubApi, describe, loaded, refusals
 
 log = structlog.get_logger(__name__)
 OUTPUT_TAIL = 4000
 _PASSING = {"success", "neutral", "skipped"}
+BASE_MOVED_RETRIES = 3
+"""GitHub answers 405 "Base branch was modified" when another merge landed during ours: try again."""
 
 
 class GitHubForge:
@@ -68,6 +73,7 @@ class GitHubForge:
             order=order,
             state=state,
             merge_sha=pr.merge_commit_sha if state is ChangeState.merged else None,
+            merged_by=pr.merged_by.login if state is ChangeState.merged and pr.merged_by else None,
         )
 
     def _find(self, full: str, branch: str, live_only: bool) -> PullRequest | None:
@@ -199,8 +205,35 @@ class GitHubForge:
 
     def _ready_for_review(self, full: str, number: int) -> None:
         pr = self._pull(full, number)
-        if pr.draft and pr.state == "open":
+        if pr.draft and pr.state == "open" and not self._redrafted(full, pr):
             self.api.call(f"mark {full}#{number} ready for review", pr.mark_ready_for_review)
+
+    def _redrafted(self, full: str, pr: PullRequest) -> bool:
+        """Whether a person moved the PR (back) to draft: Baton never converts one, so any
+        `convert_to_draft` event is theirs, and their word that it must not merge yet."""
+        events = self.api.call(f"read the events of {full}#{pr.number}", lambda: list(pr.get_issue_events()))
+        return any(e.event == "convert_to_draft" for e in events)
+
+    def readiness(self, change: ChangeSet) -> Readiness:
+        cfg, full = self.target(change.repo)
+        with refusals(f"read {full}#{change.number}"):
+            pr = self._settled(full, change.number)
+            n, base = change.number, pr.base.ref
+            if pr.merged_at is not None:
+                return Readiness()
+            if pr.state == "closed":
+                return Readiness(problem=f"#{n} was closed without merging; reopen it")
+            if base != cfg.default_branch:
+                return Readiness(problem=f"#{n} targets {base}, not {cfg.default_branch}")
+            if pr.draft and self._redrafted(full, pr):
+                return Readiness(problem=f"#{n} is a draft: someone moved it back to draft; mark it ready for review")
+            if pr.mergeable is False:
+                return Readiness(problem=f"#{n} has conflicts with {base}", conflict=True)
+            if pr.mergeable is None:
+                return Readiness(problem=f"GitHub has not yet worked out whether #{n} can merge; retry shortly")
+            if pr.mergeable_state == "blocked":
+                return Readiness(problem=f"GitHub blocks merging #{n}: required reviews or status checks are missing")
+        return Readiness()
 
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         _, full = self.target(change.repo)
@@ -214,15 +247,20 @@ class GitHubForge:
             return self._change(cfg, pr, change.run_id, change.order)  # merged before a crash
         if pr.state == "closed":
             raise MergeRefused(f"{pr.html_url} was closed without merging; reopen it, then `/baton retry`")
-        if pr.draft:
-            self.api.call(f"mark {full}#{change.number} ready for review", pr.mark_ready_for_review)
-        method = self.config.github.merge_method
-        title = f"{pr.title} (#{pr.number})"
-        try:
-            result = self.api.call(
-                f"merge {full}#{change.number}",
-                lambda: pr.merge(sha=expected_sha, merge_method=method, commit_title=title),
+        if pr.base.ref != cfg.default_branch:
+            raise MergeRefused(
+                f"{pr.html_url} targets {pr.base.ref}, not {cfg.default_branch}; nothing was merged. Retarget it "
+                f"to {cfg.default_branch}, approve again, then `/baton retry`"
             )
+        if pr.draft:
+            if self._redrafted(full, pr):
+                raise MergeRefused(
+                    f"{pr.html_url} was moved back to draft; nothing was merged. Mark it ready for review, "
+                    "then `/baton retry`"
+                )
+            self.api.call(f"mark {full}#{change.number} ready for review", pr.mark_ready_for_review)
+        try:
+            result = self._merge_call(full, pr, expected_sha)
         except GithubException as err:
             after = self._pull(full, change.number)
             if after.merged_at is not None:  # the merge went through; only its answer was refused or lost
@@ -235,6 +273,24 @@ class GitHubForge:
             raise
         return self._finish(cfg, change.model_copy(update={"merge_sha": result.sha}), None, expected_sha)
 
+    def _merge_call(self, full: str, pr: PullRequest, expected_sha: str) -> Any:
+        """`PUT /merge`, tried again (with back-off) while GitHub says the base moved under it."""
+        method, title = self.config.github.merge_method, f"{pr.title} (#{pr.number})"
+        for attempt in range(BASE_MOVED_RETRIES + 1):
+            try:
+                return self.api.call(
+                    f"merge {full}#{pr.number}",
+                    lambda: pr.merge(sha=expected_sha, merge_method=method, commit_title=title),
+                )
+            except GithubException as err:
+                moved = err.status == 405 and "base branch was modified" in describe(err).lower()
+                if not moved or attempt == BASE_MOVED_RETRIES:
+                    raise
+                wait = self.config.github.retry_backoff_s * 2**attempt
+                log.warning("github.merge_retry", repo=full, number=pr.number, attempt=attempt + 1, wait_s=wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")
+
     def close(self, change: ChangeSet) -> ChangeSet:
         cfg, full = self.target(change.repo)
         with refusals(f"close {full}#{change.number}"):
@@ -246,14 +302,18 @@ class GitHubForge:
         return self._change(cfg, pr, change.run_id, change.order)
 
     def _finish(self, cfg: RepoConfig, change: ChangeSet, pr: PullRequest | None, expected_sha: str) -> ChangeSet:
-        merge_sha = pr.merge_commit_sha if pr is not None else change.merge_sha
+        """The merged PR; when found merged after a refused or lost answer (`pr`), as GitHub has it:
+        its real head and merge commit, not what Baton asked for."""
+        if pr is not None:
+            merged = self._change(cfg, pr, change.run_id, change.order)
+        else:
+            update = {"state": ChangeState.merged, "head_sha": expected_sha, "merge_error": None}
+            merged = change.model_copy(update=update)
         _, full = self.target(change.repo)
         if self.config.github.delete_branch_after_merge:
             self._delete_branch(full, change.branch)
-        log.info("github.merged", run_id=change.run_id, repo=full, number=change.number, sha=merge_sha)
-        return change.model_copy(
-            update={"state": ChangeState.merged, "head_sha": expected_sha, "merge_sha": merge_sha, "merge_error": None}
-        )
+        log.info("github.merged", run_id=change.run_id, repo=full, number=change.number, sha=merged.merge_sha)
+        return merged
 
     def _delete_branch(self, full: str, branch: str) -> None:
         repo = self.api.repo(full)

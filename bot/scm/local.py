@@ -25,9 +25,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from bot.config import RepoConfig
-from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, utcnow
+from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
 from bot.ports import ForgeError, MergeRefused
-from bot.scm.git import failure_tail, git_ok, git_result, remote_branch_sha, run_git
+from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
 
 OUTPUT_TAIL = 4000
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
@@ -118,6 +118,27 @@ class LocalForge:
         self._record_checks(cfg, change.number, sha, state, outcome.output_tail)
         return outcome
 
+    def readiness(self, change: ChangeSet) -> Readiness:
+        """Open, and its head merges into the default branch without conflicts (tried with
+        `git merge-tree` in a throwaway clone; the remote is never written)."""
+        cfg = self._config(change.repo)
+        record = self._load(cfg, change.number)
+        if record.change.state is ChangeState.merged:
+            return Readiness()
+        if record.change.state is ChangeState.closed:
+            return Readiness(problem=f"#{change.number} is closed")
+        head = self._remote_head(cfg, change.branch)
+        if head is None:
+            return Readiness(problem=f"#{change.number} has no branch {change.branch} any more")
+        base = cfg.default_branch
+        with self._checkout(cfg, head, prefix=f"ready-{cfg.name}-{change.number}-") as tree:
+            files = merge_conflicts(tree, f"refs/remotes/origin/{base}", head)
+        return (
+            Readiness(problem=f"merge conflict with {base} in {', '.join(files)}", conflict=True)
+            if files
+            else Readiness()
+        )
+
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         cfg = self._config(change.repo)
         with self._locked(cfg):
@@ -162,6 +183,8 @@ class LocalForge:
         change = record.change
         if change.state is ChangeState.closed:
             raise MergeRefused(f"{change.url} is closed")
+        if change.base != cfg.default_branch:
+            raise MergeRefused(f"{change.url} targets {change.base}, not {cfg.default_branch}; nothing was merged")
         found = self._remote_head(cfg, change.branch)
         if found != expected_sha:
             raise MergeRefused(

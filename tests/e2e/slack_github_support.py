@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from bot.domain import ChecksState, RunState
+from bot.store import shas_digest
+from bot.surfaces.slack_card import parse_button_value
 from tests.e2e.conftest import RuntimeFactory, agent, wait_for
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
@@ -67,11 +69,15 @@ class GateWorld:
         )
 
     def approve_value(self, run: Started) -> str:
-        value = until(
-            "the Approve button",
-            lambda: button_value(self.slack.slack.message("C111", run.card_ts), "baton_approve"),
-        )
-        return str(value)
+        """The card's Approve button, once the card shows the PRs' current heads."""
+
+        def current() -> str | None:
+            value = button_value(self.slack.slack.message("C111", run.card_ts), "baton_approve")
+            parsed = parse_button_value(value or "")
+            heads = {c.repo: c.head_sha for c in self.runtime.store.changes(run.run_id)}
+            return value if parsed is not None and parsed.heads == shas_digest(heads) else None
+
+        return str(until("the Approve button for the current heads", current))
 
     def click_approve(self, user: str, run: Started, team: str | None = None) -> None:
         extra = {"team": team} if team else {}

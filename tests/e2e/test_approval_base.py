@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import agent, until
+from tests.e2e.conftest import agent
 from tests.e2e.github_gate_support import ask, comment, events, green, merges
 from tests.fakes.github_stack import Stack, github_stack
+from tests.fakes.served_app import until
 from tests.gitutil import commit_to_remote, ref_sha
 
 REPO = "acme/api"

@@ -17,6 +17,7 @@ from bot.domain import Decision, RunState
 from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, event_data, make_repos, repo_entries, submit, wait_for
 from tests.e2e.github_gate_support import ask, comment, events, green, merges, status_comment
 from tests.fakes.github_stack import Stack, github_stack
+from tests.fakes.served_app import until
 from tests.gitutil import commit_to_remote, read_file_on, ref_sha
 
 TWO = "@baton rename /items to /v2/items\nrepos: api, web"
@@ -139,7 +140,7 @@ def test_a_pr_merged_by_someone_else_is_reported_with_its_real_merge_commit(stac
     api = next(c for c in view.changes if c.repo == "api")
     assert trail == [("github:maya", {"web": merged_by_hand}), ("baton", {"api": api.merge_sha})]
     assert merges(stack) == [200]
-    assert "merged outside Baton" in status_comment(stack, issue, run_id)
+    until("the status comment says so", lambda: "Merged outside Baton" in status_comment(stack, issue, run_id))
 
 
 def test_a_conflict_on_github_before_the_merge_merges_nothing(stack: Stack) -> None:

@@ -373,6 +373,7 @@ def test_a_pr_merged_by_someone_else_is_refreshed_with_its_real_merge_commit_and
 ) -> None:
     fake, forge, change = _opened(world)
     _green(fake, change)
+    forge.run_checks(change)  # green: Baton marks its draft ready for review
     sha = fake.merge_as("acme/api", change.number, "maya")
 
     fresh = forge.refresh(change)
