@@ -44,7 +44,7 @@ class Preflight(BaseModel):
 
 def _attempted(store: Store, run_id: str, repo: str) -> bool:
     """Whether Baton itself asked the forge to merge this PR (so finding it merged is Baton's doing)."""
-    return store.get_fact(run_id, f"merging:{repo}") is not None
+    return bool(store.get_fact(run_id, f"merging:{repo}"))
 
 
 def _merged_elsewhere(deps: EngineDeps, run_id: str, before: ChangeSet, fresh: ChangeSet) -> bool:
@@ -210,6 +210,7 @@ def merge_step(deps: EngineDeps, run_id: str, repo: str, expected_sha: str) -> M
     try:
         merged = deps.forge.merge(change, expected_sha)
     except MergeRefused as err:
+        store.put_fact(run_id, f"merging:{repo}", {})  # refused: if it is merged later, it was not by us
         store.save_change(change.model_copy(update={"merge_error": str(err)}))
         report = train_report(store.changes(run_id), failed=repo, error=str(err))
         store.append_event(run_id, "merge_failed", {"repo": repo, "error": str(err), "report": report})
