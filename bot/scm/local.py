@@ -119,25 +119,16 @@ class LocalForge:
         return outcome
 
     def readiness(self, change: ChangeSet) -> Readiness:
-        """Open, and its head merges into the default branch without conflicts (tried with
-        `git merge-tree` in a throwaway clone; the remote is never written)."""
-        cfg = self._config(change.repo)
-        record = self._load(cfg, change.number)
-        if record.change.state is ChangeState.merged:
-            return Readiness()
-        if record.change.state is ChangeState.closed:
-            return Readiness(problem=f"#{change.number} is closed")
-        head = self._remote_head(cfg, change.branch)
-        if head is None:
-            return Readiness(problem=f"#{change.number} has no branch {change.branch} any more")
-        base = cfg.default_branch
+        """Open, and its head merges into the default branch cleanly (`git merge-tree` in a throwaway clone)."""
+        cfg, state = self._config(change.repo), self._load(self._config(change.repo), change.number).change.state
+        head = self._remote_head(cfg, change.branch) if state is ChangeState.open else None
+        if state is not ChangeState.open or head is None:
+            gone = f"is {state.value}" if state is ChangeState.closed else f"has no branch {change.branch}"
+            return Readiness() if state is ChangeState.merged else Readiness(problem=f"#{change.number} {gone}")
         with self._checkout(cfg, head, prefix=f"ready-{cfg.name}-{change.number}-") as tree:
-            files = merge_conflicts(tree, f"refs/remotes/origin/{base}", head)
-        return (
-            Readiness(problem=f"merge conflict with {base} in {', '.join(files)}", conflict=True)
-            if files
-            else Readiness()
-        )
+            files = merge_conflicts(tree, f"refs/remotes/origin/{cfg.default_branch}", head)
+        problem = f"merge conflict with {cfg.default_branch} in {', '.join(files)}" if files else None
+        return Readiness(problem=problem, conflict=bool(files))
 
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         cfg = self._config(change.repo)
