@@ -81,7 +81,7 @@ class WorkspacePin:
                 try:
                     self._team = str(self.client.auth_test()["team_id"])
                     log.info("slack_workspace_pinned", team_id=self._team)
-                except (SlackApiError, SlackClientError, KeyError) as err:
+                except (SlackApiError, SlackClientError, OSError, KeyError) as err:  # unreachable: try next time
                     log.warning("slack_workspace_unknown", error=type(err).__name__)
             return self._team
 
@@ -90,7 +90,7 @@ class WorkspacePin:
         ours = self.team()
         if ours is None:
             return "Baton does not know its Slack workspace yet (auth.test failed); set slack.team_id"
-        foreign = [t for t in team_ids(body) if t != ours]
+        foreign = list(dict.fromkeys(t for t in team_ids(body) if t != ours))
         if foreign or not team_ids(body):
             return f"the request comes from workspace {', '.join(foreign) or 'unknown'}, and Baton answers only {ours}"
         return None

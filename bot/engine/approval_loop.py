@@ -116,6 +116,7 @@ def approve_and_merge(
     rebase = [] if resumed else engine.rebase_step(run_id, attempt)
     if rebase:  # pre-flight found conflicts last attempt: bring those branches up to date first
         loop.rounds += 1
+        changes = engine.current_changes_step(run_id) or changes
         changes = run_round(
             engine, spec, attempt, loop.rounds, rebase_instruction(engine, rebase), False, changes, only=rebase
         )
