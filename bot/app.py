@@ -23,10 +23,10 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.sandbox import Sandbox, sqlite_files
 from bot.agents.script import ScriptAgent
-from bot.approvals import ApprovalService, DecisionResult
+from bot.approvals import ApprovalService, DecisionResult, GitHubCheck
 from bot.audit import AuditKind
 from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
-from bot.domain import Actor, Budget, Decision, RunSpec, RunState
+from bot.domain import Actor, Budget, Decision, RunSpec, RunState, Source
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
@@ -110,7 +110,9 @@ class Runtime:
             agents=AgentRegistry(self.config, self._agent_factories()),
             tracer=self.tracer,
         )
-        self.approvals = ApprovalService(self.store, self.config.approval, self._notify)
+        self.approvals = ApprovalService(self.store, self.config, self._notify)
+        if self.github_api is not None:  # GitHub identities approve only with `github.approve_permission`
+            self.approvals.github = github_approvers(self.github_api, self.config)
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
         self.scheduler = Scheduler(self)
         self.engine: RunEngine | None = None
@@ -394,6 +396,15 @@ class Runtime:
         ):
             workflows.send(status.workflow_id, message, BUDGET_TOPIC)
         return DecisionResult(accepted=True, message="budget extended")
+
+
+def github_approvers(api: GitHubApi, config: BatonFile) -> GitHubCheck:
+    """Whether a GitHub login holds `github.approve_permission` on every GitHub repo of a run."""
+    from bot.scm.github_issues import GitHubIssues
+    from handlers.github_access import GitHubAccess  # the composition root may know the edges
+
+    access = GitHubAccess(GitHubIssues(api), config)
+    return lambda login, run: access.approver_refusal(Actor(source=Source.github, id=login), run)
 
 
 _ENGINES: dict[str, RunEngine] = {}

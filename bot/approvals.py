@@ -1,66 +1,100 @@
-"""Approval policy and the merge train.
+"""The approval policy: who may decide on a run, and whether the recorded decisions open the gate.
 
-An approval is a decision by an authorised actor, recorded with the head SHA of every PR in the
-run. Merging happens only if every PR still has those SHAs, checks are green (when the policy
-says so) and the approval has not expired. PRs merge in plan order; a failure stops the train
-and the report says exactly what merged and what did not.
+An approval is a decision by an authorised person, bound to exactly what would merge: every PR's
+head SHA and the base branch it targets. Rules count persons (`people:`), not identities, so one
+human's Slack click and GitHub comment are one approval, and a requester cannot approve their own
+run from another surface. With no `approval.approvers` listed, only the terminal operator and
+people whose GitHub login holds `github.approve_permission` on every repo of the run may approve;
+on GitHub repos, anyone with a GitHub identity must hold that permission. Whoever pushed the commit
+a PR is at may not approve it. The merge train itself is `bot/engine/merge_train.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from fnmatch import fnmatch
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from fnmatch import fnmatchcase
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-from bot.audit import ENGINE_ACTOR, AuditKind, AuditOutcome, decision_kind
-from bot.config import ApprovalPolicy
-from bot.domain import (
-    Actor,
-    Approval,
-    ChangeSet,
-    ChangeState,
-    ChecksState,
-    Decision,
-    Run,
-    RunState,
-    utcnow,
-)
-from bot.ports import MergeRefused
+from bot.audit import decision_kind
+from bot.config import ApprovalPolicy, BatonFile
+from bot.domain import Actor, Approval, ChangeSet, ChangeState, ChecksState, Decision, Run, RunState, Source
+from bot.people import People
 from bot.store import Store
 
-if TYPE_CHECKING:
-    from bot.engine.deps import EngineDeps
+WILDCARDS = "*?["
+PUSH_EVENTS = ("head_moved", "approval_invalidated")
+"""Events that record who moved a PR's head (`by`, a GitHub login) and to which SHA."""
 
 
 class GateVerdict(BaseModel):
     ok: bool
     reason: str = ""
     head_shas: dict[str, str] = Field(default_factory=dict)
+    bases: dict[str, str] = Field(default_factory=dict)
 
 
-class MergeOutcome(BaseModel):
-    ok: bool
-    moved: bool = False
-    report: str = ""
+class DecisionOutcome(StrEnum):
+    """What became of a decision, for the edges to answer without reading its message."""
+
+    recorded = "recorded"
+    duplicate = "duplicate"
+    """The same person already made this decision on these heads: nothing new counts."""
+    stale = "stale"
+    """The PRs changed since the person looked: they must look again."""
+    not_waiting = "not_waiting"
+    refused = "refused"
 
 
 class DecisionResult(BaseModel):
     accepted: bool
     message: str
+    outcome: DecisionOutcome = DecisionOutcome.recorded
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outcome_from_acceptance(cls, data: Any) -> Any:
+        """Commands other than decisions (cancel, retry, follow-up) say only accepted or not."""
+        if isinstance(data, dict) and "outcome" not in data:
+            data = {**data, "outcome": DecisionOutcome.recorded if data.get("accepted") else DecisionOutcome.refused}
+        return data
 
 
-def may_approve(policy: ApprovalPolicy, actor: Actor, requester: Actor) -> str | None:
-    """Why `actor` may not decide on this run, or None if they may."""
-    if policy.approvers and not any(fnmatch(actor.key, p) for p in policy.approvers):
+def listed(policy: ApprovalPolicy, people: People, actor: Actor) -> str | None:
+    """The `approval.approvers` pattern that names `actor` (by any identity of their person), or None."""
+    keys = people.keys(actor)
+    return next((p for p in policy.approvers if any(fnmatchcase(k, p) for k in keys)), None)
+
+
+def may_approve(policy: ApprovalPolicy, actor: Actor, requester: Actor, people: People | None = None) -> str | None:
+    """Why the policy alone (the approvers list, self-approval by person) refuses `actor`, or None."""
+    people = people or People([])
+    if policy.approvers and listed(policy, people, actor) is None:
         return f"{actor.display or actor.key} is not an approver (approvers: {', '.join(policy.approvers)})"
-    self_approval = actor.key == requester.key
     exempt = actor.source.value in policy.self_approval_exempt_sources
-    if self_approval and policy.forbid_self_approval and not exempt:
+    if policy.forbid_self_approval and not exempt and people.same(actor, requester):
         return "the requester may not approve their own run"
     return None
+
+
+def github_repos(config: BatonFile, run: Run) -> list[str]:
+    """The run's repos on GitHub (`owner/name`), or its issue's repo when none is."""
+    names = {r.name: r.github for r in config.repos if r.forge == "github" and r.github}
+    fulls = [names[r] for r in run.spec.repos if r in names]
+    reply = run.spec.trigger.reply_to
+    if not fulls and reply.source is Source.github and reply.repo:
+        fulls = [reply.repo]
+    return fulls
+
+
+def _bound(approval: Approval, pending: list[ChangeSet]) -> bool:
+    """Bound to every pending PR's head and base (approvals from before bases were kept bind heads only)."""
+    return all(
+        approval.head_shas.get(c.repo) == c.head_sha and approval.bases.get(c.repo, c.base) == c.base for c in pending
+    )
 
 
 def evaluate(
@@ -69,19 +103,15 @@ def evaluate(
     approvals: list[Approval],
     created_at: datetime,
     now: datetime,
+    people: People | None = None,
 ) -> GateVerdict:
-    """Whether the recorded approvals allow merging the current heads right now."""
+    """Whether the recorded approvals allow merging the current heads into their bases right now."""
+    people = people or People([])
     if now > created_at + timedelta(hours=policy.expiry_hours):
         return GateVerdict(ok=False, reason="the approval window has expired")
-    pending = {c.repo: c.head_sha for c in changes if c.state is not ChangeState.merged}
-    bound = [
-        a
-        for a in approvals
-        if a.valid
-        and a.decision is Decision.approve
-        and all(a.head_shas.get(repo) == sha for repo, sha in pending.items())
-    ]
-    approvers = {a.actor.key for a in bound}
+    pending = [c for c in changes if c.state is not ChangeState.merged]
+    bound = [a for a in approvals if a.valid and a.decision is Decision.approve and _bound(a, pending)]
+    approvers = {people.key(a.actor) for a in bound}
     if len(approvers) < policy.min_approvals:
         return GateVerdict(
             ok=False,
@@ -93,120 +123,97 @@ def evaluate(
             return GateVerdict(ok=False, reason=f"checks are not green on {', '.join(red)}")
     shas = dict(bound[-1].head_shas)
     shas.update({c.repo: c.head_sha for c in changes if c.state is ChangeState.merged})
-    return GateVerdict(ok=True, head_shas=shas)
+    return GateVerdict(ok=True, head_shas=shas, bases={c.repo: c.base for c in changes})
 
 
-def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
-    """Refresh every PR's head from the forge, invalidate stale approvals, then evaluate."""
-    store = deps.store
-    run = store.get_run(run_id)
-    assert run is not None
-    changes = []
-    for change in store.changes(run_id):
-        fresh = deps.forge.refresh(change).model_copy(
-            update={"order": change.order, "run_id": run_id, "checks": change.checks}
-        )
-        if fresh.state is ChangeState.open and (
-            fresh.head_sha != change.head_sha or fresh.checks is not ChecksState.passed
-        ):
-            # A new push (or checks that never finished): run them on the head people approve.
-            outcome = deps.forge.run_checks(fresh)
-            fresh = fresh.model_copy(
-                update={
-                    "checks": outcome.state,
-                    "checks_output": outcome.output_tail[-2000:],
-                    "head_sha": outcome.sha or fresh.head_sha,
-                }
-            )
-        store.save_change(fresh)
-        changes.append(fresh)
-    approvals = store.approvals(run_id)
-    pending = {c.repo: c.head_sha for c in changes if c.state is ChangeState.open}
-    stale = [a for a in approvals if a.valid and any(a.head_shas.get(r) != s for r, s in pending.items())]
-    if stale:
-        store.invalidate_approvals(run_id)
-        store.append_event(run_id, "approval_invalidated", {"reason": "a PR was pushed to after the approval"})
-        approvals = store.approvals(run_id)
-    return evaluate(deps.config.approval, changes, approvals, run.created_at, utcnow())
+def last_pushers(store: Store, run_id: str, heads: dict[str, str]) -> dict[str, str]:
+    """repo → the GitHub login whose push put the PR at its current head, when a webhook said so."""
+    found: dict[str, str] = {}
+    for event in store.events(run_id):
+        data = event.data
+        repo, by = str(data.get("repo", "")), data.get("by")
+        if event.kind in PUSH_EVENTS and by and heads.get(repo) == data.get("sha"):
+            found[repo] = str(by)
+    return found
 
 
-def merge_step(deps: EngineDeps, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
-    """Merge one PR of the train, guarded by the approved SHA; never merges twice."""
-    store = deps.store
-    change = next(c for c in store.changes(run_id) if c.repo == repo)
-    if change.state is ChangeState.merged:
-        return MergeOutcome(ok=True)
-    current = deps.forge.refresh(change)
-    if current.state is ChangeState.merged:
-        store.save_change(current.model_copy(update={"order": change.order, "run_id": run_id}))
-        _audit_merge(store, run_id, repo, current.merge_sha or expected_sha)
-        return MergeOutcome(ok=True)
-    if current.head_sha != expected_sha:
-        store.invalidate_approvals(run_id)
-        store.append_event(
-            run_id,
-            "approval_invalidated",
-            {"repo": repo, "expected": expected_sha, "found": current.head_sha},
-        )
-        return MergeOutcome(ok=False, moved=True, report=f"{repo} moved since approval")
-    try:
-        merged = deps.forge.merge(change, expected_sha)
-    except MergeRefused as err:
-        store.save_change(change.model_copy(update={"merge_error": str(err)}))
-        report = train_report(store.changes(run_id), failed=repo, error=str(err))
-        store.append_event(run_id, "merge_failed", {"repo": repo, "error": str(err), "report": report})
-        store.audit.record(
-            AuditKind.merge,
-            actor=ENGINE_ACTOR,
-            surface=MERGE_SURFACE,
-            outcome=AuditOutcome.failed,
-            run_id=run_id,
-            reason=str(err),
-            shas={repo: expected_sha},
-        )
-        return MergeOutcome(ok=False, report=report)
-    merged = merged.model_copy(update={"order": change.order, "run_id": run_id, "merge_error": None})
-    store.save_change(merged)
-    store.append_event(run_id, "merged", {"repo": repo, "number": merged.number, "sha": merged.merge_sha})
-    _audit_merge(store, run_id, repo, merged.merge_sha or expected_sha)
-    return MergeOutcome(ok=True)
-
-
-MERGE_SURFACE = "merge_train"
-
-
-def _audit_merge(store: Store, run_id: str, repo: str, sha: str) -> None:
-    """One audit record per merged PR, with the merged SHA (a replayed step adds nothing)."""
-    store.audit.record(
-        AuditKind.merge,
-        actor=ENGINE_ACTOR,
-        surface=MERGE_SURFACE,
-        run_id=run_id,
-        shas={repo: sha},
-        dedupe_key=f"merge:{run_id}:{repo}",
-    )
-
-
-def train_report(changes: list[ChangeSet], failed: str, error: str) -> str:
-    merged = [c.repo for c in changes if c.state is ChangeState.merged]
-    waiting = [c.repo for c in changes if c.state is not ChangeState.merged and c.repo != failed]
-    return (
-        f"merge train stopped at {failed}: {error}. "
-        f"Merged: {', '.join(merged) or 'none'}. Not merged: {', '.join([failed, *waiting])}. "
-        "Fix it, then retry to merge the remaining PRs."
-    )
+GitHubCheck = Callable[[str, Run], str | None]
+"""(a GitHub login, the run) → why that login may not approve it on GitHub, or None."""
 
 
 class ApprovalService:
-    """Records people's decisions and hands them to the waiting run."""
+    """Decides who may decide, records people's decisions and hands them to the waiting run."""
 
-    def __init__(self, store: Store, policy: ApprovalPolicy, notify: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, store: Store, config: BatonFile, notify: Callable[[str, dict[str, Any]], None]) -> None:
         self.store = store
-        self.policy = policy
+        self.config = config
+        self.policy = config.approval
+        self.people = People(config.people)
         self.notify = notify
-        # Per-source checks on top of the policy (e.g. GitHub: repo permission); source → reason or None.
+        # `github.approve_permission` on every GitHub repo of the run, asked of GitHub (set by the
+        # runtime when it has GitHub credentials); without it, GitHub identities cannot be vouched for.
+        self.github: GitHubCheck | None = None
+        # Per-source checks on top of the policy (Slack user groups, Linear teams); source → reason or None.
         self.authorizers: dict[str, Callable[[Actor, Run], str | None]] = {}
 
+    # -- who may decide -------------------------------------------------------------------------------
+    def refusal(self, actor: Actor, run: Run) -> str | None:
+        """Why `actor` may not approve or reject `run`, or None: the policy, then the GitHub
+        authority behind them, then their surface's own check."""
+        refusal = may_approve(self.policy, actor, run.spec.trigger.actor, self.people) or self._authority(actor, run)
+        authorizer = self.authorizers.get(actor.source.value)
+        if refusal is None and authorizer is not None:
+            refusal = authorizer(actor, run)
+        return refusal
+
+    def _authority(self, actor: Actor, run: Run) -> str | None:
+        if actor.source is Source.cli:
+            return None  # the terminal operator: whoever runs Baton on this machine
+        needed = self.config.github.approve_permission
+        login = self.people.github_login(actor)
+        repos = github_repos(self.config, run)
+        pattern = listed(self.policy, self.people, actor)
+        if login is not None and repos:
+            if self.github is None:
+                return "GitHub permissions cannot be checked here (no GitHub credentials), so no approval counts"
+            return self.github(login, run)
+        named = pattern is not None and not any(c in pattern for c in WILDCARDS)
+        if pattern is not None and (named or not repos):
+            return None
+        who = actor.display or actor.key
+        if pattern is not None:
+            return (
+                f"on GitHub repos a wildcard in approval.approvers ({pattern}) does not vouch for {who}: map them "
+                f"in `people:` to a GitHub login with {needed} access to {', '.join(repos)}, or list them by id"
+            )
+        if not repos:
+            return (
+                f"with no approval.approvers, only the terminal operator and people whose GitHub login has "
+                f"{needed} access to every repo of the run may approve, and this run changes no GitHub repo; "
+                f"ask the operator to list {who} in approval.approvers"
+            )
+        return (
+            f"with no approval.approvers, a {actor.source.value} approval counts only from someone mapped in "
+            f"`people:` to a GitHub login with {needed} access to {', '.join(repos)}, and {who} is not"
+        )
+
+    def _binding(self, run_id: str, actor: Actor, changes: list[ChangeSet]) -> str | None:
+        """Why an approval of these PRs may not be given now: a base other than the repo's default
+        branch, or `actor` pushed the commit a PR is at."""
+        defaults = {r.name: r.default_branch for r in self.config.repos}
+        for change in changes:
+            target = defaults.get(change.repo, change.base)
+            if change.state is ChangeState.open and change.base != target:
+                return (
+                    f"{change.repo}#{change.number} targets {change.base}, not {target}; retarget it to {target} first"
+                )
+        heads = {c.repo: c.head_sha for c in changes if c.state is ChangeState.open}
+        for repo, login in last_pushers(self.store, run_id, heads).items():
+            if self.people.same(actor, Actor(source=Source.github, id=login)):
+                return f"you pushed the last commit to {repo} (@{login}); someone else must approve it"
+        return None
+
+    # -- deciding -------------------------------------------------------------------------------------
     def decide(
         self,
         run_id: str,
@@ -215,7 +222,8 @@ class ApprovalService:
         reason: str = "",
         seen_shas: dict[str, str] | None = None,
     ) -> DecisionResult:
-        """Record an authorised decision bound to the PRs' heads; a refusal goes to the audit trail with its reason."""
+        """Record an authorised decision bound to the PRs' heads and bases; a refusal goes to the
+        audit trail with its reason."""
         result = self._decide(run_id, actor, decision, reason, seen_shas)
         if not result.accepted:
             heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
@@ -232,21 +240,27 @@ class ApprovalService:
     ) -> DecisionResult:
         run = self.store.get_run(run_id)
         if run is None:
-            return DecisionResult(accepted=False, message=f"no run {run_id}")
+            return DecisionResult(accepted=False, message=f"no run {run_id}", outcome=DecisionOutcome.refused)
         if run.state is not RunState.awaiting_approval:
-            return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}, not awaiting approval")
-        refusal = may_approve(self.policy, actor, run.spec.trigger.actor)
-        authorizer = self.authorizers.get(actor.source.value)
-        if refusal is None and authorizer is not None:
-            refusal = authorizer(actor, run)
+            message = f"run {run_id} is {run.state.value}, not awaiting approval"
+            return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.not_waiting)
+        refusal = self.refusal(actor, run)
         if refusal:
-            return DecisionResult(accepted=False, message=refusal)
-        heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
+            return DecisionResult(accepted=False, message=refusal, outcome=DecisionOutcome.refused)
+        changes = self.store.changes(run_id)
+        heads = {c.repo: c.head_sha for c in changes}
         if seen_shas is not None and seen_shas != heads:
-            return DecisionResult(accepted=False, message="the PRs changed since you looked; review them again")
-        approval = Approval(run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason)
-        if not self.store.record_approval(approval):
-            return DecisionResult(accepted=True, message=f"already recorded: {decision.value}")
+            message = "the PRs changed since you looked; review them again"
+            return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.stale)
+        binding = self._binding(run_id, actor, changes) if decision is Decision.approve else None
+        if binding:
+            return DecisionResult(accepted=False, message=binding, outcome=DecisionOutcome.refused)
+        bases = {c.repo: c.base for c in changes}
+        if self._already(run_id, actor, decision, heads) or not self.store.record_approval(
+            Approval(run_id=run_id, actor=actor, decision=decision, head_shas=heads, bases=bases, reason=reason)
+        ):
+            message = f"already recorded: {decision.value} by {self.people.name(actor)}"
+            return DecisionResult(accepted=True, message=message, outcome=DecisionOutcome.duplicate)
         self.store.audit.record(
             decision_kind(decision),
             actor=actor.key,
@@ -258,8 +272,16 @@ class ApprovalService:
         self.store.append_event(
             run_id,
             "decision",
-            {"actor": actor.key, "decision": decision.value, "reason": reason, "shas": heads},
+            {"actor": actor.key, "decision": decision.value, "reason": reason, "shas": heads, "bases": bases},
         )
         self.notify(run_id, {"decision": decision.value, "reason": reason, "actor": actor.key})
         bound = ", ".join(f"{repo}@{sha[:7]}" for repo, sha in heads.items())
         return DecisionResult(accepted=True, message=f"{decision.value} recorded" + (f" for {bound}" if bound else ""))
+
+    def _already(self, run_id: str, actor: Actor, decision: Decision, heads: dict[str, str]) -> bool:
+        """The same person (through any of their identities) already made this decision on these heads."""
+        key = self.people.key(actor)
+        return any(
+            a.valid and a.decision is decision and a.head_shas == heads and self.people.key(a.actor) == key
+            for a in self.store.approvals(run_id)
+        )

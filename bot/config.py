@@ -16,7 +16,7 @@ from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.cron import cron_trigger
-from bot.domain import Budget
+from bot.domain import Budget, Person
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
 from bot.sourceconfig.slack import SlackConfig
@@ -212,6 +212,9 @@ class Playbook(_Strict):
 
 
 class ApprovalPolicy(_Strict):
+    # Patterns naming who may approve (`source:id`, or `person:<name>` for someone in `people:`).
+    # Empty: the secure default — the terminal operator, and people whose GitHub login holds
+    # `github.approve_permission` on every repo of the run (bot/approvals.py).
     approvers: list[str] = Field(default_factory=list)
     min_approvals: int = Field(default=1, ge=1)
     forbid_self_approval: bool = True
@@ -286,6 +289,37 @@ class BatonFile(_Strict):
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     linear: LinearConfig = Field(default_factory=LinearConfig)
+    people: list[Person] = Field(default_factory=list)
+
+    @_model_validator(mode="after")
+    def _people_are_one_each(self) -> BatonFile:
+        """Each name and each identity belongs to one person; `slack.github_logins` (deprecated)
+        folds into `people` — a login joins the person with that Slack id or that login, or is a person."""
+        people = list(self.people)
+        problems: list[str] = []
+        for slack_id, login in self.slack.github_logins.items():
+            i = next((i for i, p in enumerate(people) if p.slack == slack_id), None)
+            if i is None:
+                i = next((i for i, p in enumerate(people) if (p.github or "").lower() == login.lower()), None)
+            if i is None:
+                people.append(Person(name=login, slack=slack_id, github=login))
+                continue
+            found = people[i]
+            if (found.github and found.github.lower() != login.lower()) or (found.slack and found.slack != slack_id):
+                problems.append(f"slack.github_logins.{slack_id}: {login} contradicts people entry '{found.name}'")
+                continue
+            people[i] = found.model_copy(update={"slack": slack_id, "github": found.github or login})
+        seen: dict[str, str] = {}
+        for i, person in enumerate(people):
+            keys = [f"name {person.name}"] + [f"{a.source.value} id {a.id}" for a in person.identities()]
+            for key in keys:
+                if key.lower() in seen:
+                    problems.append(f"people.{i}: {key} is already {seen[key.lower()]}'s")
+                seen.setdefault(key.lower(), person.name)
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.people = people
+        return self
 
     @_model_validator(mode="after")
     def _references_resolve(self) -> BatonFile:

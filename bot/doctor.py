@@ -7,6 +7,7 @@ import shutil
 
 from bot.agents.sandbox import Sandbox
 from bot.config import BatonFile, ConfigError, Settings, load_baton_file
+from bot.domain import Person
 
 SOURCES = {
     "slack": ("slack_signing_secret", "SLACK_SIGNING_SECRET"),
@@ -37,6 +38,7 @@ def doctor_report(settings: Settings) -> tuple[str, bool]:
         enabled = getattr(settings, attr) is not None
         lines.append(f"{name}: {'enabled' if enabled else f'disabled (set {env} to enable)'}")
     lines += _source_gaps(settings, config)
+    lines += who_can_approve(config)
     if not config.repos:
         lines.append("missing: no repos under `repos:` — a request will be answered with this")
     if not config.agents:
@@ -103,3 +105,42 @@ def _isolation(config: BatonFile) -> list[str]:
         line,
         f"  ✗ {', '.join(confined)} ask for isolation: bwrap but run unconfined (scrubbed environment, own HOME)",
     ]
+
+
+def _person(person: Person) -> str:
+    ids = [f"{a.source.value} {a.id}" for a in person.identities()]
+    return f"{person.name} ({', '.join(ids) or 'no identities'})"
+
+
+def who_can_approve(config: BatonFile) -> list[str]:
+    """Who may approve a run under this configuration (the rules of bot/approvals.py, in words)."""
+    policy, needed = config.approval, config.github.approve_permission
+    lines = ["who can approve:"]
+    if policy.approvers:
+        lines.append(f"  approval.approvers: {', '.join(policy.approvers)}")
+        lines.append(f"  on GitHub repos, anyone with a GitHub identity also needs {needed} access to each of them")
+    else:
+        mapped = [_person(p) for p in config.people if p.github]
+        unmapped = [_person(p) for p in config.people if not p.github]
+        lines += [
+            "  approval.approvers: none listed (the secure default)",
+            "  the terminal operator: `baton approve RUN`",
+            f"  GitHub users with {needed} access to every repo of the run (asked of GitHub when they approve)",
+            f"  from Slack or Linear, people mapped to such a GitHub login: {', '.join(mapped) or 'nobody yet'}",
+        ]
+        if unmapped:
+            lines.append(f"  not mapped to a GitHub login, so they cannot approve: {', '.join(unmapped)}")
+    persons = "person" if policy.min_approvals == 1 else "persons"
+    rule = f"min_approvals: {policy.min_approvals} {persons}"
+    if policy.forbid_self_approval:
+        exempt = ", ".join(policy.self_approval_exempt_sources) or "nowhere"
+        rule += f"; the requester may not approve their own run (except from: {exempt})"
+    lines.append(f"  {rule}")
+    team = config.slack.team_id
+    pinned = (
+        f"{team} (slack.team_id)"
+        if team
+        else "the one auth.test reports when Baton starts (set slack.team_id to pin it)"
+    )
+    lines.append(f"  slack workspace: {pinned}")
+    return lines

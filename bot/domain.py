@@ -40,6 +40,23 @@ class Actor(BaseModel):
         return f"{self.source.value}:{self.id}"
 
 
+class Person(BaseModel):
+    """One human behind several identities (`people:` in baton.yml): a Slack user id, a GitHub login
+    and a Linear user id, each optional. Approval rules count persons, not identities."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    slack: str | None = None
+    github: str | None = None
+    linear: str | None = None
+
+    def identities(self) -> list[Actor]:
+        """Every actor this person may act as (ids compared case-insensitively for GitHub)."""
+        found = [(Source.slack, self.slack), (Source.github, self.github), (Source.linear, self.linear)]
+        return [Actor(source=source, id=ident) for source, ident in found if ident]
+
+
 class ReplyTo(BaseModel):
     """Where progress for a run goes: one of these fields set per source."""
 
@@ -186,6 +203,16 @@ class ChangeSet(BaseModel):
     checks_output: str = ""
     merge_sha: str | None = None
     merge_error: str | None = None
+    merged_by: str | None = None
+    """Who merged it, as its forge names them (a GitHub login), when the forge says."""
+
+
+class Readiness(BaseModel):
+    """Whether a PR could merge now, as its forge sees it: `problem` says why not (None: it can);
+    `conflict` when the reason is a conflict with the base (a rebase round can fix that)."""
+
+    problem: str | None = None
+    conflict: bool = False
 
 
 class Decision(StrEnum):
@@ -196,10 +223,13 @@ class Decision(StrEnum):
 
 
 class Approval(BaseModel):
+    """A decision bound to exactly what would merge: each PR's head SHA and the base branch it targets."""
+
     run_id: str
     actor: Actor
     decision: Decision
     head_shas: dict[str, str] = Field(default_factory=dict)
+    bases: dict[str, str] = Field(default_factory=dict)
     reason: str = ""
     at: datetime = Field(default_factory=utcnow)
     valid: bool = True

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, RunEvent, RunView
+from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, Readiness, RunEvent, RunView
 
 StopCheck = Callable[[], bool]
 """Asked while an agent works; True means the run was cancelled and the agent must be killed."""
@@ -101,8 +101,13 @@ class Forge(Protocol):
 
     def run_checks(self, change: ChangeSet) -> CheckOutcome: ...
 
+    def readiness(self, change: ChangeSet) -> Readiness:
+        """Whether the PR could merge into its base now (conflicts, a draft a person made, …)."""
+        ...
+
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
-        """Merge if the head is still `expected_sha`; raises MergeRefused otherwise."""
+        """Merge into the repo's default branch if the head is still `expected_sha`; raises
+        MergeRefused otherwise (or when the PR targets another branch)."""
         ...
 
     def close(self, change: ChangeSet) -> ChangeSet:

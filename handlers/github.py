@@ -9,8 +9,8 @@ retries) the answer goes out after 5 s anyway (202) and the work finishes behind
 is always answered inside GitHub's 10 s.
 
 Building the edge also wires GitHub into the runtime: the GitHub forge for `forge: github` repos,
-the status-comment surface on the surface hub, the checks poller as a scheduler job, and the approver check
-(permission on every GitHub repo of the run) on the approval service.
+the status-comment surface on the surface hub and the checks poller as a scheduler job. (The
+approver check — permission on every GitHub repo of the run — is the runtime's, for every surface.)
 """
 
 from __future__ import annotations
@@ -61,8 +61,7 @@ def credentials(runtime: Runtime) -> GitHubCredentials:
 
 
 def wire(runtime: Runtime, api: GitHubApi) -> GitHubEvents:
-    """Register GitHub's surface, poller and approver check on `runtime` (and its forge, if the
-    runtime has none yet)."""
+    """Register GitHub's surface and poller on `runtime` (and its forge, if the runtime has none yet)."""
     forge = GitHubForge(api, runtime.config)
     issues = GitHubIssues(api)
     access = GitHubAccess(issues, runtime.config)
@@ -74,7 +73,6 @@ def wire(runtime: Runtime, api: GitHubApi) -> GitHubEvents:
     interval = runtime.config.github.checks_poll_interval_s
     if interval > 0 and "github-checks" not in runtime.scheduler.job_ids:
         runtime.scheduler.every("github-checks", interval, checks.poll)
-    runtime.approvals.authorizers["github"] = access.approver_refusal
     return GitHubEvents(runtime, api, GitHubRuns(runtime, issues, access, surface), checks)
 
 

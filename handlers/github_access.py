@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import structlog
 
+from bot.approvals import github_repos
 from bot.config import BatonFile
 from bot.domain import Actor, Run, Source
 from bot.ports import ForgeError
@@ -35,21 +36,13 @@ class GitHubAccess:
     def may_trigger(self, full: str, login: str, doing: str = "start a run") -> str | None:
         return self.refusal(full, login, self.config.github.trigger_permission, doing)
 
-    def github_repos(self, run: Run) -> list[str]:
-        """The run's repos on GitHub (`owner/name`), or its issue's repo when none is."""
-        names = {r.name: r.github for r in self.config.repos if r.forge == "github" and r.github}
-        fulls = [names[r] for r in run.spec.repos if r in names]
-        reply = run.spec.trigger.reply_to
-        if not fulls and reply.source is Source.github and reply.repo:
-            fulls = [reply.repo]
-        return fulls
-
     def approver_refusal(self, actor: Actor, run: Run) -> str | None:
-        """The per-source check the approval service runs for GitHub actors (see `authorizers`)."""
+        """Why the GitHub user `actor` (or the login a person is mapped to) may not approve `run`:
+        their permission on each GitHub repo of the run (the approval service asks, see `ApprovalService.github`)."""
         if actor.source is not Source.github:
             return None
         needed = self.config.github.approve_permission
-        for full in self.github_repos(run):
+        for full in github_repos(self.config, run):
             refusal = self.refusal(full, actor.id, needed, "approve or reject this run")
             if refusal:
                 return refusal

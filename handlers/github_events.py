@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.commands import mention_text, parse_commands
 from bot.domain import ChecksState, Decision, RunState
+from bot.engine.merge_train import retargeted
 from bot.ports import ForgeError
 from bot.scm.github_client import GitHubApi
 from bot.scm.github_issues import is_baton_comment
@@ -188,12 +189,14 @@ class GitHubEvents:
         ev = m.PullRequestEvent.model_validate(payload)
         full, pr = ev.repository.full_name, ev.pull_request
         run_id = self.runtime.store.run_for_link(pr_key(full, pr.number))
-        if run_id is None or ev.action not in ("synchronize", "closed"):
+        if run_id is None or ev.action not in ("synchronize", "closed", "edited"):
             return Handled(action="ignored")
         if not self._first(delivery):
             return Handled(action="duplicate", run_id=run_id)
         if ev.action == "synchronize":
             return self._pushed(run_id, full, pr, ev.sender)
+        if ev.action == "edited":
+            return self._edited(run_id, full, pr, ev.sender)
         if pr.merged or pr.merged_at or not self._live(run_id) or self._from_bot(ev.sender, None):
             return Handled(action="ignored", run_id=run_id)
         reason = f"{full}#{pr.number} was closed without merging by @{ev.sender.login}"
@@ -213,11 +216,19 @@ class GitHubEvents:
             store.invalidate_approvals(run_id)
             reason = f"@{sender.login} pushed new commits to {full}#{pr.number} after the approval"
             store.append_event(
-                run_id, "approval_invalidated", {"repo": change.repo, "reason": reason, "sha": pr.head.sha}
+                run_id,
+                "approval_invalidated",
+                {"repo": change.repo, "reason": reason, "sha": pr.head.sha, "by": sender.login},
             )
             return Handled(action="approval_invalidated", run_id=run_id)
         store.append_event(run_id, "head_moved", {"repo": change.repo, "sha": pr.head.sha, "by": sender.login})
         return Handled(action="head_moved", run_id=run_id)
+
+    def _edited(self, run_id: str, full: str, pr: m.PullRequest, sender: m.User) -> Handled:
+        """A PR of the run now targets another branch: approvals bind the base too, so they void."""
+        cfg = self.runtime.config.repo_for_github(full)
+        kind = retargeted(self.runtime.store, run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
+        return Handled(action=kind or "ignored", run_id=run_id)
 
     def on_review(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.ReviewEvent.model_validate(payload)

@@ -3,9 +3,11 @@
 
 Before bolt sees a request the endpoint bounds the body (413), checks Slack's v0 signature and its
 5-minute window (401) and refuses a body that is not an Events API envelope, an interaction payload
-or a slash command (400). Listeners are thin: events are acknowledged at once by bolt and handed to
-synchronous handlers in a worker thread; buttons and the command ack first, then work. Building the
-edge also registers the Slack card surface on the hub and the Slack approval check on the engine.
+or a slash command (400). A request from another workspace than ours (`slack.team_id`) is answered
+and acted on no further (`slack_team.py`). Listeners are thin: events are acknowledged at once by bolt
+and handed to synchronous handlers in a worker thread; buttons and the command ack first, then work.
+Building the edge also registers the Slack card surface on the hub and the Slack approval check on
+the engine.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ from bot.app import Runtime
 from bot.surfaces.slack import SlackSurface, wants, web_client
 from bot.surfaces.slack_card import approvers_mrkdwn
 from bot.webhooks import WebhookError, error_response, read_body
-from handlers.slack_access import SlackAccess, github_check
+from handlers.slack_access import SlackAccess
 from handlers.slack_buttons import on_button, on_reaction
 from handlers.slack_commands import on_command, on_home_opened
 from handlers.slack_runs import SlackContext, on_mention
+from handlers.slack_team import WorkspacePin
 
 log = structlog.get_logger(__name__)
 
@@ -68,14 +71,15 @@ class SlackEdge:
             interval=config.slack.card_edit_interval_s,
             public_url=runtime.settings.public_url,
         )
-        github = github_check(runtime) if config.slack.github_logins else None
-        access = SlackAccess(client, config.slack, config.approval, github=github)
+        access = SlackAccess(client, config.slack, config.approval, decider=runtime.approvals.refusal)
         self.ctx = SlackContext(runtime, client, surface, access, approvers)
         self.signing_secret = _secret(settings.slack_signing_secret)
         if "slack" not in runtime.hub.names:  # HTTP and Socket Mode in one process share one card feed
             runtime.hub.register("slack", surface, wants)
         runtime.approvals.authorizers["slack"] = access.authorize
+        self.workspace = WorkspacePin(config.slack.team_id, client, runtime.store.audit)
         self.app = build_app(self.ctx, _secret(settings.slack_bot_token), self.signing_secret, client.base_url)
+        self.app.use(self.workspace.middleware())
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/slack/events", self.endpoint, methods=["POST"])]

@@ -1,7 +1,7 @@
 """Who may do what from Slack: start runs (`slack.allowed_users` / `allowed_usergroups`), approve
-(the approval policy, narrowed by `slack.approver_usergroups` and, with `slack.github_logins`, by the
-approver's GitHub permission on every GitHub repo of the run), and stop or retry a run (its requester
-or anyone who may approve it). User groups are expanded with `usergroups.users.list`, cached a while.
+(the approval service's rules — the policy, persons, the GitHub permission behind a Slack user —
+narrowed by `slack.approver_usergroups`), and stop or retry a run (its requester or anyone who may
+approve it). User groups are expanded with `usergroups.users.list`, cached a while.
 """
 
 from __future__ import annotations
@@ -14,20 +14,15 @@ import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import Runtime
 from bot.approvals import may_approve
 from bot.config import ApprovalPolicy
 from bot.domain import Actor, Run, Source
-from bot.ports import ForgeError
-from bot.scm.github_client import GitHubApi
-from bot.scm.github_issues import GitHubIssues
 from bot.sourceconfig.slack import SlackConfig
-from handlers.github_access import GitHubAccess
 
 log = structlog.get_logger(__name__)
 
-GitHubCheck = Callable[[str | None, Run], str | None]
-"""(the approver's GitHub login or None, the run) → why they may not approve it, or None."""
+Decider = Callable[[Actor, Run], str | None]
+"""(someone, a run) → why they may not approve or reject it, or None (`ApprovalService.refusal`)."""
 
 
 class SlackAccess:
@@ -37,13 +32,15 @@ class SlackAccess:
         config: SlackConfig,
         policy: ApprovalPolicy,
         clock: Callable[[], float] = time.monotonic,
-        github: GitHubCheck | None = None,
+        decider: Decider | None = None,
     ) -> None:
+        """`decider`: the engine's full check (the runtime's approval service); without one, the
+        policy alone (tests of the Slack rules)."""
         self.client = client
         self.config = config
         self.policy = policy
         self.clock = clock
-        self.github = github
+        self.decider = decider
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
         self._names: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -94,56 +91,22 @@ class SlackAccess:
         who = [f"<@{u}>" for u in users] + [f"<!subteam^{g}>" for g in groups]
         return f"only {', '.join(who)} may start Baton runs"
 
-    def authorize(self, actor: Actor, run: Run) -> str | None:
-        """The Slack check on top of the approval policy (`ApprovalService.authorizers["slack"]`)."""
+    def authorize(self, actor: Actor, _run: Run) -> str | None:
+        """The Slack check on top of the approval rules (`ApprovalService.authorizers["slack"]`)."""
         groups = self.config.approver_usergroups
         if groups and not self.in_any(actor.id, groups):
             return f"only members of {', '.join(f'<!subteam^{g}>' for g in groups)} may approve from Slack"
-        if self.github is not None:
-            return self.github(self.config.github_logins.get(actor.id), run)
         return None
 
     def may_decide(self, actor: Actor, run: Run) -> str | None:
         """Why `actor` may not approve or reject `run`, or None (the same rules the engine applies)."""
+        if self.decider is not None:
+            return self.decider(actor, run)
         return may_approve(self.policy, actor, run.spec.trigger.actor) or self.authorize(actor, run)
 
     def may_stop(self, actor: Actor, run: Run) -> str | None:
         """Cancel and retry: the requester, or anyone who may approve (self-approval aside)."""
         if actor.key == run.spec.trigger.actor.key:
             return None
-        refusal = may_approve(self.policy, actor, run.spec.trigger.actor) or self.authorize(actor, run)
+        refusal = self.may_decide(actor, run)
         return f"only the requester or an approver may do that ({refusal})" if refusal else None
-
-
-def github_check(runtime: Runtime) -> GitHubCheck:
-    """The GitHub permission check for Slack approvers (`github.approve_permission` on every GitHub
-    repo of the run, through the GitHub API); a run without GitHub repos needs no mapping."""
-    from handlers.github import credentials  # only when `slack.github_logins` asks for it
-
-    config = runtime.config
-    try:
-        access: GitHubAccess | None = GitHubAccess(
-            GitHubIssues(
-                GitHubApi(
-                    credentials(runtime), config.github, throttle=runtime.throttle("github"), tracer=runtime.tracer
-                )
-            ),
-            config,
-        )
-        unavailable = ""
-    except ForgeError as err:
-        access, unavailable = None, str(err)
-        log.warning("slack_github_check_unavailable", error=unavailable[:200])
-
-    def check(login: str | None, run: Run) -> str | None:
-        names = {r.name for r in config.repos if r.forge == "github"}
-        if not any(r in names for r in run.spec.repos):
-            return None
-        if access is None:
-            return f"GitHub permissions cannot be checked ({unavailable})"
-        if login is None:
-            return "your Slack user has no GitHub login in `slack.github_logins`, and this run changes GitHub repos"
-        refusal: str | None = access.approver_refusal(Actor(source=Source.github, id=login), run)
-        return refusal
-
-    return check

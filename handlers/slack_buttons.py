@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from bot.approvals import DecisionOutcome
 from bot.audit import AuditKind, decision_kind
 from bot.domain import Actor, Decision, RunState
 from bot.store import shas_digest
@@ -93,7 +94,7 @@ def _decide(
         text = f"You can't {verb} this run: {result.message}. Who can approve: {ctx.approvers}."
         ctx.ephemeral(channel, actor.id, text, thread_ts)
         return
-    if result.message.startswith("already recorded"):
+    if result.outcome is DecisionOutcome.duplicate:
         ctx.ephemeral(channel, actor.id, f"Your {verb} was already recorded.", thread_ts)
 
 

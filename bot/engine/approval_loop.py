@@ -103,6 +103,13 @@ def approve_and_merge(
     allowed_repairs = steps.config.approval.repair_on_failed_checks
     resumed = loop is not None
     loop = loop or LoopState()
+    rebase = [] if resumed else steps.rebase_step(run_id, attempt)
+    if rebase:  # pre-flight found conflicts last attempt: bring those branches up to date first
+        loop.rounds += 1
+        changes = steps.current_changes_step(run_id) or changes
+        changes = run_round(
+            steps, spec, attempt, loop.rounds, rebase_instruction(steps, rebase), False, changes, only=rebase
+        )
     while True:
         if not resumed:
             changes = steps.current_changes_step(run_id) or changes
@@ -137,14 +144,21 @@ def approve_and_merge(
             if message.verdict != RECHECK:
                 steps.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
             continue
-        merged = merge_train(steps, run_id, changes, gate)
+        merged = merge_train(steps, run_id, attempt, changes, gate)
         if merged is not None:
             return merged
 
 
-def merge_train(steps: RunSteps, run_id: str, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
-    """Merge in plan order; None when a head moved (back to waiting for a fresh approval)."""
+def merge_train(steps: RunSteps, run_id: str, attempt: int, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
+    """Pre-flight, then merge in plan order; None when a head or base moved (back to waiting for a
+    fresh approval). Pre-flight failing merges nothing and fails the run saying why."""
     steps.state_step(run_id, RunState.merging)
+    preflight = steps.preflight(run_id, gate, attempt)
+    if preflight.moved:
+        return None
+    if not preflight.ok:
+        steps.state_step(run_id, RunState.failed, error=preflight.report)
+        return RunState.failed.value
     for change in sorted(changes, key=lambda c: c.order):
         result = steps.merge_change(run_id, change.repo, gate.head_shas[change.repo])
         if result.moved:
@@ -156,6 +170,15 @@ def merge_train(steps: RunSteps, run_id: str, changes: list[ChangeSet], gate: Ga
     return RunState.merged.value
 
 
+def rebase_instruction(steps: RunSteps, repos: list[str]) -> str:
+    bases = sorted({steps.config.repo(r).default_branch for r in repos})
+    base = " / ".join(bases)
+    return (
+        f"{base} has moved on and this branch no longer merges cleanly into it. Merge origin/{base} into this "
+        "branch, resolve every conflict so both sides' changes survive, and commit the merge."
+    )
+
+
 def run_round(
     steps: RunSteps,
     spec: RunSpec,
@@ -164,12 +187,14 @@ def run_round(
     instruction: str,
     repair: bool,
     changes: list[ChangeSet],
+    only: list[str] | None = None,
 ) -> list[ChangeSet]:
-    """One more round of agent work on every open PR's branch (only the red ones for a repair);
-    the PRs get the new commits, approvals bound to the old heads are void."""
+    """One more round of agent work on every open PR's branch (only the red ones for a repair, only
+    `only` for a rebase); the PRs get the new commits, approvals bound to the old heads are void."""
     run_id = spec.run_id
     targets = [c for c in changes if c.state is ChangeState.open and (not repair or c.checks is ChecksState.failed)]
-    kind = "repair" if repair else "follow_up"
+    targets = [c for c in targets if only is None or c.repo in only]
+    kind = "repair" if repair else ("rebase" if only is not None else "follow_up")
     steps.event_step(
         run_id,
         "round_started",

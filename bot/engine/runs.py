@@ -19,7 +19,7 @@ import structlog
 from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_errors
 
-from bot.approvals import GateVerdict, MergeOutcome, gate_step, merge_step
+from bot.approvals import GateVerdict
 from bot.config import BatonFile
 from bot.domain import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
 from bot.engine import activities, approval_loop, traced, workflow
@@ -40,6 +40,7 @@ from bot.engine.ids import (
     repo_workflow_id,
     workflow_id,
 )
+from bot.engine.merge_train import MergeOutcome, Preflight, gate_step, merge_step, preflight_step, rebase_repos
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.manager import Plan, SubTask
@@ -267,6 +268,14 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def gate(self, run_id: str) -> GateVerdict:
         return gate_step(self.deps, run_id)
+
+    @DBOS.step()
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
+        return preflight_step(self.deps, run_id, gate, attempt)
+
+    @DBOS.step()
+    def rebase_step(self, run_id: str, attempt: int) -> list[str]:
+        return rebase_repos(self.deps.store, run_id, attempt)
 
     @DBOS.step()
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.approvals import GateVerdict, MergeOutcome
+from bot.approvals import GateVerdict
 from bot.config import BatonFile
 from bot.domain import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
+from bot.engine.merge_train import MergeOutcome, Preflight
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.concurrent import Handle
@@ -115,5 +116,14 @@ class RunSteps(Protocol):
     def invalidate_step(self, run_id: str, reason: str) -> None: ...
 
     def gate(self, run_id: str) -> GateVerdict: ...
+
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
+        """Every PR read again before the first merge: open, not a person's draft, mergeable, green,
+        at the approved head and base."""
+        ...
+
+    def rebase_step(self, run_id: str, attempt: int) -> list[str]:
+        """The repos whose PRs conflicted at the last attempt's pre-flight (a rebase round first)."""
+        ...
 
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome: ...

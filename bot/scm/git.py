@@ -158,3 +158,15 @@ def add_excludes(path: Path, patterns: Sequence[str]) -> None:
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a", encoding="utf-8") as out:
             out.write("".join(f"{p}\n" for p in missing))
+
+
+def merge_conflicts(tree: Path, base_ref: str, head: str) -> list[str]:
+    """The files merging `head` into `base_ref` would conflict on (empty: it merges cleanly), found
+    with `git merge-tree` without touching any ref or the work tree. Raises GitError if git cannot say."""
+    proc = git_result(["merge-tree", "--write-tree", "--name-only", "--no-messages", base_ref, head], tree)
+    if proc.returncode == 0:
+        return []
+    files = [line for line in proc.stdout.splitlines()[1:] if line.strip()]
+    if proc.returncode == 1 and files:
+        return files
+    raise GitError(["merge-tree", base_ref, head], proc.returncode, failure_tail(proc))

@@ -25,9 +25,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from bot.config import RepoConfig
-from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, utcnow
+from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
 from bot.ports import ForgeError, MergeRefused
-from bot.scm.git import failure_tail, git_ok, git_result, remote_branch_sha, run_git
+from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
 
 OUTPUT_TAIL = 4000
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
@@ -118,6 +118,18 @@ class LocalForge:
         self._record_checks(cfg, change.number, sha, state, outcome.output_tail)
         return outcome
 
+    def readiness(self, change: ChangeSet) -> Readiness:
+        """Open, and its head merges into the default branch cleanly (`git merge-tree` in a throwaway clone)."""
+        cfg, state = self._config(change.repo), self._load(self._config(change.repo), change.number).change.state
+        head = self._remote_head(cfg, change.branch) if state is ChangeState.open else None
+        if state is not ChangeState.open or head is None:
+            gone = f"is {state.value}" if state is ChangeState.closed else f"has no branch {change.branch}"
+            return Readiness() if state is ChangeState.merged else Readiness(problem=f"#{change.number} {gone}")
+        with self._checkout(cfg, head, prefix=f"ready-{cfg.name}-{change.number}-") as tree:
+            files = merge_conflicts(tree, f"refs/remotes/origin/{cfg.default_branch}", head)
+        problem = f"merge conflict with {cfg.default_branch} in {', '.join(files)}" if files else None
+        return Readiness(problem=problem, conflict=bool(files))
+
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         cfg = self._config(change.repo)
         with self._locked(cfg):
@@ -162,6 +174,8 @@ class LocalForge:
         change = record.change
         if change.state is ChangeState.closed:
             raise MergeRefused(f"{change.url} is closed")
+        if change.base != cfg.default_branch:
+            raise MergeRefused(f"{change.url} targets {change.base}, not {cfg.default_branch}; nothing was merged")
         found = self._remote_head(cfg, change.branch)
         if found != expected_sha:
             raise MergeRefused(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from bot.config import BatonFile
-from bot.domain import ChangeSet, CheckOutcome
+from bot.domain import ChangeSet, CheckOutcome, Readiness
 from bot.ports import Forge, ForgeError
 
 
@@ -40,6 +40,9 @@ class ForgeRouter:
 
     def run_checks(self, change: ChangeSet) -> CheckOutcome:
         return self.for_repo(change.repo).run_checks(change)
+
+    def readiness(self, change: ChangeSet) -> Readiness:
+        return self.for_repo(change.repo).readiness(change)
 
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         return self.for_repo(change.repo).merge(change, expected_sha)

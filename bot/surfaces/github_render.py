@@ -69,6 +69,9 @@ def status_body(view: RunView, events: list[RunEvent], full_names: dict[str, str
     lines += _approval_lines(view, events, approve_needs)
     if run.error:
         lines += ["", f"**What went wrong:** {one_line(run.error, 600)}"]
+    for outside in (e.data for e in events if e.kind == "merged_elsewhere"):
+        by = f" by @{outside['by']}" if outside.get("by") else ""
+        lines += ["", f"**Merged outside Baton:** {outside.get('repo')} as `{short_sha(str(outside.get('sha')))}`{by}."]
     abandoned = _latest(events, "abandoned")
     if abandoned is not None:
         lines += ["", f"**Abandoned:** {abandoned.data.get('reason', '')}"]
@@ -83,7 +86,8 @@ def _round_lines(events: list[RunEvent]) -> list[str]:
         return []
     data = started.data
     finished = any(e.kind == "round_finished" and e.data.get("round") == data.get("round") for e in events)
-    kind = "repair of failing checks" if data.get("kind") == "repair" else "follow-up"
+    kinds = {"repair": "repair of failing checks", "rebase": "rebase onto the base branch"}
+    kind = kinds.get(str(data.get("kind")), "follow-up")
     status = "done" if finished else "in progress"
     text = one_line(str(data.get("instruction", "")), 160)
     return ["", f"**Round {data.get('round')}** ({kind}, {status}): {text}"]

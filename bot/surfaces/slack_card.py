@@ -97,8 +97,10 @@ def approvers_mrkdwn(policy: ApprovalPolicy, slack: SlackConfig) -> str:
         else:
             named.append(f"`{esc(pattern)}`")
     named += [f"<!subteam^{group}>" for group in slack.approver_usergroups]
-    if not named:
-        return "anyone in the workspace except the requester" if policy.forbid_self_approval else "anyone"
+    if not policy.approvers:
+        # The secure default (bot/approvals.py): no one is listed, so GitHub permission decides.
+        default = "people mapped in `people:` to a GitHub login allowed to approve on every repo of the run"
+        return ", ".join([default, *named]) + (" (not the requester)" if policy.forbid_self_approval else "")
     return ", ".join(named)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
+from bot.approvals import DecisionOutcome
 from bot.domain import Actor, ChangeState, ChecksState, Decision, ReplyTo, RunState, Source, Trigger
 from bot.intake import build_spec
 from tests.e2e.conftest import (
@@ -244,3 +245,29 @@ def test_approving_red_checks_does_not_merge(tmp_path: Path, start_runtime: Runt
     assert [c.checks for c in after.changes] == [ChecksState.failed]
     assert [c.state for c in after.changes] == [ChangeState.open]
     assert ref_sha(remotes["api"], "main") == main_before
+
+
+def test_each_decision_says_what_became_of_it(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
+    runtime, _ = _setup(tmp_path, start_runtime, {"approvers": ["cli:approver", "cli:second"], "min_approvals": 2})
+    run_id = submit(runtime, "move to /v2/items", ["api"])
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
+    stranger = Actor(source=Source.cli, id="stranger", display="stranger")
+    heads = {c.repo: c.head_sha for c in runtime.store.changes(run_id)}
+
+    outcomes = [
+        runtime.decide(run_id, APPROVER, Decision.approve).outcome,
+        runtime.decide(run_id, APPROVER, Decision.approve).outcome,
+        runtime.decide(run_id, stranger, Decision.approve).outcome,
+        runtime.decide(run_id, SECOND, Decision.approve, seen_shas={r: "0" * 40 for r in heads}).outcome,
+    ]
+    assert runtime.decide(run_id, SECOND, Decision.reject, "not this way").outcome is DecisionOutcome.recorded
+    wait_for(runtime, run_id, RunState.rejected, timeout=20)
+    outcomes.append(runtime.decide(run_id, SECOND, Decision.approve).outcome)
+
+    assert outcomes == [
+        DecisionOutcome.recorded,
+        DecisionOutcome.duplicate,
+        DecisionOutcome.refused,
+        DecisionOutcome.stale,
+        DecisionOutcome.not_waiting,
+    ]

@@ -1,6 +1,7 @@
 """The forge says no: a remote that rejects the bot's branch, and a merge train that stops part-way
-because someone changed a consumer's default branch under it. The run says exactly what happened,
-and a retry never merges a repo twice."""
+because a consumer's remote refuses the merge into its default branch (a protected branch: nothing
+pre-flight can see — a conflict it can see merges nothing, `test_merge_preflight.py`). The run says
+exactly what happened, and a retry never merges a repo twice."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.e2e.conftest import (
     submit,
     wait_for,
 )
-from tests.gitutil import commit_to_remote, read_file_on, ref_sha
+from tests.gitutil import read_file_on, ref_sha
 
 REJECT_BATON_BRANCHES = """#!/bin/sh
 while read old new ref; do
@@ -30,6 +31,23 @@ while read old new ref; do
 done
 exit 0
 """
+PROTECT_MAIN = """#!/bin/sh
+while read old new ref; do
+  case "$ref" in
+    refs/heads/main) echo "policy: main is protected" >&2; exit 1 ;;
+  esac
+done
+exit 0
+"""
+
+
+def _protect_main(remote: Path, on: bool = True) -> None:
+    hook = remote / "hooks" / "pre-receive"
+    if not on:
+        hook.unlink()
+        return
+    hook.write_text(PROTECT_MAIN)
+    hook.chmod(0o755)
 
 
 def _merge_commits(remote: Path) -> list[str]:
@@ -47,10 +65,10 @@ def _train(tmp_path: Path, start_runtime: RuntimeFactory) -> tuple[Runtime, dict
 
 
 def _stopped_train(runtime: Runtime, remotes: dict[str, Path]) -> str:
-    """A run whose PRs are open on a, b, c and whose train stopped at c on a conflict."""
+    """A run whose PRs are open on a, b, c and whose train stopped at c: its remote refused the merge."""
     run_id = submit(runtime, "move to /v2/items", ["a", "b", "c"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=40)
-    commit_to_remote(remotes["c"], "main", {"README.md": "# c\nuse /v3/items\n"}, "someone else's change")
+    _protect_main(remotes["c"])
     assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
     wait_for(runtime, run_id, RunState.failed, timeout=20)
     return run_id
@@ -88,7 +106,7 @@ def test_a_remote_rejecting_the_push_fails_the_run_naming_the_repo(
     assert run_git(["--git-dir", str(remotes["web"]), "branch", "--list", "baton/*"], tmp_path) == ""
 
 
-def test_a_conflict_mid_train_merges_the_providers_and_reports_what_did_not_merge(
+def test_a_merge_refused_mid_train_merges_the_providers_and_reports_what_did_not_merge(
     tmp_path: Path, start_runtime: RuntimeFactory
 ) -> None:
     runtime, remotes, _ = _train(tmp_path, start_runtime)
@@ -100,19 +118,19 @@ def test_a_conflict_mid_train_merges_the_providers_and_reports_what_did_not_merg
     assert states == {"a": ChangeState.merged, "b": ChangeState.merged, "c": ChangeState.open}
     error = view.run.error or ""
     assert "stopped at c" in error
-    assert "conflict in README.md" in error
+    assert "the remote rejected the merge into main" in error and "main is protected" in error
     assert "Merged: a, b." in error
     assert "Not merged: c." in error
     assert "use /v2/items" in read_file_on(remotes["a"], "main", "README.md")
     assert "use /v2/items" in read_file_on(remotes["b"], "main", "README.md")
-    assert read_file_on(remotes["c"], "main", "README.md") == "# c\nuse /v3/items\n"
+    assert read_file_on(remotes["c"], "main", "README.md") == "# c\n"
     merged = [e.data["repo"] for e in runtime.store.events(run_id) if e.kind == "merged"]
     assert merged == ["a", "b"]
     [failure] = [e.data for e in runtime.store.events(run_id) if e.kind == "merge_failed"]
     assert failure["repo"] == "c"
 
 
-def test_retrying_a_stopped_train_while_the_conflict_remains_fails_again_without_remerging(
+def test_retrying_a_stopped_train_while_the_refusal_remains_fails_again_without_remerging(
     tmp_path: Path, start_runtime: RuntimeFactory
 ) -> None:
     runtime, remotes, count = _train(tmp_path, start_runtime)
@@ -137,15 +155,15 @@ def test_retrying_a_stopped_train_while_the_conflict_remains_fails_again_without
     assert merged == ["a", "b"]
 
 
-def test_retrying_after_the_conflict_is_gone_merges_only_the_remaining_repo(
+def test_retrying_after_the_refusal_is_lifted_merges_only_the_remaining_repo(
     tmp_path: Path, start_runtime: RuntimeFactory
 ) -> None:
     runtime, remotes, count = _train(tmp_path, start_runtime)
     run_id = _stopped_train(runtime, remotes)
     merges = {n: _merge_commits(remotes[n]) for n in ("a", "b")}
     agent_runs = len(lines(count))
-    # Whoever pushed to c's main reverts their change.
-    commit_to_remote(remotes["c"], "main", {"README.md": "# c\n"}, "revert someone else's change")
+    # Whoever protected c's main lifts the protection.
+    _protect_main(remotes["c"], on=False)
 
     assert runtime.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)

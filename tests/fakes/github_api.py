@@ -160,6 +160,29 @@ class FakeGitHub:
         self.world.user(by)
         self.routes.dispatch("PATCH", f"/repos/{full_name}/pulls/{number}", {}, {"state": "closed"}, by)
 
+    def retarget_pull(self, full_name: str, number: int, base: str, by: str) -> None:
+        """Someone changes the branch a PR targets (the PR page's "Edit" next to the title)."""
+        self.world.user(by)
+        answer = self.routes.dispatch("PATCH", f"/repos/{full_name}/pulls/{number}", {}, {"base": base}, by)
+        assert answer.status == 200, answer.body
+
+    def convert_to_draft(self, full_name: str, number: int, by: str) -> None:
+        """Someone moves a PR back to draft (GitHub's "Convert to draft", which only the UI and GraphQL offer)."""
+        self.world.user(by)
+        with self.world.lock:
+            pull = self._repo(full_name).pulls[number]
+            pull.draft = True
+            pull.events.append({"event": "convert_to_draft", "actor": by, "at": now_iso()})
+
+    def merge_as(self, full_name: str, number: int, by: str, method: str = "merge") -> str:
+        """Someone merges a PR on GitHub themselves; returns the merge commit's SHA."""
+        self.world.user(by)
+        answer = self.routes.dispatch(
+            "PUT", f"/repos/{full_name}/pulls/{number}/merge", {}, {"merge_method": method}, by
+        )
+        assert answer.status == 200, answer.body
+        return str(answer.body["sha"])
+
     # -- faults -----------------------------------------------------------------------------------------
     def fail(
         self,

@@ -16,7 +16,7 @@ import jwt
 from tests.fakes.github_http import Answer
 from tests.fakes.github_routes_pulls import PullRoutes
 from tests.fakes.github_routes_talk import TalkRoutes
-from tests.fakes.github_state import MergeError, Repo
+from tests.fakes.github_state import MergeError, Repo, now_iso
 
 if TYPE_CHECKING:
     from tests.fakes.github_api import FakeGitHub
@@ -44,6 +44,7 @@ class Routes(PullRoutes, TalkRoutes):
             ("DELETE", _REPO + r"/git/refs/heads/(?P<branch>.+)", self.delete_ref),
             ("GET", _REPO + r"/issues/(?P<n>\d+)", self.get_issue),
             ("GET", _REPO + r"/issues/(?P<n>\d+)/comments", self.list_comments),
+            ("GET", _REPO + r"/issues/(?P<n>\d+)/events", self.issue_events),
             ("POST", _REPO + r"/issues/(?P<n>\d+)/comments", self.create_comment),
             ("POST", _REPO + r"/issues/(?P<n>\d+)/reactions", self.react_issue),
             ("GET", _REPO + r"/issues/comments/(?P<cid>\d+)", self.get_comment),
@@ -143,6 +144,8 @@ class Routes(PullRoutes, TalkRoutes):
         for repo in self.world.repos.values():
             for pull in repo.pulls.values():
                 if f"PR_{repo.id * 1000 + pull.number}" == node_id:
+                    if pull.draft:
+                        pull.events.append({"event": "ready_for_review", "actor": login, "at": now_iso()})
                     pull.draft = False
                     data = {"clientMutationId": None, "pullRequest": {"isDraft": False}}
                     return Answer(200, {"data": {"markPullRequestReadyForReview": data}})

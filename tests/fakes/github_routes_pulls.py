@@ -1,6 +1,7 @@
 """Fake GitHub routes for repos and pull requests: listing by head branch, creating (422 for a
-duplicate or an empty PR), editing, and merging for real with the `sha` guard (409 when the head
-moved, 405 when it cannot merge: conflict, draft, required checks), and deleting branches."""
+duplicate or an empty PR), editing (title, body, state, and the base it targets), merging for real
+with the `sha` guard (409 when the head moved, 405 when it cannot merge: conflict, draft, required
+checks, a base that moved under it), the PR's issue events, and deleting branches."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class PullRoutes(RouteHelpers):
             "created_at": pull.created_at,
             "updated_at": now_iso(),
             "user": self._user(pull.author),
-            "merged_by": self._user(pull.author) if pull.merged else None,
+            "merged_by": self._user(pull.merged_by or pull.author) if pull.merged else None,
             "head": (pull.head, head),
             "base": (pull.base, base),
         }
@@ -134,6 +135,17 @@ class PullRoutes(RouteHelpers):
             return self._not_found()
         pull.title = str(body.get("title", pull.title))
         pull.body = str(body.get("body", pull.body))
+        if body.get("base") and body["base"] != pull.base:
+            if self.world.branch_sha(repo, str(body["base"])) is None:
+                return Answer(
+                    422,
+                    {
+                        **self._error("Validation Failed"),
+                        "errors": [{"resource": "PullRequest", "field": "base", "code": "invalid"}],
+                    },
+                )
+            pull.events.append({"event": "base_ref_changed", "actor": login, "from": pull.base, "to": body["base"]})
+            pull.base = str(body["base"])
         if body.get("state") == "closed" and pull.state == "open":
             pull.closed_head_sha = self.world.head_sha(repo, pull)
             pull.state, pull.closed_at = "closed", now_iso()
@@ -158,8 +170,29 @@ class PullRoutes(RouteHelpers):
         sha = self.world.merge(repo, pull, method, title, body.get("commit_message", ""))
         pull.state, pull.merged, pull.merged_at = "closed", True, now_iso()
         pull.closed_at = pull.merged_at
-        pull.merge_commit_sha, pull.closed_head_sha = sha, head
+        pull.merge_commit_sha, pull.closed_head_sha, pull.merged_by = sha, head, login
         return Answer(200, self.fake.bodies.merged(sha))
+
+    def issue_events(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
+        """`GET /issues/{n}/events` of a PR: who marked it ready or converted it to a draft, and when."""
+        pull = self._pull(repo, n)
+        where = f"/repos/{repo.full_name}/issues/{n}/events"
+        if pull is None:
+            return self._page([], query, where) if int(n) in repo.issues else self._not_found()
+        events = [
+            {
+                "id": 9000 + i,
+                "node_id": f"E_{9000 + i}",
+                "url": f"{self.fake.url}/repos/{repo.full_name}/issues/events/{9000 + i}",
+                "actor": self._user(e["actor"]),
+                "event": e["event"],
+                "commit_id": None,
+                "commit_url": None,
+                "created_at": e.get("at", now_iso()),
+            }
+            for i, e in enumerate(pull.events)
+        ]
+        return self._page(events, query, where)
 
     def is_merged(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
         pull = self._pull(repo, n)

@@ -57,6 +57,9 @@ class Pull:
     unknown_reads_left: int = 0
     """GitHub computes mergeability in the background: this many reads answer `mergeable: null`."""
     seen_head: str | None = None
+    merged_by: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The PR's issue events GitHub keeps (`ready_for_review`, `convert_to_draft`, `base_ref_changed`)."""
 
 
 @dataclass
@@ -185,7 +188,7 @@ class World:
             )
         swapped = git_result([*git, "update-ref", f"refs/heads/{pull.base}", new, base], repo.git_dir)
         if swapped.returncode != 0:
-            raise MergeError(409, "Base branch was modified. Review and try the merge again.")
+            raise MergeError(405, "Base branch was modified. Review and try the merge again.")
         return new
 
     def _rebase(self, repo: Repo, base: str, head: str) -> str:

@@ -161,6 +161,19 @@ class Webhooks:
             body["after"] = body["pull_request"]["head"]["sha"]
         return body
 
+    def pull_request_edited(self, full_name: str, number: int, sender: str, base_from: str) -> dict[str, Any]:
+        """`pull_request.edited` after someone changed the PR's base from `base_from` (GitHub sends no
+        example of it; the body is the synchronize example, with the edited schema's `changes`)."""
+        body = self.pull_request("synchronize", full_name, number, sender)
+        body.pop("before", None)
+        body.pop("after", None)
+        body["action"] = "edited"
+        old = self.fake.world.repo(full_name)
+        assert old is not None
+        sha = self.fake.world.branch_sha(old, base_from) or ""
+        body["changes"] = {"base": {"ref": {"from": base_from}, "sha": {"from": sha}}}
+        return body
+
     def review_submitted(self, full_name: str, number: int, reviewer: str, state: str, text: str) -> dict[str, Any]:
         body = example("pull_request_review", "submitted.payload.json")
         body["pull_request"] = self._pull(body["pull_request"], full_name, number)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.approvals import GateVerdict, MergeOutcome, evaluate, train_report
+from bot.approvals import GateVerdict, evaluate
 from bot.config import BatonFile
 from bot.domain import (
     Actor,
@@ -37,6 +37,7 @@ from bot.domain import (
 )
 from bot.engine import approval_loop, workflow
 from bot.engine.ids import BUDGET_TOPIC
+from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.manager import Plan, SubTask, default_plan
@@ -79,7 +80,9 @@ class FakeSteps:
     red_workspace: set[str] = field(default_factory=set)
     """Repos whose checks fail in the workspace (the verify loop sees them)."""
     conflicts: set[str] = field(default_factory=set)
-    """Repos whose merge the forge refuses."""
+    """Repos whose PR no longer merges cleanly (pre-flight sees it; a rebase round fixes it)."""
+    refused_push: set[str] = field(default_factory=set)
+    """Repos whose remote refuses the merge itself (pre-flight cannot see it)."""
     moves_before_merge: set[str] = field(default_factory=set)
     """Repos someone pushes to between approval and merge (once)."""
     inbox: deque[dict[str, Any]] = field(default_factory=deque)
@@ -240,6 +243,24 @@ class FakeSteps:
         changes = list(self.changes.values())
         return evaluate(self.config.approval, changes, self.approvals, utcnow(), utcnow())
 
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
+        open_prs = [c for c in self.changes.values() if c.state is ChangeState.open]
+        conflicting = sorted(c.repo for c in open_prs if c.repo in self.conflicts)
+        if not conflicting:
+            return Preflight(ok=True)
+        self.facts["rebase"] = {"attempt": attempt, "repos": conflicting}
+        return Preflight(
+            ok=False, report=f"Nothing was merged: {', '.join(conflicting)} conflict", conflicts=conflicting
+        )
+
+    def rebase_step(self, run_id: str, attempt: int) -> list[str]:
+        fact = self.facts.get("rebase") or {}
+        if not fact.get("repos") or fact["attempt"] >= attempt:
+            return []
+        self.facts["rebase"] = {"attempt": attempt, "repos": []}
+        self.conflicts -= set(fact["repos"])  # the agent merges the base in
+        return list(fact["repos"])
+
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
         change = self.changes[repo]
         if change.state is ChangeState.merged:
@@ -249,8 +270,9 @@ class FakeSteps:
             self.changes[repo] = change.model_copy(update={"head_sha": change.head_sha + "-pushed"})
             self.invalidate_step(run_id, "a PR was pushed to after the approval")
             return MergeOutcome(ok=False, moved=True, report=f"{repo} moved since approval")
-        if repo in self.conflicts:
-            return MergeOutcome(ok=False, report=train_report(list(self.changes.values()), repo, "merge conflict"))
+        if repo in self.refused_push:
+            report = train_report(list(self.changes.values()), repo, "the remote refused the push")
+            return MergeOutcome(ok=False, report=report)
         self.merged.append(repo)
         self.changes[repo] = change.model_copy(update={"state": ChangeState.merged, "merge_sha": f"m-{repo}"})
         return MergeOutcome(ok=True)

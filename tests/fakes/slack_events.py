@@ -45,27 +45,32 @@ def _fresh_ts() -> str:
     return f"{int(time.time())}.{next(_ids):06d}"
 
 
-def event_callback(event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """The Events API envelope of bolt's app_mention sample around `event`."""
+def event_callback(event: dict[str, Any], event_id: str | None = None, team: str = TEAM) -> dict[str, Any]:
+    """The Events API envelope of bolt's app_mention sample around `event`, from workspace `team`."""
     body = _fixture(BOLT / "app_mention.event_callback.json")
     body["event"] = event
     body["event_id"] = event_id or f"Ev{next(_ids):08d}"
     body["event_time"] = int(time.time())
-    body["team_id"] = TEAM
+    body["team_id"] = team
     body["api_app_id"] = APP
     body.pop("authed_users", None)  # deprecated by Slack in favour of `authorizations`
     body["authorizations"] = [
-        {"enterprise_id": None, "team_id": TEAM, "user_id": "U0BATON", "is_bot": True, "is_enterprise_install": False}
+        {"enterprise_id": None, "team_id": team, "user_id": "U0BATON", "is_bot": True, "is_enterprise_install": False}
     ]
     return body
 
 
 def app_mention(
-    user: str, text: str, channel: str = "C111", ts: str | None = None, thread_ts: str | None = None
+    user: str,
+    text: str,
+    channel: str = "C111",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    team: str = TEAM,
 ) -> dict[str, Any]:
     event = copy.deepcopy(_fixture(BOLT / "app_mention.event_callback.json")["event"])
     ts = ts or _fresh_ts()
-    event.update({"user": user, "text": text, "channel": channel, "ts": ts, "event_ts": ts, "team": TEAM})
+    event.update({"user": user, "text": text, "channel": channel, "ts": ts, "event_ts": ts, "team": team})
     if thread_ts:
         event["thread_ts"] = thread_ts
     return event
@@ -98,11 +103,12 @@ def block_actions(
     value: str,
     response_url: str,
     thread_ts: str | None = None,
+    team: str = TEAM,
 ) -> dict[str, Any]:
-    """bolt's block_actions sample, clicked on a message (not ephemeral) in `channel`."""
+    """bolt's block_actions sample, clicked on a message (not ephemeral) in `channel` by a user of `team`."""
     body = _fixture(BOLT / "block_actions.json")
-    body["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM}
-    body["team"] = {"id": TEAM, "domain": "baton-test"}
+    body["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team}
+    body["team"] = {"id": team, "domain": "baton-test" if team == TEAM else "elsewhere"}
     body["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False}
     if thread_ts:
         body["container"]["thread_ts"] = thread_ts
@@ -114,11 +120,13 @@ def block_actions(
     return body
 
 
-def slash_command(user: str, text: str, channel: str, response_url: str, command: str = "/baton") -> dict[str, str]:
+def slash_command(
+    user: str, text: str, channel: str, response_url: str, command: str = "/baton", team: str = TEAM
+) -> dict[str, str]:
     """The form fields of a slash command, named as in Slack's signing test vector."""
     return {
         "token": "verification_token",
-        "team_id": TEAM,
+        "team_id": team,
         "team_domain": "baton-test",
         "channel_id": channel,
         "channel_name": "test-channel",

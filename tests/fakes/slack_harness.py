@@ -33,20 +33,37 @@ class SlackWorld:
     url: str
 
     def mention(
-        self, user: str, text: str, channel: str = "C111", thread_ts: str | None = None, **options: Any
+        self,
+        user: str,
+        text: str,
+        channel: str = "C111",
+        thread_ts: str | None = None,
+        team: str = slack_events.TEAM,
+        **options: Any,
     ) -> tuple[dict[str, Any], Any]:
         """Send an `app_mention` event; returns (the envelope sent, the HTTP response)."""
-        envelope = slack_events.event_callback(slack_events.app_mention(user, text, channel, thread_ts=thread_ts))
+        event = slack_events.app_mention(user, text, channel, thread_ts=thread_ts, team=team)
+        envelope = slack_events.event_callback(event, team=team)
         return envelope, self.sender.event(envelope, **options)
 
-    def click(self, user: str, channel: str, card_ts: str, action_id: str, value: str, thread_ts: str) -> Any:
+    def click(
+        self,
+        user: str,
+        channel: str,
+        card_ts: str,
+        action_id: str,
+        value: str,
+        thread_ts: str,
+        team: str = slack_events.TEAM,
+    ) -> Any:
         payload = slack_events.block_actions(
-            user, channel, card_ts, action_id, value, self.slack.response_url("action"), thread_ts=thread_ts
+            user, channel, card_ts, action_id, value, self.slack.response_url("action"), thread_ts=thread_ts, team=team
         )
         return self.sender.action(payload)
 
-    def command(self, user: str, text: str, channel: str = "C111") -> Any:
-        return self.sender.command(slack_events.slash_command(user, text, channel, self.slack.response_url("cmd")))
+    def command(self, user: str, text: str, channel: str = "C111", team: str = slack_events.TEAM) -> Any:
+        fields = slack_events.slash_command(user, text, channel, self.slack.response_url("cmd"), team=team)
+        return self.sender.command(fields)
 
 
 def button_value(message: dict[str, Any], action_id: str) -> str | None:

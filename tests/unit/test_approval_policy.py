@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from bot.approvals import evaluate, may_approve
 from bot.config import ApprovalPolicy
-from bot.domain import Actor, Approval, ChangeSet, ChecksState, Decision, Source, utcnow
+from bot.domain import Actor, Approval, ChangeSet, ChecksState, Decision, Person, Source, utcnow
+from bot.people import People
 
 ALICE = Actor(source=Source.slack, id="U1", display="alice")
 BOB = Actor(source=Source.slack, id="U2", display="bob")
@@ -64,3 +65,30 @@ def test_an_expired_run_cannot_merge() -> None:
     created = utcnow() - timedelta(hours=73)
     verdict = evaluate(ApprovalPolicy(), [_change("api", "a1")], [_approval(BOB, {"api": "a1"})], created, utcnow())
     assert not verdict.ok and "expired" in verdict.reason
+
+
+PEOPLE = People([Person(name="Bob", slack="U2", github="bob")])
+BOB_ON_GITHUB = Actor(source=Source.github, id="Bob", display="bob")
+
+
+def test_a_person_may_not_approve_from_github_what_they_asked_for_in_slack() -> None:
+    assert may_approve(ApprovalPolicy(), BOB_ON_GITHUB, BOB, PEOPLE) == "the requester may not approve their own run"
+
+
+def test_one_persons_slack_and_github_approvals_are_one_approval() -> None:
+    changes = [_change("api", "a1")]
+    approvals = [_approval(BOB, {"api": "a1"}), _approval(BOB_ON_GITHUB, {"api": "a1"})]
+    verdict = evaluate(ApprovalPolicy(min_approvals=2), changes, approvals, utcnow(), utcnow(), PEOPLE)
+    assert not verdict.ok and "has 1" in verdict.reason
+
+
+def test_a_pattern_naming_any_identity_of_a_person_admits_them_from_every_surface() -> None:
+    for policy in (ApprovalPolicy(approvers=["github:bob"]), ApprovalPolicy(approvers=["person:Bob"])):
+        assert may_approve(policy, BOB, ALICE, PEOPLE) is None
+
+
+def test_an_approval_of_another_base_does_not_count() -> None:
+    changes = [_change("api", "a1")]
+    approval = Approval(run_id="r", actor=BOB, decision=Decision.approve, head_shas={"api": "a1"}, bases={"api": "dev"})
+    verdict = evaluate(ApprovalPolicy(), changes, [approval], utcnow(), utcnow())
+    assert not verdict.ok and "has 0" in verdict.reason

@@ -89,3 +89,34 @@ def test_sandbox_bwrap_is_read_as_isolation_bwrap() -> None:
 def test_sandbox_bwrap_with_isolation_none_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="sandbox: bwrap contradicts isolation: none"):
         parse_baton_file({"agents": [{"name": "fixer", "kind": "codex", "sandbox": "bwrap", "isolation": "none"}]})
+
+
+def test_slack_github_logins_fold_into_people() -> None:
+    config = parse_baton_file(
+        {
+            "people": [{"name": "Maya", "slack": "U0MAYA"}],
+            "slack": {"github_logins": {"U0MAYA": "maya", "U0BOB": "bob"}},
+        }
+    )
+    assert [(p.name, p.slack, p.github) for p in config.people] == [("Maya", "U0MAYA", "maya"), ("bob", "U0BOB", "bob")]
+
+
+def test_one_identity_in_two_people_is_refused_by_name() -> None:
+    people = [{"name": "Maya", "github": "maya"}, {"name": "Imposter", "github": "Maya"}]
+    with pytest.raises(ConfigError, match=r"people\.1: github id Maya is already Maya's"):
+        parse_baton_file({"people": people})
+
+
+def test_a_github_login_contradicting_people_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"slack\.github_logins\.U0MAYA: octocat contradicts people entry 'Maya'"):
+        parse_baton_file(
+            {
+                "people": [{"name": "Maya", "slack": "U0MAYA", "github": "maya"}],
+                "slack": {"github_logins": {"U0MAYA": "octocat"}},
+            }
+        )
+
+
+def test_a_slack_team_id_must_look_like_one() -> None:
+    with pytest.raises(ConfigError, match=r"slack\.team_id"):
+        parse_baton_file({"slack": {"team_id": "acme"}})

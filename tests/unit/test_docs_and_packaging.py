@@ -24,7 +24,7 @@ from pydantic_core import PydanticUndefined
 
 from bot import config as cfg
 from bot.config import AgentKind, BatonFile, Node, Settings, load_baton_file
-from bot.domain import Budget
+from bot.domain import Budget, Person
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
 from bot.sourceconfig.slack import SlackConfig
@@ -75,6 +75,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (GitHubConfig, "github."),
     (SlackConfig, "slack."),
     (LinearConfig, "linear."),
+    (Person, "people[]."),
 ]
 
 

@@ -67,3 +67,45 @@ def test_the_report_never_prints_a_secret(tmp_path: Path, monkeypatch: pytest.Mo
     text, _ = _report(tmp_path)
     assert "s3cret-signing" not in text
     assert "ghp_shouldnotappear" not in text
+
+
+def _who_can_approve(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index("who can approve:")
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        block.append(line.strip())
+    return block
+
+
+def test_with_no_approvers_doctor_says_the_github_permission_decides_and_names_the_mapped_people(
+    tmp_path: Path,
+) -> None:
+    config = (
+        "people:\n"
+        "  - {name: Maya, slack: U0MAYA, github: maya}\n"
+        "  - {name: Lin, linear: lin-1}\n"
+        "slack:\n  team_id: T0ACME\n"
+    )
+    text, _ = _report(tmp_path, config)
+
+    assert _who_can_approve(text) == [
+        "approval.approvers: none listed (the secure default)",
+        "the terminal operator: `baton approve RUN`",
+        "GitHub users with maintain access to every repo of the run (asked of GitHub when they approve)",
+        "from Slack or Linear, people mapped to such a GitHub login: Maya (slack U0MAYA, github maya)",
+        "not mapped to a GitHub login, so they cannot approve: Lin (linear lin-1)",
+        "min_approvals: 1 person; the requester may not approve their own run (except from: cli)",
+        "slack workspace: T0ACME (slack.team_id)",
+    ]
+
+
+def test_with_approvers_listed_doctor_prints_them_and_the_workspace_auth_test_will_name(tmp_path: Path) -> None:
+    config = 'approval:\n  approvers: ["slack:U0BOB", "person:Maya"]\n  min_approvals: 2\n'
+    text, _ = _report(tmp_path, config)
+
+    assert _who_can_approve(text)[0] == "approval.approvers: slack:U0BOB, person:Maya"
+    assert "min_approvals: 2 persons; the requester may not approve their own run (except from: cli)" in text
+    assert "slack workspace: the one auth.test reports when Baton starts (set slack.team_id to pin it)" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import parse_baton_file
-from bot.domain import ChangeSet, CheckOutcome
+from bot.domain import ChangeSet, CheckOutcome, Readiness
 from bot.ports import ForgeError
 from bot.scm.router import ForgeRouter
 
@@ -30,6 +30,10 @@ class NamedForge:
     def run_checks(self, change: ChangeSet) -> CheckOutcome:
         self.calls.append(("run_checks", change.repo))
         return CheckOutcome(passed=True)
+
+    def readiness(self, change: ChangeSet) -> Readiness:
+        self.calls.append(("readiness", change.repo))
+        return Readiness()
 
     def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
         self.calls.append(("merge", change.repo))

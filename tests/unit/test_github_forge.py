@@ -284,3 +284,98 @@ def test_close_closes_the_pr_without_merging(world: tuple[FakeGitHub, dict[str, 
     assert closed.state is ChangeState.closed and again.state is ChangeState.closed
     assert [c.body.get("state") for c in fake.calls("PATCH", r"/pulls/\d+$")] == ["closed"]
     assert not fake.calls("PUT", r"/merge$")
+
+
+def test_merge_refuses_a_pr_retargeted_away_from_the_repos_default_branch(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, forge, change = _opened(world)
+    remotes = world[1]
+    _green(fake, change)
+    commit_to_remote(remotes["api"], "release", {"RELEASE.md": "1.0\n"}, "the release branch")
+    release = ref_sha(remotes["api"], "release")
+    fake.retarget_pull("acme/api", change.number, "release", "maya")
+
+    with pytest.raises(MergeRefused, match="targets release, not main"):
+        forge.merge(change, change.head_sha)
+
+    assert fake.calls("PUT", r"/merge$") == []
+    assert ref_sha(remotes["api"], "release") == release
+
+
+def test_a_transient_base_branch_was_modified_is_retried_until_the_merge_lands(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, forge, change = _opened(world)
+    _green(fake, change)
+    moved = fake.bodies.error("Base branch was modified. Review and try the merge again.")
+    fake.fail("PUT", r"/merge$", 405, times=2, body=moved)
+
+    merged = forge.merge(change, change.head_sha)
+
+    assert merged.state is ChangeState.merged
+    assert [c.status for c in fake.calls("PUT", r"/merge$")] == [405, 405, 200]
+
+
+def test_base_branch_was_modified_four_times_running_stops_after_three_retries(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, forge, change = _opened(world)
+    _green(fake, change)
+    moved = fake.bodies.error("Base branch was modified. Review and try the merge again.")
+    fake.fail("PUT", r"/merge$", 405, times=4, body=moved)
+
+    with pytest.raises(MergeRefused, match="Base branch was modified"):
+        forge.merge(change, change.head_sha)
+
+    assert [c.status for c in fake.calls("PUT", r"/merge$")] == [405, 405, 405, 405]
+
+
+def test_green_checks_do_not_undraft_a_pr_a_person_moved_back_to_draft(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, forge, change = _opened(world)
+    _green(fake, change)
+    assert forge.run_checks(change).passed and not fake.pulls("acme/api")[0].draft
+    fake.convert_to_draft("acme/api", change.number, "maya")
+
+    again = forge.run_checks(change)
+
+    assert again.passed
+    assert fake.pulls("acme/api")[0].draft
+
+
+def test_merge_refuses_a_pr_a_person_moved_back_to_draft(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
+    fake, forge, change = _opened(world)
+    _green(fake, change)
+    forge.run_checks(change)
+    fake.convert_to_draft("acme/api", change.number, "maya")
+
+    with pytest.raises(MergeRefused, match="moved back to draft"):
+        forge.merge(change, change.head_sha)
+
+    assert fake.calls("PUT", r"/merge$") == []
+    assert fake.pulls("acme/api")[0].draft
+
+
+def test_readiness_names_a_conflict_with_the_base(world: tuple[FakeGitHub, dict[str, Path]]) -> None:
+    fake, forge, change = _opened(world)
+    _green(fake, change)
+    commit_to_remote(world[1]["api"], "main", {"README.md": "# api\nsomething else entirely\n"}, "conflicting")
+
+    ready = forge.readiness(change)
+
+    assert (ready.conflict, ready.problem) == (True, f"#{change.number} has conflicts with main")
+
+
+def test_a_pr_merged_by_someone_else_is_refreshed_with_its_real_merge_commit_and_who_merged_it(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, forge, change = _opened(world)
+    _green(fake, change)
+    forge.run_checks(change)  # green: Baton marks its draft ready for review
+    sha = fake.merge_as("acme/api", change.number, "maya")
+
+    fresh = forge.refresh(change)
+
+    assert (fresh.state, fresh.merge_sha, fresh.merged_by) == (ChangeState.merged, sha, "maya")

@@ -305,3 +305,25 @@ def test_close_closes_an_open_pr_once_and_leaves_a_merged_one_merged(forge: Loca
     other = commit_to_remote(api, "baton/r2/other", {"other.txt": "x\n"}, "other")
     merged = forge.merge(forge.open_pr("r2", "api", "baton/r2/other", "Other", "", order=0), other)
     assert forge.close(merged).state is ChangeState.merged
+
+
+def test_readiness_of_a_clean_pr_finds_nothing_in_the_way(forge: LocalForge, api: Path) -> None:
+    open_feature(forge, api)
+    pr = forge.find_pr("api", BRANCH)
+    assert pr is not None
+
+    ready = forge.readiness(pr)
+
+    assert (ready.problem, ready.conflict) == (None, False)
+
+
+def test_readiness_names_a_conflict_and_leaves_the_remote_untouched(forge: LocalForge, api: Path) -> None:
+    commit_to_remote(api, BRANCH, {"README.md": "ours\n"}, "edit readme")
+    commit_to_remote(api, "main", {"README.md": "theirs\n"}, "conflicting edit")
+    main_before = ref_sha(api, "main")
+    pr = forge.open_pr("r1", "api", BRANCH, "Edit", "", 0)
+
+    ready = forge.readiness(pr)
+
+    assert (ready.problem, ready.conflict) == ("merge conflict with main in README.md", True)
+    assert ref_sha(api, "main") == main_before

@@ -181,8 +181,10 @@ def test_approvers_are_mentioned_as_users_and_groups_and_patterns_kept_as_code()
     assert text == "<@U0BOB>, `slack:*`, `github:octocat`, <!subteam^S0LEADS>"
 
 
-def test_with_no_approvers_configured_anyone_but_the_requester_may_approve() -> None:
-    assert approvers_mrkdwn(ApprovalPolicy(), SlackConfig()) == "anyone in the workspace except the requester"
+def test_with_no_approvers_configured_the_card_names_the_github_permission_default() -> None:
+    assert approvers_mrkdwn(ApprovalPolicy(), SlackConfig()) == (
+        "people mapped in `people:` to a GitHub login allowed to approve on every repo of the run (not the requester)"
+    )
 
 
 def event(kind: str, **data: object) -> RunEvent:

@@ -81,7 +81,8 @@ def test_a_click_on_a_button_that_is_not_batons_is_acknowledged_and_ignored(tmp_
     with endpoint(tmp_path, slack) as url:
         answer = post(url, urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded")
     assert (answer.status_code, answer.json()) == (200, {"ok": True, "handled": False})
-    assert [c.method for c in slack.calls] == ["auth.test"]
+    # Only who-am-I questions (the workspace pin at start, bolt's own check): nothing was said or done.
+    assert {c.method for c in slack.calls} == {"auth.test"}
 
 
 def test_a_mention_with_no_repos_configured_is_answered_in_its_thread(tmp_path: Path, slack: FakeSlack) -> None:

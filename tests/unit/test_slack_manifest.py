@@ -132,6 +132,7 @@ def test_the_manifest_asks_for_exactly_the_scopes_the_code_needs() -> None:
 
 def test_the_web_api_methods_the_code_calls_are_the_ones_the_stand_in_checks() -> None:
     assert web_api_methods() == {
+        "auth.test",  # which workspace Baton answers (slack.team_id unset)
         "chat.postMessage",
         "chat.update",
         "chat.postEphemeral",

@@ -76,14 +76,34 @@ def test_a_push_between_approval_and_merge_voids_the_approval_and_the_run_waits_
     assert sorted(steps.merged) == ["api", "mobile", "web"]
 
 
-def test_a_refused_merge_stops_the_train_and_fails_the_run_with_a_report() -> None:
+def test_a_conflict_found_before_merging_merges_nothing_and_fails_the_run_saying_why() -> None:
     steps = _waiting()
     steps.conflicts = {"mobile"}
     steps.approve()
     assert workflow.resume(steps, "run1", 1) == RunState.failed.value
-    assert "mobile" not in steps.merged
-    report = steps.states[-1][1] or ""
-    assert report.startswith("merge train stopped at mobile")
+    assert steps.merged == []
+    assert (steps.states[-1][1] or "").startswith("Nothing was merged: mobile")
+
+
+def test_the_next_attempt_after_a_conflict_starts_with_a_rebase_round_on_that_repo_only() -> None:
+    steps = _waiting()
+    steps.conflicts = {"mobile"}
+    steps.approve()
+    workflow.resume(steps, "run1", 1)
+    assert workflow.run(steps, "run1", 2) == PARKED  # `retry`: attempt 2 (finished repos are kept)
+    assert steps.started[-1] == "mobile#1"
+    assert ("round_started", "rebase") in [(k, d.get("kind")) for k, d in steps.events]
+    steps.approve()
+    assert workflow.resume(steps, "run1", 2) == RunState.merged.value
+
+
+def test_a_merge_the_remote_refuses_mid_train_stops_it_and_fails_the_run_with_a_report() -> None:
+    steps = _waiting()
+    steps.refused_push = {"mobile"}
+    steps.approve()
+    assert workflow.resume(steps, "run1", 1) == RunState.failed.value
+    assert steps.merged[0] == "api" and "mobile" not in steps.merged
+    assert (steps.states[-1][1] or "").startswith("merge train stopped at mobile")
 
 
 def test_red_checks_keep_the_gate_shut_after_an_approval() -> None:
