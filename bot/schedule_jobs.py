@@ -59,7 +59,7 @@ def start_scheduled_run(runtime: Runtime, schedule: Schedule, at: datetime) -> s
     spec = build_spec(scheduled_trigger(schedule, at), runtime.config, repos=schedule.repos, playbook=schedule.playbook)
     if runtime.store.get_run(spec.run_id) is not None:
         return f"joined {spec.run_id}"
-    runtime.submit(spec)
+    runtime.runs.submit(spec)
     return f"started {spec.run_id}"
 
 
@@ -105,7 +105,7 @@ def resume_claimed(runtime: Runtime, _at: datetime) -> str:
     """Enqueue again the continuation of every claimed run: a process that stopped between claiming
     a parked run and enqueueing its continuation would otherwise leave it until some executing
     process restarts (enqueueing under the same workflow id joins one that exists)."""
-    return f"{runtime.resume_claimed()} claimed"
+    return f"{runtime.dispatch.resume_claimed()} claimed"
 
 
 def expire_approvals(runtime: Runtime, at: datetime) -> str:
@@ -123,7 +123,7 @@ def expire_approvals(runtime: Runtime, at: datetime) -> str:
         data = {"deadline": _iso(deadline)}
         if runtime.store.append_event(run_id, "expiry_due", data, dedupe_key=f"expiry:{run.attempt}") is None:
             continue  # already told, by this replica or another
-        runtime.expire(run_id)
+        runtime.runs.expire(run_id)
         told += 1
     return f"{told} expired"
 
