@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -24,6 +26,7 @@ from bot.agents.sandbox import Sandbox, sqlite_files
 from bot.agents.script import ScriptAgent
 from bot.approvals import ApprovalService
 from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
+from bot.domain import utcnow
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
@@ -108,9 +111,13 @@ class Runtime:
             self.store, self.config, self.approvals, self.dispatch, partial(stop_run_agents, settings.home)
         )
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
-        self.scheduler = Scheduler(self)
+        self.scheduler = self.make_scheduler()
         self.engine: RunEngine | None = None
         self.lease: ExecutorLease | None = None
+
+    def make_scheduler(self, clock: Callable[[], datetime] = utcnow) -> Scheduler:
+        """The clock over this runtime's runs (replicas in tests make more than one)."""
+        return Scheduler(self.runs, self.deps.workspace, clock, has_surface=lambda name: name in self.hub.names)
 
     def apply_migrations(self) -> None:
         """DBOS's system database, then the store, to their newest schemas. Safe from several

@@ -54,6 +54,10 @@ class RunService:
         self.dispatch.enqueue_run(spec.run_id, run.attempt if run else 1)
         return spec.run_id
 
+    def resume_claimed(self) -> int:
+        """Enqueue again the continuation of every claimed run (see `Dispatch.resume_claimed`)."""
+        return self.dispatch.resume_claimed()
+
     def has_active_runs(self) -> bool:
         """Whether any run is doing work now (runs waiting for a person do not count)."""
         busy = {RunState.queued, RunState.planning, RunState.working, RunState.merging}
