@@ -158,7 +158,7 @@ def run_once(runtime: Any, repos: list[str], playbook: str) -> RunResult:
     spec = build_spec(cli_trigger(REQUEST), runtime.config, repos=repos, playbook=playbook)
     cpu = cpu_seconds()
     started = datetime.now(UTC)
-    run_id = runtime.submit(spec)
+    run_id = runtime.runs.submit(spec)
     want = RunState.awaiting_approval
     deadline = time.monotonic() + WAIT_S
     at: dict[str, datetime] = {}
@@ -211,7 +211,7 @@ def release(runtime: Any) -> None:
     waiting = runtime.store.list_runs(limit=10_000, state=RunState.awaiting_approval)
     run_ids = [r.run_id for r in waiting]
     for run_id in run_ids:
-        runtime.decide(run_id, operator(), Decision.reject, "benchmark done")
+        runtime.runs.decide(run_id, operator(), Decision.reject, "benchmark done")
     deadline = time.monotonic() + WAIT_S
     for run_id in run_ids:
         while time.monotonic() < deadline:

@@ -100,7 +100,7 @@ def setup_child(pr_runs: int, plan_runs: int, out: Path) -> None:
     with timed() as took:
         for n, book in enumerate(books):
             spec = build_spec(cli_trigger(f"{REQUEST} #{before + n}"), runtime.config, repos=["svc"], playbook=book)
-            pending.add(runtime.submit(spec))
+            pending.add(runtime.runs.submit(spec))
             while len(pending) >= in_flight:
                 pending = not_waiting_yet(runtime, pending)
                 time.sleep(0.05)
@@ -248,7 +248,7 @@ def new_run_seconds(root: Path, wait_s: float) -> float:
     try:
         spec = build_spec(cli_trigger(PROBE), runtime.config, repos=["svc"], playbook="plan")
         started = time.monotonic()
-        runtime.submit(spec)
+        runtime.runs.submit(spec)
         seconds = float("nan")
         while time.monotonic() - started < wait_s:
             run = runtime.store.get_run(spec.run_id)
@@ -256,7 +256,7 @@ def new_run_seconds(root: Path, wait_s: float) -> float:
                 seconds = time.monotonic() - started
                 break
             time.sleep(0.02)
-        runtime.cancel(spec.run_id, operator())
+        runtime.runs.cancel(spec.run_id, operator())
     finally:
         runtime.shutdown()
     return seconds

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -23,23 +24,16 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.sandbox import Sandbox, sqlite_files
 from bot.agents.script import ScriptAgent
-from bot.approvals import ApprovalService, DecisionResult, GitHubCheck
-from bot.audit import AuditKind
+from bot.approvals import ApprovalService, GitHubCheck
 from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
-from bot.domain import Actor, Budget, Decision, RunSpec, RunState, Source
+from bot.domain import Actor, Source, utcnow
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
-from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
+from bot.engine.dispatch import Dispatch
+from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
 from bot.engine.recovery import ExecutorLease, new_executor_id
-from bot.engine.runs import (
-    BUDGET_TOPIC,
-    REPO_QUEUE,
-    RUN_QUEUE,
-    RunEngine,
-    continuation_enqueue_options,
-    run_enqueue_options,
-    workflow_id,
-)
+from bot.engine.runs import RunEngine
+from bot.engine.service import RunService
 from bot.metrics import Metrics
 from bot.metrics_store import StoreCollector
 from bot.ports import Agent
@@ -110,14 +104,22 @@ class Runtime:
             agents=AgentRegistry(self.config, self._agent_factories()),
             tracer=self.tracer,
         )
-        self.approvals = ApprovalService(self.store, self.config, self._notify)
+        # Runs are handed to DBOS by name; the edge, the clock and the CLI command them through `runs`.
+        self.dispatch = Dispatch(self.store, settings.system_database_url, APP_VERSION)
+        self.approvals = ApprovalService(self.store, self.config, self.dispatch.notify)
         if self.github_api is not None:  # GitHub identities approve only with `github.approve_permission`
             self.approvals.github = github_approvers(self.github_api, self.config)
+        self.runs = RunService(
+            self.store, self.config, self.approvals, self.dispatch, partial(stop_run_agents, settings.home)
+        )
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
-        self.scheduler = Scheduler(self)
+        self.scheduler = self.make_scheduler()
         self.engine: RunEngine | None = None
         self.lease: ExecutorLease | None = None
-        self._client: DBOSClient | None = None
+
+    def make_scheduler(self, clock: Callable[[], datetime] = utcnow) -> Scheduler:
+        """The clock over this runtime's runs (replicas in tests make more than one)."""
+        return Scheduler(self.runs, self.deps.workspace, clock, has_surface=lambda name: name in self.hub.names)
 
     def apply_migrations(self) -> None:
         """DBOS's system database, then the store, to their newest schemas. Safe from several
@@ -181,9 +183,10 @@ class Runtime:
         self._register_queues()
         DBOS(config=config)
         DBOS.launch()
+        self.dispatch.executing = True
         self.lease = ExecutorLease(self.store, executor_id)
         self.lease.start()
-        self.resume_claimed()
+        self.dispatch.resume_claimed()
 
     def _register_queues(self) -> None:
         """Declare the queues before launching: DBOS's queue manager then starts polling them at
@@ -214,188 +217,10 @@ class Runtime:
         if self.engine is not None:
             DBOS.destroy(destroy_registry=False)
             self.engine = None
-        if self._client is not None:
-            self._client.destroy()
-            self._client = None
+            self.dispatch.executing = False
+        self.dispatch.close()
         self.tracer.shutdown()
         self.db.dispose()
-
-    def _workflows(self) -> Any:
-        """DBOS itself when this process executes runs, else a client of its database."""
-        if self.engine is not None:
-            return DBOS
-        if self._client is None:
-            self._client = DBOSClient(system_database_url=self.settings.system_database_url, application_name="baton")
-        return self._client
-
-    def _notify(self, run_id: str, message: dict[str, Any]) -> None:
-        """Hand a message to the run: kept in its inbox until its workflow takes it at a wait. A
-        parked run is claimed by the message and goes on in a continuation workflow; a run
-        blocked in `recv` is woken up."""
-        posted = self.store.inbox.post(run_id, message)
-        if posted is None:
-            return
-        if posted.claimed is not None:
-            self._enqueue_continuation(run_id, posted.attempt, posted.claimed)
-        elif posted.wake:
-            self._workflows().send(workflow_id(run_id, posted.attempt), message, DECISION_TOPIC)
-
-    def _enqueue_continuation(self, run_id: str, attempt: int, number: int) -> None:
-        options = continuation_enqueue_options(run_id, attempt, number, APP_VERSION)
-        if self.engine is not None:
-            DBOS.enqueue_workflow_with_options(options, run_id, attempt, number)
-        else:
-            self._workflows().enqueue(options, run_id, attempt, number)
-
-    def resume_claimed(self) -> int:
-        """Enqueue the continuation of every claimed run again (a process may have stopped between
-        claiming a run and enqueueing it); an enqueued or finished one is joined, not repeated."""
-        claimed = self.store.inbox.claimed()
-        for run_id, attempt, number in claimed:
-            self._enqueue_continuation(run_id, attempt, number)
-        return len(claimed)
-
-    def has_active_runs(self) -> bool:
-        """Whether any run is doing work now (runs waiting for a person do not count)."""
-        busy = {RunState.queued, RunState.planning, RunState.working, RunState.merging}
-        return any(r.state in busy and r.waiting_for is None for r in self.store.list_runs(limit=1000))
-
-    # -- what callers do with runs --------------------------------------------------------------
-    def submit(self, spec: RunSpec, before_start: Callable[[str], None] | None = None) -> str:
-        """Record and start a run; a second submit of the same spec joins the first.
-
-        `before_start(run_id)` runs after the run is recorded and before its workflow can start
-        (a source's first reply: the status card is in the thread before any agent work)."""
-        if self.store.create_run(spec):
-            self.store.audit.triggered(spec)
-        if before_start is not None:
-            with structlog.contextvars.bound_contextvars(run_id=spec.run_id):  # its log lines are the run's
-                before_start(spec.run_id)
-        run = self.store.get_run(spec.run_id)
-        attempt = run.attempt if run else 1
-        self._enqueue_run(spec.run_id, attempt)
-        return spec.run_id
-
-    def _enqueue_run(self, run_id: str, attempt: int) -> None:
-        """Put the run on the run queue for whichever executing process has room (this one, when
-        launched); the id is the run's, so enqueueing a run twice joins the first."""
-        options = run_enqueue_options(run_id, attempt, APP_VERSION)
-        if self.engine is not None:
-            DBOS.enqueue_workflow_with_options(options, run_id, attempt)
-        else:
-            self._workflows().enqueue(options, run_id, attempt)
-
-    def decide(
-        self,
-        run_id: str,
-        actor: Actor,
-        decision: Decision,
-        reason: str = "",
-        seen_shas: dict[str, str] | None = None,
-    ) -> DecisionResult:
-        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas)
-
-    def _audited(self, kind: AuditKind, actor: Actor, run_id: str, result: DecisionResult) -> DecisionResult:
-        """Record a command on a run in the audit trail (accepted, or refused and why) with its PRs' heads."""
-        heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
-        self.store.audit.command(kind, actor, run_id, result.message, accepted=result.accepted, shas=heads)
-        return result
-
-    def follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
-        result = self._follow_up(run_id, actor, instruction, repair=repair)
-        return self._audited(AuditKind.follow_up, actor, run_id, result)
-
-    def _follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
-        """Another round of work on the run's own branches: the same PRs get new commits and any
-        approval is void. Queued if the run is still working; refused once it has ended."""
-        run = self.store.get_run(run_id)
-        if run is None:
-            return DecisionResult(accepted=False, message=f"no run {run_id}")
-        if run.state.terminal:
-            return DecisionResult(
-                accepted=False,
-                message=f"run {run_id} is already {run.state.value}; ask for the change as a new request",
-            )
-        if not instruction.strip() and not repair:
-            return DecisionResult(accepted=False, message="say what to change after the mention")
-        kind = "repair" if repair else "follow_up"
-        self.store.append_event(run_id, f"{kind}_requested", {"actor": actor.key, "instruction": instruction[:500]})
-        self._notify(run_id, {"decision": FOLLOW_UP, "instruction": instruction, "actor": actor.key, "repair": repair})
-        when = "now" if run.state is RunState.awaiting_approval else "when the current work is done"
-        return DecisionResult(accepted=True, message=f"follow-up queued for run {run_id}: the agent starts {when}")
-
-    def recheck(self, run_id: str) -> None:
-        """Something the approval gate reads changed (a PR's checks finished): evaluate it again."""
-        run = self.store.get_run(run_id)
-        if run is not None and run.state is RunState.awaiting_approval:
-            self._notify(run_id, {"decision": RECHECK})
-
-    def expire(self, run_id: str) -> None:
-        """The run's approval window closed (the scheduler's expiry job): it ends expired."""
-        run = self.store.get_run(run_id)
-        if run is not None and run.state is RunState.awaiting_approval:
-            self._notify(run_id, {"decision": EXPIRE})
-
-    def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
-        return self._audited(AuditKind.cancellation, actor, run_id, self._cancel(run_id, actor))
-
-    def _cancel(self, run_id: str, actor: Actor) -> DecisionResult:
-        run = self.store.get_run(run_id)
-        if run is None:
-            return DecisionResult(accepted=False, message=f"no run {run_id}")
-        if run.state.terminal:
-            return DecisionResult(accepted=False, message=f"run {run_id} is already {run.state.value}")
-        self.store.request_cancel(run_id)
-        self.store.append_event(run_id, "cancel_requested", {"actor": actor.key})
-        self.store.set_state(run_id, RunState.cancelled, error=f"cancelled by {actor.key}")
-        # Wake whatever waits for a person (the run for a decision, a repo for budget), then stop
-        # every workflow of the run; running agents see the request and are killed.
-        message = {"decision": Decision.cancel.value, "actor": actor.key}
-        workflows = self._workflows()
-        prefix = workflow_id(run_id, run.attempt)
-        statuses = workflows.list_workflows(workflow_id_prefix=prefix, load_input=False, load_output=False)
-        for status in statuses:
-            if status.status == "PENDING":
-                topic = DECISION_TOPIC if status.workflow_id == prefix else BUDGET_TOPIC
-                workflows.send(status.workflow_id, message, topic)
-        for status in statuses:
-            workflows.cancel_workflow(status.workflow_id)
-        stop_run_agents(self.settings.home, run_id)
-        return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
-
-    def retry(self, run_id: str, actor: Actor) -> DecisionResult:
-        return self._audited(AuditKind.retry, actor, run_id, self._retry(run_id, actor))
-
-    def _retry(self, run_id: str, actor: Actor) -> DecisionResult:
-        run = self.store.get_run(run_id)
-        if run is None:
-            return DecisionResult(accepted=False, message=f"no run {run_id}")
-        if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
-            return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry")
-        attempt = run.attempt + 1
-        self.store.inbox.reset(run_id)  # no wait of an earlier attempt may be claimed
-        self.store.set_attempt(run_id, attempt)
-        self.store.clear_cancel(run_id)
-        self.store.invalidate_approvals(run_id)
-        self.store.append_event(run_id, "retry", {"actor": actor.key, "attempt": attempt})
-        self.store.set_state(run_id, RunState.queued)
-        self._enqueue_run(run_id, attempt)
-        return DecisionResult(accepted=True, message=f"run {run_id} retrying (attempt {attempt})")
-
-    def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:
-        run = self.store.get_run(run_id)
-        if run is None or run.waiting_for != "budget":
-            return DecisionResult(accepted=False, message=f"run {run_id} is not waiting for budget")
-        self.store.update_budget(run_id, run.spec.budget.merged_with(budget))
-        self.store.append_event(run_id, "budget_extended", {"actor": actor.key, **budget.model_dump()})
-        message = {"decision": Decision.extend_budget.value, "actor": actor.key}
-        workflows = self._workflows()
-        prefix = workflow_id(run_id, run.attempt) + "-"
-        for status in workflows.list_workflows(
-            workflow_id_prefix=prefix, status="PENDING", load_input=False, load_output=False
-        ):
-            workflows.send(status.workflow_id, message, BUDGET_TOPIC)
-        return DecisionResult(accepted=True, message="budget extended")
 
 
 def github_approvers(api: GitHubApi, config: BatonFile) -> GitHubCheck:

@@ -86,7 +86,7 @@ def _start_and_follow(
     except (RequestError, ValueError) as err:
         console.print(f"[red]bad request:[/red] {err}")
         return 2
-    run_id = runtime.submit(spec)
+    run_id = runtime.runs.submit(spec)
     console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", highlight=False)
     view = follow(runtime, run_id, console, operator(), yes, sys.stdin.isatty() and not yes)
     if view.run.error:
@@ -176,7 +176,7 @@ def runs_show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = Fa
 def _decide(run_id: str, decision: Decision, reason: str = "") -> None:
     runtime = _runtime()
     try:
-        result = runtime.decide(run_id, operator(), decision, reason)
+        result = runtime.runs.decide(run_id, operator(), decision, reason)
     finally:
         runtime.shutdown()
     typer.echo(result.message)
@@ -200,7 +200,7 @@ def cancel(run_id: str) -> None:
     """Cancel a run and kill its agents."""
     runtime = _runtime()
     try:
-        result = runtime.cancel(run_id, operator())
+        result = runtime.runs.cancel(run_id, operator())
     finally:
         runtime.shutdown()
     typer.echo(result.message)
@@ -214,7 +214,7 @@ def retry(run_id: str, wait: Annotated[bool, typer.Option("--wait/--no-wait")] =
 
     runtime = _runtime(launch=True)
     try:
-        result = runtime.retry(run_id, operator())
+        result = runtime.runs.retry(run_id, operator())
         typer.echo(result.message)
         if result.accepted and wait:
             follow(runtime, run_id, console, operator(), False, sys.stdin.isatty())
@@ -248,7 +248,7 @@ def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit."
     """Raise the budget of a run that paused because it ran out."""
     runtime = _runtime()
     try:
-        result = runtime.extend_budget(run_id, operator(), Budget(max_usd=usd))
+        result = runtime.runs.extend_budget(run_id, operator(), Budget(max_usd=usd))
     finally:
         runtime.shutdown()
     typer.echo(result.message)
@@ -305,7 +305,7 @@ def worker(
     try:
         while True:
             time.sleep(0.5)
-            if drain and not runtime.has_active_runs():
+            if drain and not runtime.runs.has_active_runs():
                 break
     except KeyboardInterrupt:
         pass

@@ -68,7 +68,7 @@ def follow(
                 answer, Decision.reject
             )
         if decision is Decision.cancel:
-            result = runtime.cancel(run_id, approver)
+            result = runtime.runs.cancel(run_id, approver)
         else:
-            result = runtime.decide(run_id, approver, decision, reason="from the terminal")
+            result = runtime.runs.decide(run_id, approver, decision, reason="from the terminal")
         console.print(f"{decision.value}: {result.message}")

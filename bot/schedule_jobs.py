@@ -17,7 +17,8 @@ from bot.domain import Actor, Decision, ReplyTo, RunEvent, RunState, Source, Tri
 from bot.intake import build_spec
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.engine.service import RunService
+    from bot.ports import Workspace
 
 REMINDER = "approval_reminder"
 ASKED_KINDS = ("approval_requested", "plan_ready")
@@ -54,12 +55,12 @@ def scheduled_trigger(schedule: Schedule, at: datetime) -> Trigger:
     )
 
 
-def start_scheduled_run(runtime: Runtime, schedule: Schedule, at: datetime) -> str:
+def start_scheduled_run(runs: RunService, schedule: Schedule, at: datetime) -> str:
     """Start the run of this firing, or join it when a replica (or an earlier start) already did."""
-    spec = build_spec(scheduled_trigger(schedule, at), runtime.config, repos=schedule.repos, playbook=schedule.playbook)
-    if runtime.store.get_run(spec.run_id) is not None:
+    spec = build_spec(scheduled_trigger(schedule, at), runs.config, repos=schedule.repos, playbook=schedule.playbook)
+    if runs.store.get_run(spec.run_id) is not None:
         return f"joined {spec.run_id}"
-    runtime.submit(spec)
+    runs.submit(spec)
     return f"started {spec.run_id}"
 
 
@@ -69,27 +70,27 @@ def _asked(events: list[RunEvent]) -> RunEvent | None:
     return found[-1] if found else None
 
 
-def _waiting(runtime: Runtime) -> list[str]:
-    return [r.run_id for r in runtime.store.list_runs(limit=1000, state=RunState.awaiting_approval)]
+def _waiting(runs: RunService) -> list[str]:
+    return [r.run_id for r in runs.store.list_runs(limit=1000, state=RunState.awaiting_approval)]
 
 
-def _approved_enough(runtime: Runtime, run_id: str) -> bool:
+def _approved_enough(runs: RunService, run_id: str) -> bool:
     """Enough valid approvals: the run waits for checks, not for people."""
-    valid = {a.actor.key for a in runtime.store.approvals(run_id) if a.valid and a.decision is Decision.approve}
-    return len(valid) >= runtime.config.approval.min_approvals
+    valid = {a.actor.key for a in runs.store.approvals(run_id) if a.valid and a.decision is Decision.approve}
+    return len(valid) >= runs.config.approval.min_approvals
 
 
-def remind_approvers(runtime: Runtime, at: datetime) -> str:
+def remind_approvers(runs: RunService, at: datetime) -> str:
     """Record one `approval_reminder` per run for the latest reminder due by `at` (every
     `approval.remind_after_hours` since approval was asked); surfaces post it in the run's thread."""
-    hours = runtime.config.approval.remind_after_hours
+    hours = runs.config.approval.remind_after_hours
     if hours is None:
         return "reminders are off"
     every = timedelta(hours=hours)
     sent = 0
-    for run_id in _waiting(runtime):
-        asked = _asked(runtime.store.events(run_id))
-        if asked is None or _approved_enough(runtime, run_id):
+    for run_id in _waiting(runs):
+        asked = _asked(runs.store.events(run_id))
+        if asked is None or _approved_enough(runs, run_id):
             continue
         number = int((at - asked.at) / every)
         if number < 1:
@@ -97,53 +98,52 @@ def remind_approvers(runtime: Runtime, at: datetime) -> str:
         due = asked.at + number * every
         data = {"number": number, "due": _iso(due), "waited_hours": round(number * hours, 3)}
         key = f"{REMINDER}:{asked.seq}:{number}"
-        sent += runtime.store.append_event(run_id, REMINDER, data, dedupe_key=key) is not None
+        sent += runs.store.append_event(run_id, REMINDER, data, dedupe_key=key) is not None
     return f"{sent} reminder(s)"
 
 
-def resume_claimed(runtime: Runtime, _at: datetime) -> str:
+def resume_claimed(runs: RunService, _at: datetime) -> str:
     """Enqueue again the continuation of every claimed run: a process that stopped between claiming
     a parked run and enqueueing its continuation would otherwise leave it until some executing
     process restarts (enqueueing under the same workflow id joins one that exists)."""
-    return f"{runtime.resume_claimed()} claimed"
+    return f"{runs.resume_claimed()} claimed"
 
 
-def expire_approvals(runtime: Runtime, at: datetime) -> str:
+def expire_approvals(runs: RunService, at: datetime) -> str:
     """Tell each run whose approval window closed by `at` that it expired (once per run and attempt);
     the run applies `approval.on_expiry` to its PRs and ends `expired`."""
-    window = timedelta(hours=runtime.config.approval.expiry_hours)
+    window = timedelta(hours=runs.config.approval.expiry_hours)
     told = 0
-    for run_id in _waiting(runtime):
-        run = runtime.store.get_run(run_id)
+    for run_id in _waiting(runs):
+        run = runs.store.get_run(run_id)
         if run is None:
             continue
         deadline = run.created_at + window
         if at < deadline:
             continue
         data = {"deadline": _iso(deadline)}
-        if runtime.store.append_event(run_id, "expiry_due", data, dedupe_key=f"expiry:{run.attempt}") is None:
+        if runs.store.append_event(run_id, "expiry_due", data, dedupe_key=f"expiry:{run.attempt}") is None:
             continue  # already told, by this replica or another
-        runtime.expire(run_id)
+        runs.expire(run_id)
         told += 1
     return f"{told} expired"
 
 
 # -- workspaces ---------------------------------------------------------------------------------------
-def clean_workspaces(runtime: Runtime, at: datetime) -> str:
+def clean_workspaces(runs: RunService, workspace: Workspace, at: datetime) -> str:
     """Remove the workspaces of runs that ended `cleanup.workspaces_after_hours` before `at`; runs
     still going (or waiting) keep theirs, whatever their age."""
-    hours = runtime.config.cleanup.workspaces_after_hours
+    hours = runs.config.cleanup.workspaces_after_hours
     if hours is None:
         return "cleanup is off"
     cutoff = at - timedelta(hours=hours)
-    workspace = runtime.deps.workspace
     removed = 0
     for run_id in workspace.run_ids():
-        run = runtime.store.get_run(run_id)
+        run = runs.store.get_run(run_id)
         if run is None or not run.state.terminal or run.updated_at > cutoff:
             continue
         workspace.cleanup(run_id)
         data = {"ended": _iso(run.updated_at), "state": run.state.value}
-        runtime.store.append_event(run_id, "workspace_removed", data, dedupe_key=f"workspace_removed:{run.attempt}")
+        runs.store.append_event(run_id, "workspace_removed", data, dedupe_key=f"workspace_removed:{run.attempt}")
         removed += 1
     return f"{removed} workspace(s) removed"

@@ -39,7 +39,8 @@ from bot.domain import utcnow
 from bot.schedule_jobs import firing_key
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.engine.service import RunService
+    from bot.ports import Workspace
 
 log = structlog.get_logger(__name__)
 
@@ -108,30 +109,39 @@ class _FiringExecutor(ThreadPoolExecutor):  # type: ignore[misc]
 
 
 class Scheduler:
-    """Built by the composition root around a Runtime; `start()` in `baton serve`, `stop()` on exit."""
+    """Built by the composition root around the run service; `start()` in `baton serve`, `stop()` on
+    exit. `has_surface(name)` tells whether a source's surface is registered (a schedule posting to
+    Slack needs Slack's)."""
 
-    def __init__(self, runtime: Runtime, clock: Clock = utcnow) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        runs: RunService,
+        workspace: Workspace,
+        clock: Clock = utcnow,
+        has_surface: Callable[[str], bool] = lambda _name: True,
+    ) -> None:
+        self.runs = runs
         self.clock = clock
+        self.has_surface = has_surface
         self.fired: list[Firing] = []
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._aps: BackgroundScheduler | None = None
-        config = runtime.config
+        config = runs.config
         for schedule in config.schedules:
             self.add(
                 f"schedule:{schedule.name}",
                 cron_trigger(schedule.cron, schedule.timezone),
-                partial(jobs.start_scheduled_run, runtime, schedule),
+                partial(jobs.start_scheduled_run, runs, schedule),
                 grace_s=schedule.misfire_grace_s,
                 catch_up=True,
             )
         if config.approval.remind_after_hours is not None:
-            self.every("approval-reminders", SWEEP_S, partial(jobs.remind_approvers, runtime))
-        self.every("approval-expiry", SWEEP_S, partial(jobs.expire_approvals, runtime))
-        self.every("claimed-continuations", SWEEP_S, partial(jobs.resume_claimed, runtime))
+            self.every("approval-reminders", SWEEP_S, partial(jobs.remind_approvers, runs))
+        self.every("approval-expiry", SWEEP_S, partial(jobs.expire_approvals, runs))
+        self.every("claimed-continuations", SWEEP_S, partial(jobs.resume_claimed, runs))
         if config.cleanup.workspaces_after_hours is not None:
-            self.every("workspace-cleanup", CLEANUP_S, partial(jobs.clean_workspaces, runtime))
+            self.every("workspace-cleanup", CLEANUP_S, partial(jobs.clean_workspaces, runs, workspace))
 
     @property
     def job_ids(self) -> list[str]:
@@ -173,8 +183,8 @@ class Scheduler:
         """Fire each cron playbook's missed firing (within its grace), then keep time."""
         if self._aps is not None:
             return
-        for schedule in self.runtime.config.schedules:
-            if schedule.post_to and "slack" not in self.runtime.hub.names:  # sources register before start
+        for schedule in self.runs.config.schedules:
+            if schedule.post_to and not self.has_surface("slack"):  # sources register before start
                 log.warning("scheduler.post_to_needs_slack", schedule=schedule.name, post_to=schedule.post_to)
         self.catch_up()
         aps = BackgroundScheduler(

@@ -85,10 +85,10 @@ class ChecksTracker:
         repairs = self.runtime.config.approval.repair_on_failed_checks
         if state is ChecksState.failed and repairs > 0:
             output = f"Checks failed in {change.repo} ({change.url}):\n{change.checks_output}"
-            result = self.runtime.follow_up(run_id, CHECKS_ACTOR, output, repair=True)
+            result = self.runtime.runs.follow_up(run_id, CHECKS_ACTOR, output, repair=True)
             log.info("github.repair_requested", run_id=run_id, accepted=result.accepted, message=result.message)
             return
-        self.runtime.recheck(run_id)
+        self.runtime.runs.recheck(run_id)
 
     def on_event(self, full: str, numbers: list[int], branches: list[str]) -> int:
         updated = 0

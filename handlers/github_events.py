@@ -201,7 +201,7 @@ class GitHubEvents:
             return Handled(action="ignored", run_id=run_id)
         reason = f"{full}#{pr.number} was closed without merging by @{ev.sender.login}"
         self.runtime.store.append_event(run_id, "abandoned", {"repo": full, "number": pr.number, "reason": reason})
-        self.runtime.cancel(run_id, actor(ev.sender.login))
+        self.runtime.runs.cancel(run_id, actor(ev.sender.login))
         return Handled(action="abandoned", run_id=run_id)
 
     def _pushed(self, run_id: str, full: str, pr: m.PullRequest, sender: m.User) -> Handled:

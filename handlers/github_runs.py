@@ -147,7 +147,7 @@ class GitHubRuns:
             except ForgeError as err:  # the hub writes it on its next tick
                 log.warning("github.status_not_written", run_id=run_id, error=str(err)[:300])
 
-        self.runtime.submit(spec, before_start=acknowledge)
+        self.runtime.runs.submit(spec, before_start=acknowledge)
         log.info("github.run_started", run_id=spec.run_id, repo=full, issue=number, actor=login)
         return spec.run_id
 
@@ -179,7 +179,7 @@ class GitHubRuns:
         runtime = self.runtime
         if name in ("approve", "reject"):
             decision = Decision.approve if name == "approve" else Decision.reject
-            result = runtime.decide(run_id, who, decision, args)
+            result = runtime.runs.decide(run_id, who, decision, args)
             text = result.message if result.accepted else f"Not recorded: {result.message}."
         elif name in ("cancel", "retry"):
             run = runtime.store.get_run(run_id)
@@ -190,7 +190,7 @@ class GitHubRuns:
                 runtime.store.audit.refused(kind, who, refusal, run_id=run_id)
                 text = f"Not done: {refusal}."
             else:
-                result = runtime.cancel(run_id, who) if name == "cancel" else runtime.retry(run_id, who)
+                result = runtime.runs.cancel(run_id, who) if name == "cancel" else runtime.runs.retry(run_id, who)
                 text = result.message if result.accepted else f"Not done: {result.message}."
         else:
             text = self.status_text(run_id)
@@ -202,7 +202,7 @@ class GitHubRuns:
             self.runtime.store.audit.refused(AuditKind.follow_up, actor(login), refusal, run_id=run_id)
             self.reply(full, number, f"Sorry, not done: {refusal}.", key)
             return
-        result = self.runtime.follow_up(run_id, actor(login), text)
+        result = self.runtime.runs.follow_up(run_id, actor(login), text)
         self.reply(full, number, result.message if result.accepted else f"Not done: {result.message}.", key)
 
     def status_text(self, run_id: str) -> str:

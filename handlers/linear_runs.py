@@ -179,7 +179,7 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
     target = LinearTarget(issue_id=data.id, team_id=data.teamId, identifier=data.identifier, url=data.url)
     ctx.surface.remember(run_id, target)
     _point_issue(ctx, data.id, run_id)
-    ctx.runtime.submit(spec, before_start=lambda rid: _safely(ctx.surface.post_card, rid))
+    ctx.runtime.runs.submit(spec, before_start=lambda rid: _safely(ctx.surface.post_card, rid))
     log.info("linear_run_started", run_id=run_id, issue=data.identifier, repos=repos)
     return {"ok": True, "run_id": run_id}
 
@@ -231,7 +231,7 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
     ctx.runtime.store.link(f"linear:session:{session.id}", run_id)
     _point_issue(ctx, issue.id, run_id)
     ack = acknowledgement(run_id, repos)
-    ctx.runtime.submit(spec, before_start=lambda rid: _safely(lambda r: ctx.surface.acknowledge(r, ack), rid))
+    ctx.runtime.runs.submit(spec, before_start=lambda rid: _safely(lambda r: ctx.surface.acknowledge(r, ack), rid))
     ctx.later.append(lambda: _safely(ctx.surface.link_session, run_id))
     log.info("linear_session_run_started", run_id=run_id, session=session.id, repos=repos)
     return {"ok": True, "run_id": run_id}

@@ -29,7 +29,7 @@ def run_command(ctx: LinearContext, run_id: str, actor: Actor, command: Command)
     """Do one command for `actor`; the answer to show them."""
     runtime = ctx.runtime
     if command.name in _DECISIONS:
-        return runtime.decide(run_id, actor, _DECISIONS[command.name], command.args).message
+        return runtime.runs.decide(run_id, actor, _DECISIONS[command.name], command.args).message
     if command.name == "status":
         view = runtime.store.view(run_id)
         return summary_line(view) if view else f"no run {run_id}"
@@ -41,8 +41,8 @@ def run_command(ctx: LinearContext, run_id: str, actor: Actor, command: Command)
         runtime.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
-        return runtime.cancel(run_id, actor).message
-    return runtime.retry(run_id, actor).message
+        return runtime.runs.cancel(run_id, actor).message
+    return runtime.runs.retry(run_id, actor).message
 
 
 def follow_up(ctx: LinearContext, run_id: str, actor: Actor, instruction: str) -> str:
@@ -50,7 +50,7 @@ def follow_up(ctx: LinearContext, run_id: str, actor: Actor, instruction: str) -
     if refusal:
         ctx.runtime.store.audit.refused(AuditKind.follow_up, actor, refusal, run_id=run_id)
         return refusal
-    return ctx.runtime.follow_up(run_id, actor, instruction).message
+    return ctx.runtime.runs.follow_up(run_id, actor, instruction).message
 
 
 def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[str, object]:
@@ -93,7 +93,7 @@ def on_prompt(ctx: LinearContext, session_id: str, activity: AgentActivity | Non
     if activity.signal == "stop":
         refusal = ctx.access.may_trigger(actor)
         if refusal is None:
-            result = ctx.runtime.cancel(run_id, actor)
+            result = ctx.runtime.runs.cancel(run_id, actor)
             if result.accepted:  # the run's closing activity ("cancelled") is the answer
                 return {"ok": True, "run_id": run_id, "answers": [result.message]}
             said = {"type": "response", "body": result.message}

@@ -53,7 +53,9 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
         store.audit.refused(kind, actor, refusal, run_id=run.run_id)
         ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
         return
-    result = ctx.runtime.cancel(run.run_id, actor) if name == "cancel" else ctx.runtime.retry(run.run_id, actor)
+    result = (
+        ctx.runtime.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runtime.runs.retry(run.run_id, actor)
+    )
     if not result.accepted:
         ctx.ephemeral(channel, user, result.message, thread_ts)
         ctx.surface.refresh(run.run_id)
@@ -89,7 +91,7 @@ def _decide(
         ctx.ephemeral(channel, actor.id, text, thread_ts)
         ctx.surface.refresh(run_id)
         return
-    result = ctx.runtime.decide(run_id, actor, decision, seen_shas=heads)
+    result = ctx.runtime.runs.decide(run_id, actor, decision, seen_shas=heads)
     if not result.accepted:
         text = f"You can't {verb} this run: {result.message}. Who can approve: {ctx.approvers}."
         ctx.ephemeral(channel, actor.id, text, thread_ts)
@@ -126,5 +128,5 @@ def on_reaction(ctx: SlackContext, event_id: str, event: dict[str, Any]) -> None
         ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
         ctx.ephemeral(channel, user, f"You can't cancel this run: {refusal}.", where)
         return
-    ctx.runtime.cancel(run_id, actor)
+    ctx.runtime.runs.cancel(run_id, actor)
     log.info("slack_reaction_cancel", run_id=run_id, user=user)

@@ -97,7 +97,7 @@ def _cancel(ctx: SlackContext, user: str, run_id: str) -> str:
     if refusal:
         ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
         return f"You can't cancel this run: {refusal}."
-    message: str = ctx.runtime.cancel(run_id, actor).message
+    message: str = ctx.runtime.runs.cancel(run_id, actor).message
     return message
 
 

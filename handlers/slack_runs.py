@@ -94,7 +94,7 @@ def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | N
     def post_card(run_id: str) -> None:
         ctx.surface.post_card(run_id, channel, thread_ts)
 
-    run_id = ctx.runtime.submit(spec, before_start=post_card)
+    run_id = ctx.runtime.runs.submit(spec, before_start=post_card)
     log.info("slack_run_started", run_id=run_id, channel=channel)
     return run_id
 
@@ -141,6 +141,6 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
 
 
 def follow_up(ctx: SlackContext, run_id: str, actor: Actor, request: str, channel: str, thread_ts: str) -> None:
-    result = ctx.runtime.follow_up(run_id, actor, request)
+    result = ctx.runtime.runs.follow_up(run_id, actor, request)
     prefix = "" if result.accepted else "Not queued: "
     ctx.reply(channel, thread_ts, prefix + result.message[:3000])

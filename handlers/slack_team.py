@@ -32,11 +32,15 @@ _KINDS = {
 }
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def team_ids(body: dict[str, Any]) -> list[str]:
     """Every workspace a request names: envelope, event, user, and the team of a slash command."""
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
-    team = body.get("team") if isinstance(body.get("team"), dict) else {}
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    event = _mapping(body.get("event"))
+    team = _mapping(body.get("team"))
+    user = _mapping(body.get("user"))
     found = [
         body.get("team_id"),
         team.get("id"),
@@ -60,7 +64,7 @@ def _who_and_what(body: dict[str, Any]) -> tuple[str, AuditKind, str | None]:
     if "command" in body:
         word = str(body.get("text", "")).split(" ", 1)[0].lower()
         return str(body.get("user_id", "")), _KINDS.get(word, AuditKind.trigger), None
-    event = body.get("event") if isinstance(body.get("event"), dict) else {}
+    event = _mapping(body.get("event"))
     kind = AuditKind.cancellation if event.get("type") == "reaction_added" else AuditKind.trigger
     return str(event.get("user", "")), kind, None
 

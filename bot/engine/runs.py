@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, Literal
 
 import structlog
-from dbos import DBOS, DBOSConfiguredInstance, EnqueueOptions, SetEnqueueOptions, SetWorkflowID
+from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_errors
 
 from bot.approvals import GateVerdict
@@ -35,7 +35,6 @@ from bot.engine.ids import (
     ROUND_WORKFLOW,
     RUN_QUEUE,
     RUN_WORKFLOW,
-    continuation_id,
     describe,
     repo_workflow_id,
     workflow_id,
@@ -54,30 +53,6 @@ log = structlog.get_logger(__name__)
 __all__ = ["BUDGET_TOPIC", "REPO_QUEUE", "RUN_QUEUE", "RunEngine", "describe", "repo_workflow_id", "workflow_id"]
 
 _CANCELLED = (dbos_errors.DBOSWorkflowCancelledError, dbos_errors.DBOSAwaitedWorkflowCancelledError)
-
-
-def continuation_enqueue_options(run_id: str, attempt: int, number: int, app_version: str) -> EnqueueOptions:
-    """How a parked run's continuation is put on the run queue; its id is the claim's number, so
-    enqueueing the same continuation twice joins the first."""
-    return _enqueue_options(CONTINUE_WORKFLOW, continuation_id(run_id, attempt, number), app_version)
-
-
-def run_enqueue_options(run_id: str, attempt: int, app_version: str) -> EnqueueOptions:
-    """How a run's workflow is put on the run queue, by name: a process that only ingests (a client
-    of DBOS's database) enqueues it exactly as one that executes runs. The id is the run's, so a
-    second enqueue of the same run joins the first."""
-    return _enqueue_options(RUN_WORKFLOW, workflow_id(run_id, attempt), app_version)
-
-
-def _enqueue_options(workflow_name: str, workflow_id: str, app_version: str) -> EnqueueOptions:
-    return {
-        "workflow_name": workflow_name,
-        "class_name": ENGINE_CLASS,
-        "instance_name": ENGINE_NAME,
-        "queue_name": RUN_QUEUE,
-        "workflow_id": workflow_id,
-        "app_version": app_version,
-    }
 
 
 @DBOS.dbos_class(class_name=ENGINE_CLASS)

@@ -71,7 +71,7 @@ def _close_open_runs(runtime: Runtime) -> None:
     for run in runtime.store.list_runs(limit=1000):
         if run.state.terminal:
             continue
-        runtime.cancel(run.run_id, APPROVER)
+        runtime.runs.cancel(run.run_id, APPROVER)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             status = DBOS.get_workflow_status(workflow_id(run.run_id, run.attempt))
@@ -82,7 +82,7 @@ def _close_open_runs(runtime: Runtime) -> None:
 
 def submit(runtime: Runtime, request: str, repos: list[str], **options: Any) -> str:
     spec = build_spec(cli_trigger(request), runtime.config, repos=repos, **options)
-    return runtime.submit(spec)
+    return runtime.runs.submit(spec)
 
 
 def wait_for(runtime: Runtime, run_id: str, *states: RunState, timeout: float = 60) -> RunView:
@@ -101,7 +101,7 @@ def wait_for(runtime: Runtime, run_id: str, *states: RunState, timeout: float = 
 
 def approve_until_merged(runtime: Runtime, run_id: str, timeout: float = 60) -> RunView:
     """Approve as the test approver (the decision must be accepted) and wait for the merge."""
-    decision = runtime.decide(run_id, APPROVER, Decision.approve)
+    decision = runtime.runs.decide(run_id, APPROVER, Decision.approve)
     assert decision.accepted, decision.message
     return wait_for(runtime, run_id, RunState.merged, timeout=timeout)
 

@@ -58,10 +58,10 @@ def test_a_push_between_two_approvals_invalidates_the_first_and_blocks_the_merge
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     [change] = view.changes
 
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     _settled(runtime, run_id, "approval_not_enough", 1)
     commit_to_remote(remotes["api"], change.branch, {"HUMAN.md": "a human was here\n"}, "late push")
-    assert runtime.decide(run_id, SECOND, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, SECOND, Decision.approve).accepted
     _settled(runtime, run_id, "approval_not_enough", 2)
 
     assert event_data(runtime, run_id, "approval_invalidated"), "the push did not invalidate the approval"
@@ -79,15 +79,15 @@ def test_two_fresh_approvals_after_a_push_merge_the_pushed_commit(
     run_id = submit(runtime, "move to /v2/items", ["api"])
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     [change] = view.changes
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     _settled(runtime, run_id, "approval_not_enough", 1)
     pushed = commit_to_remote(remotes["api"], change.branch, {"HUMAN.md": "a human was here\n"}, "late push")
-    assert runtime.decide(run_id, SECOND, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, SECOND, Decision.approve).accepted
     _settled(runtime, run_id, "approval_invalidated", 1)
     _settled(runtime, run_id, "approval_not_enough", 2)
 
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
-    assert runtime.decide(run_id, SECOND, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, SECOND, Decision.approve).accepted
     view = wait_for(runtime, run_id, RunState.merged, timeout=20)
 
     [merged] = view.changes
@@ -108,10 +108,10 @@ def test_the_requester_may_not_approve_their_own_run_from_chat(tmp_path: Path, s
         reply_to=ReplyTo(source=Source.slack, channel="C1", thread_ts="1.0"),
         delivery_id=uuid.uuid4().hex,
     )
-    run_id = runtime.submit(build_spec(trigger, runtime.config, repos=["api"]))
+    run_id = runtime.runs.submit(build_spec(trigger, runtime.config, repos=["api"]))
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
-    result = runtime.decide(run_id, requester, Decision.approve)
+    result = runtime.runs.decide(run_id, requester, Decision.approve)
 
     assert not result.accepted
     assert "may not approve their own run" in result.message
@@ -128,7 +128,7 @@ def test_only_a_listed_approver_can_merge(tmp_path: Path, start_runtime: Runtime
     run_id = submit(runtime, "move to /v2/items", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
-    refused = runtime.decide(run_id, APPROVER, Decision.approve)
+    refused = runtime.runs.decide(run_id, APPROVER, Decision.approve)
     assert not refused.accepted
     assert "is not an approver" in refused.message
     assert runtime.store.approvals(run_id) == []
@@ -138,7 +138,7 @@ def test_only_a_listed_approver_can_merge(tmp_path: Path, start_runtime: Runtime
     assert ref_sha(remotes["api"], "main") == main_before
 
     alice = Actor(source=Source.cli, id="alice", display="alice")
-    assert runtime.decide(run_id, alice, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, alice, Decision.approve).accepted
     wait_for(runtime, run_id, RunState.merged, timeout=20)
     assert ref_sha(remotes["api"], "main") != main_before
 
@@ -149,8 +149,8 @@ def test_a_double_approval_counts_once(tmp_path: Path, start_runtime: RuntimeFac
     run_id = submit(runtime, "move to /v2/items", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
-    first = runtime.decide(run_id, APPROVER, Decision.approve)
-    second = runtime.decide(run_id, APPROVER, Decision.approve)
+    first = runtime.runs.decide(run_id, APPROVER, Decision.approve)
+    second = runtime.runs.decide(run_id, APPROVER, Decision.approve)
     _settled(runtime, run_id, "approval_not_enough", 1)
     time.sleep(0.5)
 
@@ -171,7 +171,7 @@ def test_a_rejected_run_merges_nothing(tmp_path: Path, start_runtime: RuntimeFac
     run_id = submit(runtime, "move to /v2/items", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
-    assert runtime.decide(run_id, APPROVER, Decision.reject, reason="wrong version").accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.reject, reason="wrong version").accepted
     view = wait_for(runtime, run_id, RunState.rejected, timeout=20)
 
     assert view.run.error == "wrong version"
@@ -191,7 +191,7 @@ def test_cancelling_while_an_agent_works_kills_the_agent(tmp_path: Path, start_r
     pid = int(lines(count)[0].split()[-1])
     assert process_alive(pid)
 
-    assert runtime.cancel(run_id, APPROVER).accepted
+    assert runtime.runs.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
 
     until(f"agent process {pid} to die", lambda: not process_alive(pid), timeout=10)
@@ -213,7 +213,7 @@ def test_an_unanswered_approval_expires_and_merges_nothing(tmp_path: Path, start
     assert "expired" in (view.run.error or "")
     assert ref_sha(remotes["api"], "main") == main_before
     assert [c.state for c in view.changes] == [ChangeState.open]
-    late = runtime.decide(run_id, APPROVER, Decision.approve)
+    late = runtime.runs.decide(run_id, APPROVER, Decision.approve)
     assert not late.accepted
     assert ref_sha(remotes["api"], "main") == main_before
 
@@ -234,7 +234,7 @@ def test_approving_red_checks_does_not_merge(tmp_path: Path, start_runtime: Runt
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     assert [c.checks for c in view.changes] == [ChecksState.failed]
 
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     _settled(runtime, run_id, "approval_not_enough", 1)
 
     [not_enough] = event_data(runtime, run_id, "approval_not_enough")
@@ -255,14 +255,14 @@ def test_each_decision_says_what_became_of_it(tmp_path: Path, start_runtime: Run
     heads = {c.repo: c.head_sha for c in runtime.store.changes(run_id)}
 
     outcomes = [
-        runtime.decide(run_id, APPROVER, Decision.approve).outcome,
-        runtime.decide(run_id, APPROVER, Decision.approve).outcome,
-        runtime.decide(run_id, stranger, Decision.approve).outcome,
-        runtime.decide(run_id, SECOND, Decision.approve, seen_shas={r: "0" * 40 for r in heads}).outcome,
+        runtime.runs.decide(run_id, APPROVER, Decision.approve).outcome,
+        runtime.runs.decide(run_id, APPROVER, Decision.approve).outcome,
+        runtime.runs.decide(run_id, stranger, Decision.approve).outcome,
+        runtime.runs.decide(run_id, SECOND, Decision.approve, seen_shas={r: "0" * 40 for r in heads}).outcome,
     ]
-    assert runtime.decide(run_id, SECOND, Decision.reject, "not this way").outcome is DecisionOutcome.recorded
+    assert runtime.runs.decide(run_id, SECOND, Decision.reject, "not this way").outcome is DecisionOutcome.recorded
     wait_for(runtime, run_id, RunState.rejected, timeout=20)
-    outcomes.append(runtime.decide(run_id, SECOND, Decision.approve).outcome)
+    outcomes.append(runtime.runs.decide(run_id, SECOND, Decision.approve).outcome)
 
     assert outcomes == [
         DecisionOutcome.recorded,

@@ -71,7 +71,7 @@ def test_a_rejection_is_recorded_with_the_heads_it_rejected(tmp_path: Path, star
     run_id = submit(runtime, "rename the endpoint", ["api"])
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
 
-    assert runtime.decide(run_id, APPROVER, Decision.reject, "not now").accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.reject, "not now").accepted
     wait_for(runtime, run_id, RunState.rejected, timeout=30)
 
     rejection = runtime.store.audit.records(run_id)[-1]
@@ -88,7 +88,7 @@ def test_a_cancellation_is_recorded_with_who_cancelled(tmp_path: Path, start_run
     run_id = submit(runtime, "rename the endpoint", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
 
-    assert runtime.cancel(run_id, APPROVER).accepted
+    assert runtime.runs.cancel(run_id, APPROVER).accepted
 
     kinds = [(r.kind, r.outcome, r.actor) for r in runtime.store.audit.records(run_id)]
     assert kinds[-1] == (AuditKind.cancellation, AuditOutcome.accepted, APPROVER.key)
@@ -100,7 +100,7 @@ def test_a_refused_approval_is_recorded_with_its_reason(tmp_path: Path, start_ru
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
     intern = Actor(source=Source.cli, id="intern")
 
-    result = runtime.decide(run_id, intern, Decision.approve)
+    result = runtime.runs.decide(run_id, intern, Decision.approve)
 
     assert not result.accepted
     refused = runtime.store.audit.records(run_id)[-1]
@@ -117,9 +117,9 @@ def test_a_refused_cancel_of_an_ended_run_is_recorded(tmp_path: Path, start_runt
     runtime = _runtime(tmp_path, start_runtime)
     run_id = submit(runtime, "rename the endpoint", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
-    runtime.cancel(run_id, APPROVER)
+    runtime.runs.cancel(run_id, APPROVER)
 
-    runtime.cancel(run_id, APPROVER)
+    runtime.runs.cancel(run_id, APPROVER)
 
     last = runtime.store.audit.records(run_id)[-1]
     assert (last.kind, last.outcome, last.reason) == (
@@ -136,7 +136,7 @@ def test_a_retry_is_recorded_with_who_asked(tmp_path: Path, start_runtime: Runti
     run_id = submit(runtime, "rename the endpoint", ["api"])
     wait_for(runtime, run_id, RunState.failed, timeout=60)
 
-    assert runtime.retry(run_id, APPROVER).accepted
+    assert runtime.runs.retry(run_id, APPROVER).accepted
 
     last = runtime.store.audit.records(run_id)[-1]
     assert (last.kind, last.outcome, last.actor, last.surface) == (

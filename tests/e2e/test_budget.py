@@ -99,7 +99,7 @@ def test_extending_the_budget_lets_the_paused_run_continue_to_approval(
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
-    extended = runtime.extend_budget(run_id, APPROVER, Budget(max_usd=5))
+    extended = runtime.runs.extend_budget(run_id, APPROVER, Budget(max_usd=5))
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
     assert extended.accepted
@@ -117,7 +117,7 @@ def test_extending_the_budget_does_not_repeat_the_step_already_paid_for(
     run_id = submit(runtime, "rename the endpoint", ["api"], playbook="two-step", budget_usd=0.1)
     _paused(runtime, run_id)
 
-    assert runtime.extend_budget(run_id, APPROVER, Budget(max_usd=5)).accepted
+    assert runtime.runs.extend_budget(run_id, APPROVER, Budget(max_usd=5)).accepted
     view = wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
     [change] = view.changes
@@ -137,7 +137,7 @@ def test_cancelling_a_run_paused_for_budget_ends_it_without_more_work(
     waiting = _budget_waiters()
     assert waiting >= 1
 
-    assert runtime.cancel(run_id, APPROVER).accepted
+    assert runtime.runs.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
     deadline = time.monotonic() + 5
     while _budget_waiters() >= waiting and time.monotonic() < deadline:
@@ -148,6 +148,6 @@ def test_cancelling_a_run_paused_for_budget_ends_it_without_more_work(
     assert lines(second) == []
     assert ref_sha(remotes["api"], "main") == main_before
     assert _budget_waiters() == waiting - 1, "the cancelled run still holds a thread waiting for budget"
-    refused = runtime.extend_budget(run_id, APPROVER, Budget(max_usd=5))
+    refused = runtime.runs.extend_budget(run_id, APPROVER, Budget(max_usd=5))
     assert not refused.accepted
     assert lines(second) == []

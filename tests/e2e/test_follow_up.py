@@ -49,7 +49,7 @@ def test_a_follow_up_adds_commits_to_the_same_prs(tmp_path: Path, start_runtime:
     run_id = submit(runtime, "rename /items to /v2/items", ["api", "web"])
     before = {c.repo: c for c in wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30).changes}
 
-    assert runtime.follow_up(run_id, REVIEWER, "also update the changelog").accepted
+    assert runtime.runs.follow_up(run_id, REVIEWER, "also update the changelog").accepted
     _awaiting_after_round(runtime, run_id, 1)
 
     after = {c.repo: c for c in runtime.store.changes(run_id)}
@@ -68,7 +68,7 @@ def test_a_follow_up_asks_for_approval_again_and_merges_nothing_meanwhile(
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     main_before = ref_sha(remotes["api"], "main")
 
-    assert runtime.follow_up(run_id, REVIEWER, "rename the test too").accepted
+    assert runtime.runs.follow_up(run_id, REVIEWER, "rename the test too").accepted
     _awaiting_after_round(runtime, run_id, 1)
 
     assert ref_sha(remotes["api"], "main") == main_before
@@ -88,10 +88,10 @@ def test_an_approval_recorded_before_a_follow_up_no_longer_counts(
     runtime = start_runtime(config)
     run_id = submit(runtime, "rename /items to /v2/items", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     until("the first approval was weighed", lambda: bool(event_data(runtime, run_id, "approval_not_enough")))
 
-    assert runtime.follow_up(run_id, REVIEWER, "one more thing").accepted
+    assert runtime.runs.follow_up(run_id, REVIEWER, "one more thing").accepted
     _awaiting_after_round(runtime, run_id, 1)
 
     assert [a.valid for a in runtime.store.approvals(run_id)] == [False]
@@ -102,7 +102,7 @@ def test_a_run_merges_the_follow_up_commits_once_approved(tmp_path: Path, start_
     runtime, remotes = _two_repo_runtime(tmp_path, start_runtime)
     run_id = submit(runtime, "rename /items to /v2/items", ["api", "web"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
-    assert runtime.follow_up(run_id, REVIEWER, "and the docs").accepted
+    assert runtime.runs.follow_up(run_id, REVIEWER, "and the docs").accepted
     _awaiting_after_round(runtime, run_id, 1)
 
     approve_until_merged(runtime, run_id)
@@ -118,7 +118,7 @@ def test_a_follow_up_on_a_merged_run_is_refused_with_a_reason(tmp_path: Path, st
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     approve_until_merged(runtime, run_id)
 
-    result = runtime.follow_up(run_id, REVIEWER, "one more thing")
+    result = runtime.runs.follow_up(run_id, REVIEWER, "one more thing")
 
     assert not result.accepted
     assert "already merged" in result.message
@@ -129,7 +129,7 @@ def test_an_empty_follow_up_is_refused(tmp_path: Path, start_runtime: RuntimeFac
     run_id = submit(runtime, "rename /items to /v2/items", ["api"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
 
-    assert not runtime.follow_up(run_id, REVIEWER, "   ").accepted
+    assert not runtime.runs.follow_up(run_id, REVIEWER, "   ").accepted
     assert event_data(runtime, run_id, "round_started") == []
 
 

@@ -52,5 +52,5 @@ def test_with_no_approvers_a_linear_approval_on_local_repos_is_refused_and_the_o
     [refusal] = until("a reply to Bob", lambda: world.replies(issue.id))
     assert "with no approval.approvers" in refusal and "ask the operator to list Bob" in refusal
     assert event_data(world.runtime, run_id, "decision") == []
-    assert world.runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert world.runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     wait_for(world.runtime, run_id, RunState.merged, timeout=60)

@@ -52,7 +52,7 @@ def _conflicting_train(runtime: Runtime, remotes: dict[str, Path]) -> str:
     run_id = submit(runtime, "move to /v2/items", ["a", "b", "c"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=40)
     commit_to_remote(remotes["c"], "main", {"README.md": "# c\nuse /v3/items\n"}, "someone else's change")
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     wait_for(runtime, run_id, RunState.failed, timeout=30)
     return run_id
 
@@ -81,7 +81,7 @@ def test_retrying_after_a_conflict_starts_a_rebase_round_on_the_conflicting_repo
     runtime, remotes = _local_train(tmp_path, start_runtime)
     run_id = _conflicting_train(runtime, remotes)
 
-    assert runtime.retry(run_id, APPROVER).accepted
+    assert runtime.runs.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
 
     [started] = event_data(runtime, run_id, "round_started")

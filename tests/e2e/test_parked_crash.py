@@ -47,10 +47,10 @@ def test_a_continuation_killed_mid_round_resumes_and_merges_once(tmp_path: Path)
     first = _worker(env)
     second = None
     try:
-        run_id = runtime.submit(build_spec(cli_trigger("append a line"), runtime.config, repos=["api"]))
+        run_id = runtime.runs.submit(build_spec(cli_trigger("append a line"), runtime.config, repos=["api"]))
         until("the run parks", lambda: run_id in store.inbox.parked(), timeout=60)
         hung.unlink()
-        assert runtime.follow_up(run_id, REVIEWER, "one more line").accepted
+        assert runtime.runs.follow_up(run_id, REVIEWER, "one more line").accepted
         until("the round's agent hangs", hung.exists, timeout=60)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
@@ -58,7 +58,7 @@ def test_a_continuation_killed_mid_round_resumes_and_merges_once(tmp_path: Path)
         second = _worker(env)
         until("the round finishes", lambda: len(event_data(runtime, run_id, "round_finished")) == 1, timeout=90)
         until("the run parks again", lambda: run_id in store.inbox.parked(), timeout=60)
-        assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+        assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
         until("the merge", lambda: store.get_run(run_id).state is RunState.merged, timeout=60)  # type: ignore[union-attr]
     finally:
         for line in lines(count):

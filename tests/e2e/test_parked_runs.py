@@ -85,7 +85,7 @@ def test_a_parked_run_holds_no_workflow_and_no_thread_then_merges(
 
     assert _pending() == []
     assert _threads_waiting_for_people() == []
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     view = wait_for(runtime, run_id, RunState.merged, timeout=30)
     assert [c.state.value for c in view.changes] == ["merged"]
     assert len(event_data(runtime, run_id, "merged")) == 1
@@ -119,7 +119,7 @@ def test_a_message_sent_while_the_run_works_is_handled_once_it_parks(
     runtime = start_runtime(config)
     run_id = submit(runtime, "touch the readme", ["api"])
     wait_for(runtime, run_id, RunState.working, timeout=30)
-    assert runtime.follow_up(run_id, REVIEWER, "and the changelog").accepted
+    assert runtime.runs.follow_up(run_id, REVIEWER, "and the changelog").accepted
     gate.touch()
 
     until("the follow-up round", lambda: len(event_data(runtime, run_id, "round_finished")) == 1)
@@ -140,7 +140,7 @@ def test_two_approvals_at_once_merge_once(tmp_path: Path, start_runtime: Runtime
 
     def approve(actor: Actor) -> None:
         barrier.wait()
-        results.append(runtime.decide(run_id, actor, Decision.approve).accepted)
+        results.append(runtime.runs.decide(run_id, actor, Decision.approve).accepted)
 
     threads = [threading.Thread(target=approve, args=(a,)) for a in (APPROVER, SECOND)]
     for t in threads:
@@ -160,7 +160,7 @@ def test_a_parked_plan_approval_goes_on_to_the_work(tmp_path: Path, start_runtim
     run_id = submit(runtime, "plan first", ["api"], playbook="planned")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     _parked(runtime, run_id)
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
 
     until("the PR", lambda: len(runtime.store.changes(run_id)) == 1)
     _parked(runtime, run_id)
@@ -176,12 +176,12 @@ def test_a_parked_run_cancels_and_expires(tmp_path: Path, start_runtime: Runtime
         wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
         _parked(runtime, run_id)
 
-    assert runtime.cancel(cancelled, APPROVER).accepted
-    runtime.expire(expiring)
+    assert runtime.runs.cancel(cancelled, APPROVER).accepted
+    runtime.runs.expire(expiring)
     wait_for(runtime, cancelled, RunState.cancelled, timeout=10)
     view = wait_for(runtime, expiring, RunState.expired, timeout=30)
     assert "expired" in (view.run.error or "")
-    assert runtime.retry(cancelled, APPROVER).accepted
+    assert runtime.runs.retry(cancelled, APPROVER).accepted
     wait_for(runtime, cancelled, RunState.awaiting_approval, timeout=30)
     _parked(runtime, cancelled)
 

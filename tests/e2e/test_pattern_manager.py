@@ -142,7 +142,7 @@ def test_approve_plan_waits_for_approval_before_any_agent_works(tmp_path: Path, 
     (ready,) = events_of(runtime, run_id, "plan_ready")
     assert ready.data["order"] == ["api", "web", "app"]  # providers first, then plan order
 
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     wait_until(runtime, run_id, lambda r: r.waiting_for == "approval")
     assert sorted(line.split()[0] for line in lines(worker_calls)) == ["api", "app", "web"]
 
@@ -154,7 +154,7 @@ def test_rejecting_the_plan_ends_the_run_before_any_agent_works(tmp_path: Path, 
     runtime = start_runtime(manager_config(remotes, STAR, worker, tmp_path / "planner.count", approve_plan=True))
     run_id = submit(runtime, "show prices", ["app", "web", "api"], playbook="managed")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=20)
-    assert runtime.decide(run_id, APPROVER, Decision.reject, "wrong order").accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.reject, "wrong order").accepted
     view = wait_for(runtime, run_id, RunState.rejected, timeout=20)
     assert view.run.error == "wrong order"
     assert lines(worker_calls) == []

@@ -69,14 +69,14 @@ def _stopped_train(runtime: Runtime, remotes: dict[str, Path]) -> str:
     run_id = submit(runtime, "move to /v2/items", ["a", "b", "c"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=40)
     _protect_main(remotes["c"])
-    assert runtime.decide(run_id, APPROVER, Decision.approve).accepted
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     wait_for(runtime, run_id, RunState.failed, timeout=20)
     return run_id
 
 
 def _approve_again(runtime: Runtime, run_id: str) -> None:
     """The retry asks for a fresh approval: the same person approving the same heads again counts."""
-    result = runtime.decide(run_id, APPROVER, Decision.approve)
+    result = runtime.runs.decide(run_id, APPROVER, Decision.approve)
     assert result.accepted, result.message
     live = [a for a in runtime.store.approvals(run_id) if a.valid]
     assert len(live) == 1, f"the fresh approval was not recorded: {result.message}"
@@ -139,7 +139,7 @@ def test_retrying_a_stopped_train_while_the_refusal_remains_fails_again_without_
     c_main = ref_sha(remotes["c"], "main")
     agent_runs = len(lines(count))
 
-    assert runtime.retry(run_id, APPROVER).accepted
+    assert runtime.runs.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     _approve_again(runtime, run_id)
     view = wait_for(runtime, run_id, RunState.failed, timeout=20)
@@ -165,7 +165,7 @@ def test_retrying_after_the_refusal_is_lifted_merges_only_the_remaining_repo(
     # Whoever protected c's main lifts the protection.
     _protect_main(remotes["c"], on=False)
 
-    assert runtime.retry(run_id, APPROVER).accepted
+    assert runtime.runs.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     _approve_again(runtime, run_id)
     view = wait_for(runtime, run_id, RunState.merged, timeout=20)

@@ -38,7 +38,7 @@ def test_retry_redoes_only_the_failed_repo_and_merges(tmp_path: Path, start_runt
     assert "web: every agent failed" in (failed.run.error or "")
     assert [c.repo for c in failed.changes] == ["api"]
 
-    assert runtime.retry(run_id, APPROVER).accepted
+    assert runtime.runs.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval)
     merged = approve_until_merged(runtime, run_id)
 

@@ -37,8 +37,8 @@ def test_a_second_start_with_the_same_delivery_joins_the_first(tmp_path: Path, s
     config, count = _config(tmp_path)
     runtime = start_runtime(config)
     trigger = cli_trigger("write a note", delivery_id="delivery-1")
-    first = runtime.submit(build_spec(trigger, runtime.config, repos=["api"]))
-    second = runtime.submit(build_spec(trigger, runtime.config, repos=["api"]))
+    first = runtime.runs.submit(build_spec(trigger, runtime.config, repos=["api"]))
+    second = runtime.runs.submit(build_spec(trigger, runtime.config, repos=["api"]))
     assert first == second
     wait_for(runtime, first, RunState.awaiting_approval)
     assert len(runtime.store.list_runs()) == 1
@@ -48,9 +48,9 @@ def test_a_second_start_with_the_same_delivery_joins_the_first(tmp_path: Path, s
 def test_every_transition_is_a_numbered_event(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
     config, _ = _config(tmp_path)
     runtime = start_runtime(config)
-    run_id = runtime.submit(build_spec(cli_trigger("write a note"), runtime.config, repos=["api"]))
+    run_id = runtime.runs.submit(build_spec(cli_trigger("write a note"), runtime.config, repos=["api"]))
     wait_for(runtime, run_id, RunState.awaiting_approval)
-    runtime.decide(run_id, APPROVER, Decision.approve)
+    runtime.runs.decide(run_id, APPROVER, Decision.approve)
     wait_for(runtime, run_id, RunState.merged)
     events = runtime.store.events(run_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
@@ -67,9 +67,9 @@ def test_every_transition_is_a_numbered_event(tmp_path: Path, start_runtime: Run
 def test_the_json_view_lists_steps_prs_approvals_and_cost(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
     config, _ = _config(tmp_path)
     runtime = start_runtime(config)
-    run_id = runtime.submit(build_spec(cli_trigger("write a note"), runtime.config, repos=["api"]))
+    run_id = runtime.runs.submit(build_spec(cli_trigger("write a note"), runtime.config, repos=["api"]))
     wait_for(runtime, run_id, RunState.awaiting_approval)
-    runtime.decide(run_id, APPROVER, Decision.approve)
+    runtime.runs.decide(run_id, APPROVER, Decision.approve)
     view = wait_for(runtime, run_id, RunState.merged)
     data = run_json(view)
     assert (data["run_id"], data["state"], data["source"], data["repos"]) == (run_id, "merged", "cli", ["api"])

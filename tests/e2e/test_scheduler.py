@@ -45,7 +45,7 @@ def test_two_schedulers_on_one_database_start_one_run_per_firing(tmp_path: Path,
     # Every other second, seconds first: APScheduler fires it while the test watches.
     schedule = {"name": "bump", "cron": "*/2 * * * * *", "request": "bump deps", "repos": ["api"]}
     runtime = start_runtime(_config(tmp_path, schedules=[{**schedule, "misfire_grace_s": 30}]))
-    first, second = runtime.scheduler, Scheduler(runtime)
+    first, second = runtime.scheduler, runtime.make_scheduler()
     started = datetime.now(UTC)
     first.start()
     second.start()
@@ -80,11 +80,14 @@ def test_a_restart_after_downtime_starts_only_the_latest_missed_firing_within_gr
     runtime = start_runtime(_config(tmp_path, schedules=[daily]))
 
     # Down since Friday: Saturday's, Sunday's and Monday's 06:00 were missed; it is Monday 06:30.
-    for replica in (Scheduler(runtime, clock=lambda: MONDAY_0630), Scheduler(runtime, clock=lambda: MONDAY_0630)):
+    for replica in (
+        runtime.make_scheduler(clock=lambda: MONDAY_0630),
+        runtime.make_scheduler(clock=lambda: MONDAY_0630),
+    ):
         replica.start()
         replica.stop()
     # Another replica starts at 08:00: Monday's firing is older than the grace time.
-    late = Scheduler(runtime, clock=lambda: MONDAY_0630 + timedelta(hours=1, minutes=30))
+    late = runtime.make_scheduler(clock=lambda: MONDAY_0630 + timedelta(hours=1, minutes=30))
     assert late.catch_up() == []
 
     runs = _scheduled_runs(runtime)
@@ -100,7 +103,7 @@ def test_expiry_leaves_the_prs_open_by_default(tmp_path: Path, start_runtime: Ru
 
     assert runtime.scheduler.fire("approval-expiry", deadline - timedelta(minutes=1)) == "0 expired"
     assert runtime.scheduler.fire("approval-expiry", deadline) == "1 expired"
-    assert Scheduler(runtime).fire("approval-expiry", deadline) == "0 expired"  # another replica
+    assert runtime.make_scheduler().fire("approval-expiry", deadline) == "0 expired"  # another replica
 
     view = wait_for(runtime, run_id, RunState.expired, timeout=30)
     assert view.run.error is not None and "PRs left open: api #1" in view.run.error

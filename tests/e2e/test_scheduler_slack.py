@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from bot.domain import ChangeState, RunState
-from bot.scheduler import Scheduler
 from bot.surfaces.slack import CARD_FACT
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
 from tests.fakes.served_app import until
@@ -79,7 +78,7 @@ def test_a_scheduled_run_posts_to_its_channel_and_reminds_approvers_once_per_int
     assert runtime.scheduler.fire("approval-reminders", asked + timedelta(minutes=59)) == "0 reminder(s)"
     assert runtime.scheduler.fire("approval-reminders", first_due) == "1 reminder(s)"
     assert runtime.scheduler.fire("approval-reminders", first_due) == "0 reminder(s)"
-    assert Scheduler(runtime).fire("approval-reminders", first_due) == "0 reminder(s)"  # another replica
+    assert runtime.make_scheduler().fire("approval-reminders", first_due) == "0 reminder(s)"  # another replica
     _delivered(world, run_id)
     assert len(_reminders(world, run_id)) == 1
 

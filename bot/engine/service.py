@@ -1,0 +1,177 @@
+"""The run service: everything the edge (chat, trackers, the terminal), the clock and the CLI do with
+runs — start one, decide on it, ask for more, cancel, retry, raise its budget — in one narrow place.
+
+Handlers, the scheduler and the CLI take a `RunService`; none of them sees the composition root.
+Every command is recorded (events, audit) and reaches the run's workflow as a message (`Dispatch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+
+from bot.approvals import ApprovalService, DecisionResult
+from bot.audit import AuditKind
+from bot.config import BatonFile
+from bot.domain import Actor, Budget, Decision, RunSpec, RunState
+from bot.engine.dispatch import Dispatch
+from bot.engine.ids import BUDGET_TOPIC, workflow_id
+from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
+from bot.store import Store
+
+StopAgents = Callable[[str], int]
+"""Kill every agent of a run still running on this host; returns how many were stopped."""
+
+
+class RunService:
+    def __init__(
+        self,
+        store: Store,
+        config: BatonFile,
+        approvals: ApprovalService,
+        dispatch: Dispatch,
+        stop_agents: StopAgents,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.approvals = approvals
+        self.dispatch = dispatch
+        self._stop_agents = stop_agents
+
+    # -- starting ----------------------------------------------------------------------------------
+    def submit(self, spec: RunSpec, before_start: Callable[[str], None] | None = None) -> str:
+        """Record and start a run; a second submit of the same spec joins the first.
+
+        `before_start(run_id)` runs after the run is recorded and before its workflow can start
+        (a source's first reply: the status card is in the thread before any agent work)."""
+        if self.store.create_run(spec):
+            self.store.audit.triggered(spec)
+        if before_start is not None:
+            with structlog.contextvars.bound_contextvars(run_id=spec.run_id):  # its log lines are the run's
+                before_start(spec.run_id)
+        run = self.store.get_run(spec.run_id)
+        self.dispatch.enqueue_run(spec.run_id, run.attempt if run else 1)
+        return spec.run_id
+
+    def resume_claimed(self) -> int:
+        """Enqueue again the continuation of every claimed run (see `Dispatch.resume_claimed`)."""
+        return self.dispatch.resume_claimed()
+
+    def has_active_runs(self) -> bool:
+        """Whether any run is doing work now (runs waiting for a person do not count)."""
+        busy = {RunState.queued, RunState.planning, RunState.working, RunState.merging}
+        return any(r.state in busy and r.waiting_for is None for r in self.store.list_runs(limit=1000))
+
+    # -- people's decisions ------------------------------------------------------------------------
+    def decide(
+        self,
+        run_id: str,
+        actor: Actor,
+        decision: Decision,
+        reason: str = "",
+        seen_shas: dict[str, str] | None = None,
+    ) -> DecisionResult:
+        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas)
+
+    def follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
+        result = self._follow_up(run_id, actor, instruction, repair=repair)
+        return self._audited(AuditKind.follow_up, actor, run_id, result)
+
+    def _follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
+        """Another round of work on the run's own branches: the same PRs get new commits and any
+        approval is void. Queued if the run is still working; refused once it has ended."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state.terminal:
+            return DecisionResult(
+                accepted=False,
+                message=f"run {run_id} is already {run.state.value}; ask for the change as a new request",
+            )
+        if not instruction.strip() and not repair:
+            return DecisionResult(accepted=False, message="say what to change after the mention")
+        kind = "repair" if repair else "follow_up"
+        self.store.append_event(run_id, f"{kind}_requested", {"actor": actor.key, "instruction": instruction[:500]})
+        message = {"decision": FOLLOW_UP, "instruction": instruction, "actor": actor.key, "repair": repair}
+        self.dispatch.notify(run_id, message)
+        when = "now" if run.state is RunState.awaiting_approval else "when the current work is done"
+        return DecisionResult(accepted=True, message=f"follow-up queued for run {run_id}: the agent starts {when}")
+
+    def recheck(self, run_id: str) -> None:
+        """Something the approval gate reads changed (a PR's checks finished): evaluate it again."""
+        run = self.store.get_run(run_id)
+        if run is not None and run.state is RunState.awaiting_approval:
+            self.dispatch.notify(run_id, {"decision": RECHECK})
+
+    def expire(self, run_id: str) -> None:
+        """The run's approval window closed (the scheduler's expiry job): it ends expired."""
+        run = self.store.get_run(run_id)
+        if run is not None and run.state is RunState.awaiting_approval:
+            self.dispatch.notify(run_id, {"decision": EXPIRE})
+
+    # -- stopping and going again --------------------------------------------------------------------
+    def cancel(self, run_id: str, actor: Actor) -> DecisionResult:
+        return self._audited(AuditKind.cancellation, actor, run_id, self._cancel(run_id, actor))
+
+    def _cancel(self, run_id: str, actor: Actor) -> DecisionResult:
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state.terminal:
+            return DecisionResult(accepted=False, message=f"run {run_id} is already {run.state.value}")
+        self.store.request_cancel(run_id)
+        self.store.append_event(run_id, "cancel_requested", {"actor": actor.key})
+        self.store.set_state(run_id, RunState.cancelled, error=f"cancelled by {actor.key}")
+        # Wake whatever waits for a person (the run for a decision, a repo for budget), then stop
+        # every workflow of the run; running agents see the request and are killed.
+        message = {"decision": Decision.cancel.value, "actor": actor.key}
+        own = workflow_id(run_id, run.attempt)
+        statuses = self.dispatch.run_workflows(run_id, run.attempt)
+        for status in statuses:
+            if status.status == "PENDING":
+                self.dispatch.send(
+                    status.workflow_id, message, DECISION_TOPIC if status.workflow_id == own else BUDGET_TOPIC
+                )
+        for status in statuses:
+            self.dispatch.cancel(status.workflow_id)
+        self._stop_agents(run_id)
+        return DecisionResult(accepted=True, message=f"run {run_id} cancelled")
+
+    def retry(self, run_id: str, actor: Actor) -> DecisionResult:
+        return self._audited(AuditKind.retry, actor, run_id, self._retry(run_id, actor))
+
+    def _retry(self, run_id: str, actor: Actor) -> DecisionResult:
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
+            return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry")
+        attempt = run.attempt + 1
+        self.store.inbox.reset(run_id)  # no wait of an earlier attempt may be claimed
+        self.store.set_attempt(run_id, attempt)
+        self.store.clear_cancel(run_id)
+        self.store.invalidate_approvals(run_id)
+        self.store.append_event(run_id, "retry", {"actor": actor.key, "attempt": attempt})
+        self.store.set_state(run_id, RunState.queued)
+        self.dispatch.enqueue_run(run_id, attempt)
+        return DecisionResult(accepted=True, message=f"run {run_id} retrying (attempt {attempt})")
+
+    def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:
+        run = self.store.get_run(run_id)
+        if run is None or run.waiting_for != "budget":
+            return DecisionResult(accepted=False, message=f"run {run_id} is not waiting for budget")
+        self.store.update_budget(run_id, run.spec.budget.merged_with(budget))
+        self.store.append_event(run_id, "budget_extended", {"actor": actor.key, **budget.model_dump()})
+        message = {"decision": Decision.extend_budget.value, "actor": actor.key}
+        own = workflow_id(run_id, run.attempt)
+        for status in self.dispatch.run_workflows(run_id, run.attempt, pending_only=True):
+            if status.workflow_id != own:  # each repo waiting for budget; the run's own waits for people
+                self.dispatch.send(status.workflow_id, message, BUDGET_TOPIC)
+        return DecisionResult(accepted=True, message="budget extended")
+
+    def _audited(self, kind: AuditKind, actor: Actor, run_id: str, result: DecisionResult) -> DecisionResult:
+        """Record a command on a run in the audit trail (accepted, or refused and why) with its PRs' heads."""
+        heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
+        self.store.audit.command(kind, actor, run_id, result.message, accepted=result.accepted, shas=heads)
+        return result
