@@ -167,24 +167,29 @@ class Store:
         waiting_for: str | None = None,
         dedupe_key: str | None = None,
     ) -> None:
-        with self._tx() as s:
-            row = s.get(RunRow, run_id)
-            if row is None:
-                raise KeyError(run_id)
-            previous = row.state
-            if RunState(previous).terminal and state is not RunState.queued:
-                return
-            row.state = state.value
-            error = self._redact(error)
-            row.error = error
-            row.waiting_for = waiting_for
-            row.updated_at = utcnow()
-        data: dict[str, object] = {"from": previous, "to": state.value}
-        if error:
-            data["error"] = error
-        if waiting_for:
-            data["waiting_for"] = waiting_for
-        self.append_event(run_id, "state", data, dedupe_key=dedupe_key)
+        # The new state and the event that announces it in one transaction: a reader never sees a
+        # run `merged` whose timeline has not said so yet, and a crash between them loses neither.
+        try:
+            with self._tx() as s:
+                row = s.get(RunRow, run_id)
+                if row is None:
+                    raise KeyError(run_id)
+                previous = row.state
+                if RunState(previous).terminal and state is not RunState.queued:
+                    return
+                row.state = state.value
+                error = self._redact(error)
+                row.error = error
+                row.waiting_for = waiting_for
+                row.updated_at = utcnow()
+                data: dict[str, object] = {"from": previous, "to": state.value}
+                if error:
+                    data["error"] = error
+                if waiting_for:
+                    data["waiting_for"] = waiting_for
+                self._append(s, run_id, "state", self._redact(data), dedupe_key)
+        except IntegrityError:
+            return  # the same change by another writer, at the same moment
 
     def update_budget(self, run_id: str, budget: Budget) -> None:
         with self._tx() as s:
