@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -291,8 +292,10 @@ class Runtime:
         decision: Decision,
         reason: str = "",
         seen_shas: dict[str, str] | None = None,
+        *,
+        not_before: datetime | None = None,
     ) -> DecisionResult:
-        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas)
+        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas, not_before=not_before)
 
     def _audited(self, kind: AuditKind, actor: Actor, run_id: str, result: DecisionResult) -> DecisionResult:
         """Record a command on a run in the audit trail (accepted, or refused and why) with its PRs' heads."""

@@ -197,6 +197,12 @@ def train_report(changes: list[ChangeSet], failed: str, error: str) -> str:
     )
 
 
+def _moved_since(store: Store, run_id: str, when: datetime) -> bool:
+    """Whether Baton saw a PR's current head after `when` (a whole second later: GitHub's times
+    have one-second precision, so a head seen within that second counts as seen before)."""
+    return any(seen >= when + timedelta(seconds=1) for seen in store.heads_seen_at(run_id).values())
+
+
 class ApprovalService:
     """Records people's decisions and hands them to the waiting run."""
 
@@ -214,9 +220,14 @@ class ApprovalService:
         decision: Decision,
         reason: str = "",
         seen_shas: dict[str, str] | None = None,
+        *,
+        not_before: datetime | None = None,
     ) -> DecisionResult:
-        """Record an authorised decision bound to the PRs' heads; a refusal goes to the audit trail with its reason."""
-        result = self._decide(run_id, actor, decision, reason, seen_shas)
+        """Record an authorised decision bound to the PRs' heads; a refusal goes to the audit trail with its reason.
+
+        `not_before`: when the person made it (e.g. a GitHub comment's `created_at`): an approval is
+        refused if Baton saw any PR's current head after then — they approved something else."""
+        result = self._decide(run_id, actor, decision, reason, seen_shas, not_before)
         if not result.accepted:
             heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
             self.store.audit.refused(decision_kind(decision), actor, result.message, run_id=run_id, shas=heads)
@@ -229,6 +240,7 @@ class ApprovalService:
         decision: Decision,
         reason: str,
         seen_shas: dict[str, str] | None,
+        not_before: datetime | None = None,
     ) -> DecisionResult:
         run = self.store.get_run(run_id)
         if run is None:
@@ -244,6 +256,8 @@ class ApprovalService:
         heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
         if seen_shas is not None and seen_shas != heads:
             return DecisionResult(accepted=False, message="the PRs changed since you looked; review them again")
+        if not_before is not None and decision is Decision.approve and _moved_since(self.store, run_id, not_before):
+            return DecisionResult(accepted=False, message="approve again: heads changed since your comment")
         approval = Approval(run_id=run_id, actor=actor, decision=decision, head_shas=heads, reason=reason)
         if not self.store.record_approval(approval):
             return DecisionResult(accepted=True, message=f"already recorded: {decision.value}")

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.cron import cron_trigger
 from bot.domain import Budget
+from bot.retention import Retention
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
 from bot.sourceconfig.slack import SlackConfig
@@ -286,6 +287,7 @@ class BatonFile(_Strict):
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     linear: LinearConfig = Field(default_factory=LinearConfig)
+    retention: Retention = Field(default_factory=Retention)
 
     @_model_validator(mode="after")
     def _references_resolve(self) -> BatonFile:

@@ -44,6 +44,7 @@ class Routes(PullRoutes, TalkRoutes):
             ("DELETE", _REPO + r"/git/refs/heads/(?P<branch>.+)", self.delete_ref),
             ("GET", _REPO + r"/issues/(?P<n>\d+)", self.get_issue),
             ("GET", _REPO + r"/issues/(?P<n>\d+)/comments", self.list_comments),
+            ("GET", _REPO + r"/issues/(?P<n>\d+)/events", self.issue_events),
             ("POST", _REPO + r"/issues/(?P<n>\d+)/comments", self.create_comment),
             ("POST", _REPO + r"/issues/(?P<n>\d+)/reactions", self.react_issue),
             ("GET", _REPO + r"/issues/comments/(?P<cid>\d+)", self.get_comment),
