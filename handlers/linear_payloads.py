@@ -45,6 +45,7 @@ class IssueData(_Payload):
     team: TeamRef | None = None
     labelIds: list[str]
     labels: list[LabelRef] = []
+    updatedAt: str | None = None
 
 
 class IssueEvent(_Payload):

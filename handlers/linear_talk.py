@@ -4,7 +4,8 @@ line, outside quotes and code); `@baton <instruction>` in a comment, or any othe
 session, asks for another round on the run's branches; a session's stop signal cancels the run.
 
 Every command gets an answer where it was given: a reply under the comment, or a thought in the
-session. Baton's own comments are never read.
+session. Baton's own comments are never read. Each comment and each prompt counts once, claimed
+under its own id — not the Linear-Delivery header, which the signature does not cover.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
     if not commands and instruction is None:
         return {"ok": True, "ignored": "no command or mention"}
     run_id = issue_run(ctx, data.issueId)
-    if ctx.runtime.store.claim_delivery(f"linear:{delivery}", run_id) is not None:
+    if ctx.runtime.store.claim_delivery(f"linear:comment:{data.id}", run_id) is not None:
         return {"ok": True, "duplicate": True}
     if run_id is None:
         label = ctx.runtime.config.linear.label
@@ -84,7 +85,8 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
 
 def on_prompt(ctx: LinearContext, session_id: str, activity: AgentActivity | None, delivery: str) -> dict[str, object]:
     run_id = ctx.runtime.store.run_for_link(f"linear:session:{session_id}")
-    if ctx.runtime.store.claim_delivery(f"linear:{delivery}", run_id) is not None:
+    key = f"linear:activity:{activity.id}" if activity is not None else f"linear:{delivery}"
+    if ctx.runtime.store.claim_delivery(key, run_id) is not None:
         return {"ok": True, "duplicate": True}
     if run_id is None or activity is None:
         ctx.say_in_session(session_id, {"type": "error", "body": "This session has no Baton run."})

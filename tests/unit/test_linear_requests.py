@@ -1,5 +1,5 @@
 """What a Linear issue becomes as a request: the issue's text as delimited data the issue itself
-cannot break out of, and the repos it names or its team maps to."""
+cannot break out of, and the repos the requester's own words name or its team maps to."""
 
 from __future__ import annotations
 
@@ -36,12 +36,22 @@ def test_an_instruction_from_a_mention_is_part_of_the_headline() -> None:
     assert text.splitlines()[1] == "Asked in Linear: use the v2 client"
 
 
-def test_a_repos_line_in_the_description_names_the_repos() -> None:
-    assert choose_repos(CONFIG, "team-uuid", "ENG", "Do it.\nrepos: web, billing\n") == (["web", "billing"], None)
+def test_a_repos_line_in_a_listed_requesters_words_names_the_repos() -> None:
+    words = "Do it.\nrepos: web, billing\n"
+    assert choose_repos(CONFIG, "team-uuid", "ENG", words, may_widen=True) == (["web", "billing"], None)
 
 
-def test_inline_repo_options_count_as_naming_repos() -> None:
-    assert choose_repos(CONFIG, "team-uuid", "ENG", "Do it in repo=billing please") == (["billing"], None)
+def test_inline_repo_options_in_a_listed_requesters_words_count_as_naming_repos() -> None:
+    words = "Do it in repo=billing please"
+    assert choose_repos(CONFIG, "team-uuid", "ENG", words, may_widen=True) == (["billing"], None)
+
+
+def test_repos_beyond_the_teams_are_refused_by_name_unless_the_requester_may_widen() -> None:
+    repos, problem = choose_repos(CONFIG, "team-uuid", "ENG", "repos: api, billing")
+    assert repos == [] and problem == (
+        "`billing` is not among team ENG's repos (`api`); only people listed in `linear.allowed_users` "
+        "or `linear.allowed_teams` may add other repos."
+    )
 
 
 def test_without_names_the_teams_repos_are_used_by_key_or_id() -> None:
