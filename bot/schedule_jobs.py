@@ -147,3 +147,11 @@ def clean_workspaces(runtime: Runtime, at: datetime) -> str:
         runtime.store.append_event(run_id, "workspace_removed", data, dedupe_key=f"workspace_removed:{run.attempt}")
         removed += 1
     return f"{removed} workspace(s) removed"
+
+
+# -- deliveries -----------------------------------------------------------------------------------------
+def prune_deliveries(runtime: Runtime, at: datetime) -> str:
+    """Forget deliveries received more than `retention.deliveries_days` before `at` (a comment or
+    label event that old is never acted on again, so nothing needs them)."""
+    cutoff = at - timedelta(days=runtime.config.retention.deliveries_days)
+    return f"{runtime.store.prune_deliveries(cutoff)} delivery record(s) pruned"

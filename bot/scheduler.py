@@ -132,6 +132,7 @@ class Scheduler:
         self.every("claimed-continuations", SWEEP_S, partial(jobs.resume_claimed, runtime))
         if config.cleanup.workspaces_after_hours is not None:
             self.every("workspace-cleanup", CLEANUP_S, partial(jobs.clean_workspaces, runtime))
+        self.every("deliveries-pruning", CLEANUP_S, partial(jobs.prune_deliveries, runtime))
 
     @property
     def job_ids(self) -> list[str]:

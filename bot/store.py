@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -398,6 +398,12 @@ class Store:
                 row = s.get(DeliveryRow, key)
                 return (row.run_id or "") if row else ""
         return None
+
+    def prune_deliveries(self, before: datetime) -> int:
+        """Forget the deliveries received before `before` (`retention.deliveries_days`); how many."""
+        with self._tx() as s:
+            result = s.execute(delete(DeliveryRow).where(DeliveryRow.received_at < before))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     # -- links: where a run is talked about -----------------------------------------------------
     def link(self, key: str, run_id: str) -> None:
