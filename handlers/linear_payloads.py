@@ -59,6 +59,7 @@ class IssueEvent(_Payload):
 class CommentData(_Payload):
     id: str
     body: str
+    createdAt: str | None = None
     issueId: str | None = None
     userId: str | None = None
     user: UserRef | None = None

@@ -10,6 +10,8 @@ under its own id — not the Linear-Delivery header, which the signature does no
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.audit import AuditKind
 from bot.commands import Command, mention_text, parse_commands
 from bot.domain import Actor, Decision, Source
@@ -20,17 +22,27 @@ from handlers.linear_runs import LinearContext, issue_run
 _DECISIONS = {"approve": Decision.approve, "reject": Decision.reject}
 
 
+def _time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def _actor(user: UserRef | None, user_id: str | None) -> Actor:
     if user is not None:
         return Actor(source=Source.linear, id=user.id, display=user.name)
     return Actor(source=Source.linear, id=user_id or "", display=user_id or "someone")
 
 
-def run_command(ctx: LinearContext, run_id: str, actor: Actor, command: Command) -> str:
-    """Do one command for `actor`; the answer to show them."""
+def run_command(
+    ctx: LinearContext, run_id: str, actor: Actor, command: Command, written_at: datetime | None = None
+) -> str:
+    """Do one command for `actor`; the answer to show them. `written_at` (the comment's creation)
+    binds an approval to the heads as they were then: Linear retries a delivery up to hours later."""
     runtime = ctx.runtime
     if command.name in _DECISIONS:
-        return runtime.decide(run_id, actor, _DECISIONS[command.name], command.args).message
+        return runtime.decide(run_id, actor, _DECISIONS[command.name], command.args, not_before=written_at).message
     if command.name == "status":
         view = runtime.store.view(run_id)
         return summary_line(view) if view else f"no run {run_id}"
@@ -76,7 +88,8 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
         return {"ok": True, "refused": "no run on this issue"}
     actor = _actor(data.user, data.userId)
     if commands:
-        answers = [run_command(ctx, run_id, actor, c) for c in commands]
+        written = _time(data.createdAt)
+        answers = [run_command(ctx, run_id, actor, c, written) for c in commands]
     else:
         answers = [follow_up(ctx, run_id, actor, instruction or "")]
     ctx.reply_on_issue(data.issueId, "\n\n".join(answers), data.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.config import parse_baton_file
 from bot.domain import Actor, ReplyTo, Source, Trigger
 from bot.intake import build_spec
+from bot.untrusted import split_request
 from handlers.linear_runs import choose_repos, issue_request
 
 CONFIG = parse_baton_file(
@@ -78,3 +79,10 @@ def test_the_spec_keeps_the_markers_and_takes_the_chosen_repos() -> None:
     assert spec.repos == ["web"]
     assert "<<<LINEAR-ISSUE ENG-7 n0nce>>>" in spec.trigger.request
     assert "<<<END-LINEAR-ISSUE ENG-7 n0nce>>>" in spec.trigger.request
+
+
+def test_the_requesters_words_are_the_headline_and_the_issue_text_is_what_is_quoted() -> None:
+    text = issue_request("ENG-7", "Add a flag @ops", "budget=$9", "u", "n0nce", instruction="use v2 budget=$2")
+    own, quoted = split_request(text)
+    assert own == "Linear issue ENG-7: Add a flag @ops\nAsked in Linear: use v2 budget=$2"
+    assert quoted.startswith("Linear issue ENG-7 (u) follows between the markers")
