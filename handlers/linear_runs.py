@@ -98,7 +98,10 @@ def named_repos(words: str) -> list[str]:
     """The repos a requester's own words name: a `repos: a, b` line, or `repo=`/`repos=` options."""
     line = _REPOS_LINE.search(words)
     named = [r.strip() for r in line.group(1).split(",") if r.strip()] if line else []
-    return named or parse_request(words).repos
+    try:
+        return named or parse_request(words).repos
+    except RequestError:  # a bad option elsewhere in the words: building the spec says which
+        return named
 
 
 def choose_repos(
@@ -120,14 +123,22 @@ def choose_repos(
     unknown = [r for r in chosen if r not in known]
     if unknown:
         return [], f"Unknown repo(s): {', '.join(f'`{r}`' for r in unknown)}. Known repos: {listing}."
-    outside = [r for r in chosen if r not in mapped]
-    if outside and not may_widen:
-        mine = ", ".join(f"`{r}`" for r in mapped) or "none"
-        return [], (
-            f"{', '.join(f'`{r}`' for r in outside)} is not among team {team_key or team}'s repos ({mine}); "
-            "only people listed in `linear.allowed_users` or `linear.allowed_teams` may add other repos."
-        )
-    return list(dict.fromkeys(chosen)), None
+    beyond = beyond_team(config, team, team_key, chosen, may_widen)
+    return ([], beyond) if beyond else (list(dict.fromkeys(chosen)), None)
+
+
+def beyond_team(config: BatonFile, team: str, team_key: str, repos: list[str], may_widen: bool) -> str | None:
+    """Why a request may not work on `repos` (named, or brought by its playbook): those outside the
+    team's `linear.team_repos` need a requester the operator listed (`may_widen`)."""
+    mapped = config.linear.team_repos.get(team_key) or config.linear.team_repos.get(team) or []
+    outside = [r for r in repos if r not in mapped]
+    if not outside or may_widen:
+        return None
+    mine = ", ".join(f"`{r}`" for r in mapped) or "none"
+    return (
+        f"{', '.join(f'`{r}`' for r in outside)} is not among team {team_key or team}'s repos ({mine}); "
+        "only people listed in `linear.allowed_users` or `linear.allowed_teams` may add other repos."
+    )
 
 
 def _actor(user: UserRef | None) -> Actor:
@@ -217,13 +228,16 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         return {"ok": True, "duplicate": True}
     refusal = ctx.access.may_trigger(actor)
     repos: list[str] = []
+    linear = ctx.runtime.config.linear
+    may_widen = bool(linear.allowed_users or linear.allowed_teams)  # the operator listed who may ask
     if refusal is None and issue is None:
         refusal = "Baton works on issues: delegate an issue to it, or mention it in an issue's comments."
     if refusal is None and issue is not None:
-        linear = ctx.runtime.config.linear
-        may_widen = bool(linear.allowed_users or linear.allowed_teams)  # the operator listed who asks
         repos, refusal = choose_repos(ctx.runtime.config, issue.teamId, issue.team.key, instruction, may_widen)
     spec, refusal = _spec(ctx, trigger, repos, refusal)
+    if spec is not None and issue is not None:  # a playbook the request chose may bring repos of its own
+        refusal = beyond_team(ctx.runtime.config, issue.teamId, issue.team.key, spec.repos, may_widen)
+        spec = spec if refusal is None else None
     if refusal is not None or spec is None or issue is None:
         ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.say_in_session(session.id, {"type": "error", "body": refusal or "Baton could not start a run."})

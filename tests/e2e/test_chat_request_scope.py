@@ -64,7 +64,7 @@ def test_a_linear_description_chooses_no_option_and_no_repo(linear: Linear) -> N
 
     answer = linear.send(linear.hooks.issue_labelled(issue, linear.label, linear.alice)).json()
 
-    spec = linear.runtime.store.get_run(answer["run_id"]).spec  # type: ignore[union-attr]
+    spec = wait_for(linear.runtime, answer["run_id"], RunState.awaiting_approval, timeout=60).run.spec
     assert (spec.repos, spec.agent, spec.playbook, spec.budget.max_usd) == (["api"], None, "default", 5)
 
 
@@ -75,7 +75,7 @@ def test_options_in_the_linear_request_that_delegated_the_issue_still_choose_the
     event = linear.hooks.session_event("created", session, comment="@baton agent=pricey budget=$3 playbook=quick")
     answer = linear.send(event).json()
 
-    spec = linear.runtime.store.get_run(answer["run_id"]).spec  # type: ignore[union-attr]
+    spec = wait_for(linear.runtime, answer["run_id"], RunState.awaiting_approval, timeout=60).run.spec
     assert (spec.repos, spec.agent, spec.playbook, spec.budget.max_usd) == (["api"], "pricey", "quick", 3)
 
 

@@ -20,7 +20,11 @@ ISSUE = "acme/api"
 def stack(tmp_path: Path) -> Iterator[Stack]:
     extra = {
         "agents": [agent("coder", "--append", "README.md", "x"), agent("pricey", "--append", "README.md", "$")],
-        "playbooks": {"default": {"per_repo": {"agent": "coder"}}, "quick": {"per_repo": {"agent": "coder"}}},
+        "playbooks": {
+            "default": {"per_repo": {"agent": "coder"}},
+            "quick": {"per_repo": {"agent": "coder"}},
+            "wide": {"repos": ["secret"], "per_repo": {"agent": "coder"}},
+        },
         "budget": {"max_usd": 5},
     }
     with github_stack(tmp_path, ["api", "web", "secret"], extra) as stack:
@@ -49,7 +53,7 @@ def test_a_labelled_issues_title_and_body_choose_no_option_and_no_repo(stack: St
 
     answer = stack.hooks.send("issues", stack.hooks.issues_labeled(ISSUE, issue, "baton", "alice")).json()
 
-    spec = stack.runtime.store.get_run(str(answer["run_id"])).spec  # type: ignore[union-attr]
+    spec = wait_for(stack.runtime, str(answer["run_id"]), RunState.awaiting_approval, timeout=60).run.spec
     assert (spec.repos, spec.agent, spec.playbook, spec.budget.max_usd) == (["api"], None, "default", 5)
 
 
@@ -73,3 +77,14 @@ def test_a_repo_the_requester_may_not_trigger_on_is_refused_by_name(stack: Stack
     assert "I can't start this run: @alice has read access to acme/secret" in reply
     assert stack.runtime.store.list_runs() == []
     assert stack.fake.pulls("acme/secret") == []
+
+
+def test_a_repo_a_chosen_playbook_brings_needs_the_requesters_permission_too(stack: Stack) -> None:
+    issue = stack.fake.open_issue(ISSUE, "Fix it", "", "carol")
+
+    answer = _comment(stack, issue, "@baton fix it playbook=wide")
+
+    assert answer["action"] == "refused"
+    [reply] = _replies(stack, issue)
+    assert "@alice has read access to acme/secret; to add `secret` to a run you need write access" in reply
+    assert stack.runtime.store.list_runs() == []
