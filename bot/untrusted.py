@@ -90,6 +90,16 @@ def inert(text: str) -> str:
     return _CLOSING.sub(lambda m: m.group(1) + ZWSP_ENTITY, text)
 
 
+def inert_plain(text: str) -> str:
+    """`inert` for plain text that is not rendered as Markdown (a PR title, which a squash merge makes
+    the commit title on the default branch): the `@` of a mention, the `#` of an issue reference and
+    the `:` of a URL after a closing keyword become their full-width forms, which read the same and
+    match none of GitHub's patterns."""
+    text = _MENTION.sub("\uff20", text)
+    text = re.sub(r"#(?=\d)", "\uff03", text)
+    return re.sub(r"(?i)\b((?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s*https?):", "\\1\uff1a", text)
+
+
 def quote(text: str) -> str:
     """`text` as an inert Markdown block quote (every line quoted, not only the first)."""
     return "\n".join(f"> {line}".rstrip() for line in inert(clean(text)).splitlines() or [""])

@@ -30,7 +30,7 @@ from bot.linear_client import LinearClient, LinearError
 from bot.surfaces.linear import LinearSurface, LinearTarget
 from bot.surfaces.linear_session import Content, acknowledgement
 from bot.surfaces.render import one_line
-from bot.untrusted import INTRO_TAIL, block, clean, new_nonce
+from bot.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from handlers.linear_access import EDGE_DEADLINE_S, LinearAccess
 from handlers.linear_payloads import AgentSession, IssueEvent, UserRef
 
@@ -84,7 +84,8 @@ def _point_issue(ctx: LinearContext, issue_id: str, run_id: str) -> None:
 def issue_request(identifier: str, title: str, description: str, url: str, nonce: str, instruction: str = "") -> str:
     """The request for the agent: a one-line headline (the title without anything shaped like an
     option), the requester's own words if any, then the issue's text as delimited data."""
-    parts = [f"Linear issue {identifier}: {one_line(without_options(clean(title)), 100)}"]
+    # The title is untrusted: no options in the headline, and nothing a PR title could mention or close.
+    parts = [f"Linear issue {identifier}: {inert_plain(one_line(without_options(clean(title)), 100))}"]
     if instruction:
         parts.append(f"Asked in Linear: {one_line(instruction, 500)}")
     parts += [

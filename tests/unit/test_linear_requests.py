@@ -84,5 +84,5 @@ def test_the_spec_keeps_the_markers_and_takes_the_chosen_repos() -> None:
 def test_the_requesters_words_are_the_headline_and_the_issue_text_is_what_is_quoted() -> None:
     text = issue_request("ENG-7", "Add a flag @ops", "budget=$9", "u", "n0nce", instruction="use v2 budget=$2")
     own, quoted = split_request(text)
-    assert own == "Linear issue ENG-7: Add a flag @ops\nAsked in Linear: use v2 budget=$2"
+    assert own == "Linear issue ENG-7: Add a flag \uff20ops\nAsked in Linear: use v2 budget=$2"
     assert quoted.startswith("Linear issue ENG-7 (u) follows between the markers")

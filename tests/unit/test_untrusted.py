@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.config import parse_baton_file
 from bot.domain import Actor, ReplyTo, Source, Trigger
 from bot.intake import build_spec
-from bot.untrusted import block, clean, compose, headline, inert, new_nonce, quote, split_request
+from bot.untrusted import block, clean, compose, headline, inert, inert_plain, new_nonce, quote, split_request
 
 
 def test_cleaning_removes_html_comments_and_invisible_characters_and_keeps_lines() -> None:
@@ -65,3 +65,10 @@ def test_inert_text_keeps_its_words_but_mentions_and_closing_keywords_do_nothing
 
 def test_a_quote_quotes_every_line() -> None:
     assert quote("one\n\ntwo @x") == "> one\n>\n> two @&#8203;x"
+
+
+def test_plain_text_keeps_its_look_but_mentions_and_closes_nothing() -> None:
+    text = "Fixes #3 for @org/team, closes https://github.com/o/r/issues/4 (mail a@b.com)"
+    assert inert_plain(text) == (
+        "Fixes \uff033 for \uff20org/team, closes https\uff1a//github.com/o/r/issues/4 (mail a@b.com)"
+    )
