@@ -129,17 +129,24 @@ class Server:
 
 
 def expected_run_id(delivery: Delivery) -> str:
-    """The run Baton derives from a delivery (a repeat of it maps to the same run)."""
+    """The run Baton derives from a delivery (a repeat of it maps to the same run): from what the
+    source made — the GitHub comment, the Linear issue's update, the Slack event id."""
     from bot.domain import Actor, ReplyTo, Source, Trigger
     from bot.intake import run_id_for
 
+    body = json.loads(delivery.body)
+    key = delivery.delivery_id
+    if delivery.source == "github":
+        key = f"github:comment:{body['comment']['id']}"
+    elif delivery.source == "linear":
+        key = f"linear:label:{body['data']['id']}:{body['data']['updatedAt']}"
     source = Source(delivery.source)
     trigger = Trigger(
         source=source,
         actor=Actor(source=source, id="-"),
         request="-",
         reply_to=ReplyTo(source=source),
-        delivery_id=delivery.delivery_id,
+        delivery_id=key,
     )
     return run_id_for(trigger)
 
@@ -257,6 +264,8 @@ class World:
         issue["html_url"] = f"{self.github.url}/{REPO}/issues/{number}"
         note["id"] = comment.id
         note["url"] = f"{self.github.url}/repos/{REPO}/issues/comments/{comment.id}"
+        # Baton reads the comment back before it counts: the body must say what GitHub has.
+        note["created_at"], note["updated_at"] = comment.created_at, comment.updated_at
         delivery = f"bench-{number:06d}-{comment.id}"
         return Delivery("github", delivery, json.dumps(body).encode(), "issue_comment")
 

@@ -141,6 +141,12 @@ GitHubCheck = Callable[[str, Run], str | None]
 """(a GitHub login, the run) → why that login may not approve it on GitHub, or None."""
 
 
+def _moved_since(store: Store, run_id: str, when: datetime) -> bool:
+    """Whether Baton saw a PR's current head after `when` (a whole second later: GitHub's times
+    have one-second precision, so a head seen within that second counts as seen before)."""
+    return any(seen >= when + timedelta(seconds=1) for seen in store.heads_seen_at(run_id).values())
+
+
 class ApprovalService:
     """Decides who may decide, records people's decisions and hands them to the waiting run."""
 
@@ -221,10 +227,15 @@ class ApprovalService:
         decision: Decision,
         reason: str = "",
         seen_shas: dict[str, str] | None = None,
+        *,
+        not_before: datetime | None = None,
     ) -> DecisionResult:
         """Record an authorised decision bound to the PRs' heads and bases; a refusal goes to the
-        audit trail with its reason."""
-        result = self._decide(run_id, actor, decision, reason, seen_shas)
+        audit trail with its reason.
+
+        `not_before`: when the person made it (e.g. a GitHub comment's `created_at`): an approval is
+        refused if Baton saw any PR's current head after then — they approved something else."""
+        result = self._decide(run_id, actor, decision, reason, seen_shas, not_before)
         if not result.accepted:
             heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
             self.store.audit.refused(decision_kind(decision), actor, result.message, run_id=run_id, shas=heads)
@@ -237,6 +248,7 @@ class ApprovalService:
         decision: Decision,
         reason: str,
         seen_shas: dict[str, str] | None,
+        not_before: datetime | None = None,
     ) -> DecisionResult:
         run = self.store.get_run(run_id)
         if run is None:
@@ -251,6 +263,9 @@ class ApprovalService:
         heads = {c.repo: c.head_sha for c in changes}
         if seen_shas is not None and seen_shas != heads:
             message = "the PRs changed since you looked; review them again"
+            return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.stale)
+        if not_before is not None and decision is Decision.approve and _moved_since(self.store, run_id, not_before):
+            message = "approve again: heads changed since your comment"
             return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.stale)
         binding = self._binding(run_id, actor, changes) if decision is Decision.approve else None
         if binding:

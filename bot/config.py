@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.cron import cron_trigger
 from bot.domain import Budget, Person
+from bot.retention import Retention
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
 from bot.sourceconfig.slack import SlackConfig
@@ -290,6 +291,7 @@ class BatonFile(_Strict):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     linear: LinearConfig = Field(default_factory=LinearConfig)
     people: list[Person] = Field(default_factory=list)
+    retention: Retention = Field(default_factory=Retention)
 
     @_model_validator(mode="after")
     def _people_are_one_each(self) -> BatonFile:

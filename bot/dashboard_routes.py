@@ -1,5 +1,10 @@
 """The dashboard's HTTP side: who may read it, and the two routes (`GET /` and `GET /runs/{run_id}`).
 
+First, the address: only requests whose `Host` is Baton's own are answered — the host (and port)
+of `BATON_PUBLIC_URL`, or a loopback name (`127.0.0.1`, `localhost`, `[::1]`) with the port Baton
+listens on. A web page elsewhere that points its own domain at 127.0.0.1 (DNS rebinding) reaches
+Baton with its domain as `Host`, and is refused (403).
+
 With `BATON_DASHBOARD_TOKEN` set, every client must bring it: `Authorization: Bearer <token>`, or
 `?token=<token>` once, which sets an HttpOnly cookie and redirects to the same page without the
 token in its address. Without a token, only loopback clients are answered (403 otherwise), so a
@@ -12,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -24,6 +29,7 @@ from bot.domain import RunView
 from bot.surfaces.dashboard import PAGE_SIZE, RunFilter, render_dashboard, render_run_page, run_links
 from bot.surfaces.linear import TARGET_FACT as LINEAR_TARGET
 from bot.surfaces.slack import CARD_FACT as SLACK_CARD
+from bot.telemetry import process_secrets
 
 COOKIE = "baton_dashboard"
 SCAN_LIMIT = 5000
@@ -42,6 +48,42 @@ def is_loopback(host: str) -> bool:
         return False
     mapped = getattr(address, "ipv4_mapped", None)
     return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def allowed_hosts(public_url: str, port: int | None) -> frozenset[str]:
+    """The `Host` values Baton answers the dashboard for: its public URL's host (with and without
+    its port when that is the scheme's default), and the loopback names with `port`, the port it
+    listens on (bare too when that is 80)."""
+    hosts: set[str] = set()
+    public = urlsplit(public_url)
+    if public.hostname:
+        name = f"[{public.hostname}]" if ":" in public.hostname else public.hostname
+        default = _DEFAULT_PORTS.get(public.scheme)
+        public_port = public.port or default
+        hosts.add(f"{name}:{public_port}")
+        if public_port == default:
+            hosts.add(name)
+    for name in LOOPBACK_NAMES:
+        if port is not None:
+            hosts.add(f"{name}:{port}")
+        if port in (None, 80):
+            hosts.add(name)
+    return frozenset(h.lower() for h in hosts)
+
+
+def wrong_host(request: Request, public_url: str) -> Response | None:
+    """403 unless the request's `Host` is one of Baton's own (see the module docstring)."""
+    server = request.scope.get("server")
+    port = int(server[1]) if server and server[1] is not None else None
+    host = request.headers.get("host", "").strip().lower()
+    if host in allowed_hosts(public_url, port):
+        return None
+    text = "This address is not Baton's: open the dashboard at BATON_PUBLIC_URL or on a loopback address."
+    return PlainTextResponse(text, status_code=403)
 
 
 def refusal(request: Request, token: str | None) -> Response | None:
@@ -89,11 +131,11 @@ def runs_page(runtime: Runtime, filters: RunFilter) -> tuple[list[RunView], bool
 def dashboard_routes(runtime: Runtime) -> list[BaseRoute]:
     settings = runtime.settings
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    secrets = settings.secret_values()
+    secrets = process_secrets(settings, runtime.config)
 
     # Plain functions: Starlette runs them in its thread pool, so store reads never hold up webhooks.
     def runs(request: Request) -> Response:
-        denied = token_visit(request, token) or refusal(request, token)
+        denied = wrong_host(request, settings.public_url) or token_visit(request, token) or refusal(request, token)
         if denied is not None:
             return denied
         params = {k: v for k, v in request.query_params.items() if v and k in RunFilter.model_fields}
@@ -110,7 +152,7 @@ def dashboard_routes(runtime: Runtime) -> list[BaseRoute]:
         return HTMLResponse(page)
 
     def run_page(request: Request) -> Response:
-        denied = token_visit(request, token) or refusal(request, token)
+        denied = wrong_host(request, settings.public_url) or token_visit(request, token) or refusal(request, token)
         if denied is not None:
             return denied
         run_id = request.path_params["run_id"]

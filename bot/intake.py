@@ -2,7 +2,9 @@
 
 Every source (Slack mention, GitHub comment, Linear issue, the CLI) goes through here, so a
 request means the same thing wherever it was made: `repo=a,b`, `agent=`, `playbook=`,
-`budget=$5` anywhere in the text; the rest is the request.
+`budget=$5` anywhere in the requester's own words; the rest is the request. Text quoted from an
+issue or a description (the blocks `bot.untrusted.compose` adds after the words) is never read for
+options: an issue cannot choose its agent, budget, playbook or repos.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import BaseModel, Field
 from bot.config import BatonFile
 from bot.domain import Budget, RunSpec, Trigger
 from bot.engine.budget import parse_usd
+from bot.untrusted import split_request
 
 _OPTION = re.compile(r"(?:^|\s)(repo|repos|agent|playbook|budget)=(\S+)", re.IGNORECASE)
 
@@ -52,6 +55,11 @@ def parse_request(text: str) -> ParsedRequest:
     return parsed
 
 
+def without_options(text: str) -> str:
+    """`text` with every option-shaped word removed (a headline made of untrusted text)."""
+    return " ".join(_OPTION.sub(" ", text).split())
+
+
 def run_id_for(trigger: Trigger) -> str:
     """Stable per delivery: a redelivered webhook maps to the run it already started."""
     digest = hashlib.sha256(f"{trigger.source.value}:{trigger.delivery_id}".encode()).hexdigest()
@@ -67,9 +75,12 @@ def build_spec(
     playbook: str | None = None,
     budget_usd: float | None = None,
 ) -> RunSpec:
-    """The RunSpec for a trigger: explicit arguments win over options written in the request."""
-    parsed = parse_request(trigger.request)
-    request = trigger.model_copy(update={"request": parsed.text or trigger.request})
+    """The RunSpec for a trigger: explicit arguments win over options written in the request's own
+    words; the blocks it quotes are kept as they are and never read for options."""
+    own, quoted = split_request(trigger.request)
+    parsed = parse_request(own)
+    text = "\n\n".join(part for part in (parsed.text or own.strip(), quoted) if part)
+    request = trigger.model_copy(update={"request": text or trigger.request})
     name = playbook or parsed.playbook or "default"
     book = config.playbooks.get(name)
     # A playbook can bring repos of its own (e.g. "api-change" always includes the SDK repo).

@@ -147,3 +147,11 @@ def clean_workspaces(runs: RunService, workspace: Workspace, at: datetime) -> st
         runs.store.append_event(run_id, "workspace_removed", data, dedupe_key=f"workspace_removed:{run.attempt}")
         removed += 1
     return f"{removed} workspace(s) removed"
+
+
+# -- deliveries -----------------------------------------------------------------------------------------
+def prune_deliveries(runs: RunService, at: datetime) -> str:
+    """Forget deliveries received more than `retention.deliveries_days` before `at` (a comment or
+    label event that old is never acted on again, so nothing needs them)."""
+    cutoff = at - timedelta(days=runs.config.retention.deliveries_days)
+    return f"{runs.store.prune_deliveries(cutoff)} delivery record(s) pruned"

@@ -142,6 +142,7 @@ class Scheduler:
         self.every("claimed-continuations", SWEEP_S, partial(jobs.resume_claimed, runs))
         if config.cleanup.workspaces_after_hours is not None:
             self.every("workspace-cleanup", CLEANUP_S, partial(jobs.clean_workspaces, runs, workspace))
+        self.every("deliveries-pruning", CLEANUP_S, partial(jobs.prune_deliveries, runs))
 
     @property
     def job_ids(self) -> list[str]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,9 @@ from bot.store_models import (
     StepRow,
 )
 from bot.telemetry import Redactor
+
+HEAD_SEEN = "_head_seen_at"
+"""Key beside a change's fields in its row: when Baton first saw its current head (ISO, UTC)."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -327,12 +330,23 @@ class Store:
     def save_change(self, change: ChangeSet) -> None:
         shown = ("checks_output", "merge_error")
         change = change.model_copy(update={k: self._redact(getattr(change, k)) for k in shown})
+        data = change.model_dump(mode="json")
         with self._tx() as s:
             row = s.get(ChangeRow, (change.run_id, change.repo))
+            # When Baton first saw this head (kept beside the change): an approval written before it is stale.
+            same = row is not None and row.data.get("head_sha") == change.head_sha
+            data[HEAD_SEEN] = row.data.get(HEAD_SEEN) if same and row is not None else utcnow().isoformat()
             if row is None:
-                s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=change.model_dump(mode="json")))
+                s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=data))
             else:
-                row.data = change.model_dump(mode="json")
+                row.data = data
+
+    def heads_seen_at(self, run_id: str) -> dict[str, datetime]:
+        """repo → when Baton first saw the current head of the run's PR there."""
+        with self._tx() as s:
+            rows = s.scalars(select(ChangeRow).where(ChangeRow.run_id == run_id))
+            seen = {r.repo: r.data.get(HEAD_SEEN) for r in rows}
+        return {repo: datetime.fromisoformat(at) for repo, at in seen.items() if isinstance(at, str)}
 
     def changes(self, run_id: str) -> list[ChangeSet]:
         with self._tx() as s:
@@ -389,6 +403,12 @@ class Store:
                 row = s.get(DeliveryRow, key)
                 return (row.run_id or "") if row else ""
         return None
+
+    def prune_deliveries(self, before: datetime) -> int:
+        """Forget the deliveries received before `before` (`retention.deliveries_days`); how many."""
+        with self._tx() as s:
+            result = s.execute(delete(DeliveryRow).where(DeliveryRow.received_at < before))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     # -- links: where a run is talked about -----------------------------------------------------
     def link(self, key: str, run_id: str) -> None:

@@ -5,13 +5,15 @@ One pipeline serves structlog's own lines and the standard library's (uvicorn, D
 so a library's warning is JSON too and passes the same redaction. Exceptions are rendered to text
 before redaction, so a secret inside an exception message or a traceback is hidden as well. The
 redaction replaces every known secret value (the process's SecretStr settings and what agents'
-configs pull from the environment) and the `user:password@` of any URL.
+configs pull from the environment, and every variable whose name looks like a secret, e.g.
+`OTEL_EXPORTER_OTLP_HEADERS`: `bot.secret_names`) and the `user:password@` of any URL.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +25,7 @@ from structlog.typing import EventDict, Processor
 from bot.agents.process import referenced_secrets
 from bot.config import BatonFile, ConfigError, Settings, load_baton_file
 from bot.scm.git import redact as without_url_credentials
+from bot.secret_names import environ_secrets
 
 REDACTED = "[REDACTED]"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,9 +60,10 @@ class Redactor:
 
 
 def process_secrets(settings: Settings, config: BatonFile | None = None) -> list[str]:
-    """Every secret value this process may hold: its SecretStr settings and what the agents'
-    configs pull in from the environment (`${NAME}`); `config` is read from BATON_CONFIG if None."""
-    values = settings.secret_values()
+    """Every secret value this process may hold: its SecretStr settings, its environment's
+    secret-named variables (`*_HEADERS`, `*_TOKEN` …) and what the agents' configs pull in from the
+    environment (`${NAME}`); `config` is read from BATON_CONFIG if None."""
+    values = settings.secret_values() + environ_secrets(os.environ)
     if config is None:
         try:
             config = load_baton_file(settings.config)

@@ -1,9 +1,12 @@
 """One function per GitHub event Baton listens to, in the style of Probot's `app.on(...)`.
 
-Each reads the payload through its model, decides what the delivery means, claims the delivery
-(a redelivery is answered 200 and does nothing more — except a trigger whose run was never
-recorded, e.g. after a crash, which is tried again), then acts. Comments by bots, by Baton itself
-or carrying Baton's markers never trigger anything; only newly created comments count.
+Each reads the payload through its model, decides what the delivery means, claims it under what
+GitHub made — the comment, the label event, the review, the pushed head — never under the
+`X-GitHub-Delivery` header, which the signature does not cover (a body sent again under a new
+delivery id is answered 200 "duplicate" and does nothing more — except a trigger whose run was
+never recorded, e.g. after a crash, which is tried again), then acts. A comment counts only once
+GitHub confirms it as delivered (`github_verify.py`). Comments by bots, by Baton itself or carrying
+Baton's markers never trigger anything; only newly created comments count.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from bot.scm.github_issues import is_baton_comment
 from bot.surfaces.github import pr_key
 from bot.webhooks import WebhookError
 from handlers import github_models as m
+from handlers import github_verify as verify
 from handlers.github_checks import ChecksTracker
-from handlers.github_runs import GitHubRuns, actor, delivery_run_id
+from handlers.github_runs import GitHubRuns, actor, trigger_run_id
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -47,10 +51,11 @@ class GitHubEvents:
         self.runs = runs
         self.checks = checks
         self.config = runtime.config.github
-        # Deliveries being handled in this process now: a redelivery arriving while its first copy
-        # is still starting the run is a duplicate, not a first copy whose run was lost in a crash.
+        # Keys being handled in this process now: a copy arriving while the first is still starting
+        # the run is a duplicate, not a first copy whose run was lost in a crash.
         self._handling: Counter[str] = Counter()
         self._handling_lock = threading.Lock()
+        self._claimed = threading.local()  # the keys this thread's current delivery claimed
 
     def handle(self, event: str, delivery: str, payload: dict[str, Any]) -> Handled:
         handlers: dict[str, Callable[[str, dict[str, Any]], Handled]] = {
@@ -65,8 +70,7 @@ class GitHubEvents:
         handler = handlers.get(event)
         if handler is None:
             return Handled(action=f"ignored: Baton does not use {event} events")
-        with self._handling_lock:
-            self._handling[delivery] += 1
+        self._claimed.keys = []
         try:
             return handler(delivery, payload)
         except ValidationError as err:
@@ -74,21 +78,28 @@ class GitHubEvents:
             raise WebhookError(400, f"malformed {event} payload: {where or 'body'} {err.errors()[0]['msg']}") from None
         finally:
             with self._handling_lock:
-                self._handling[delivery] -= 1
-                if not self._handling[delivery]:
-                    del self._handling[delivery]
+                for key in self._claimed.keys:
+                    self._handling[key] -= 1
+                    if not self._handling[key]:
+                        del self._handling[key]
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _first(self, delivery: str, starts_run: str | None = None) -> bool:
-        """Claim the delivery; False when it was handled before (a trigger whose run was never
-        recorded counts as new, so a crash between claim and run does not lose the request)."""
-        claimed = self.runtime.store.claim_delivery(f"github:{delivery}", starts_run)
+    def _first(self, key: str, starts_run: str | None = None) -> bool:
+        """Claim `key`; False when it was handled before (a trigger whose run was never recorded
+        counts as new, so a crash between claim and run does not lose the request)."""
+        with self._handling_lock:
+            self._handling[key] += 1
+            self._claimed.keys.append(key)
+        claimed = self.runtime.store.claim_delivery(key, starts_run)
         if claimed is None:
             return True
         with self._handling_lock:
-            if self._handling[delivery] > 1:  # its first copy is being handled right now
+            if self._handling[key] > 1:  # its first copy is being handled right now
                 return False
         return bool(starts_run) and claimed == starts_run and self.runtime.store.get_run(starts_run) is None
+
+    def _keep_days(self) -> float:
+        return self.runtime.config.retention.deliveries_days
 
     def _bot_login(self) -> str | None:
         try:
@@ -120,30 +131,36 @@ class GitHubEvents:
         if not commands and mention is None:
             return Handled(action="ignored: not addressed to Baton")
         full, number, login = ev.repository.full_name, ev.issue.number, ev.sender.login
+        confirmed = verify.comment(self.runs.issues, full, ev, self._keep_days())
+        if confirmed.problem is not None:
+            log.info("github.comment_ignored", repo=full, comment=ev.comment.id, reason=confirmed.problem)
+            return Handled(action=f"ignored: {confirmed.problem}")
+        key = confirmed.key
         on_pull = ev.issue.pull_request is not None
         pr_run = self.runtime.store.run_for_link(pr_key(full, number)) if on_pull else None
         run_id = pr_run or self.runs.run_for_issue(full, number)
         run_command = next((c for c in commands if c.name == "run"), None)
         others = [c for c in commands if c.name != "run"]
         if others:
-            if not self._first(delivery):
+            if not self._first(key):
                 return Handled(action="duplicate", run_id=run_id)
             self.runs.react(full, ev.comment.id)
             if run_id is None:
-                self.runs.reply(full, number, "No Baton run belongs to this conversation yet.", delivery)
+                self.runs.reply(full, number, "No Baton run belongs to this conversation yet.", key)
                 return Handled(action="no run")
             for i, command in enumerate(others):
-                self.runs.command(command.name, command.args, run_id, login, full, number, f"{delivery}-{i}")
+                where = (full, number, f"{key}-{i}")
+                self.runs.command(command.name, command.args, run_id, login, where, written_at=confirmed.created_at)
             return Handled(action=",".join(c.name for c in others), run_id=run_id)
         follow_up = run_command is None and (pr_run is not None or self._awaiting(run_id))
         if follow_up and run_id is not None:
-            if not self._first(delivery):
+            if not self._first(key):
                 return Handled(action="duplicate", run_id=run_id)
             self.runs.react(full, ev.comment.id)
-            self.runs.follow_up(run_id, login, mention or "", full, number, delivery)
+            self.runs.follow_up(run_id, login, mention or "", full, number, key)
             return Handled(action="follow_up", run_id=run_id)
         instruction = run_command.args if run_command else (mention or "")
-        return self._start(delivery, ev.repository, ev.issue, login, instruction, ev.comment.id, trusted=True)
+        return self._start(key, delivery, ev.repository, ev.issue, login, instruction, ev.comment.id, trusted=True)
 
     def _awaiting(self, run_id: str | None) -> bool:
         run = self.runtime.store.get_run(run_id) if run_id else None
@@ -153,11 +170,18 @@ class GitHubEvents:
         ev = m.IssuesEvent.model_validate(payload)
         if ev.action != "labeled" or ev.label is None or ev.label.name.lower() != self.config.label.lower():
             return Handled(action="ignored: not Baton's label")
-        issue = ev.issue
-        return self._start(delivery, ev.repository, issue, ev.sender.login, issue.title, None, trusted=False)
+        issue, full = ev.issue, ev.repository.full_name
+        keep = self._keep_days()
+        confirmed = verify.label(self.runs.issues, full, issue.number, ev.label.name, ev.sender.login, keep)
+        if confirmed.problem is not None:
+            log.info("github.label_ignored", repo=full, issue=issue.number, reason=confirmed.problem)
+            return Handled(action=f"ignored: {confirmed.problem}")
+        # A label carries no words: the issue's text is context, never the request's options.
+        return self._start(confirmed.key, delivery, ev.repository, issue, ev.sender.login, "", None, trusted=False)
 
     def _start(
         self,
+        key: str,
         delivery: str,
         repository: m.Repository,
         issue: m.Issue,
@@ -166,8 +190,8 @@ class GitHubEvents:
         comment_id: int | None,
         trusted: bool,
     ) -> Handled:
-        run_id = delivery_run_id(delivery)
-        if not self._first(delivery, starts_run=run_id):
+        run_id = trigger_run_id(key)
+        if not self._first(key, starts_run=run_id):
             return Handled(action="duplicate", run_id=run_id)
         full = repository.full_name
         self.runs.react(full, comment_id)  # 👀 at once, before anything slower
@@ -178,6 +202,7 @@ class GitHubEvents:
             instruction=instruction,
             context=(issue.title, issue.body or ""),
             delivery=delivery,
+            key=key,
             comment_id=comment_id,
             labels=[label.name for label in issue.labels],
             trusted_options=trusted,
@@ -191,7 +216,9 @@ class GitHubEvents:
         run_id = self.runtime.store.run_for_link(pr_key(full, pr.number))
         if run_id is None or ev.action not in ("synchronize", "closed", "edited"):
             return Handled(action="ignored")
-        if not self._first(delivery):
+        # Keyed by what happened (this head pushed, the PR closed at this time), not by the delivery.
+        what = pr.head.sha if ev.action == "synchronize" else (pr.closed_at or delivery)
+        if not self._first(f"github:{ev.action}:{full}#{pr.number}:{what}"):
             return Handled(action="duplicate", run_id=run_id)
         if ev.action == "synchronize":
             return self._pushed(run_id, full, pr, ev.sender)
@@ -237,14 +264,15 @@ class GitHubEvents:
         asked = mention_text(review.body or "", self.config.mention)
         if ev.action != "submitted" or review.state.lower() != "changes_requested" or run_id is None or asked is None:
             return Handled(action="ignored")
-        if self._from_bot(review.user, review.body) or not self._first(delivery):
+        key = f"github:review:{review.id}"
+        if self._from_bot(review.user, review.body) or not self._first(key):
             return Handled(action="ignored", run_id=run_id)
-        self.runs.follow_up(run_id, review.user.login, asked, full, ev.pull_request.number, delivery)
+        self.runs.follow_up(run_id, review.user.login, asked, full, ev.pull_request.number, key)
         return Handled(action="follow_up", run_id=run_id)
 
     # -- checks ----------------------------------------------------------------------------------------
     def _checks(self, delivery: str, full: str, numbers: list[int], branches: list[str]) -> Handled:
-        if not self._first(delivery):
+        if not self._first(f"github:{delivery}"):  # re-reading checks is harmless: the delivery will do
             return Handled(action="duplicate")
         updated = self.checks.on_event(full, numbers, branches)
         return Handled(action=f"checks updated on {updated} PR(s)")

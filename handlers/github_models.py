@@ -38,6 +38,8 @@ class Comment(_Model):
     id: int
     body: str | None = None
     user: User
+    created_at: str | None = None
+    updated_at: str | None = None
 
 
 class IssueCommentEvent(_Model):
@@ -66,6 +68,7 @@ class PullRequest(_Model):
     state: str
     merged: bool | None = None
     merged_at: str | None = None
+    closed_at: str | None = None
     head: Ref
     base: Ref
     body: str | None = None

@@ -45,6 +45,7 @@ class IssueData(_Payload):
     team: TeamRef | None = None
     labelIds: list[str]
     labels: list[LabelRef] = []
+    updatedAt: str | None = None
 
 
 class IssueEvent(_Payload):
@@ -58,6 +59,7 @@ class IssueEvent(_Payload):
 class CommentData(_Payload):
     id: str
     body: str
+    createdAt: str | None = None
     issueId: str | None = None
     userId: str | None = None
     user: UserRef | None = None

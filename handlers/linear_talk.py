@@ -4,10 +4,13 @@ line, outside quotes and code); `@baton <instruction>` in a comment, or any othe
 session, asks for another round on the run's branches; a session's stop signal cancels the run.
 
 Every command gets an answer where it was given: a reply under the comment, or a thought in the
-session. Baton's own comments are never read.
+session. Baton's own comments are never read. Each comment and each prompt counts once, claimed
+under its own id — not the Linear-Delivery header, which the signature does not cover.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from bot.audit import AuditKind
 from bot.commands import Command, mention_text, parse_commands
@@ -19,17 +22,27 @@ from handlers.linear_runs import LinearContext, issue_run
 _DECISIONS = {"approve": Decision.approve, "reject": Decision.reject}
 
 
+def _time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 def _actor(user: UserRef | None, user_id: str | None) -> Actor:
     if user is not None:
         return Actor(source=Source.linear, id=user.id, display=user.name)
     return Actor(source=Source.linear, id=user_id or "", display=user_id or "someone")
 
 
-def run_command(ctx: LinearContext, run_id: str, actor: Actor, command: Command) -> str:
-    """Do one command for `actor`; the answer to show them."""
+def run_command(
+    ctx: LinearContext, run_id: str, actor: Actor, command: Command, written_at: datetime | None = None
+) -> str:
+    """Do one command for `actor`; the answer to show them. `written_at` (the comment's creation)
+    binds an approval to the heads as they were then: Linear retries a delivery up to hours later."""
     runtime = ctx.runtime
     if command.name in _DECISIONS:
-        return runtime.runs.decide(run_id, actor, _DECISIONS[command.name], command.args).message
+        return runtime.runs.decide(run_id, actor, _DECISIONS[command.name], command.args, not_before=written_at).message
     if command.name == "status":
         view = runtime.store.view(run_id)
         return summary_line(view) if view else f"no run {run_id}"
@@ -65,7 +78,7 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
     if not commands and instruction is None:
         return {"ok": True, "ignored": "no command or mention"}
     run_id = issue_run(ctx, data.issueId)
-    if ctx.runtime.store.claim_delivery(f"linear:{delivery}", run_id) is not None:
+    if ctx.runtime.store.claim_delivery(f"linear:comment:{data.id}", run_id) is not None:
         return {"ok": True, "duplicate": True}
     if run_id is None:
         label = ctx.runtime.config.linear.label
@@ -75,7 +88,8 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
         return {"ok": True, "refused": "no run on this issue"}
     actor = _actor(data.user, data.userId)
     if commands:
-        answers = [run_command(ctx, run_id, actor, c) for c in commands]
+        written = _time(data.createdAt)
+        answers = [run_command(ctx, run_id, actor, c, written) for c in commands]
     else:
         answers = [follow_up(ctx, run_id, actor, instruction or "")]
     ctx.reply_on_issue(data.issueId, "\n\n".join(answers), data.id)
@@ -84,7 +98,8 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
 
 def on_prompt(ctx: LinearContext, session_id: str, activity: AgentActivity | None, delivery: str) -> dict[str, object]:
     run_id = ctx.runtime.store.run_for_link(f"linear:session:{session_id}")
-    if ctx.runtime.store.claim_delivery(f"linear:{delivery}", run_id) is not None:
+    key = f"linear:activity:{activity.id}" if activity is not None else f"linear:{delivery}"
+    if ctx.runtime.store.claim_delivery(key, run_id) is not None:
         return {"ok": True, "duplicate": True}
     if run_id is None or activity is None:
         ctx.say_in_session(session_id, {"type": "error", "body": "This session has no Baton run."})

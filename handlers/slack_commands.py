@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.audit import AuditKind
 from bot.domain import Actor, ReplyTo, Run, RunState, RunView, Source, Trigger
 from bot.surfaces.slack_home import HELP, home_view, list_text, status_text
+from bot.untrusted import clean
 from handlers.slack_runs import SlackContext, start_run, understand
 
 log = structlog.get_logger(__name__)
@@ -60,7 +61,7 @@ def _run(ctx: SlackContext, command: dict[str, Any], user: str, channel: str, re
     trigger = Trigger(
         source=Source.slack,
         actor=ctx.access.actor(user),
-        request=request,
+        request=clean(request),
         reply_to=ReplyTo(source=Source.slack, channel=channel),
         delivery_id=f"command:{trigger_id}",
     )

@@ -4,6 +4,9 @@ A mention in a channel starts a run whose card is posted in the mention's thread
 work; a mention inside a run's thread is a follow-up to that run. Every delivery is claimed once by
 its `event_id`, so Slack's retries never start a second run. A request that cannot be understood
 (unknown repo, agent or playbook, a bad budget) gets a reply in the thread saying what is valid.
+Slack has no per-repo permissions, so a channel's `slack.channel_repos` is its scope: a request may
+name repos outside it only when the operator has listed who may start runs (`slack.allowed_users`
+or `allowed_usergroups`) — in a workspace where anyone may ask, a request stays within its channel.
 These functions are synchronous: the bolt listeners run them in a worker thread after the ack.
 """
 
@@ -23,6 +26,7 @@ from bot.domain import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
 from bot.surfaces.slack import SlackSurface, thread_key
 from bot.surfaces.slack_home import HELP
+from bot.untrusted import clean
 from handlers.slack_access import SlackAccess
 
 log = structlog.get_logger(__name__)
@@ -75,6 +79,21 @@ def problems(ctx: SlackContext, spec: RunSpec) -> str | None:
     return None
 
 
+def widening(ctx: SlackContext, spec: RunSpec, channel: str) -> str | None:
+    """Why this request may not reach beyond its channel's repos, or None."""
+    slack = ctx.runtime.config.slack
+    mapped = slack.channel_repos.get(channel, [])
+    outside = [r for r in spec.repos if r not in mapped]
+    if not outside or slack.allowed_users or slack.allowed_usergroups:
+        return None
+    names = ", ".join(f"`{r}`" for r in outside)
+    mine = ", ".join(f"`{r}`" for r in mapped) or "none"
+    return (
+        f"{names} {'is' if len(outside) == 1 else 'are'} not among this channel's repos ({mine}); only people "
+        "listed in `slack.allowed_users` or `slack.allowed_usergroups` may name other repos."
+    )
+
+
 def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | str:
     """The RunSpec for a request (repos default to the channel's), or why it cannot be run."""
     try:
@@ -85,7 +104,7 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
         return f"I could not read that request: {err}"
     if not parsed.text:
         return "What should I do? " + HELP
-    return problems(ctx, spec) or spec
+    return problems(ctx, spec) or widening(ctx, spec, channel) or spec
 
 
 def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | None) -> str:
@@ -106,7 +125,7 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
         log.info("slack_mention_ignored", event_id=event_id, reason="no user, channel or ts")
         return
     thread_ts = event.get("thread_ts") or ts
-    text = str(event.get("text", ""))
+    text = clean(str(event.get("text", "")))
     request = mention_text(text, f"<@{bot_user_id}>") if bot_user_id else None
     request = request if request is not None else " ".join(w for w in text.split() if not w.startswith("<@"))
     existing = ctx.runtime.store.run_for_link(thread_key(channel, str(thread_ts))) if event.get("thread_ts") else None

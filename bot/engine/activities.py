@@ -37,6 +37,7 @@ from bot.engine import budget as budgets
 from bot.engine import traced
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
+from bot.untrusted import clean, inert, quote, split_request
 
 log = structlog.get_logger(__name__)
 
@@ -357,14 +358,20 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
 
 
 def pr_body(spec: RunSpec, plan: str, summary: str) -> str:
-    """A PR's description: who asked, what the agent did, and the run it is linked through."""
+    """A PR's description: who asked, what the agent did, and the run it is linked through.
+
+    Everything quoted here (the request, the agent's summary, the plan) may carry text Baton did not
+    write, so it is made inert (`bot.untrusted`): no @mention of a person or team, no closing
+    keyword; the issue text an agent was given as data is referred to, never pasted."""
     actor = spec.trigger.actor
+    own, quoted = split_request(spec.trigger.request)
+    context = "\n\n_It came with the text of the issue it was asked on, as context._" if quoted else ""
     return (
-        f"Opened by Baton for run `{spec.run_id}`, requested by {actor.display or actor.id} "
+        f"Opened by Baton for run `{spec.run_id}`, requested by {inert(clean(actor.display or actor.id))} "
         f"({actor.source.value}).\n\n"
-        f"**Request**\n\n> {spec.trigger.request[:2000]}\n\n"
-        f"**What changed**\n\n{summary[:2000] or '(no summary)'}\n\n"
-        f"**Linked changes** (merge order): {plan}\n\n"
+        f"**Request**\n\n{quote(own.strip()[:2000])}{context}\n\n"
+        f"**What changed**\n\n{inert(clean(summary[:2000])) or '(no summary)'}\n\n"
+        f"**Linked changes** (merge order): {inert(clean(plan))}\n\n"
         "This PR merges only after an authorised approval bound to the head SHAs of every PR "
         "in the run."
     )

@@ -8,6 +8,7 @@ Every command is recorded (events, audit) and reaches the run's workflow as a me
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import structlog
 
@@ -71,8 +72,11 @@ class RunService:
         decision: Decision,
         reason: str = "",
         seen_shas: dict[str, str] | None = None,
+        *,
+        not_before: datetime | None = None,
     ) -> DecisionResult:
-        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas)
+        """See `ApprovalService.decide`; `not_before` is when the person decided (a comment's time)."""
+        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas, not_before=not_before)
 
     def follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
         result = self._follow_up(run_id, actor, instruction, repair=repair)

@@ -43,6 +43,36 @@ class IssueText(BaseModel):
     is_pull: bool = False
 
 
+class CommentRecord(BaseModel):
+    """A comment as GitHub has it now (what a command is checked against before it counts)."""
+
+    id: int
+    author: str
+    body: str
+    created_at: str
+    updated_at: str
+
+
+class LabelEvent(BaseModel):
+    """One `labeled`/`unlabeled` entry of an issue's events."""
+
+    id: int
+    event: str
+    actor: str
+    label: str
+    created_at: str
+
+
+def _label_event(item: dict[str, Any]) -> LabelEvent:
+    return LabelEvent(
+        id=int(item["id"]),
+        event=str(item["event"]),
+        actor=str((item.get("actor") or {}).get("login") or ""),
+        label=str((item.get("label") or {}).get("name") or ""),
+        created_at=str(item.get("created_at") or ""),
+    )
+
+
 class GitHubIssues:
     def __init__(self, api: GitHubApi) -> None:
         self.api = api
@@ -114,6 +144,42 @@ class GitHubIssues:
         except GithubException as err:
             raise ForgeError(f"could not post the status comment on {full}#{number}: {describe(err)}") from None
         return int(created.id)
+
+    def comment(self, full: str, comment_id: int) -> CommentRecord | None:
+        """Comment `comment_id` of `full` as GitHub has it now; None when it no longer exists."""
+        try:
+            data = self._request(full, f"read a comment in {full}", "GET", f"issues/comments/{comment_id}")
+        except GithubException as err:
+            if err.status == 404:
+                return None
+            raise ForgeError(f"could not read a comment in {full}: {describe(err)}") from None
+        return CommentRecord(
+            id=int(data["id"]),
+            author=str((data.get("user") or {}).get("login") or ""),
+            body=str(data.get("body") or ""),
+            created_at=str(data.get("created_at") or ""),
+            updated_at=str(data.get("updated_at") or ""),
+        )
+
+    def label_events(self, full: str, number: int) -> list[LabelEvent]:
+        """The `labeled`/`unlabeled` events of issue `number`, oldest first."""
+        found: list[LabelEvent] = []
+        repo = self.api.repo(full)
+        url, requester = f"{repo.url}/issues/{number}/events", repo.requester
+        for page in range(1, 101):  # 10,000 events: further than any issue's history goes
+
+            def read(page: int = page) -> tuple[dict[str, Any], Any]:
+                return requester.requestJsonAndCheck("GET", url, parameters={"per_page": 100, "page": page})
+
+            try:
+                _, data = self.api.call(f"read the events of {full}#{number}", read)
+            except GithubException as err:
+                raise ForgeError(f"could not read the events of {full}#{number}: {describe(err)}") from None
+            items = data if isinstance(data, list) else []
+            found += [_label_event(item) for item in items if item.get("event") in ("labeled", "unlabeled")]
+            if len(items) < 100:
+                break
+        return [e for e in found if e.label]
 
     def issue_text(self, full: str, number: int) -> IssueText:
         repo = self.api.repo(full)

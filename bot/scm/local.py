@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -28,15 +27,15 @@ from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
 from bot.ports import ForgeError, MergeRefused
 from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
+from bot.secret_names import is_secret_name
 
 OUTPUT_TAIL = 4000
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
-_SECRET_PREFIXES = ("BATON_", "SLACK_", "GITHUB_", "LINEAR_")
+_SECRET_PREFIXES = ("BATON_", "SLACK_", "GITHUB_", "LINEAR_", "OTEL_")
 
 
 def _check_env() -> dict[str, str]:
     """The environment for a repo's checks: agent-written code gets none of the bot's secrets."""
-    return {k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIXES) or _SECRET_NAME.search(k))}
+    return {k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIXES) or is_secret_name(k))}
 
 
 class PullRecord(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.domain import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
 from bot.surfaces.render import fmt_duration, one_line, short_sha, state_label
+from bot.untrusted import headline, inert
 
 SIBLINGS_START = "<!-- baton:linked-prs -->"
 SIBLINGS_END = "<!-- /baton:linked-prs -->"
@@ -57,7 +58,7 @@ def status_body(view: RunView, events: list[RunEvent], full_names: dict[str, str
     lines = [
         f"{_STATE_ICON[run.state]} **Baton** · run `{run.run_id}` · **{state_label(run.state)}**",
         "",
-        f"Requested by {who}: {one_line(run.spec.trigger.request, 200)}",
+        f"Requested by {who}: {inert(one_line(headline(run.spec.trigger.request), 200))}",
         f"Repos: {', '.join(run.spec.repos) or '-'}",
     ]
     if view.changes:

@@ -40,7 +40,7 @@ def reader(tmp_path: Path) -> Iterator[Reader]:
 
 def _client(runtime: Runtime, client: tuple[str, int]) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=create_web_app(runtime), client=client)
-    return httpx.AsyncClient(transport=transport, base_url="http://baton")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000")
 
 
 async def test_without_a_token_a_remote_client_is_refused(reader: Reader) -> None:

@@ -67,6 +67,7 @@ def _pass_checks(stack: Stack, run_id: str) -> None:
 
 def test_labelling_an_issue_starts_a_run_from_its_title_and_body(stack: Stack) -> None:
     issue = stack.fake.open_issue(ISSUE, "Rename /items to /v2/items", "Callers use /items today. agent=evil", "carol")
+    stack.fake.label_issue(ISSUE, issue, "baton", "alice")
     answer = stack.hooks.send("issues", stack.hooks.issues_labeled(ISSUE, issue, "baton", "alice"))
     run_id = answer.json()["run_id"]
 
@@ -75,8 +76,10 @@ def test_labelling_an_issue_starts_a_run_from_its_title_and_body(stack: Stack) -
     assert view.run.spec.agent is None  # the issue's text cannot pick the agent
     [pull] = stack.fake.pulls(ISSUE)
     task = read_file_on(stack.remotes["api"], pull.head, "TASK.md")
-    assert "<issue-title>\nRename /items to /v2/items\n</issue-title>" in task
-    assert "<issue-body>\nCallers use /items today. agent\u2060=evil\n</issue-body>" in task
+    begin = task.index(f"<<<GITHUB-ISSUE {ISSUE}#{issue} ")
+    end = task.index(f"<<<END-GITHUB-ISSUE {ISSUE}#{issue} ")
+    quoted = task[begin:end].split("\n", 1)[1]
+    assert quoted == "Title: Rename /items to /v2/items\n\nCallers use /items today. agent=evil\n"
 
 
 def test_a_mention_on_the_runs_pr_adds_commits_to_the_same_pr(stack: Stack) -> None:

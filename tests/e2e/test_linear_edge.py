@@ -38,7 +38,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: Runtim
         return {
             "repos": repo_entries(remotes),
             "agents": [agent("coder", "--append", "README.md", "more", "--summary", "done")],
-            "linear": {"allowed_users": [people["alice"].id]},
+            "linear": {"allowed_users": [people["alice"].id], "team_repos": {"ENG": ["api"]}},
         }
 
     with linear_world(monkeypatch, start_runtime, config, tmp_path / "journal.log") as w:
@@ -100,19 +100,19 @@ def test_a_refused_label_is_in_the_audit_trail_with_who_and_why(world: World) ->
 
 
 def test_a_team_without_repos_is_told_how_to_name_them(world: World) -> None:
-    issue = world.linear.workspace.add_issue(world.team, "t", "no repos named here")
+    design = world.linear.workspace.add_team("DES", "Design")
+    issue = world.linear.workspace.add_issue(design, "t", "repos: api")  # a description names nothing
     world.send(world.hooks.issue_labelled(issue, world.label, world.people["alice"]))
     (reply,) = until("the explanation", lambda: world.replies(issue.id))
-    assert "Write `repos: a, b` in the description" in reply and "Known repos: `api`." in reply
+    assert "Map the team under `linear.team_repos`" in reply and "Known repos: `api`." in reply
     assert world.runtime.store.list_runs() == []
 
 
 def test_an_unknown_repo_is_named_with_the_known_ones(world: World) -> None:
-    issue = world.linear.workspace.add_issue(world.team, "t", "repos: api, billing")
-    world.send(world.hooks.issue_labelled(issue, world.label, world.people["alice"]))
-    assert until("the explanation", lambda: world.replies(issue.id)) == [
-        "Unknown repo(s): `billing`. Known repos: `api`."
-    ]
+    ws = world.linear.workspace
+    session = ws.add_session(ws.add_issue(world.team, "t"), world.people["alice"])
+    answer = world.send(world.hooks.session_event("created", session, comment="@baton do it\nrepos: api, billing"))
+    assert answer.json()["refused"] == "Unknown repo(s): `billing`. Known repos: `api`."
 
 
 def test_a_command_on_an_issue_without_a_run_says_how_to_start_one(world: World) -> None:

@@ -17,6 +17,8 @@ from tests.fakes.linear_harness import LinearWorld, linear_world
 from tests.fakes.linear_state import Team, User
 from tests.fakes.served_app import until
 
+ASK = "@baton write the notes\nrepos: web"
+
 
 class World(LinearWorld):
     people: dict[str, User]
@@ -38,7 +40,8 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: Runtim
             "repos": repo_entries(remotes),
             "agents": [coder],
             "concurrency": {"global": 1},  # one repo at a time across all runs: the queue fills fast
-            "linear": {"team_repos": {"ENG": ["api"]}},
+            # Alice is listed, so her request may name a repo beyond her team's (`repos: web`).
+            "linear": {"team_repos": {"ENG": ["api"]}, "allowed_users": [people["alice"].id]},
         }
 
     with linear_world(monkeypatch, start_runtime, config, journal) as w:
@@ -56,9 +59,9 @@ def test_a_delegated_issue_gets_its_first_thought_before_its_queued_run_starts(w
         lambda: any(x.startswith("api ") for x in world.journal_lines()),
     )
 
-    delegated = ws.add_issue(world.team, "Write notes", "repos: web")
+    delegated = ws.add_issue(world.team, "Write notes")
     session = ws.add_session(delegated, alice)
-    answer = world.send(world.hooks.session_event("created", session))
+    answer = world.send(world.hooks.session_event("created", session, comment=ASK))
     assert answer.status_code == 200
     second = answer.json()["run_id"]
 
@@ -80,8 +83,8 @@ def test_a_delegated_issue_gets_its_first_thought_before_its_queued_run_starts(w
 def test_a_session_shows_the_work_and_asks_for_approval(world: World) -> None:
     ws, alice = world.linear.workspace, world.people["alice"]
     world.release.touch()
-    session = ws.add_session(ws.add_issue(world.team, "Write notes", "repos: web"), alice)
-    run_id = world.send(world.hooks.session_event("created", session)).json()["run_id"]
+    session = ws.add_session(ws.add_issue(world.team, "Write notes"), alice)
+    run_id = world.send(world.hooks.session_event("created", session, comment=ASK)).json()["run_id"]
     wait_for(world.runtime, run_id, RunState.awaiting_approval, timeout=60)
     kinds = until(
         "the elicitation",
@@ -95,8 +98,8 @@ def test_a_session_shows_the_work_and_asks_for_approval(world: World) -> None:
 
 def test_a_stop_signal_cancels_the_run_and_the_session_gets_a_closing_response(world: World) -> None:
     ws, alice = world.linear.workspace, world.people["alice"]
-    session = ws.add_session(ws.add_issue(world.team, "Write notes", "repos: web"), alice)
-    run_id = world.send(world.hooks.session_event("created", session)).json()["run_id"]
+    session = ws.add_session(ws.add_issue(world.team, "Write notes"), alice)
+    run_id = world.send(world.hooks.session_event("created", session, comment=ASK)).json()["run_id"]
     until("the agent to start", lambda: any(x.startswith("web ") for x in world.journal_lines()))
 
     answer = world.send(world.hooks.session_prompted(session, alice, "Stop please", signal="stop"))
@@ -114,8 +117,8 @@ def test_a_stop_signal_cancels_the_run_and_the_session_gets_a_closing_response(w
 def test_prompts_in_the_session_answer_commands_and_ask_for_another_round(world: World) -> None:
     ws, alice = world.linear.workspace, world.people["alice"]
     world.release.touch()
-    session = ws.add_session(ws.add_issue(world.team, "Write notes", "repos: web"), alice)
-    run_id = world.send(world.hooks.session_event("created", session)).json()["run_id"]
+    session = ws.add_session(ws.add_issue(world.team, "Write notes"), alice)
+    run_id = world.send(world.hooks.session_event("created", session, comment=ASK)).json()["run_id"]
     wait_for(world.runtime, run_id, RunState.awaiting_approval, timeout=60)
     # The surface asks for approval on its own thread; let it speak before the status question.
     until(

@@ -37,7 +37,7 @@ def _runtime(tmp_path: Path, start_runtime: RuntimeFactory, *args: str) -> Runti
 
 async def _get(runtime: Runtime, path: str, **options: object) -> httpx.Response:
     transport = httpx.ASGITransport(app=create_web_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://baton") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
         return await client.get(path, **options)  # type: ignore[arg-type]
 
 

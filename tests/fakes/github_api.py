@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes.github_bodies import Bodies
 from tests.fakes.github_http import Answer
 from tests.fakes.github_routes import Routes
-from tests.fakes.github_state import ROLES, Comment, Issue, Repo, World, now_iso
+from tests.fakes.github_state import ROLES, Comment, Issue, IssueEvent, Repo, World, now_iso
 from tests.fakes.http_stub import StubHandler, StubServer
 
 
@@ -112,6 +112,17 @@ class FakeGitHub:
             number = repo.next_number()
             repo.issues[number] = Issue(number=number, title=title, body=body, author=author)
             return number
+
+    def label_issue(self, full_name: str, issue: int, label: str, by: str, *, remove: bool = False) -> IssueEvent:
+        """Someone adds (or removes) a label on an issue: the label changes and the issue's events
+        gain a `labeled` (`unlabeled`) entry, as on GitHub (the webhook is the test's to send)."""
+        self.world.user(by)
+        with self.world.lock:
+            item = self._repo(full_name).issues[issue]
+            item.labels = [x for x in item.labels if x != label] + ([] if remove else [label])
+            event = IssueEvent(self.world.new_id(), "unlabeled" if remove else "labeled", by, label)
+            item.events.append(event)
+            return event
 
     def add_comment(self, full_name: str, issue: int, body: str, author: str) -> Comment:
         """A comment written by a person on GitHub (the webhook about it is the test's to send)."""

@@ -156,6 +156,30 @@ class Bodies:
         )
         return body
 
+    def label(self, name: str) -> dict[str, Any]:
+        """A label as GitHub lists it on an issue (the template is a webhook example's label)."""
+        example = Path("/work/shared/fixtures/github/payload-examples/api.github.com/issues/labeled.payload.json")
+        body: dict[str, Any] = retarget(json.loads(example.read_text(encoding="utf-8"))["label"], self._hosts())
+        body.update({"name": name, "url": f"{self.base}/labels/{name}"})
+        return body
+
+    def issue_event(
+        self, repo: dict[str, Any], number: int, event_id: int, kind: str, actor: dict[str, Any], event: Any
+    ) -> dict[str, Any]:
+        """One entry of `GET /repos/{owner}/{repo}/issues/{number}/events` (GitHub's documented shape)."""
+        return {
+            "id": event_id,
+            "node_id": f"LE_{event_id}",
+            "url": f"{repo['url']}/issues/events/{event_id}",
+            "actor": actor,
+            "event": kind,
+            "commit_id": None,
+            "commit_url": None,
+            "created_at": event.created_at,
+            "label": {"name": event.label, "color": "ededed"},
+            "performed_via_github_app": None,
+        }
+
     def reaction(self, reaction_id: int, content: str, user: dict[str, Any], at: str) -> dict[str, Any]:
         template = recorded("Issue.testCreateReaction.txt", "POST", "/repos/PyGithub/PyGithub/issues/28/reactions")
         body: dict[str, Any] = retarget(template, self._hosts())

@@ -173,7 +173,7 @@ class PullRoutes(RouteHelpers):
         pull.merge_commit_sha, pull.closed_head_sha, pull.merged_by = sha, head, login
         return Answer(200, self.fake.bodies.merged(sha))
 
-    def issue_events(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
+    def pull_events(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
         """`GET /issues/{n}/events` of a PR: who marked it ready or converted it to a draft, and when."""
         pull = self._pull(repo, n)
         where = f"/repos/{repo.full_name}/issues/{n}/events"

@@ -38,10 +38,26 @@ class TalkRoutes(RouteHelpers):
             return self._not_found()
         return Answer(
             200,
-            self.fake.bodies.issue(
-                self._repo_body(repo), issue.number, issue.title, issue.body, self._user(issue.author)
-            ),
+            {
+                **self.fake.bodies.issue(
+                    self._repo_body(repo), issue.number, issue.title, issue.body, self._user(issue.author)
+                ),
+                "labels": [self.fake.bodies.label(name) for name in issue.labels],
+            },
         )
+
+    def issue_events(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
+        """`GET /issues/{n}/events`: an issue's label events, or a PR's (see `pull_events`)."""
+        issue = repo.issues.get(int(n))
+        if issue is None:
+            if int(n) not in repo.pulls:
+                return self._not_found()
+            return self.pull_events(repo, query, body, login, n)  # type: ignore[attr-defined]  # PullRoutes
+        events = [
+            self.fake.bodies.issue_event(self._repo_body(repo), issue.number, e.id, e.event, self._user(e.actor), e)
+            for e in issue.events
+        ]
+        return self._page(events, query, f"/repos/{repo.full_name}/issues/{n}/events")
 
     def _has_issue(self, repo: Repo, n: str) -> bool:
         return int(n) in repo.issues or int(n) in repo.pulls

@@ -63,12 +63,24 @@ class Pull:
 
 
 @dataclass
+class IssueEvent:
+    """One entry of an issue's timeline of events (`labeled`, `unlabeled`), as GitHub lists them."""
+
+    id: int
+    event: str
+    actor: str
+    label: str
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
 class Issue:
     number: int
     title: str
     body: str
     author: str
     labels: list[str] = field(default_factory=list)
+    events: list[IssueEvent] = field(default_factory=list)
 
 
 @dataclass

@@ -132,7 +132,9 @@ class Webhooks:
                 "diff_url": f"{self.fake.url}/{full_name}/pull/{issue}.diff",
                 "patch_url": f"{self.fake.url}/{full_name}/pull/{issue}.patch",
             }
-        body["comment"].update({"id": comment.id, "body": comment.body})
+        body["comment"].update(
+            {"id": comment.id, "body": comment.body, "created_at": comment.created_at, "updated_at": comment.updated_at}
+        )
         body["comment"]["user"] = self._user(body["comment"]["user"], comment.author)
         body["comment"]["url"] = f"{self.fake.url}/repos/{full_name}/issues/comments/{comment.id}"
         body["sender"] = self._user(body["sender"], comment.author)
@@ -147,7 +149,7 @@ class Webhooks:
         body["issue"].update({"number": issue, "title": item.title, "body": item.body})
         body["issue"]["user"] = self._user(body["issue"]["user"], item.author)
         body["label"]["name"] = label
-        body["issue"]["labels"] = [{**body["label"]}]
+        body["issue"]["labels"] = [{**body["label"], "name": name} for name in item.labels or [label]]
         body["sender"] = self._user(body["sender"], sender)
         return body
 

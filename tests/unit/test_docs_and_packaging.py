@@ -25,6 +25,7 @@ from pydantic_core import PydanticUndefined
 from bot import config as cfg
 from bot.config import AgentKind, BatonFile, Node, Settings, load_baton_file
 from bot.domain import Budget, Person
+from bot.retention import Retention
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
 from bot.sourceconfig.slack import SlackConfig
@@ -72,6 +73,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.RateLimit, "rate_limits.<service>."),
     (cfg.Schedule, "schedules[]."),
     (cfg.Cleanup, "cleanup."),
+    (Retention, "retention."),
     (GitHubConfig, "github."),
     (SlackConfig, "slack."),
     (LinearConfig, "linear."),

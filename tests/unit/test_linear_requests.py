@@ -1,11 +1,12 @@
 """What a Linear issue becomes as a request: the issue's text as delimited data the issue itself
-cannot break out of, and the repos it names or its team maps to."""
+cannot break out of, and the repos the requester's own words name or its team maps to."""
 
 from __future__ import annotations
 
 from bot.config import parse_baton_file
 from bot.domain import Actor, ReplyTo, Source, Trigger
 from bot.intake import build_spec
+from bot.untrusted import split_request
 from handlers.linear_runs import choose_repos, issue_request
 
 CONFIG = parse_baton_file(
@@ -36,12 +37,22 @@ def test_an_instruction_from_a_mention_is_part_of_the_headline() -> None:
     assert text.splitlines()[1] == "Asked in Linear: use the v2 client"
 
 
-def test_a_repos_line_in_the_description_names_the_repos() -> None:
-    assert choose_repos(CONFIG, "team-uuid", "ENG", "Do it.\nrepos: web, billing\n") == (["web", "billing"], None)
+def test_a_repos_line_in_a_listed_requesters_words_names_the_repos() -> None:
+    words = "Do it.\nrepos: web, billing\n"
+    assert choose_repos(CONFIG, "team-uuid", "ENG", words, may_widen=True) == (["web", "billing"], None)
 
 
-def test_inline_repo_options_count_as_naming_repos() -> None:
-    assert choose_repos(CONFIG, "team-uuid", "ENG", "Do it in repo=billing please") == (["billing"], None)
+def test_inline_repo_options_in_a_listed_requesters_words_count_as_naming_repos() -> None:
+    words = "Do it in repo=billing please"
+    assert choose_repos(CONFIG, "team-uuid", "ENG", words, may_widen=True) == (["billing"], None)
+
+
+def test_repos_beyond_the_teams_are_refused_by_name_unless_the_requester_may_widen() -> None:
+    repos, problem = choose_repos(CONFIG, "team-uuid", "ENG", "repos: api, billing")
+    assert repos == [] and problem == (
+        "`billing` is not among team ENG's repos (`api`); only people listed in `linear.allowed_users` "
+        "or `linear.allowed_teams` may add other repos."
+    )
 
 
 def test_without_names_the_teams_repos_are_used_by_key_or_id() -> None:
@@ -68,3 +79,10 @@ def test_the_spec_keeps_the_markers_and_takes_the_chosen_repos() -> None:
     assert spec.repos == ["web"]
     assert "<<<LINEAR-ISSUE ENG-7 n0nce>>>" in spec.trigger.request
     assert "<<<END-LINEAR-ISSUE ENG-7 n0nce>>>" in spec.trigger.request
+
+
+def test_the_requesters_words_are_the_headline_and_the_issue_text_is_what_is_quoted() -> None:
+    text = issue_request("ENG-7", "Add a flag @ops", "budget=$9", "u", "n0nce", instruction="use v2 budget=$2")
+    own, quoted = split_request(text)
+    assert own == "Linear issue ENG-7: Add a flag \uff20ops\nAsked in Linear: use v2 budget=$2"
+    assert quoted.startswith("Linear issue ENG-7 (u) follows between the markers")

@@ -6,9 +6,11 @@ import json
 import logging
 from pathlib import Path
 
+import pytest
 import structlog
 
-from bot.telemetry import binds_run_id, configure
+from bot.config import BatonFile, Settings
+from bot.telemetry import binds_run_id, configure, process_secrets
 
 
 def test_a_secret_value_is_redacted_from_every_field(tmp_path: Path) -> None:
@@ -85,3 +87,17 @@ def test_a_bound_run_id_reaches_lines_logged_inside_and_is_unbound_after(tmp_pat
     inside, outside = (json.loads(line) for line in log_file.read_text().splitlines()[-2:])
     assert (inside["event"], inside["run_id"]) == ("inside", "r4")
     assert (outside["event"], "run_id" in outside) == ("outside", False)
+
+
+def test_otlp_headers_and_other_token_named_settings_are_redacted_from_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer%20otlp-log-token-42,x-tenant=tenant-0042")
+    monkeypatch.setenv("PROXY_PASSWORD", "proxy-pass-9876")
+    monkeypatch.setenv("FEATURE_TOKEN_ENABLED", "true")  # too short to be a secret: left alone
+    log_file = tmp_path / "baton.log"
+    settings = Settings(home=tmp_path / ".baton", config=tmp_path / "absent.yml")
+    configure("json", secrets=process_secrets(settings, BatonFile()), log_file=log_file)
+    structlog.get_logger("t").info("exporting", auth="Bearer otlp-log-token-42", proxy="proxy-pass-9876", flag="true")
+    line = json.loads(log_file.read_text().splitlines()[-1])
+    assert (line["auth"], line["proxy"], line["flag"]) == ("[REDACTED]", "[REDACTED]", "true")

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.webhooks import WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
+from bot.webhooks import ByteBudget, WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
@@ -45,10 +45,10 @@ def test_a_json_array_is_not_a_payload() -> None:
     assert caught.value.status == 400
 
 
-def _app(limit: int) -> Starlette:
+def _app(limit: int, budget: ByteBudget | None = None) -> Starlette:
     async def endpoint(request: Request) -> Response:
         try:
-            body = await read_body(request, limit=limit)
+            body = await (read_body(request, limit=limit, budget=budget) if budget else read_body(request, limit=limit))
         except WebhookError as err:
             return error_response(err)
         return JSONResponse({"size": len(body)})
@@ -79,3 +79,28 @@ async def test_an_undeclared_oversized_stream_is_413() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.post("/hook", content=chunks())
     assert response.status_code == 413
+
+
+async def test_a_body_that_does_not_fit_the_unauthenticated_budget_waits_then_gets_503() -> None:
+    budget = ByteBudget(10, wait_s=0.05)
+    assert budget.try_take(8)  # another unsigned body holds most of it
+    transport = httpx.ASGITransport(app=_app(limit=10, budget=budget))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        refused = await client.post("/hook", content=b"12345")
+        budget.give(8)
+        read = await client.post("/hook", content=b"12345")
+    assert (refused.status_code, refused.headers["retry-after"]) == (503, "5")
+    assert read.json() == {"size": 5}
+    assert budget.used == 0
+
+
+async def test_an_undeclared_stream_takes_budget_as_it_arrives_and_gives_it_back() -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(3):
+            yield b"xxx"
+
+    budget = ByteBudget(8, wait_s=0.05)
+    transport = httpx.ASGITransport(app=_app(limit=10, budget=budget))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post("/hook", content=chunks())
+    assert response.status_code == 503 and budget.used == 0

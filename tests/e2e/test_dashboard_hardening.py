@@ -1,0 +1,87 @@
+"""The dashboard answers only under Baton's own names (a page that rebinds its domain to 127.0.0.1
+reaches nothing), and a token-like setting Baton did not define itself — the trace collector's
+`OTEL_EXPORTER_OTLP_HEADERS` — never reaches a repo's checks and is redacted wherever it surfaces."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.app import Runtime
+from bot.config import Settings, parse_baton_file
+from bot.domain import Decision, RunState
+from bot.web import create_web_app
+from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, make_repos, submit, until, wait_for
+from tests.fakes.served_app import serve
+
+OTLP_TOKEN = "otlp-sEcReT-0123456789"
+OTLP_HEADERS = f"authorization=Bearer%20{OTLP_TOKEN},x-scope-orgid=tenant-0042"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    settings = Settings(
+        home=tmp_path / ".baton", config=tmp_path / "absent.yml", public_url="https://baton.example.com"
+    )
+    runtime = Runtime(settings, parse_baton_file({}))
+    try:
+        with serve(create_web_app(runtime)) as url:
+            yield url
+    finally:
+        runtime.shutdown()
+
+
+def _status(url: str, host: str) -> int:
+    return httpx.get(f"{url}/", headers={"Host": host}, timeout=10).status_code
+
+
+def test_a_page_under_another_name_is_refused_even_from_loopback(served: str) -> None:
+    port = served.rsplit(":", 1)[1]
+    assert [_status(served, f"rebind.attacker.example:{port}"), _status(served, "rebind.attacker.example")] == [
+        403,
+        403,
+    ]
+
+
+def test_the_public_name_and_the_loopback_names_with_the_port_are_answered(served: str) -> None:
+    port = served.rsplit(":", 1)[1]
+    hosts = ["baton.example.com", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+    assert [_status(served, host) for host in hosts] == [200, 200, 200, 200]
+    assert _status(served, "localhost:1") == 403  # a loopback name on another port is another site
+
+
+async def test_otlp_headers_never_reach_checks_and_are_redacted_on_the_runs_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", OTLP_HEADERS)
+    leak, seen = tmp_path / "proxy-error.txt", tmp_path / "checks.env"
+    leak.write_text(f"proxy refused: Authorization: Bearer {OTLP_TOKEN}\n")
+    remotes = make_repos(tmp_path, ["api"])
+    checks = f"cat {leak}; env >> {seen}; echo --- >> {seen}; exit 1"
+    # The agent's summary echoes the header, as an error from a proxy in its path might.
+    summary = f"proxy refused: Authorization: Bearer {OTLP_TOKEN}"
+    runtime = start_runtime(
+        {
+            "repos": [{"name": "api", "url": str(remotes["api"]), "checks": checks}],
+            "agents": [agent("coder", "--append", "README.md", "v2", "--summary", summary)],
+            "playbooks": {"default": {"per_repo": {"agent": "coder"}}},  # red checks wait for a person
+        }
+    )
+    run_id = submit(runtime, "rename the endpoint", ["api"])
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
+    # The gate runs the checks again, this time on the forge (DBOS wants no running event loop).
+    await asyncio.to_thread(runtime.runs.decide, run_id, APPROVER, Decision.approve)
+    until("the checks ran twice", lambda: seen.exists() and seen.read_text().count("---") >= 2)
+
+    transport = httpx.ASGITransport(app=create_web_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+        page = await client.get(f"/runs/{run_id}")
+
+    assert "OTEL_EXPORTER_OTLP_HEADERS" not in seen.read_text() and OTLP_TOKEN not in seen.read_text()
+    assert page.status_code == 200 and "proxy refused" in page.text
+    assert OTLP_TOKEN not in page.text and "[REDACTED]" in page.text
+    assert not any(OTLP_TOKEN in str(c.checks_output) for c in runtime.store.changes(run_id))
