@@ -20,7 +20,7 @@ from bot.agents.script import ScriptAgent
 from bot.config import AgentConfig, Settings
 from bot.doctor import doctor_report
 from bot.domain import AgentResult, AgentStatus, AgentTask
-from bot.scm.git import run_git
+from bot.scm.git import git_result, run_git
 from tests.fakes.http_stub import StubHandler, StubServer
 
 PROBE = Path(__file__).parents[1] / "e2e" / "tools" / "sandbox_probe.py"
@@ -156,6 +156,48 @@ def test_git_works_for_a_sandboxed_agent_in_a_worktree_of_a_hidden_clone(baton_h
     result = _run(agent, tree)
     assert result.status is AgentStatus.succeeded, result.output_tail
     assert result.output_tail.splitlines() == [" M README.md", " 1 file changed, 1 insertion(+)"]
+
+
+def _clone_with_history(home: Path) -> Path:
+    main = home / "workspaces" / "run-1" / "api"
+    main.mkdir(parents=True)
+    run_git(["init", "--quiet", "--initial-branch=main"], main)
+    (main / "README.md").write_text("# api\n")
+    run_git(["add", "README.md"], main)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    run_git(["commit", "--quiet", "-m", "the first commit"], main, env)
+    return main
+
+
+WRITE_GIT = (
+    "git log --format=%s; "
+    "(echo 'env > /dev/null' > \"$(git rev-parse --git-path hooks)/post-commit\") 2>/dev/null || echo 'hook: denied'; "
+    "git config core.fsmonitor 'touch pwned' 2>/dev/null || echo 'config: denied'; "
+    "git -c user.name=a -c user.email=a@x commit -q --allow-empty -m mine 2>/dev/null || echo 'commit: denied'; "
+    "(rm -rf .git || mv .git elsewhere) 2>/dev/null; test -e .git && echo 'still there'"
+)
+
+
+@pytest.mark.parametrize("where", ["clone", "worktree"])
+def test_a_confined_agent_reads_the_history_but_cannot_write_the_git_directory(baton_home: Path, where: str) -> None:
+    main = _clone_with_history(baton_home)
+    workdir = main
+    if where == "worktree":
+        workdir = baton_home / "worktrees" / "run-1" / "api" / "candidate-1"
+        run_git(["worktree", "add", "--quiet", "--detach", str(workdir), "HEAD"], main)
+    before = run_git(["rev-parse", "HEAD"], workdir)
+    result = _run(_agent(baton_home, ["sh", "-c", WRITE_GIT], _confined(baton_home)), workdir)
+    assert result.status is AgentStatus.succeeded, result.output_tail
+    assert result.output_tail.splitlines() == [
+        "the first commit",
+        "hook: denied",
+        "config: denied",
+        "commit: denied",
+        "still there",
+    ]
+    assert run_git(["rev-parse", "HEAD"], workdir) == before
+    assert not (main / ".git" / "hooks" / "post-commit").exists()
+    assert git_result(["config", "--get", "core.fsmonitor"], main).stdout == ""
 
 
 def test_doctor_says_when_bwrap_is_missing_and_which_agents_run_unconfined(
