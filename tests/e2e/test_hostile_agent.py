@@ -137,4 +137,4 @@ def test_a_hostile_checks_command_takes_nothing_and_runs_nothing_of_its_own(root
     checks = " ".join(_hostile(root, "LOOT.txt"))
     outcome = _run(root, benign, checks)
     _assert_nothing_escaped(outcome)
-    assert "own env:" in outcome.pr()["change"]["checks_output"]  # it ran as the PR's checks
+    assert "looked around" in outcome.pr()["change"]["checks_output"]  # it ran as the PR's checks

@@ -19,7 +19,12 @@ from tests.gitutil import make_remote
 
 MB = 1024 * 1024
 # 150 MB of text lines: a diff of it is as large as the file (a binary file's diff would be one line).
-WRITE_BIG = "line = 'x' * 99 + '\\n'\nwith open('big.txt', 'w') as out:\n    for _ in range(150 * 1024 * 1024 // 100):\n        out.write(line)\n"
+WRITE_BIG = (
+    "line = 'x' * 99 + '\\n'\n"
+    "with open('big.txt', 'w') as out:\n"
+    "    for _ in range(150 * 1024 * 1024 // 100):\n"
+    "        out.write(line)\n"
+)
 
 
 def _databases(home: Path) -> int:

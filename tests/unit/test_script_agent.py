@@ -92,7 +92,10 @@ def test_task_text_is_never_interpreted_by_a_shell(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["homes"]
 
 
-OPTIONS = "import argparse; p = argparse.ArgumentParser(); p.add_argument('--out'); p.add_argument('words', nargs='*'); print(p.parse_args())"
+OPTIONS = (
+    "import argparse; p = argparse.ArgumentParser(); p.add_argument('--out'); "
+    "p.add_argument('words', nargs='*'); print(p.parse_args())"
+)
 
 
 def test_a_task_that_looks_like_an_option_reaches_the_command_as_data(tmp_path: Path) -> None:

