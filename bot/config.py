@@ -121,6 +121,9 @@ class AgentConfig(_Strict):
             raise ValueError(f"{self.kind} agents take no mcp_servers")
         if self.max_turns is not None and self.kind != "claude_code":
             raise ValueError("max_turns is only supported by claude_code")
+        relative = [p for p in self.isolation_writable if not p.startswith("/")]
+        if relative:
+            raise ValueError(f"isolation_writable takes absolute paths; got {', '.join(relative)}")
         return self
 
     @property

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.agents.registry import CLI_ADAPTERS
+from bot.agents.transcript import Transcript
 from bot.config import AgentConfig
 from bot.domain import AgentStatus
 from tests.agent_support import (
@@ -182,3 +183,18 @@ def test_an_error_in_the_stream_fails_the_step_even_with_exit_code_zero(
     result, _ = replay(kind, tmp_path, recording, exit_code=0)
     assert result.status is AgentStatus.failed
     assert error in result.summary
+
+
+def test_a_transcript_past_its_cap_keeps_its_newest_lines_and_says_what_it_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "step.log"
+    with Transcript(path, cap=4096) as transcript:
+        for n in range(2000):
+            transcript.write(f"line {n:04d}")
+    lines = path.read_text().splitlines()
+    assert path.stat().st_size <= 4096
+    assert lines[0].startswith("[baton: ") and lines[0].endswith(
+        " earlier bytes of output dropped; the transcript keeps its tail]"
+    )
+    assert lines[-1] == "line 1999"
+    numbers = [int(line.split()[1]) for line in lines[1:]]
+    assert numbers == list(range(numbers[0], 2000))  # whole lines, none lost after the cut

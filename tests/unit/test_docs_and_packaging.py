@@ -72,6 +72,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.RateLimit, "rate_limits.<service>."),
     (cfg.Schedule, "schedules[]."),
     (cfg.Cleanup, "cleanup."),
+    (cfg.Limits, "limits."),
     (GitHubConfig, "github."),
     (SlackConfig, "slack."),
     (LinearConfig, "linear."),
