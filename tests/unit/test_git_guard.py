@@ -120,3 +120,24 @@ def test_an_unconfined_agent_that_plants_a_hook_fails_its_step_naming_it(clone: 
     assert "fsmonitor" not in (clone / ".git" / "config").read_text()
     run_git(["commit", "-q", "--allow-empty", "-m", "Baton commits again"], clone)
     assert not (clone.parent / "stolen").exists()
+
+
+def test_an_embedded_repository_in_the_work_tree_is_never_entered(clone: Path, tmp_path: Path) -> None:
+    """Content an agent (or a repo) puts in the work tree: a nested repository whose own config
+    runs a program whenever git looks inside it. Baton commits the tree without looking inside."""
+    marker = tmp_path / "ran"
+    nested = clone / "vendor" / "lib"
+    nested.mkdir(parents=True)
+    run_git(["init", "-q"], nested)
+    (nested / "a.txt").write_text("a\n")
+    run_git(["add", "a.txt"], nested)
+    run_git(["commit", "-qm", "nested"], nested)
+    with (nested / ".git" / "config").open("a") as out:
+        out.write(f"[core]\n\tfsmonitor = touch {marker}; true\n")
+    (nested / "a.txt").write_text("changed\n")
+    ws = GitWorkspace(tmp_path / "runs", lambda name: RepoConfig(name=name, url="/unused"))
+    assert ws.commit_all(clone, "with an embedded repository") is not None
+    (nested / "a.txt").write_text("changed again\n")
+    run_git(["status", "--porcelain"], clone)
+    ws.commit_all(clone, "again")
+    assert not marker.exists()
