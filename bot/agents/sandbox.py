@@ -148,12 +148,12 @@ class Sandbox:
         return None
 
     def unavailable(self, confinement: Confinement) -> str:
-        """Why `confinement` cannot be had here, and the three ways out."""
+        """Why `confinement` cannot be had here: the three ways out first (a step's summary is cut
+        at 300 characters), then what bwrap said."""
         return (
-            f"{confinement.who} must run confined (bubblewrap), but {self.problem}. Install bubblewrap "
-            "(e.g. `apt-get install bubblewrap`); in a container, allow it to create namespaces (a seccomp "
-            "profile that permits them, e.g. `--security-opt seccomp=unconfined`, and unprivileged user "
-            f"namespaces on the host); or run it unconfined by writing {confinement.off_switch} in baton.yml"
+            f"{confinement.who} must run confined and cannot start: install bubblewrap, let this container "
+            "create namespaces (e.g. --security-opt seccomp=unconfined), or write "
+            f"{confinement.off_switch} in baton.yml (bwrap: {self.problem})"
         )
 
     def wrap(self, argv: list[str], workdir: Path, home: Path, confinement: Confinement) -> list[str]:
