@@ -196,7 +196,7 @@ def test_diff_includes_committed_uncommitted_and_untracked(ws: GitWorkspace) -> 
     assert "?? untracked.txt" in run_git(["status", "--porcelain"], path)
 
 
-def test_diff_between_two_commits_names_every_file_they_change(ws: GitWorkspace) -> None:
+def test_diff_stats_between_two_commits_count_and_name_every_file_they_change(ws: GitWorkspace) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     base = ws.head(path)
     (path / "README.md").write_text("edited\n")
