@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system-packages
 
-# Programs from the system (package:command): bubblewrap confines agents with `isolation: bwrap`,
+# Programs from the system (package:command): bubblewrap confines agents and checks (the default),
 # chromium + chromium-driver drive the dashboard's browser test. Installed with apt-get when missing
 # and possible (root or passwordless sudo); otherwise named, never an error.
 SYSTEM_PACKAGES := bubblewrap:bwrap chromium:chromium chromium-driver:chromedriver
@@ -29,7 +29,7 @@ system-packages:
 	  || echo "could not install:$$missing"; \
 	else echo "missing system packages:$$missing (install with apt-get)"; fi
 
-demo: $(STAMP)
+demo: $(STAMP) system-packages
 	@if [ -t 0 ]; then $(BIN)/baton demo; else $(BIN)/baton demo --yes; fi
 
 lint: $(STAMP)

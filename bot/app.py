@@ -21,11 +21,12 @@ from typing import Any
 import structlog
 from dbos import DBOS, DBOSClient, DBOSConfig
 
+from bot.agents.checks import ChecksRunner
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
-from bot.agents.sandbox import Sandbox, sqlite_files
+from bot.agents.sandbox import Sandbox, local_remotes, sqlite_files
 from bot.agents.script import ScriptAgent
 from bot.approvals import ApprovalService, GitHubCheck
-from bot.config import AgentConfig, BatonFile, Settings, load_baton_file
+from bot.config import AgentConfig, BatonFile, RepoConfig, Settings, load_baton_file
 from bot.domain import Actor, Source, utcnow
 from bot.engine.activities import stop_run_agents
 from bot.engine.deps import EngineDeps
@@ -40,6 +41,7 @@ from bot.ports import Agent
 from bot.ratelimit import Throttle, throttles, unthrottled
 from bot.scheduler import Scheduler
 from bot.schema import schema_problem
+from bot.scm.gitguard import remote_auth_env
 from bot.scm.github import GitHubForge
 from bot.scm.github_client import GitHubApi, GitHubCredentials
 from bot.scm.local import LocalForge
@@ -76,8 +78,11 @@ class Runtime:
         self.tracer = Tracer.from_environ(os.environ)
         home = settings.home.resolve()
         repo = self.config.repo
+        # What confines agents and checks: Baton's home, config, databases and local remotes hidden.
+        self.sandbox = self._sandbox()
+        checks = ChecksRunner(self.sandbox, home / "homes")
         # Each repo's PRs go to the forge its config names; sources add theirs (e.g. GitHub).
-        self.forges = ForgeRouter(self.config, LocalForge(home / "forge", repo, home / "forge-work"))
+        self.forges = ForgeRouter(self.config, LocalForge(home / "forge", repo, home / "forge-work", checks=checks))
         # GitHub: `forge: github` repos get real PRs in every process that runs work (serve and workers).
         github = GitHubCredentials(token=settings.github_token, api_url=settings.github_api_url)
         self.github_api = (
@@ -100,9 +105,10 @@ class Runtime:
             config=self.config,
             store=self.store,
             forge=self.forges,
-            workspace=GitWorkspace(home / "workspaces", repo),
+            workspace=GitWorkspace(home / "workspaces", repo, self.config.limits, self._remote_auth()),
             agents=AgentRegistry(self.config, self._agent_factories()),
             tracer=self.tracer,
+            checks_runner=checks,
         )
         # Runs are handed to DBOS by name; the edge, the clock and the CLI command them through `runs`.
         self.dispatch = Dispatch(self.store, settings.system_database_url, APP_VERSION)
@@ -143,18 +149,33 @@ class Runtime:
         """What an API client of `service` calls before each request (`rate_limits`)."""
         return self.throttles.get(service, unthrottled)
 
-    def _agent_factories(self) -> dict[str, Any]:
-        homes = self.settings.home.resolve() / "homes"
+    def _sandbox(self) -> Sandbox:
         settings = self.settings
         hidden = [settings.home, settings.config, *sqlite_files(settings.store_url)]
-        sandbox = Sandbox.detect(hidden + sqlite_files(settings.system_database_url))
+        return Sandbox.detect(hidden + sqlite_files(settings.system_database_url) + local_remotes(self.config))
+
+    def _remote_auth(self) -> Callable[[RepoConfig], dict[str, str]]:
+        """A GitHub repo's https remote gets Baton's token as a header of the git calls that reach it."""
+
+        def auth(cfg: RepoConfig) -> dict[str, str]:
+            if cfg.forge != "github" or not cfg.url.startswith("https://") or self.github_api is None:
+                return {}
+            token = self.github_api.git_token(cfg.github or "")
+            return remote_auth_env(cfg.url, token) if token else {}
+
+        return auth
+
+    def _agent_factories(self) -> dict[str, Any]:
+        homes = self.settings.home.resolve() / "homes"
+        sandbox = self.sandbox
 
         def script(config: AgentConfig) -> Agent:
             return ScriptAgent(config, homes, sandbox)
 
         factories: dict[str, Any] = {"script": script}
+        transcripts = self.config.limits.max_transcript_bytes
         for kind, adapter in CLI_ADAPTERS.items():
-            factories[kind] = partial(adapter, home_root=homes, sandbox=sandbox)
+            factories[kind] = partial(adapter, home_root=homes, sandbox=sandbox, transcript_bytes=transcripts)
         return factories
 
     # -- the durable executor -----------------------------------------------------------------

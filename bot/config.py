@@ -40,6 +40,11 @@ class RepoConfig(_Strict):
     url: str
     default_branch: str = "main"
     checks: str | None = None
+    # The checks command runs code an agent just wrote: confined like an agent (bot/agents/checks.py),
+    # with only these variables (`${NAME}` takes NAME from Baton's environment) and a HOME of its own.
+    checks_env: dict[str, str] = Field(default_factory=dict)
+    checks_isolation: Literal["none", "bwrap"] = "bwrap"
+    checks_network: Literal["none", "host"] = "none"
     depends_on: list[str] = Field(default_factory=list)
     forge: Literal["local", "github"] = "local"
     github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -90,8 +95,11 @@ class AgentConfig(_Strict):
     on_permission_denial: Literal["fail", "report"] = "fail"
     resume: bool = True
     # Confinement of the agent's process (bot/agents/sandbox.py); `sandbox` above is Codex's own.
-    isolation: Literal["none", "bwrap"] = "none"
+    # Confined unless `isolation: none` is written out; without a working bwrap it does not start.
+    isolation: Literal["none", "bwrap"] = "bwrap"
     isolation_network: Literal["none", "host"] = "none"
+    # Paths outside its workspace a confined agent may also write (caches, a shared scratch dir).
+    isolation_writable: list[str] = Field(default_factory=list)
 
     @_model_validator(mode="before")
     @classmethod
@@ -114,6 +122,9 @@ class AgentConfig(_Strict):
             raise ValueError(f"{self.kind} agents take no mcp_servers")
         if self.max_turns is not None and self.kind != "claude_code":
             raise ValueError("max_turns is only supported by claude_code")
+        relative = [p for p in self.isolation_writable if not p.startswith("/")]
+        if relative:
+            raise ValueError(f"isolation_writable takes absolute paths; got {', '.join(relative)}")
         return self
 
     @property
@@ -270,6 +281,14 @@ class Schedule(_Strict):
         return self
 
 
+class Limits(_Strict):
+    """Sizes past which a step fails (naming the limit) instead of reaching Baton's memory or databases."""
+
+    max_diff_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_file_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_transcript_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+
+
 class Cleanup(_Strict):
     workspaces_after_hours: float | None = Field(default=168, gt=0)
 
@@ -287,6 +306,7 @@ class BatonFile(_Strict):
     rate_limits: dict[Literal["github", "slack", "linear"], RateLimit] = Field(default_factory=dict)
     schedules: list[Schedule] = Field(default_factory=list)
     cleanup: Cleanup = Field(default_factory=Cleanup)
+    limits: Limits = Field(default_factory=Limits)
     github: GitHubConfig = Field(default_factory=GitHubConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     linear: LinearConfig = Field(default_factory=LinearConfig)

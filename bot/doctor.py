@@ -86,25 +86,38 @@ def _agents(config: BatonFile) -> list[str]:
 
 
 def _isolation(config: BatonFile) -> list[str]:
-    """Whether agents that ask for `isolation: bwrap` get it; without bwrap they run unconfined."""
+    """Which agents and checks run confined, which do not (each flagged), and whether the confined
+    ones can start here at all (without a working bwrap they cannot: never a silent fallback)."""
     sandbox = Sandbox.detect([])
-    problem = sandbox.problem
     confined = [a.name for a in config.agents if a.isolation == "bwrap"]
+    checked = [r.name for r in config.repos if r.checks and r.checks_isolation == "bwrap"]
+    names = [*confined, *(f"checks of {n}" for n in checked)]
+    working = f"bwrap: ✓ {sandbox.bwrap}" + (f" (confines {', '.join(names)})" if names else "")
+    lines = [working if sandbox.problem is None else f"bwrap: {sandbox.problem}"]
+    if sandbox.problem is not None and names:
+        who = [f"agent {name}" for name in confined] + [f"the checks of {name}" for name in checked]
+        lines.append(
+            f"  ✗ {', '.join(who)} must run confined and cannot start here: install bubblewrap, let this "
+            "container create namespaces, or write `isolation: none` (`checks_isolation: none`) to run unconfined"
+        )
     # A coding-agent CLI talks to its model; confined without a network, every step of it fails.
-    offline = [
+    lines += [
         f"  ✗ {a.name} ({a.kind}): isolation_network: none leaves it no way to its model; set isolation_network: host"
         for a in config.agents
         if a.isolation == "bwrap" and a.isolation_network == "none" and a.kind != "script"
     ]
-    if problem is None:
-        return [f"bwrap: ✓ {sandbox.bwrap}" + (f" (confines {', '.join(confined)})" if confined else ""), *offline]
-    line = f"bwrap: {problem}"
-    if not confined:
-        return [line]
-    return [
-        line,
-        f"  ✗ {', '.join(confined)} ask for isolation: bwrap but run unconfined (scrubbed environment, own HOME)",
+    lines += [
+        f"  ! agent {a.name} runs unconfined (isolation: none): it can read what the user Baton runs as can "
+        "(its files, credentials, other runs) and write its workspace's .git"
+        for a in config.agents
+        if a.isolation == "none"
     ]
+    lines += [
+        f"  ! the checks of {r.name} run unconfined (checks_isolation: none)"
+        for r in config.repos
+        if r.checks and r.checks_isolation == "none"
+    ]
+    return lines
 
 
 def _person(person: Person) -> str:

@@ -287,11 +287,29 @@ class AgentTask(BaseModel):
     transcript: list[str] = Field(default_factory=list)
 
 
+class DiffStats(BaseModel):
+    """The size of a change, measured by git: what run facts and checkpoints keep instead of the
+    diff itself (the diff lives in git, at the step's commit)."""
+
+    files: int = 0
+    insertions: int = 0
+    deletions: int = 0
+
+    @property
+    def lines(self) -> int:
+        return self.insertions + self.deletions
+
+
+FILES_KEPT = 200
+"""How many changed paths an AgentResult names (`diff_stats.files` counts them all)."""
+
+
 class AgentResult(BaseModel):
     status: AgentStatus
     summary: str = ""
-    diff: str = ""
+    diff_stats: DiffStats = Field(default_factory=DiffStats)
     files_changed: list[str] = Field(default_factory=list)
+    """At most FILES_KEPT of the changed paths."""
     usage: Usage = Field(default_factory=Usage)
     session_id: str | None = None
     output_tail: str = ""

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, Readiness, RunEvent, RunView
+from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, DiffStats, Readiness, RunEvent, RunView
 
 StopCheck = Callable[[], bool]
 """Asked while an agent works; True means the run was cancelled and the agent must be killed."""
@@ -30,6 +30,10 @@ class PushRejected(ForgeError):
 
 class MergeRefused(ForgeError):
     pass
+
+
+class ChangeTooLarge(ForgeError):
+    """A step's change is over one of `limits` (the message names the limit, and the file if one)."""
 
 
 class Agent(Protocol):
@@ -60,15 +64,22 @@ class Workspace(Protocol):
         ...
 
     def commit_all(self, path: Path, message: str) -> str | None:
-        """Commit every change as the bot; None when there was nothing to commit."""
+        """Commit every change as the bot; None when there was nothing to commit. Raises
+        ChangeTooLarge (committing nothing) when a changed file is over `limits.max_file_bytes`."""
         ...
 
-    def diff_between(self, path: Path, base_sha: str, head_sha: str) -> tuple[str, list[str]]:
-        """(unified diff, files changed) between two commits."""
+    def diff_stats(self, path: Path, base_sha: str, head_sha: str) -> tuple[DiffStats, list[str]]:
+        """(size of the change, some of its paths) between two commits. Raises ChangeTooLarge
+        when its unified diff is over `limits.max_diff_bytes`."""
+        ...
+
+    def diff_text(self, path: Path, base_sha: str, head_sha: str, max_bytes: int) -> str:
+        """The unified diff between two commits, for people: read from git, cut at `max_bytes`."""
         ...
 
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
-        """(unified diff, files changed) between `base_sha` and the working tree."""
+        """(unified diff cut at `limits.max_diff_bytes`, files changed) between `base_sha` and the
+        working tree."""
         ...
 
     def push(self, path: Path, repo: str, branch: str) -> str:

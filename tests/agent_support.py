@@ -64,14 +64,18 @@ def work_tree(root: Path) -> Path:
 def replay_agent(
     kind: str, tmp_path: Path, recording: Path, *, env: dict[str, str] | None = None, **fields: Any
 ) -> CliAgent:
-    """The adapter for `kind` with the replay shim (printing `recording`) as its CLI."""
+    """The adapter for `kind` with the replay shim (printing `recording`) as its CLI. Where the
+    shim records how it was started (REPLAY_RECORD, REPLAY_CHILD_PID) is writable to it, confined."""
+    env = env or {}
+    outside = [str(Path(env[k]).parent) for k in ("REPLAY_RECORD", "REPLAY_CHILD_PID") if k in env]
     config = AgentConfig.model_validate(
         {
             "name": f"{kind}-replay",
             "kind": kind,
             "command": [sys.executable, str(SHIM), str(recording)],
-            "env": env or {},
+            "env": env,
             "timeout_s": fields.pop("timeout_s", 20),
+            "isolation_writable": outside,
             **fields,
         }
     )

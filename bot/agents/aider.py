@@ -1,7 +1,9 @@
 """Aider: `aider --message <prompt> --yes-always`, whose only output is text for people.
 
 Baton commits, so aider's own commits are off (`--no-auto-commits --no-dirty-commits`), it must
-not touch `.gitignore` (`--no-gitignore`), and its history files live in the per-run HOME; its
+not touch `.gitignore` (`--no-gitignore`) nor the repo's config (the `.git` of a confined agent is
+read-only: a git identity reaches it through GIT_CONFIG_* instead), and its history files live in
+the per-run HOME; its
 `.aider*` caches are kept out of the diff through the clone's `info/exclude`. The text is read
 line by line: `Tokens: 1.2k sent, 20 received.` (plus `Cost: $… session.` when aider knows the
 model's price; otherwise tokens are priced with `usd_per_million_tokens`), `Applied edit to X`,
@@ -144,5 +146,14 @@ class AiderAgent(CliAgent):
             argv += ["--openai-api-base", url]
         if resume:
             argv.append("--restore-chat-history")
+        # Aider writes a placeholder git identity into the repo's config when it finds none; the
+        # clone's .git is read-only to a confined agent (and Baton commits), so it gets one here.
+        identity = {
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": "user.name",
+            "GIT_CONFIG_VALUE_0": "aider (via Baton)",
+            "GIT_CONFIG_KEY_1": "user.email",
+            "GIT_CONFIG_VALUE_1": "aider@baton.invalid",
+        }
         # A local price map: aider would otherwise try to download one at every start.
-        return Invocation(argv=argv, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+        return Invocation(argv=argv, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True", **identity})

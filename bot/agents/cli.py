@@ -7,12 +7,14 @@ for all of them:
 - a scrubbed environment (only what the agent's `env` lists, plus a per-run HOME) and the
   run's workspace as the working directory;
 - the process in its own group through `run_process` (timeout and cancel kill the group);
+- the process confined (bot/agents/confined.py: bwrap unless `isolation: none`, `.git` read-only
+  and checksummed around the step);
 - every output line parsed as it arrives into progress callbacks, and written (secrets
-  redacted) to a transcript file;
+  redacted) to a transcript file capped at `limits.max_transcript_bytes` (tail kept);
 - a watchdog that stops the CLI when it retries a failing endpoint more than `max_retries`
   times or spends more than the agent's step budget;
 - the result: status from the exit code AND the stream's own verdict (`is_error` wins over a
-  zero exit), permission denials, the diff measured from git, tokens and cost (the CLI's own
+  zero exit), permission denials, the files changed (from git), tokens and cost (the CLI's own
   cost when it reports one, else tokens priced with `usd_per_million_tokens`), and the session id, kept so
   a follow-up step can resume the session that produced the commit it builds on.
 """
@@ -24,9 +26,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from bot.agents import gitstate, mcp
+from bot.agents.confined import GitTampered, run_confined
 from bot.agents.process import (
     AgentEnvError,
     ProcessOutcome,
@@ -34,17 +36,19 @@ from bot.agents.process import (
     expand_env,
     redact,
     referenced_secrets,
-    run_process,
     scrubbed_env,
 )
-from bot.agents.sandbox import Sandbox
+from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
 from bot.agents.stream import StreamParser, StreamState, cost_from_tokens, short
+from bot.agents.transcript import Transcript
 from bot.config import AgentConfig
-from bot.domain import AgentResult, AgentStatus, AgentTask, Usage
+from bot.domain import FILES_KEPT, AgentResult, AgentStatus, AgentTask, Usage
 from bot.ports import ProgressSink, StopCheck
 
 SUMMARY_CHARS = 300
 TAIL_CHARS = 4000
+TRANSCRIPT_BYTES = 5 * 1024 * 1024
+"""The default cap of a transcript file (`limits.max_transcript_bytes`)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -109,11 +113,18 @@ class CliAgent:
     excludes: list[str] = []
     """Files the CLI writes into the work tree for itself, kept out of diffs and commits."""
 
-    def __init__(self, config: AgentConfig, home_root: Path, sandbox: Sandbox | None = None) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        home_root: Path,
+        sandbox: Sandbox | None = None,
+        transcript_bytes: int = TRANSCRIPT_BYTES,
+    ) -> None:
         self.config = config
         self.name = config.name
         self._home_root = home_root
-        self._sandbox = sandbox or Sandbox(bwrap=None)
+        self._sandbox = sandbox or default_sandbox()
+        self._transcript_bytes = transcript_bytes
 
     # -- what subclasses provide -----------------------------------------------------------------
     def invocation(self, task: AgentTask, workdir: Path, home: Path, resume: str | None) -> Invocation:
@@ -156,29 +167,34 @@ class CliAgent:
         transcript_path = transcripts / f"{safe_name(task.step_key)}.log"
         parser = self.parser(self._priced(progress), workdir)
         watchdog = _Watchdog(self, parser.state, should_stop)
-        with transcript_path.open("w", encoding="utf-8") as transcript:
+        with Transcript(transcript_path, self._transcript_bytes) as transcript:
 
             def on_line(line: str) -> None:
-                _write(transcript, redact(line, secrets))
+                transcript.write(redact(line, secrets))
                 parser.feed(line)
 
             try:
-                outcome = run_process(
-                    self._sandbox.wrap(invocation.argv, workdir, home, self.config),
+                outcome = run_confined(
+                    invocation.argv,
                     workdir,
+                    home,
                     env,
+                    Confinement.of_agent(self.config),
+                    self._sandbox,
                     self.config.timeout_s,
                     watchdog,
                     on_line,
                     on_start=reports_start(progress),
                 )
+            except (ConfinementUnavailable, GitTampered) as err:
+                return self._failed(str(err))
             except ProcessStartError as err:
                 return self._failed(f"agent {self.name}: {err}")
 
         result = self._result(outcome, parser.state, watchdog.reason, secrets)
-        diff, files = gitstate.changes(workdir, base) if base else ("", list(parser.state.files))
+        files = gitstate.changed_files(workdir) if base else sorted(parser.state.files)
         result = result.model_copy(
-            update={"diff": diff, "files_changed": files, "transcript_path": str(transcript_path)}
+            update={"files_changed": files[:FILES_KEPT], "transcript_path": str(transcript_path)}
         )
         self._remember(home, task, base, result)
         return result
@@ -302,11 +318,6 @@ class _Watchdog:
         if budget.max_usd is not None and cost > budget.max_usd:
             return f"stopped: step cost ${cost:.4f} is over its budget of ${budget.max_usd:.2f}"
         return None
-
-
-def _write(out: IO[str], line: str) -> None:
-    out.write(line + "\n")
-    out.flush()
 
 
 def _last_line(output: str) -> str:

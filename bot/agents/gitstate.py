@@ -1,15 +1,16 @@
 """What an agent changed in its working tree, read from git (never from what the agent says).
 
-Adapters call `head` before the agent starts and `changes` after it stops; the index is left alone
-(a scratch index is used), so the engine's own commit afterwards sees the tree exactly as the agent
-left it. `exclude` keeps a CLI's own bookkeeping files (aider's `.aider*`) out of every diff.
+Adapters call `head` before the agent starts and `changed_files` after it stops (read from `git
+status`, which leaves the tree as the agent left it for the engine's own commit; new files are not
+hashed, so a huge one costs nothing here — the engine's size limits refuse it). `exclude`
+keeps a CLI's own bookkeeping files (aider's `.aider*`) out of every diff.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bot.scm.git import GitError, add_excludes, git_result, worktree_diff
+from bot.scm.git import GitError, add_excludes, changed_paths, git_result
 
 
 def head(workdir: Path) -> str | None:
@@ -23,12 +24,12 @@ def parent(workdir: Path) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def changes(workdir: Path, base_sha: str) -> tuple[str, list[str]]:
-    """(unified diff, files changed) from `base_sha` to the working tree, untracked files included."""
+def changed_files(workdir: Path) -> list[str]:
+    """The paths that differ from HEAD in the working tree, untracked files included."""
     try:
-        return worktree_diff(workdir, base_sha)
+        return changed_paths(workdir)
     except GitError:
-        return "", []
+        return []
 
 
 def exclude(workdir: Path, patterns: list[str]) -> None:

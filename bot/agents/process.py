@@ -252,19 +252,23 @@ def run_process(
     )
 
 
-def _expand(key: str, value: str, source: Mapping[str, str]) -> str:
+def _expand(key: str, value: str, source: Mapping[str, str], what: str = "agent environment") -> str:
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in source:
-            raise AgentEnvError(
-                f"agent environment {key} refers to ${{{name}}}, but {name} is not set in Baton's environment"
-            )
+            raise AgentEnvError(f"{what} {key} refers to ${{{name}}}, but {name} is not set in Baton's environment")
         return source[name]
 
     return _REF.sub(one, value)
 
 
-def scrubbed_env(allowed: Mapping[str, str], home: Path, *, source: Mapping[str, str] | None = None) -> dict[str, str]:
+def scrubbed_env(
+    allowed: Mapping[str, str],
+    home: Path,
+    *,
+    source: Mapping[str, str] | None = None,
+    what: str = "agent environment",
+) -> dict[str, str]:
     """The complete environment for an agent: a minimal base plus exactly what its config lists.
 
     Base: PATH from Baton's own, HOME=`home`, LANG/LC_ALL=C.UTF-8, TMPDIR=`home`/tmp (both
@@ -284,7 +288,7 @@ def scrubbed_env(allowed: Mapping[str, str], home: Path, *, source: Mapping[str,
         "TMPDIR": str(tmp),
     }
     for key, value in allowed.items():
-        env[key] = _expand(key, value, parent)
+        env[key] = _expand(key, value, parent, what)
     return env
 
 

@@ -17,17 +17,17 @@ import re
 import shlex
 from pathlib import Path
 
-from bot.agents.cli import SUMMARY_CHARS, TAIL_CHARS, exit_reason, reports_start
+from bot.agents.cli import SUMMARY_CHARS, TAIL_CHARS, exit_reason, positional, reports_start
+from bot.agents.confined import GitTampered, run_confined
 from bot.agents.process import (
     AgentEnvError,
     ProcessOutcome,
     ProcessStartError,
     redact,
     referenced_secrets,
-    run_process,
     scrubbed_env,
 )
-from bot.agents.sandbox import Sandbox
+from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
 from bot.config import AgentConfig
 from bot.domain import AgentResult, AgentStatus, AgentTask, Usage
 from bot.ports import ProgressSink, StopCheck
@@ -46,10 +46,13 @@ def _trim(text: str, limit: int = SUMMARY_CHARS) -> str:
 def command_argv(command: list[str] | str, values: dict[str, str]) -> list[str]:
     """The argv to run: `command` (split with shlex if a string) with `{task}` etc. filled in.
 
-    One pass per argument, so text substituted in is never scanned for placeholders again.
+    One pass per argument, so text substituted in is never scanned for placeholders again. An
+    argument the config does not start with `-` never starts with one after substitution (a
+    leading space is added, as the CLI adapters do): untrusted text is never read as an option.
     """
     args = shlex.split(command) if isinstance(command, str) else list(command)
-    return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in args]
+    filled = [_PLACEHOLDER.sub(lambda m: values[m.group(1)], arg) for arg in args]
+    return [new if old.startswith("-") else positional(new) for old, new in zip(args, filled, strict=True)]
 
 
 class _Reporter:
@@ -101,7 +104,7 @@ class ScriptAgent:
         self.config = config
         self.name = config.name
         self._home_root = home_root
-        self._sandbox = sandbox or Sandbox(bwrap=None)
+        self._sandbox = sandbox or default_sandbox()
 
     def home_for(self, run_id: str) -> Path:
         """The per-run HOME this agent gets: `<home_root>/<run_id>/<agent>`."""
@@ -133,16 +136,27 @@ class ScriptAgent:
             secrets = referenced_secrets(self.config.env)
         except AgentEnvError as err:
             return self._failed(str(err))
-        argv = self._sandbox.wrap(argv, workdir, home, self.config)
         env.update({f"BATON_{key.upper()}": value for key, value in values.items()})
         # A group chat's shared transcript, one turn per line, for agents that take part in one.
         env["BATON_TRANSCRIPT"] = "\n".join(task.transcript).replace("\0", "")
 
         reporter = _Reporter(progress, secrets, self.config.usd_per_million_tokens)
+        confinement = Confinement.of_agent(self.config)
         try:
-            outcome = run_process(
-                argv, workdir, env, self.config.timeout_s, should_stop, reporter, on_start=reports_start(progress)
+            outcome = run_confined(
+                argv,
+                workdir,
+                home,
+                env,
+                confinement,
+                self._sandbox,
+                self.config.timeout_s,
+                should_stop,
+                reporter,
+                on_start=reports_start(progress),
             )
+        except (ConfinementUnavailable, GitTampered) as err:
+            return self._failed(str(err))
         except ProcessStartError as err:
             return self._failed(f"agent {self.name}: {err}")
         return self._result(outcome, reporter, secrets)

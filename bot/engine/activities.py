@@ -19,7 +19,6 @@ from typing import Any
 import structlog
 from dbos import DBOS
 
-from bot.agents.process import run_process, scrubbed_env
 from bot.agents.registry import UnknownAgent
 from bot.domain import (
     AgentResult,
@@ -27,6 +26,7 @@ from bot.domain import (
     AgentTask,
     ChangeSet,
     CheckOutcome,
+    DiffStats,
     RunSpec,
     RunState,
     Step,
@@ -37,6 +37,7 @@ from bot.engine import budget as budgets
 from bot.engine import traced
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
+from bot.ports import ChangeTooLarge
 from bot.untrusted import clean, inert, quote, split_request
 
 log = structlog.get_logger(__name__)
@@ -213,11 +214,8 @@ def invoke_agent(
     if over and result.ok:
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
     if result.ok:
-        # The diff is measured from what was committed, never taken from the agent's own words.
-        sha = deps.workspace.commit_all(path, f"{name}: {result.summary or 'agent changes'}"[:200])
-        diff, files = deps.workspace.diff_between(path, expected_head, sha) if sha else ("", [])
-        result = result.model_copy(update={"commit_sha": sha or expected_head, "diff": diff, "files_changed": files})
-    else:
+        result = _commit(deps, path, expected_head, f"{name}: {result.summary or 'agent changes'}"[:200], result)
+    if not result.ok:
         deps.workspace.reset_to(path, expected_head)
     total = deps.store.add_usage(task.run_id, result.usage)
 
@@ -241,6 +239,17 @@ def invoke_agent(
         deps.store.put_fact(task.run_id, done_key, {**record, "key": emit.next_key()})
     emit("step_finished", data, step)
     return outcome
+
+
+def _commit(deps: EngineDeps, path: Path, base: str, message: str, result: AgentResult) -> AgentResult:
+    """Commit what the agent changed and measure it from git (never from the agent's own words):
+    stats and the commit SHA only — the diff stays in git. A change over `limits` fails the step."""
+    try:
+        sha = deps.workspace.commit_all(path, message)
+        stats, files = deps.workspace.diff_stats(path, base, sha) if sha else (DiffStats(), [])
+    except ChangeTooLarge as err:
+        return result.model_copy(update={"status": AgentStatus.failed, "summary": str(err)})
+    return result.model_copy(update={"commit_sha": sha or base, "diff_stats": stats, "files_changed": files})
 
 
 def _finished_before(deps: EngineDeps, run_id: str, done_key: str | None) -> StepOutcome | None:
@@ -297,21 +306,24 @@ def workspace_checks(
     path = path or deps.workspace.locate(run_id, repo, branch)
     deps.workspace.reset_to(path, expected_head)
     deps.store.save_step(step)
-    home = deps.settings.home / "homes" / run_id / "checks"
-    home.mkdir(parents=True, exist_ok=True)
-    env = scrubbed_env({"PYTHONDONTWRITEBYTECODE": "1"}, home)
-    env["PATH"] = os.environ.get("PATH", env.get("PATH", ""))
     with traced.step(deps, "checks", repo=repo, step=key) as span:
-        outcome = run_process(["sh", "-c", command], path, env, 900.0, _stop_check(deps, run_id), None, None)
-        passed = outcome.exit_code == 0 and not outcome.timed_out and not outcome.cancelled
+        outcome = deps.checks.run(
+            deps.config.repo(repo),
+            path,
+            expected_head,
+            key=f"{run_id}/checks",
+            timeout_s=900.0,
+            should_stop=_stop_check(deps, run_id),
+        )
+        passed = outcome.passed
         if span is not None:
             span.set_attribute("baton.state", "passed" if passed else "failed")
     deps.workspace.reset_to(path, expected_head)
     step.state = StepState.succeeded if passed else StepState.failed
     step.finished_at = utcnow()
-    step.detail = "passed" if passed else outcome.output[-300:]
+    step.detail = "passed" if passed else outcome.output_tail[-300:]
     deps.store.save_step(step)
-    return CheckOutcome(passed=passed, output_tail=outcome.output[-4000:], sha=expected_head)
+    return outcome
 
 
 def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str, head: str) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.agents.checks import ChecksRunner
 from bot.agents.registry import AgentRegistry
+from bot.agents.sandbox import default_sandbox
 from bot.config import BatonFile, Settings
 from bot.ports import Forge, Workspace
 from bot.store import Store
@@ -21,6 +23,14 @@ class EngineDeps:
     workspace: Workspace
     agents: AgentRegistry
     tracer: Tracer = field(default_factory=Tracer.disabled)
+    checks_runner: ChecksRunner | None = None
+
+    @property
+    def checks(self) -> ChecksRunner:
+        """How a repo's checks command runs (confined; the composition root's sandbox)."""
+        if self.checks_runner is None:
+            self.checks_runner = ChecksRunner(default_sandbox(), self.settings.home.resolve() / "homes")
+        return self.checks_runner
 
     @property
     def scratch(self) -> Path:

@@ -71,7 +71,7 @@ def _candidate(
         status=result.status,
         summary=result.summary or outcome.run_budget_exceeded or "",
         head=result.commit_sha if result.ok and result.commit_sha else head,
-        diff_lines=len(result.diff.splitlines()),
+        diff_lines=result.diff_stats.lines,
         cost_usd=result.usage.cost_usd,
     )
     if checks and candidate.ok and candidate.head != head:

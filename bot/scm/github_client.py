@@ -133,6 +133,15 @@ class GitHubApi:
             self._clients[installation] = traced(Github(auth=auth, **self._kwargs()), self._tracer)
         return self._clients[installation]
 
+    def git_token(self, full_name: str) -> str | None:
+        """The token git pushes to `full_name` with: GITHUB_TOKEN, or the App installation's
+        current token (refreshed by PyGithub before it expires)."""
+        if self.credentials.token is not None:
+            return self.credentials.token.get_secret_value()
+        auth = self._app_auth().get_installation_auth(self._installation(full_name))
+        token: str = auth.token
+        return token
+
     def repo(self, full_name: str) -> Repository:
         return self.client(full_name).get_repo(full_name)  # lazy: no request until a field is read
 

@@ -4,8 +4,9 @@ A pull request is a JSON record under `state_dir/<repo>/<number>.json` (title, b
 head SHA, state, checks, merge SHA). Records are written to a temp file and renamed into place, and
 every read-modify-write holds an `fcntl` lock on `state_dir/<repo>/.lock`, so two processes sharing
 the directory never number two PRs alike, open two PRs for one branch, or merge one twice. Checks
-run the repo's `checks` command in a fresh checkout of the head SHA; merges are real `--no-ff`
-merges pushed to the remote's default branch, guarded by the SHA the approval was given for.
+run the repo's `checks` command in a fresh checkout of the head SHA, confined and with only its
+`checks_env` (bot/agents/checks.py); merges are real `--no-ff` merges pushed to the remote's
+default branch, guarded by the SHA the approval was given for.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,19 +22,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from bot.agents.checks import ChecksRunner
+from bot.agents.sandbox import default_sandbox
 from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
 from bot.ports import ForgeError, MergeRefused
 from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
-from bot.secret_names import is_secret_name
 
 OUTPUT_TAIL = 4000
-_SECRET_PREFIXES = ("BATON_", "SLACK_", "GITHUB_", "LINEAR_", "OTEL_")
-
-
-def _check_env() -> dict[str, str]:
-    """The environment for a repo's checks: agent-written code gets none of the bot's secrets."""
-    return {k: v for k, v in os.environ.items() if not (k.startswith(_SECRET_PREFIXES) or is_secret_name(k))}
 
 
 class PullRecord(BaseModel):
@@ -59,11 +53,13 @@ class LocalForge:
         repos: Callable[[str], RepoConfig],
         workdir: Path,
         checks_timeout_s: float = 1800.0,
+        checks: ChecksRunner | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.workdir = workdir
         self.checks_timeout_s = checks_timeout_s
         self._repos = repos
+        self._checks = checks or ChecksRunner(default_sandbox(), workdir / "homes")
 
     # -- Forge -------------------------------------------------------------------------------
 
@@ -110,7 +106,7 @@ class LocalForge:
         else:
             try:
                 with self._checkout(cfg, sha, f"checks-{cfg.name}-{change.number}-") as tree:
-                    outcome = self._run_command(cfg.checks, tree, sha)
+                    outcome = self._run_command(cfg, tree, sha, change)
             except ForgeError as err:  # no checkout: a failed check, never a stuck "pending"
                 outcome = CheckOutcome(passed=False, output_tail=str(err), sha=sha)
         state = ChecksState.passed if outcome.passed else ChecksState.failed
@@ -217,28 +213,10 @@ class LocalForge:
         finally:
             shutil.rmtree(tree, ignore_errors=True)
 
-    def _run_command(self, command: str, cwd: Path, sha: str) -> CheckOutcome:
-        proc = subprocess.Popen(
-            ["sh", "-c", command],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=_check_env(),
-            start_new_session=True,  # its own process group, so a timeout kills every child
-        )
-        try:
-            raw, _ = proc.communicate(timeout=self.checks_timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raw, _ = proc.communicate()
-            timed_out = True
-        output = raw.decode("utf-8", errors="replace")
-        if timed_out:
-            output += f"\nchecks timed out after {self.checks_timeout_s:.0f}s"
-        passed = proc.returncode == 0 and not timed_out
-        return CheckOutcome(passed=passed, output_tail=output[-OUTPUT_TAIL:], sha=sha)
+    def _run_command(self, cfg: RepoConfig, cwd: Path, sha: str, change: ChangeSet) -> CheckOutcome:
+        key = f"{change.run_id or 'forge'}/checks-{cfg.name}-{change.number}"
+        outcome = self._checks.run(cfg, cwd, sha, key=key, timeout_s=self.checks_timeout_s)
+        return outcome.model_copy(update={"output_tail": outcome.output_tail[-OUTPUT_TAIL:]})
 
     def _record_checks(self, cfg: RepoConfig, number: int, sha: str, state: ChecksState, output: str) -> None:
         with self._locked(cfg):

@@ -3,6 +3,11 @@
 `GitWorkspace` implements `bot.ports.Workspace` over the git CLI. Each run gets its own clone at
 `root/<run_id>/<repo>`, made in a temporary sibling directory and renamed into place, so a crash
 mid-clone leaves nothing that looks finished; `prepare` is safe to call again after a restart.
+
+A change is measured, never held: `commit_all` refuses a changed file over `limits.max_file_bytes`
+before git reads it, `diff_stats` counts the diff's bytes as git streams it (over
+`limits.max_diff_bytes` is refused) and keeps only numbers. A remote that needs a credential gets
+it from `remote_auth` for the one git call that talks to it (clone, fetch, push), never in a file.
 """
 
 from __future__ import annotations
@@ -10,22 +15,48 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from bot.config import RepoConfig
-from bot.ports import PushRejected
-from bot.scm.git import GitError, add_excludes, failure_tail, git_ok, git_result, run_git, worktree_diff
+from bot.config import Limits, RepoConfig
+from bot.domain import DiffStats
+from bot.ports import ChangeTooLarge, PushRejected
+from bot.scm.git import (
+    GitError,
+    add_excludes,
+    changed_paths,
+    diff_size,
+    diff_stats,
+    diff_text,
+    failure_tail,
+    git_ok,
+    git_result,
+    run_git,
+    worktree_diff,
+)
 
 _SLUG_MAX = 40
 _SAFE_COMPONENT = re.compile(r"[^A-Za-z0-9_-]+")
 _MARKER_KEY = "baton.repo"
 # What tools leave behind when an agent runs a repo's tests: never part of a change. Goes in the
 # clone's own `.git/info/exclude`, so a repo's `.gitignore` (and anything it tracks) is untouched.
-BUILD_LITTER = ("__pycache__/", "*.py[cod]", ".pytest_cache/", ".mypy_cache/", ".ruff_cache/", ".tox/", ".venv/")
-"""Set in a clone's own config as its last step: a clone without it is half-made."""
+# The agent CLIs' own bookkeeping files (aider's) too: written at clone time, so no step later
+# writes `.git/info/` while another step's snapshot of it is open (concurrent best-of).
+BUILD_LITTER = (
+    "__pycache__/",
+    "*.py[cod]",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    ".tox/",
+    ".venv/",
+    ".aider*",
+)
+RemoteAuth = Callable[[RepoConfig], Mapping[str, str]]
+"""The git environment a repo's remote needs (e.g. `remote_auth_env`), for the calls that reach it."""
 
 
 def _slug(text: str) -> str:
@@ -50,9 +81,17 @@ def branch_name(run_id: str, request: str) -> str:
 class GitWorkspace:
     """`bot.ports.Workspace` over real git: one clone per run and repo under `root`."""
 
-    def __init__(self, root: Path, repos: Callable[[str], RepoConfig]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        repos: Callable[[str], RepoConfig],
+        limits: Limits | None = None,
+        remote_auth: RemoteAuth | None = None,
+    ) -> None:
         self.root = root
         self._repos = repos
+        self.limits = limits or Limits()
+        self._remote_auth = remote_auth
 
     def path_for(self, run_id: str, repo: str) -> Path:
         return self.root / _safe_component(run_id, "run") / _safe_component(repo, "repo")
@@ -65,7 +104,7 @@ class GitWorkspace:
         else:
             if run_git(["remote", "get-url", "origin"], path) != cfg.url:
                 run_git(["remote", "set-url", "origin", cfg.url], path)
-            run_git(["fetch", "--prune", "--quiet", "origin"], path)
+            run_git(["fetch", "--prune", "--quiet", "origin"], path, self._auth(cfg))
         self._switch_to(path, cfg, branch)
         return path
 
@@ -89,6 +128,7 @@ class GitWorkspace:
         run_git(["clean", "-fdxq"], path)
 
     def commit_all(self, path: Path, message: str) -> str | None:
+        self._refuse_large_files(path)
         run_git(["add", "-A"], path)
         commit = ["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-m", message]
         made = git_result(commit, path)
@@ -98,15 +138,34 @@ class GitWorkspace:
             raise GitError(["commit"], made.returncode, failure_tail(made))
         return self.head(path)
 
-    def diff_between(self, path: Path, base_sha: str, head_sha: str) -> tuple[str, list[str]]:
-        common = ["-c", "core.quotePath=false", "diff", "--no-renames", base_sha, head_sha, "--"]
-        text = run_git(common, path, strip=False)
-        names = run_git([*common[:3], "--name-only", "-z", *common[3:]], path, strip=False)
-        return text, sorted(n for n in names.split("\0") if n)
+    def diff_stats(self, path: Path, base_sha: str, head_sha: str) -> tuple[DiffStats, list[str]]:
+        limit = self.limits.max_diff_bytes
+        size = diff_size(path, base_sha, head_sha, stop_after=limit)
+        if size > limit:
+            raise ChangeTooLarge(f"the change's diff is over limits.max_diff_bytes ({limit} bytes)")
+        return diff_stats(path, base_sha, head_sha)
+
+    def diff_text(self, path: Path, base_sha: str, head_sha: str, max_bytes: int) -> str:
+        return diff_text(path, base_sha, head_sha, max_bytes)
 
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
         """Base vs working tree: committed, uncommitted and untracked; the index is left alone."""
-        return worktree_diff(path, base_sha)
+        self._refuse_large_files(path)
+        return worktree_diff(path, base_sha, self.limits.max_diff_bytes)
+
+    def _refuse_large_files(self, path: Path) -> None:
+        """ChangeTooLarge naming the first changed file over `limits.max_file_bytes` (by its size on
+        disk: git has not read it yet, and never will)."""
+        limit = self.limits.max_file_bytes
+        for name in changed_paths(path):
+            try:
+                info = (path / name).lstat()
+            except OSError:
+                continue  # deleted
+            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+                raise ChangeTooLarge(
+                    f"{name} is {info.st_size} bytes, over limits.max_file_bytes ({limit} bytes); nothing was committed"
+                )
 
     def push(self, path: Path, repo: str, branch: str) -> str:
         """Force-push the bot's branch, but never over a commit we have not built on.
@@ -123,7 +182,7 @@ class GitWorkspace:
         else:
             lease = [f"--force-with-lease={ref}:"]  # the branch must not exist there yet
         push = ["push", "--porcelain", "--no-verify", *lease, "origin", f"{ref}:{ref}"]
-        proc = git_result(push, path)
+        proc = git_result(push, path, self._auth(cfg))
         if proc.returncode != 0:
             tail = failure_tail(proc)
             rejected = re.search(r"rejected|declined|stale info", tail)
@@ -159,7 +218,8 @@ class GitWorkspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
-            run_git(["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)], path.parent)
+            clone = ["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)]
+            run_git(clone, path.parent, self._auth(cfg))
             default_ref = f"refs/remotes/origin/{cfg.default_branch}"
             if not git_ok(["rev-parse", "--verify", "--quiet", default_ref], tmp):
                 raise GitError(
@@ -173,6 +233,9 @@ class GitWorkspace:
             os.replace(tmp, path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _auth(self, cfg: RepoConfig) -> Mapping[str, str] | None:
+        return self._remote_auth(cfg) if self._remote_auth is not None else None
 
     def _switch_to(self, path: Path, cfg: RepoConfig, branch: str) -> None:
         run_git(["check-ref-format", "--branch", branch], path)

@@ -95,6 +95,8 @@ def codex_agent(command: list[str], server: ModelServer, **extra: Any) -> dict[s
         "env": {"FAKE_OPENAI_KEY": "sk-fake-codex"},
         "usd_per_million_tokens": [1.25, 10.0],
         "timeout_s": 60,
+        # Confined (the default), with the host's network: its model is a loopback server.
+        "isolation_network": "host",
         **extra,
     }
 
@@ -117,6 +119,8 @@ def opencode_agent(command: list[str], server: ModelServer, **extra: Any) -> dic
         "base_url": f"{server.url}/v1",
         "env": {"ANTHROPIC_API_KEY": "sk-fake-opencode"},
         "timeout_s": 60,
+        # Confined (the default), with the host's network: its model is a loopback server.
+        "isolation_network": "host",
         **extra,
     }
 
@@ -138,6 +142,8 @@ def aider_agent(command: list[str], server: ModelServer, **extra: Any) -> dict[s
         "env": {"OPENAI_API_KEY": "sk-fake-aider"},
         "usd_per_million_tokens": [2.0, 8.0],
         "timeout_s": 60,
+        # Confined (the default), with the host's network: its model is a loopback server.
+        "isolation_network": "host",
         **extra,
     }
 
@@ -161,6 +167,8 @@ def claude_agent(command: list[str], server: ModelServer, **extra: Any) -> dict[
         "env": {"ANTHROPIC_API_KEY": "sk-ant-fake"},
         "allowed_tools": ["Bash"],
         "timeout_s": 60,
+        # Confined (the default), with the host's network: its model is a loopback server.
+        "isolation_network": "host",
         **extra,
     }
 

@@ -26,11 +26,16 @@ APPROVER = Actor(source=Source.cli, id="approver", display="approver")
 
 
 def agent(name: str, *args: str, timeout: float = 30, **extra: Any) -> dict[str, Any]:
+    """A scripted agent. The files it reports through outside its workspace (`--count`, `--marker`,
+    `--block-until`: absolute paths) are in folders its config lists as `isolation_writable`, as an
+    operator would list a cache: confined, it sees nothing else outside its workspace."""
+    outside = sorted({str(Path(arg).parent) for arg in args if arg.startswith("/")})
     return {
         "name": name,
         "kind": "script",
         "command": [sys.executable, str(TOOL), *args],
         "timeout_s": timeout,
+        **({"isolation_writable": outside} if outside else {}),
         **extra,
     }
 
@@ -126,6 +131,29 @@ def process_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state != "Z"
+
+
+def agent_alive(mark: Path, pid: int) -> bool:
+    """Whether the agent that wrote `pid` to `mark` (a file named in its argv) still runs."""
+    return agent_host_pid(mark, pid) is not None
+
+
+def agent_host_pid(mark: Path, pid: int) -> int | None:
+    """The live process (its pid here) of the agent that wrote `pid` to `mark`, a file named in its
+    argv. Confined, it wrote its pid in its sandbox's own PID namespace: the host's /proc tells
+    which process that is (the last pid of its `NSpid`)."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if str(mark).encode() not in argv:
+            continue
+        nspid = next((line.split()[1:] for line in status.splitlines() if line.startswith("NSpid:")), [])
+        if nspid and int(nspid[-1]) == pid and process_alive(int(proc.name)):
+            return int(proc.name)
+    return None
 
 
 def lines(path: Path) -> list[str]:

@@ -64,8 +64,10 @@ class Baton:
         log = Path(self.env["BATON_HOME"]) / f"{self.args[0]}-{time.monotonic_ns()}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
+            # BATON_TEST_PID is the process's own pid (`exec` keeps the shell's): the slot agents
+            # it runs record it as their parent, which a confined agent cannot see for itself.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot", *self.args],
+                ["sh", "-c", 'export BATON_TEST_PID=$$; exec "$0" "$@"', sys.executable, "-m", "bot", *self.args],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -83,7 +85,7 @@ class Baton:
 class Invocation:
     run: str
     repo: str
-    pid: int
+    id: str
     parent: int
     ended: bool = False
 
@@ -96,15 +98,15 @@ class AgentLog:
     invocations: list[Invocation] = field(default_factory=list)
 
     def read(self) -> AgentLog:
-        by_pid: dict[int, Invocation] = {}
+        by_id: dict[str, Invocation] = {}
         path = self.root / "invocations.log"
         for line in path.read_text().splitlines() if path.exists() else []:
-            kind, run, repo, pid, *rest = line.split()
+            kind, run, repo, made, *rest = line.split()
             if kind == "start":
-                by_pid[int(pid)] = Invocation(run, repo, int(pid), int(rest[0]))
+                by_id[made] = Invocation(run, repo, made, int(rest[0]))
             else:
-                by_pid[int(pid)].ended = True
-        self.invocations = list(by_pid.values())
+                by_id[made].ended = True
+        self.invocations = list(by_id.values())
         return self
 
     def running_under(self, parent: int) -> list[Invocation]:
@@ -121,10 +123,16 @@ class AgentLog:
         return path.read_text().splitlines() if path.exists() else []
 
     def kill_orphans(self) -> None:
-        for invocation in self.invocations:
-            if process_alive(invocation.pid):
+        """Kill what is left of the slot agents writing here (found by their `--log` in /proc)."""
+        mark = str(self.root).encode()
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(SLOT_AGENT).encode() in argv and mark in argv and process_alive(int(proc.name)):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(invocation.pid, signal.SIGKILL)
+                    os.kill(int(proc.name), signal.SIGKILL)
 
 
 @dataclass
@@ -202,9 +210,18 @@ def cluster(tmp_path: Path, database_url: str, repos: list[str], concurrency: di
         fake.grant(f"acme/{name}", REQUESTER, "write")
         fake.grant(f"acme/{name}", APPROVER, "maintain")
     agents = AgentLog(tmp_path / "agents")
+    agents.root.mkdir(parents=True, exist_ok=True)
     config = config_dict(remotes)
     command = [sys.executable, str(SLOT_AGENT), "--log", str(agents.root), "--slots", str(concurrency["per_repo"])]
-    config["agents"] = [{"name": "marker", "kind": "script", "command": command, "timeout_s": 60}]
+    marker = {
+        "name": "marker",
+        "kind": "script",
+        "command": command,
+        "timeout_s": 60,
+        "env": {"PARENT_PID": "${BATON_TEST_PID}"},
+        "isolation_writable": [str(agents.root)],
+    }
+    config["agents"] = [marker]
     config["routing"] = {"default_agent": "marker"}
     config["playbooks"] = {"default": {"per_repo": {"agent": "marker"}}}
     config["approval"] = {"require_green_checks": False}

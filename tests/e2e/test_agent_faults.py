@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bot.domain import RunState, StepState
-from tests.e2e.conftest import RuntimeFactory, agent, lines, make_repos, process_alive, repo_entries, submit, wait_for
+from tests.e2e.conftest import RuntimeFactory, agent, agent_alive, lines, make_repos, repo_entries, submit, wait_for
 from tests.gitutil import ref_sha
 
 
@@ -49,7 +49,7 @@ def test_an_agent_past_its_timeout_is_killed_and_the_run_fails(tmp_path: Path, s
     assert time.monotonic() - started < 15, "the timeout did not stop the agent"
     [invocation] = lines(count)
     pid = int(invocation.split()[-1])
-    assert not process_alive(pid), f"agent process {pid} survived its timeout"
+    assert not agent_alive(count, pid), f"agent process {pid} survived its timeout"
     [step] = [s for s in view.steps if s.agent == "slow"]
     assert step.state is StepState.failed
     assert "timed out after 1s" in step.detail

@@ -1,4 +1,5 @@
-"""Agents with `isolation: bwrap` under the machine's real bubblewrap, in full Baton runs.
+"""Agents confined by default (no `isolation` key) under the machine's real bubblewrap, in full
+Baton runs.
 
 Baton's home is put under /var/tmp (not /tmp), so what hides it is the sandbox's view of Baton's
 home, not the sandbox's private /tmp.
@@ -64,7 +65,6 @@ def runtime(tmp_path: Path, baton_home: Path) -> Iterator[Runtime]:
                     *("--read", str(baton_home / ".baton" / "baton.db"), "--read", str(config_file)),
                     *("--list", str(baton_home / ".baton" / "workspaces")),
                 ],
-                "isolation": "bwrap",
             },
         ],
         "routing": {"default_agent": "writer"},
@@ -116,7 +116,7 @@ def test_the_real_codex_cli_in_the_sandbox_fixes_the_code_and_cannot_see_batons_
     real = RealTier(tmp_path, start_runtime, model_servers, request)
     fix, summary = codex_turns()
     server = real.serve([[*fix, tool("exec_command", cmd=f"ls {home}")], summary])
-    run = real.fix_calc([codex_agent(codex, server, isolation="bwrap", isolation_network="host")])
+    run = real.fix_calc([codex_agent(codex, server)])  # confined by default, the host's network to reach it
 
     run.assert_sole_step_succeeded("codex", tokens=(200, 40))
     run.assert_pr_fixes_calc()

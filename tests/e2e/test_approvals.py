@@ -16,10 +16,10 @@ from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,
     agent,
+    agent_alive,
     event_data,
     lines,
     make_repos,
-    process_alive,
     repo_entries,
     submit,
     until,
@@ -189,12 +189,12 @@ def test_cancelling_while_an_agent_works_kills_the_agent(tmp_path: Path, start_r
     run_id = submit(runtime, "move to /v2/items", ["api"])
     until("the agent to start", lambda: bool(lines(count)))
     pid = int(lines(count)[0].split()[-1])
-    assert process_alive(pid)
+    assert agent_alive(count, pid)
 
     assert runtime.runs.cancel(run_id, APPROVER).accepted
     view = wait_for(runtime, run_id, RunState.cancelled, timeout=10)
 
-    until(f"agent process {pid} to die", lambda: not process_alive(pid), timeout=10)
+    until(f"agent process {pid} to die", lambda: not agent_alive(count, pid), timeout=10)
     assert view.changes == []
     time.sleep(0.5)
     run = runtime.store.get_run(run_id)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from tests.e2e.conftest import TOOL, lines, make_repos, process_alive
+from tests.e2e.conftest import TOOL, agent_alive, lines, make_repos
 
 BATON = [sys.executable, "-m", "bot"]
 
@@ -110,7 +110,8 @@ def test_baton_cancel_from_another_terminal_kills_the_running_agent(tmp_path: Pa
     remote = make_repos(tmp_path, ["api"])["api"]
     calls = tmp_path / "calls"
     tool = [sys.executable, str(TOOL), "--count", str(calls), "--block-until", str(tmp_path / "never")]
-    config = {"repos": [{"name": "api", "url": str(remote)}], "agents": [{"name": "slow", "command": tool}]}
+    slow = {"name": "slow", "command": tool, "isolation_writable": [str(tmp_path)]}
+    config = {"repos": [{"name": "api", "url": str(remote)}], "agents": [slow]}
     env = _env(tmp_path, yaml.safe_dump(config))
     running = subprocess.Popen(
         [*BATON, "run", "slow work", "--repo", "api", "--yes"],
@@ -135,7 +136,7 @@ def test_baton_cancel_from_another_terminal_kills_the_running_agent(tmp_path: Pa
             running.kill()
     assert f"run {run_id} ended cancelled" in output
     deadline = time.monotonic() + 5
-    while process_alive(pid):
+    while agent_alive(calls, pid):
         assert time.monotonic() < deadline, f"agent {pid} outlived the cancelled run"
         time.sleep(0.05)
 

@@ -19,7 +19,7 @@ import yaml
 from bot.config import Settings
 from bot.domain import RunState
 from bot.store import Store, make_engine
-from tests.e2e.conftest import agent, lines, make_repos, process_alive, repo_entries
+from tests.e2e.conftest import agent, agent_host_pid, lines, make_repos, repo_entries
 from tests.gitutil import read_file_on
 
 BATON = [sys.executable, "-m", "bot"]
@@ -112,7 +112,8 @@ def test_a_killed_run_resumes_without_repeating_finished_agent_work(tmp_path: Pa
             "the merge",
         )
     finally:
-        leftovers = [pid for pid in orphans if process_alive(pid)]
+        found = [agent_host_pid(second, pid) for pid in orphans]
+        leftovers = [pid for pid in found if pid is not None]
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.domain import RunState
 from bot.scm.github_issues import status_marker
 from bot.store import Store, make_engine
-from tests.e2e.conftest import agent, lines, process_alive
+from tests.e2e.conftest import agent, agent_host_pid, lines
 from tests.e2e.scale_support import free_port, github_env, until
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import config_dict, start_fake
@@ -126,7 +126,8 @@ def test_a_killed_server_resumes_a_github_run_without_a_second_pr_comment_or_mer
         hooks.send("issue_comment", hooks.issue_comment(ISSUE, issue, approve.id))
         until("the merge", lambda: (run := store.get_run(run_id)) is not None and run.state is RunState.merged)
     finally:
-        leftovers = [pid for pid in orphans if process_alive(pid)]
+        found = [agent_host_pid(tmp_path / "counts" / "second", pid) for pid in orphans]
+        leftovers = [pid for pid in found if pid is not None]
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)

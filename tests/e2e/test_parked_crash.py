@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.domain import Actor, Decision, RunState, Source
 from bot.intake import build_spec
 from handlers.cli import cli_trigger
-from tests.e2e.conftest import APPROVER, agent, event_data, lines, make_repos, process_alive, repo_entries, until
+from tests.e2e.conftest import APPROVER, agent, agent_host_pid, event_data, lines, make_repos, repo_entries, until
 
 BATON = [sys.executable, "-m", "bot"]
 REVIEWER = Actor(source=Source.github, id="reviewer", display="reviewer")
@@ -62,8 +62,8 @@ def test_a_continuation_killed_mid_round_resumes_and_merges_once(tmp_path: Path)
         until("the merge", lambda: store.get_run(run_id).state is RunState.merged, timeout=60)  # type: ignore[union-attr]
     finally:
         for line in lines(count):
-            pid = int(line.split()[-1])
-            if process_alive(pid):
+            pid = agent_host_pid(count, int(line.split()[-1]))
+            if pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
         for proc in (first, second):

@@ -52,7 +52,7 @@ def changes_file(agent: str = "fake") -> Agent:
     """An agent that always succeeds with a one-line change."""
 
     def run(task: AgentTask, head: str) -> AgentResult:
-        return AgentResult(status=AgentStatus.succeeded, summary=f"{agent} changed {task.repo}", diff="+x\n")
+        return AgentResult(status=AgentStatus.succeeded, summary=f"{agent} changed {task.repo}", files_changed=["x"])
 
     return run
 

@@ -39,8 +39,10 @@ def main() -> int:
         if delay:
             time.sleep(delay)
     if os.environ.get("REPLAY_HANG"):
-        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         pid_file = os.environ.get("REPLAY_CHILD_PID")
+        # The pid file's path rides in the child's argv: in a sandbox's own PID namespace the pid
+        # means nothing outside, so a test finds the child by this mark in /proc/*/cmdline.
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", pid_file or ""])
         if pid_file:
             Path(pid_file).write_text(str(child.pid), encoding="utf-8")
         time.sleep(600)

@@ -64,3 +64,17 @@ def test_the_runtime_builds_an_adapter_for_every_cli_kind(tmp_path: Path) -> Non
     finally:
         runtime.shutdown()
     assert built == set(CLI_ADAPTERS.values())
+
+
+def test_an_agent_is_confined_unless_its_config_says_isolation_none() -> None:
+    assert (agent(command="fix").isolation, agent(command="fix", isolation="none").isolation) == ("bwrap", "none")
+
+
+def test_a_repos_checks_are_confined_with_no_network_and_no_environment_by_default() -> None:
+    (repo,) = parse_baton_file({"repos": [{"name": "api", "url": "/r/api", "checks": "make test"}]}).repos
+    assert (repo.checks_isolation, repo.checks_network, repo.checks_env) == ("bwrap", "none", {})
+
+
+def test_isolation_writable_takes_absolute_paths_only() -> None:
+    with pytest.raises(ConfigError, match="isolation_writable takes absolute paths; got cache"):
+        parse_baton_file({"agents": [{"name": "a", "command": "fix", "isolation_writable": ["cache", "/ok"]}]})

@@ -1,6 +1,7 @@
-"""Agents under the machine's real bubblewrap (`isolation: bwrap`), run through the script adapter:
-what they can reach (network, environment, /tmp, git in a worktree), what stops them (timeout),
-and what happens without bwrap (they run as before)."""
+"""Agents under the machine's real bubblewrap (the default, `isolation: bwrap`), run through the
+script adapter: what they can reach (network, environment, /tmp, git in a worktree: read only),
+what stops them (timeout), what happens without a working bwrap (they do not start, and say how
+to fix it), and `isolation: none` (the explicit way to run unconfined, flagged by doctor)."""
 
 from __future__ import annotations
 
@@ -93,12 +94,54 @@ def test_isolation_network_host_lets_a_sandboxed_agent_reach_its_endpoint(baton_
     assert found == [f'connect {server.url}: got 200 b\'{{"hello": "agent"}}\'']
 
 
-def test_without_bwrap_an_isolated_agent_runs_as_before_and_can_read_batons_home(baton_home: Path) -> None:
+FIX = (
+    "agent probe must run confined and cannot start: install bubblewrap, let this container create namespaces "
+    "(e.g. --security-opt seccomp=unconfined), or write `isolation: none` on agent probe in baton.yml"
+)
+
+
+def test_without_bwrap_a_confined_agent_does_not_start_and_says_how_to_fix_it(baton_home: Path) -> None:
     secret = baton_home / "baton.db"
     secret.write_text("rows of runs\n")
     workdir = _workdir(baton_home)
-    found = _probe(baton_home, workdir, Sandbox(bwrap=None, hidden=(baton_home,)), "--read", str(secret))
-    assert found == [f"read {secret}: got b'rows of runs'"]  # the probe sees what bwrap would hide
+    agent = _agent(baton_home, [sys.executable, str(PROBE), "--out", "probe.txt"], Sandbox(bwrap=None))
+    result = _run(agent, workdir)
+    assert result.status is AgentStatus.failed
+    assert result.summary == f"{FIX} (bwrap: bwrap is not found on PATH)"
+    assert not (workdir / "probe.txt").exists()  # it never ran
+
+
+def test_an_agent_with_isolation_none_runs_unconfined_and_can_read_batons_home(baton_home: Path) -> None:
+    secret = baton_home / "baton.db"
+    secret.write_text("rows of runs\n")
+    workdir = _workdir(baton_home)
+    found = _probe(baton_home, workdir, _confined(baton_home), "--read", str(secret), isolation="none")
+    assert found == [f"read {secret}: got b'rows of runs'"]  # what bwrap would hide
+
+
+def test_an_agent_with_no_isolation_key_is_confined(baton_home: Path) -> None:
+    secret = baton_home / "baton.db"
+    secret.write_text("rows of runs\n")
+    command = [sys.executable, str(PROBE), "--out", "probe.txt", "--read", str(secret)]
+    agent = ScriptAgent(AgentConfig(name="probe", command=command), baton_home / "homes", _confined(baton_home))
+    workdir = _workdir(baton_home)
+    assert _run(agent, workdir).ok
+    assert (workdir / "probe.txt").read_text().splitlines() == [f"read {secret}: denied (FileNotFoundError)"]
+
+
+def test_isolation_writable_opens_a_path_to_the_agent_and_what_is_hidden_inside_stays_hidden(baton_home: Path) -> None:
+    shared = baton_home / "shared"
+    (shared / "cache").mkdir(parents=True)
+    hidden = shared / "secrets"
+    hidden.mkdir()
+    (hidden / "key").write_text("not for agents\n")
+    sandbox = Sandbox.detect([baton_home / "workspaces", hidden])
+    script = f"echo cached > {shared / 'cache' / 'entry'}; cat {hidden / 'key'} 2>/dev/null || echo 'key: hidden'"
+    agent = _agent(baton_home, ["sh", "-c", script], sandbox, isolation_writable=[str(shared)])
+    result = _run(agent, _workdir(baton_home))
+    assert result.ok, result.output_tail
+    assert result.output_tail == "key: hidden"
+    assert (shared / "cache" / "entry").read_text() == "cached\n"
 
 
 def test_a_sandboxed_agent_sees_only_its_listed_environment_and_a_private_tmp(
@@ -158,7 +201,49 @@ def test_git_works_for_a_sandboxed_agent_in_a_worktree_of_a_hidden_clone(baton_h
     assert result.output_tail.splitlines() == [" M README.md", " 1 file changed, 1 insertion(+)"]
 
 
-def test_doctor_says_when_bwrap_is_missing_and_which_agents_run_unconfined(
+def _clone_with_history(home: Path) -> Path:
+    main = home / "workspaces" / "run-1" / "api"
+    main.mkdir(parents=True)
+    run_git(["init", "--quiet", "--initial-branch=main"], main)
+    (main / "README.md").write_text("# api\n")
+    run_git(["add", "README.md"], main)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    run_git(["commit", "--quiet", "-m", "the first commit"], main, env)
+    return main
+
+
+WRITE_GIT = (
+    "git log --format=%s; "
+    "(echo 'env > /dev/null' > \"$(git rev-parse --git-path hooks)/post-commit\") 2>/dev/null || echo 'hook: denied'; "
+    "git config core.fsmonitor 'touch pwned' 2>/dev/null || echo 'config: denied'; "
+    "git -c user.name=a -c user.email=a@x commit -q --allow-empty -m mine 2>/dev/null || echo 'commit: denied'; "
+    "(rm -rf .git || mv .git elsewhere) 2>/dev/null; test -e .git && echo 'still there'"
+)
+
+
+@pytest.mark.parametrize("where", ["clone", "worktree"])
+def test_a_confined_agent_reads_the_history_but_cannot_write_the_git_directory(baton_home: Path, where: str) -> None:
+    main = _clone_with_history(baton_home)
+    workdir = main
+    if where == "worktree":
+        workdir = baton_home / "worktrees" / "run-1" / "api" / "candidate-1"
+        run_git(["worktree", "add", "--quiet", "--detach", str(workdir), "HEAD"], main)
+    before = run_git(["rev-parse", "HEAD"], workdir)
+    result = _run(_agent(baton_home, ["sh", "-c", WRITE_GIT], _confined(baton_home)), workdir)
+    assert result.status is AgentStatus.succeeded, result.output_tail
+    assert result.output_tail.splitlines() == [
+        "the first commit",
+        "hook: denied",
+        "config: denied",
+        "commit: denied",
+        "still there",
+    ]
+    assert run_git(["rev-parse", "HEAD"], workdir) == before
+    assert not (main / ".git" / "hooks" / "post-commit").exists()
+    assert "fsmonitor" not in (main / ".git" / "config").read_text()
+
+
+def test_doctor_says_when_bwrap_is_missing_and_which_agents_cannot_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     no_bwrap = tmp_path / "bin"
@@ -166,11 +251,26 @@ def test_doctor_says_when_bwrap_is_missing_and_which_agents_run_unconfined(
     os.symlink(shutil.which("git") or "/usr/bin/git", no_bwrap / "git")
     monkeypatch.setenv("PATH", str(no_bwrap))
     config = tmp_path / "baton.yml"
-    config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
+    config.write_text("agents:\n  - name: fixer\n    command: fix\n")
     text, ok = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
-    assert "bwrap: not found on PATH (install bubblewrap" in text
-    assert "✗ fixer ask for isolation: bwrap but run unconfined (scrubbed environment, own HOME)" in text
+    assert "bwrap: bwrap is not found on PATH" in text
+    assert "✗ agent fixer must run confined and cannot start here: install bubblewrap" in text
     assert not ok
+
+
+def test_doctor_flags_every_agent_and_checks_that_run_unconfined(tmp_path: Path) -> None:
+    config = tmp_path / "baton.yml"
+    config.write_text(
+        "repos:\n  - {name: api, url: /r/api, checks: make test, checks_isolation: none}\n"
+        "agents:\n  - {name: fixer, command: fix, isolation: none}\n  - {name: safe, command: fix}\n"
+    )
+    text, _ = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
+    flagged = [line.strip() for line in text.splitlines() if "unconfined" in line]
+    assert flagged == [
+        "! agent fixer runs unconfined (isolation: none): it can read what the user Baton runs as can "
+        "(its files, credentials, other runs) and write its workspace's .git",
+        "! the checks of api run unconfined (checks_isolation: none)",
+    ]
 
 
 def _refusing_bwrap(bin_dir: Path) -> Path:
@@ -182,26 +282,25 @@ def _refusing_bwrap(bin_dir: Path) -> Path:
     return bwrap
 
 
-def test_a_bwrap_that_cannot_make_namespaces_leaves_the_agent_running_as_before(baton_home: Path) -> None:
-    secret = baton_home / "baton.db"
-    secret.write_text("rows of runs\n")
+def test_a_bwrap_that_cannot_make_namespaces_keeps_the_agent_from_starting(baton_home: Path) -> None:
+    workdir = _workdir(baton_home)
     sandbox = Sandbox(bwrap=str(_refusing_bwrap(baton_home / "bin")), hidden=(baton_home,))
-    found = _probe(baton_home, _workdir(baton_home), sandbox, "--read", str(secret))
-    assert found == [f"read {secret}: got b'rows of runs'"]
-    assert (
-        sandbox.problem
-        == f"{sandbox.bwrap} cannot make a sandbox here: bwrap: No permissions to create a new namespace"
-    )
+    result = _run(_agent(baton_home, [sys.executable, str(PROBE), "--out", "probe.txt"], sandbox), workdir)
+    assert result.status is AgentStatus.failed
+    reason = f"{sandbox.bwrap} cannot make a sandbox here: bwrap: No permissions to create a new namespace"
+    assert sandbox.problem == reason
+    assert result.output_tail == f"{FIX} (bwrap: {reason})"
+    assert not (workdir / "probe.txt").exists()
 
 
 def test_doctor_says_when_bwrap_cannot_make_a_sandbox_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bwrap = _refusing_bwrap(tmp_path / "bin")
     monkeypatch.setenv("PATH", f"{bwrap.parent}:{os.environ['PATH']}")
     config = tmp_path / "baton.yml"
-    config.write_text("agents:\n  - name: fixer\n    command: fix\n    isolation: bwrap\n")
+    config.write_text("agents:\n  - name: fixer\n    command: fix\n")
     text, ok = doctor_report(Settings(config=config, home=tmp_path / ".baton"))
     assert f"bwrap: {bwrap} cannot make a sandbox here: bwrap: No permissions to create a new namespace" in text
-    assert "✗ fixer ask for isolation: bwrap but run unconfined" in text
+    assert "✗ agent fixer must run confined and cannot start here" in text
     assert not ok
 
 

@@ -74,6 +74,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.Schedule, "schedules[]."),
     (cfg.Cleanup, "cleanup."),
     (Retention, "retention."),
+    (cfg.Limits, "limits."),
     (GitHubConfig, "github."),
     (SlackConfig, "slack."),
     (LinearConfig, "linear."),

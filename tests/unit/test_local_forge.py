@@ -156,7 +156,7 @@ def test_failing_checks_report_failed_with_output_tail(
     assert pr is not None
     outcome = forge.run_checks(pr)
     assert not outcome.passed
-    assert outcome.output_tail.endswith("5000\nboom\n") and len(outcome.output_tail) <= 4000
+    assert outcome.output_tail.endswith("5000\nboom") and len(outcome.output_tail) <= 4000
     assert forge.refresh(pr).checks is ChecksState.failed
 
 
@@ -188,19 +188,26 @@ def test_checks_that_run_too_long_are_killed_and_fail(tmp_path: Path, repos: dic
     assert not outcome.passed and "timed out" in outcome.output_tail
 
 
-def test_checks_do_not_see_the_bots_secrets(
+def test_checks_see_only_their_checks_env_and_an_own_home_never_batons_environment(
     forge: LocalForge, api: Path, repos: dict[str, RepoConfig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-hidden-1")
     monkeypatch.setenv("MY_API_TOKEN", "tok-hidden-2")
-    monkeypatch.setenv("HARMLESS_SETTING", "visible")
-    repos["api"] = repos["api"].model_copy(update={"checks": "env"})
+    monkeypatch.setenv("HARMLESS_SETTING", "not listed")
+    monkeypatch.setenv("NPM_TOKEN", "npm-listed-3")
+    checks_env = {"CI": "true", "NPM_TOKEN": "${NPM_TOKEN}"}
+    repos["api"] = repos["api"].model_copy(update={"checks": "env", "checks_env": checks_env})
     open_feature(forge, api)
     pr = forge.find_pr("api", BRANCH)
     assert pr is not None
     output = forge.run_checks(pr).output_tail
-    assert "HARMLESS_SETTING=visible" in output
-    assert "hidden-1" not in output and "hidden-2" not in output
+    names = sorted(line.split("=", 1)[0] for line in output.splitlines())
+    # What `sh -c env` shows: the base every confined process gets, the listed ones, and sh's PWD.
+    assert names == ["CI", "HOME", "LANG", "LC_ALL", "NPM_TOKEN", "PATH", "PWD", "PYTHONDONTWRITEBYTECODE", "TMPDIR"]
+    assert "NPM_TOKEN=[REDACTED]" in output  # listed, and redacted from what people see
+    assert "hidden-1" not in output and "hidden-2" not in output and "not listed" not in output
+    home = next(line.split("=", 1)[1] for line in output.splitlines() if line.startswith("HOME="))
+    assert Path(home).is_relative_to(forge.workdir) and str(Path.home()) != home
 
 
 # -- merging -------------------------------------------------------------------------------------

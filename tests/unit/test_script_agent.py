@@ -92,6 +92,29 @@ def test_task_text_is_never_interpreted_by_a_shell(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["homes"]
 
 
+OPTIONS = (
+    "import argparse; p = argparse.ArgumentParser(); p.add_argument('--out'); "
+    "p.add_argument('words', nargs='*'); print(p.parse_args())"
+)
+
+
+def test_a_task_that_looks_like_an_option_reaches_the_command_as_data(tmp_path: Path) -> None:
+    agent = make_agent(tmp_path, [PY, "-c", OPTIONS, "{task}"])
+    result = run(agent, tmp_path, make_task(prompt="--out=/etc/cron.d/evil"))
+    assert result.summary == "Namespace(out=None, words=[' --out=/etc/cron.d/evil'])"
+
+
+def test_every_untrusted_substitution_that_would_start_an_argument_with_a_dash_is_guarded() -> None:
+    values = {"task": "-f", "plan": "--plan", "feedback": "-x", "repo": "api"}
+    argv = command_argv(["codemod", "{task}", "{plan}", "{feedback}", "{repo}"], values)
+    assert argv == ["codemod", " -f", " --plan", " -x", "api"]
+
+
+def test_an_option_the_config_spells_keeps_its_dash_and_takes_the_task_as_its_value() -> None:
+    argv = command_argv(["codemod", "--message={task}", "-m", "{task}"], {"task": "-rf"})
+    assert argv == ["codemod", "--message=-rf", "-m", " -rf"]
+
+
 def test_task_fields_are_exported_as_baton_variables(tmp_path: Path) -> None:
     script = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('BATON_')}))"
     agent = make_agent(tmp_path, [PY, "-c", script])

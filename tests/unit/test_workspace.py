@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RepoConfig
-from bot.ports import PushRejected
-from bot.scm.git import GitError, redact, run_git
+from bot.config import Limits, RepoConfig
+from bot.domain import DiffStats
+from bot.ports import ChangeTooLarge, PushRejected
+from bot.scm.git import GitError, git_result, redact, run_git
 from bot.scm.workspace import GitWorkspace, branch_name
 from tests.gitutil import commit_to_remote, make_remote, read_file_on, ref_sha
 
@@ -195,7 +196,7 @@ def test_diff_includes_committed_uncommitted_and_untracked(ws: GitWorkspace) -> 
     assert "?? untracked.txt" in run_git(["status", "--porcelain"], path)
 
 
-def test_diff_between_two_commits_names_every_file_they_change(ws: GitWorkspace) -> None:
+def test_diff_stats_between_two_commits_count_and_name_every_file_they_change(ws: GitWorkspace) -> None:
     path = ws.prepare("r1", "api", BRANCH)
     base = ws.head(path)
     (path / "README.md").write_text("edited\n")
@@ -203,9 +204,55 @@ def test_diff_between_two_commits_names_every_file_they_change(ws: GitWorkspace)
     (path / "new file.txt").write_text("two\n")
     head = ws.commit_all(path, "work")
     assert head is not None
-    text, files = ws.diff_between(path, base, head)
+    stats, files = ws.diff_stats(path, base, head)
     assert files == ["README.md", "new file.txt", "src/app.py"]
+    assert stats == DiffStats(files=3, insertions=2, deletions=2)
+    text = ws.diff_text(path, base, head, max_bytes=10_000)
     assert "+edited" in text and "-print(1)" in text and "+two" in text
+
+
+def test_diff_text_is_cut_at_its_limit_and_says_so(ws: GitWorkspace) -> None:
+    path = ws.prepare("r1", "api", BRANCH)
+    base = ws.head(path)
+    (path / "long.txt").write_text("a line of text\n" * 1000)
+    head = ws.commit_all(path, "long")
+    assert head is not None
+    text = ws.diff_text(path, base, head, max_bytes=500)
+    assert text.endswith("\n[diff cut at 500 bytes]\n") and len(text) == 500 + len("\n[diff cut at 500 bytes]\n")
+
+
+def _limited(tmp_path: Path, remote: Path, **limits: int) -> GitWorkspace:
+    repos = {"api": RepoConfig(name="api", url=str(remote))}
+    return GitWorkspace(tmp_path / "runs", repos.__getitem__, Limits(**limits))
+
+
+def test_a_changed_file_over_max_file_bytes_is_refused_before_git_reads_it(tmp_path: Path, remote: Path) -> None:
+    ws = _limited(tmp_path, remote, max_file_bytes=1000)
+    path = ws.prepare("r1", "api", BRANCH)
+    base = ws.head(path)
+    (path / "small.txt").write_text("fine\n")
+    (path / "data").mkdir()
+    (path / "data" / "big.bin").write_bytes(b"\0" * 1001)
+    with pytest.raises(ChangeTooLarge) as refused:
+        ws.commit_all(path, "too big")
+    assert str(refused.value) == (
+        "data/big.bin is 1001 bytes, over limits.max_file_bytes (1000 bytes); nothing was committed"
+    )
+    assert ws.head(path) == base
+    blob = run_git(["hash-object", "data/big.bin"], path)  # computed here, not written
+    assert git_result(["cat-file", "-e", blob], path).returncode != 0  # git never stored it
+
+
+def test_a_diff_over_max_diff_bytes_is_refused_by_name(tmp_path: Path, remote: Path) -> None:
+    ws = _limited(tmp_path, remote, max_diff_bytes=2000)
+    path = ws.prepare("r1", "api", BRANCH)
+    base = ws.head(path)
+    for i in range(10):
+        (path / f"part{i}.txt").write_text("x" * 300 + "\n")
+    head = ws.commit_all(path, "many parts")
+    assert head is not None
+    with pytest.raises(ChangeTooLarge, match=r"^the change's diff is over limits.max_diff_bytes \(2000 bytes\)$"):
+        ws.diff_stats(path, base, head)
 
 
 def test_reset_to_discards_uncommitted_and_untracked(ws: GitWorkspace) -> None:

@@ -76,7 +76,7 @@ def _one_by_one(ctx: PatternContext, agent: str, name: str, start: str, feedback
         status=result.status,
         summary=result.summary,
         head=ctx.head,
-        diff_lines=len(result.diff.splitlines()),
+        diff_lines=result.diff_stats.lines,
         cost_usd=result.usage.cost_usd,
     )
     if checked and candidate.ok and candidate.head != start:

@@ -1,11 +1,13 @@
 """An agent for scale-out tests that records what it did and whether its repo was over its limit.
 
-Each invocation appends `start <run> <repo> <pid> <parent pid>` to `<log>/invocations.log`, then
+Each invocation appends `start <run> <repo> <id> <parent pid>` to `<log>/invocations.log` (the id is
+its own, unique; the parent is the Baton process that ran it, from `PARENT_PID` in its environment:
+confined, its own pids are its sandbox's), then
 takes one of `--slots` lock files of its repo (`flock`, released by the kernel however the process
 ends, even by `kill -9`); finding them all held means more agents of that repo run at once than the
 limit allows, and it appends `overlap <run> <repo>` to `<log>/overlaps.log`. It then sleeps, writes
 `done/<run>.txt` in the workspace (one file per run: the PR carries it), reports through the script
-agent's protocol, and only after that report was written appends `end <run> <repo> <pid>` — an
+agent's protocol, and only after that report was written appends `end <run> <repo> <id>` — an
 orphan whose Baton process died cannot write its report (the pipe is gone), so it never ends.
 """
 
@@ -16,6 +18,7 @@ import fcntl
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import IO
 
@@ -52,7 +55,9 @@ def main() -> int:
     run, repo = os.environ["BATON_RUN_ID"], os.environ["BATON_REPO"]
     locks = args.log / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    _append(args.log / "invocations.log", f"start {run} {repo} {os.getpid()} {os.getppid()}")
+    me = uuid.uuid4().hex
+    parent = os.environ.get("PARENT_PID") or str(os.getppid())
+    _append(args.log / "invocations.log", f"start {run} {repo} {me} {parent}")
     slot = _take_slot(locks, repo, args.slots)
     if slot is None:
         _append(args.log / "overlaps.log", f"overlap {run} {repo}")
@@ -60,7 +65,7 @@ def main() -> int:
     Path("done").mkdir(exist_ok=True)
     Path("done", f"{run}.txt").write_text(f"{run}\n", encoding="utf-8")
     print(f"BATON_SUMMARY marked {run} in {repo}", flush=True)
-    _append(args.log / "invocations.log", f"end {run} {repo} {os.getpid()}")
+    _append(args.log / "invocations.log", f"end {run} {repo} {me}")
     return 0
 
 

@@ -7,13 +7,14 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from bot.config import Node
-from bot.domain import AgentResult, AgentStatus, CheckOutcome
+from bot.domain import AgentResult, AgentStatus, CheckOutcome, DiffStats
 from bot.engine import patterns
 from bot.engine.patterns.base import Candidate, NodeResult
 
 
-def ok(summary: str = "done", diff: str = "+a\n", files: tuple[str, ...] = ("a.py",), cost: float = 0.0) -> AgentResult:
-    result = AgentResult(status=AgentStatus.succeeded, summary=summary, diff=diff, files_changed=list(files))
+def ok(summary: str = "done", lines: int = 1, files: tuple[str, ...] = ("a.py",), cost: float = 0.0) -> AgentResult:
+    stats = DiffStats(files=len(files), insertions=lines if files else 0)
+    result = AgentResult(status=AgentStatus.succeeded, summary=summary, diff_stats=stats, files_changed=list(files))
     result.usage.cost_usd = cost
     return result
 
@@ -66,7 +67,7 @@ class Context:
             passed = self.checks().passed if checks and result.ok and self.head != start else None
             found.append(
                 Candidate(agent=agent, status=result.status, summary=result.summary, head=self.head,
-                          diff_lines=len(result.diff.splitlines()), cost_usd=result.usage.cost_usd,
+                          diff_lines=result.diff_stats.lines, cost_usd=result.usage.cost_usd,
                           checks_passed=passed)
             )  # fmt: skip
         self.head = start
@@ -137,7 +138,7 @@ def test_fallback_reports_every_failure_when_the_chain_runs_out() -> None:
 
 def test_best_of_keeps_the_smallest_passing_diff() -> None:
     ctx = Context(
-        {"a": deque([ok(diff="+1\n+2\n+3\n")]), "b": deque([ok(diff="+1\n")]), "c": deque([ok(diff="+1\n")])},
+        {"a": deque([ok(lines=3)]), "b": deque([ok(lines=1)]), "c": deque([ok(lines=1)])},
         failing_heads={"h3"},
     )
     result = patterns.execute(node(best_of={"agents": ["a", "b", "c"]}), ctx)
@@ -145,13 +146,13 @@ def test_best_of_keeps_the_smallest_passing_diff() -> None:
 
 
 def test_best_of_cheapest_prefers_cost_over_size_among_passing() -> None:
-    ctx = Context({"a": deque([ok(diff="+1\n+2\n", cost=0.01)]), "b": deque([ok(diff="+1\n", cost=0.50)])})
+    ctx = Context({"a": deque([ok(lines=2, cost=0.01)]), "b": deque([ok(lines=1, cost=0.50)])})
     result = patterns.execute(node(best_of={"agents": ["a", "b"], "judge": "checks_then_cheapest"}), ctx)
     assert result.agent == "a"
 
 
 def test_best_of_concurrent_judges_the_race_the_same_way() -> None:
-    ctx = Context({"a": deque([ok(diff="+1\n+2\n")]), "b": deque([ok(diff="+1\n")])})
+    ctx = Context({"a": deque([ok(lines=2)]), "b": deque([ok(lines=1)])})
     result = patterns.execute(node(best_of={"agents": ["a", "b"], "concurrent": True}), ctx)
     assert result.agent == "b" and ctx.head == "h2"
 
