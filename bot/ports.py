@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, RunEvent, RunView
+from bot.review.model import ChangeDiff
 
 StopCheck = Callable[[], bool]
 """Asked while an agent works; True means the run was cancelled and the agent must be killed."""
@@ -107,6 +108,12 @@ class Forge(Protocol):
 
     def close(self, change: ChangeSet) -> ChangeSet:
         """Close an open PR without merging (a merged or closed one is returned as it is)."""
+        ...
+
+    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
+        """What the PR changes at `change.head_sha`, read from the forge (never from run facts):
+        every file with its line counts, patch text within `max_bytes` in all and `file_max_bytes`
+        per file (`STAT_ONLY`: counts only). A merged PR shows what it merged."""
         ...
 
 

@@ -27,7 +27,9 @@ from pydantic import BaseModel, Field
 from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, utcnow
 from bot.ports import ForgeError, MergeRefused
+from bot.review.model import ChangeDiff
 from bot.scm.git import failure_tail, git_ok, git_result, remote_branch_sha, run_git
+from bot.scm.local_diff import local_diff
 
 OUTPUT_TAIL = 4000
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE_KEY|CREDENTIAL", re.I)
@@ -149,6 +151,9 @@ class LocalForge:
                 record.change = record.change.model_copy(update={"state": ChangeState.closed})
                 self._save(cfg, record)
             return self._view(record)
+
+    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
+        return local_diff(self._config(change.repo), change, self.workdir, max_bytes, file_max_bytes)
 
     # -- extras for the demo and the dashboard -------------------------------------------------
 

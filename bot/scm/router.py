@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.config import BatonFile
 from bot.domain import ChangeSet, CheckOutcome
 from bot.ports import Forge, ForgeError
+from bot.review.model import ChangeDiff
 
 
 class ForgeRouter:
@@ -46,3 +47,6 @@ class ForgeRouter:
 
     def close(self, change: ChangeSet) -> ChangeSet:
         return self.for_repo(change.repo).close(change)
+
+    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
+        return self.for_repo(change.repo).diff(change, max_bytes, file_max_bytes)

@@ -57,6 +57,8 @@ class Pull:
     unknown_reads_left: int = 0
     """GitHub computes mergeability in the background: this many reads answer `mergeable: null`."""
     seen_head: str | None = None
+    merge_base: str | None = None
+    """Where the PR forked from its base, kept when it merges (GitHub keeps a merged PR's files)."""
 
 
 @dataclass
