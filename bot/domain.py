@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.review.model import DiffStat
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -186,6 +188,8 @@ class ChangeSet(BaseModel):
     checks_output: str = ""
     merge_sha: str | None = None
     merge_error: str | None = None
+    diffstat: DiffStat | None = None
+    """Files and lines changed at the head its checks last ran on (the cards show it)."""
 
 
 class Decision(StrEnum):

@@ -37,6 +37,7 @@ from bot.domain import (
 )
 from bot.inbox import Inbox
 from bot.metrics import note_duplicate_delivery
+from bot.review.model import DiffStat
 from bot.schema import migrate as migrate
 from bot.store_models import (
     ApprovalRow,
@@ -100,6 +101,11 @@ class Store:
     def _tx(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+    def redact(self, value: Any) -> Any:
+        """`value` with the secrets this store hides replaced, for text read from elsewhere (a diff,
+        an agent's transcript) shown beside what the store holds."""
+        return self._redact(value)
 
     # -- runs ---------------------------------------------------------------------------------
     def create_run(self, spec: RunSpec) -> bool:
@@ -327,6 +333,10 @@ class Store:
             if row is None:
                 s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=change.model_dump(mode="json")))
             else:
+                known = row.data.get("diffstat")
+                if change.diffstat is None and isinstance(known, dict) and known.get("sha") == change.head_sha:
+                    # A refresh from the forge carries no diffstat: the one of this same head stands.
+                    change = change.model_copy(update={"diffstat": DiffStat.model_validate(known)})
                 row.data = change.model_dump(mode="json")
 
     def changes(self, run_id: str) -> list[ChangeSet]:
