@@ -27,3 +27,8 @@ def pr_href(change: ChangeSet, review_url: str) -> str:
     if is_web(change.url):
         return change.url
     return f"{review_url}#{change.repo}" if review_url else ""
+
+
+def diffstat_text(change: ChangeSet) -> str:
+    """The PR's recorded diffstat ("3 files +10 \u22122"), or "" before its checks first ran."""
+    return change.diffstat.text() if change.diffstat is not None else ""
