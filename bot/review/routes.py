@@ -56,7 +56,8 @@ def review_routes(runtime: Runtime) -> list[BaseRoute]:
         diffs = read_patch_diffs(runtime.forges, changes, store.redact)
         text = run_patch([d.diff for d in diffs if d.diff], {d.change.repo: d.problem for d in diffs if d.problem})
         name = f"baton-{run_id}{'-' + only if only else ''}.patch"
-        headers = {"Content-Disposition": f'inline; filename="{name}"'}
+        # Agent-written text: a browser must show it as text, never sniff it into a page.
+        headers = {"Content-Disposition": f'inline; filename="{name}"', "X-Content-Type-Options": "nosniff"}
         return PlainTextResponse(text, headers=headers)
 
     return [Route("/runs/{run_id}/diff", page), Route("/runs/{run_id}/diff.patch", patch)]

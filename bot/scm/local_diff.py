@@ -10,6 +10,8 @@ under the forge's work directory.
 
 from __future__ import annotations
 
+import fcntl
+import re
 import subprocess
 import threading
 from pathlib import Path
@@ -22,23 +24,25 @@ from bot.scm.git import DEFAULT_TIMEOUT_S, GitError, git_env, git_ok, run_git
 
 _STATUS = {"A": FileStatus.added, "D": FileStatus.deleted, "M": FileStatus.modified, "T": FileStatus.changed}
 _NO_MODE = "000000"
+_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # Plain output whatever the user's git config says (colour, prefixes, external diff tools).
 _DIFF = ["-c", "core.quotePath=false", "diff", "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv"]
 
 
 def git_dir_of(cfg: RepoConfig, workdir: Path) -> Path:
-    """The bare repo to read: the remote itself when it is a directory here, else a mirror of it
-    fetched now (so a branch pushed a moment ago is there)."""
-    url = cfg.url.removeprefix("file://")
-    if Path(url).is_dir():
-        return Path(url)
+    """The git directory to read: the remote's own when it is a directory here (bare, or a work
+    tree's `.git`), else a bare mirror of it fetched now, so a branch pushed a moment ago is there."""
+    local = Path(cfg.url.removeprefix("file://"))
+    if local.is_dir():
+        return local / ".git" if (local / ".git").is_dir() else local
     mirror = workdir / "diff-mirrors" / f"{cfg.name}.git"
-    if not mirror.exists():
-        mirror.parent.mkdir(parents=True, exist_ok=True)
-        run_git(["init", "--quiet", "--bare", str(mirror)], mirror.parent)
-    run_git(
-        ["--git-dir", str(mirror), "fetch", "--quiet", "--no-tags", "--", cfg.url, "+refs/heads/*:refs/heads/*"], mirror
-    )
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    with open(mirror.parent / f"{cfg.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one fetch into a mirror at a time, across processes
+        if not mirror.exists():
+            run_git(["init", "--quiet", "--bare", str(mirror)], mirror.parent)
+        refs = "+refs/heads/*:refs/heads/*"
+        run_git(["--git-dir", str(mirror), "fetch", "--quiet", "--no-tags", "--prune", "--", cfg.url, refs], mirror)
     return mirror
 
 
@@ -72,6 +76,9 @@ def _git(git: Path, args: list[str]) -> str:
 def _base(git: Path, change: ChangeSet) -> str:
     """The commit the PR is compared with (see the module's docstring)."""
     head = change.head_sha
+    for sha in (head, change.merge_sha or head):
+        if not _SHA.fullmatch(sha):  # a SHA from a record, never an option or a revision expression
+            raise ForgeError(f"{change.url}: {sha[:80]!r} is not a commit SHA")
     if not git_ok(["--git-dir", str(git), "cat-file", "-e", f"{head}^{{commit}}"], git):
         raise ForgeError(f"{change.url}: its head {head[:7]} is no longer in {change.repo}'s remote")
     if change.state is ChangeState.merged and change.merge_sha:

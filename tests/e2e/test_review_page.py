@@ -78,6 +78,7 @@ def test_the_patch_holds_every_repos_removed_and_added_lines_in_merge_order(revi
 
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.headers["x-content-type-options"] == "nosniff"
     sections = _sections(answer.text)
     assert list(sections) == reviewed.repos
     assert reviewed.repos[0] == API_REPO

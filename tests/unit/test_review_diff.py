@@ -137,6 +137,27 @@ def test_a_pr_whose_head_left_the_remote_is_refused_with_a_message(forge: LocalF
         forge.diff(change, 100_000)
 
 
+def test_a_head_that_is_not_a_sha_is_refused_before_git_sees_it(forge: LocalForge, api: Path) -> None:
+    change = opened(forge, api).model_copy(update={"head_sha": "--output=/tmp/baton-diff-probe"})
+    with pytest.raises(ForgeError, match="is not a commit SHA"):
+        forge.diff(change, 100_000)
+
+
+def test_a_remote_that_is_not_a_directory_here_is_read_through_a_mirror(tmp_path: Path, api: Path) -> None:
+    # git finds `…/api.git` for `…/api`; Baton sees no directory there, so it fetches a mirror.
+    repos = {"api": RepoConfig(name="api", url=str(api.with_suffix("")))}
+    forge = LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work")
+    change = opened(forge, api)
+
+    first = forge.diff(change, 100_000)
+    commit_to_remote(api, BRANCH, {"later.txt": "pushed after\n"}, "later")
+    second = forge.diff(forge.refresh(change), 100_000)
+
+    assert first.stat.files == 5
+    assert "later.txt" in [f.path for f in second.files]
+    assert (tmp_path / "work" / "diff-mirrors" / "api.git").is_dir()
+
+
 def _apply_in_clone(tmp_path: Path, remote: Path, base: str, patch: str) -> str:
     """Apply `patch` with -p2 in a clone at `base`; the tree it leaves, as git writes it."""
     work = tmp_path / "apply"
