@@ -166,7 +166,7 @@ class LinearSurface:
             if event.kind == "approval_reminder":
                 self._remind(view, event, target.issue_id)
         if target.session_id:
-            content = activity_for(view, event)
+            content = activity_for(view, event, review_page_url(self.public_url, run_id))
             if content is not None:
                 self.post_activity(run_id, target.session_id, f"seq-{event.seq}", content)
 

@@ -12,6 +12,7 @@ from bot.review.model import DiffStat
 from bot.surfaces.dashboard import render_run_page
 from bot.surfaces.github_render import siblings_section, status_body
 from bot.surfaces.linear_card import render_card
+from bot.surfaces.linear_session import activity_for
 from bot.surfaces.slack_card import card_blocks, milestone_text
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
@@ -110,6 +111,20 @@ def test_the_linear_card_shows_each_prs_diffstat_and_a_review_link() -> None:
     assert lines[start + 1 : start + 3] == [
         f"- [api#3]({REVIEW}#api) · head `1111111` · checks ✓ · open · 3 files +12 \u22124",
         f"- [web#4]({GITHUB_PR}) · head `2222222` · checks ✓ · open · 1 file +1 \u22121",
+    ]
+
+
+def test_a_linear_sessions_call_for_approval_lists_sizes_and_links_the_review_page() -> None:
+    event = RunEvent(run_id="r1", seq=9, kind="approval_requested", data={})
+    content = activity_for(_view(API, WEB), event, REVIEW)
+
+    assert content is not None and content["type"] == "elicitation"
+    assert content["body"].splitlines()[:5] == [
+        "The pull requests are ready for review:",
+        f"- api#3: {REVIEW}#api (checks passed) · 3 files +12 \u22124",
+        f"- web#4: {GITHUB_PR} (checks passed) · 1 file +1 \u22121",
+        "",
+        f"Review every diff on one page: {REVIEW}",
     ]
 
 
