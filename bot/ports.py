@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, RunEvent, RunView
-from bot.review.model import ChangeDiff
+from bot.review.model import ChangeDiff, DiffLimits
 
 StopCheck = Callable[[], bool]
 """Asked while an agent works; True means the run was cancelled and the agent must be killed."""
@@ -110,10 +110,10 @@ class Forge(Protocol):
         """Close an open PR without merging (a merged or closed one is returned as it is)."""
         ...
 
-    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
         """What the PR changes at `change.head_sha`, read from the forge (never from run facts):
-        every file with its line counts, patch text within `max_bytes` in all and `file_max_bytes`
-        per file (`STAT_ONLY`: counts only). A merged PR shows what it merged."""
+        every file with its line counts, and patch text within `limits` (`STAT_ONLY`: counts
+        only). A merged PR shows what it merged."""
         ...
 
 

@@ -13,15 +13,7 @@ from pydantic import BaseModel, Field
 
 from bot.domain import ChangeSet, RunEvent, RunView, StepState, Usage
 from bot.ports import Forge, ForgeError
-from bot.review.model import (
-    PAGE_CHANGE_MAX,
-    PAGE_FILE_MAX,
-    PAGE_TOTAL_MAX,
-    PATCH_CHANGE_MAX,
-    STAT_ONLY,
-    ChangeDiff,
-    DiffStat,
-)
+from bot.review.model import PAGE_LIMITS, PAGE_TOTAL, PATCH_LIMITS, STAT_ONLY, ChangeDiff, DiffLimits, DiffStat
 
 log = structlog.get_logger(__name__)
 TRANSCRIPT_LINES = 300
@@ -47,20 +39,15 @@ class RepoDiff(BaseModel):
 
 
 def read_diffs(
-    forge: Forge,
-    changes: list[ChangeSet],
-    redact: Redact,
-    *,
-    per_change: int = PAGE_CHANGE_MAX,
-    per_file: int | None = PAGE_FILE_MAX,
-    total: int = PAGE_TOTAL_MAX,
+    forge: Forge, changes: list[ChangeSet], redact: Redact, limits: DiffLimits = PAGE_LIMITS, total: int = PAGE_TOTAL
 ) -> list[RepoDiff]:
-    """Each PR's diff in merge order; the PRs share `total` bytes of patch text in that order."""
+    """Each PR's diff in merge order, within `limits` each; together they share `total` bytes of
+    patch text in that order."""
     left = total
     found: list[RepoDiff] = []
     for change in sorted(changes, key=lambda c: (c.order, c.repo)):
         try:
-            diff = forge.diff(change, min(per_change, left), per_file)
+            diff = forge.diff(change, limits.shared(left))
         except ForgeError as err:
             found.append(RepoDiff(change=change, problem=str(redact(str(err)))))
             continue
@@ -70,10 +57,8 @@ def read_diffs(
 
 
 def read_patch_diffs(forge: Forge, changes: list[ChangeSet], redact: Redact) -> list[RepoDiff]:
-    """Each PR's diff for a patch file: a file whole or not at all (a cut hunk would not apply)."""
-    return read_diffs(
-        forge, changes, redact, per_change=PATCH_CHANGE_MAX, per_file=None, total=len(changes) * PATCH_CHANGE_MAX
-    )
+    """Each PR's diff for a patch: a file whole or not at all (a cut hunk would not apply)."""
+    return read_diffs(forge, changes, redact, PATCH_LIMITS, total=len(changes) * PATCH_LIMITS.total)
 
 
 class AgentNotes(BaseModel):

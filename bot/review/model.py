@@ -10,21 +10,38 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 KIB = 1024
-PAGE_FILE_MAX = 64 * KIB
-"""Patch text shown per file on the review page; the rest is one click away in `diff.patch`."""
-PAGE_CHANGE_MAX = 1024 * KIB
-"""Patch text shown per PR on the review page."""
-PAGE_TOTAL_MAX = 4 * 1024 * KIB
-"""Patch text on the whole review page, shared by its PRs in merge order."""
-PATCH_CHANGE_MAX = 16 * 1024 * KIB
-"""Patch text per PR in `diff.patch` (and the terminal): a file is there whole or left out."""
+MIB = 1024 * KIB
 LIMIT_NOTE = "left out: the diff reached its size limit"
-STAT_ONLY = 0
 MINUS = "\u2212"
-"""`max_bytes` for a diffstat: line counts for every file, no patch text."""
+
+
+class DiffLimits(BaseModel):
+    """How much patch text a diff may carry: `total` bytes in all (0: line counts only), `per_file`
+    bytes per file (None: only the total), and with `whole_files` a file that would be cut is left
+    out entirely and its bytes go back to the budget (a patch that must apply has no cut hunks)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    total: int
+    per_file: int | None = None
+    whole_files: bool = False
+
+    def shared(self, left: int) -> DiffLimits:
+        """These limits within what is `left` of a budget several diffs share."""
+        return self.model_copy(update={"total": max(min(self.total, left), 0)})
+
+
+STAT_ONLY = DiffLimits(total=0)
+"""A diffstat: line counts for every file, no patch text."""
+PAGE_LIMITS = DiffLimits(total=MIB, per_file=64 * KIB)
+"""Per PR on the review page; a cut file is one click away from `diff.patch`."""
+PAGE_TOTAL = 4 * MIB
+"""Patch text on the whole review page, shared by its PRs in merge order."""
+PATCH_LIMITS = DiffLimits(total=16 * MIB, per_file=8 * MIB, whole_files=True)
+"""Per PR in `diff.patch` and the terminal: a file is there whole or named in a note."""
 
 
 class DiffStat(BaseModel):
@@ -98,14 +115,15 @@ def size_text(limit: int) -> str:
 
 
 class PatchBudget:
-    """Keeps patch text within `total` bytes in all and `per_file` bytes per file, whole lines only.
+    """Keeps patch text within `DiffLimits`, whole lines only.
 
     Fed a line at a time (`start_file`, then `add` per line) so a reader can stop reading git's
     output once the budget is spent, or a whole patch at once (`keep`)."""
 
-    def __init__(self, total: int, per_file: int | None = None) -> None:
-        self.left = max(total, 0)
-        self.per_file = per_file if per_file is not None else self.left
+    def __init__(self, limits: DiffLimits) -> None:
+        self.left = max(limits.total, 0)
+        self.per_file = limits.per_file if limits.per_file is not None else self.left
+        self.whole_files = limits.whole_files
         self._used = 0
         self.cut = False
         self.reason = ""
@@ -120,7 +138,8 @@ class PatchBudget:
         self.reason = ""
 
     def add(self, line: str) -> bool:
-        """Whether `line` is kept; once a line of a file is refused, the rest of that file is too."""
+        """Whether `line` is kept; once a line of a file is refused, the rest of that file is too
+        (and with `whole_files`, the lines kept before it are given back: `kept_text` drops them)."""
         if self.cut:
             return False
         size = len(line.encode("utf-8", errors="replace"))
@@ -131,7 +150,14 @@ class PatchBudget:
         else:
             self._used += size
             self.left -= size
+        if self.cut and self.whole_files:
+            self.left += self._used
+            self._used = 0
         return not self.cut
+
+    def kept_text(self, kept: list[str]) -> str:
+        """What stays of a file whose kept lines are `kept`, once it is fed."""
+        return "" if self.cut and self.whole_files else "".join(kept)
 
     def keep(self, patch: str) -> tuple[str, bool]:
         """(the part of `patch` kept, whether it was cut; `reason` says why)."""
@@ -141,4 +167,4 @@ class PatchBudget:
             if not self.add(line):
                 break
             kept.append(line)
-        return "".join(kept), self.cut
+        return self.kept_text(kept), self.cut

@@ -22,7 +22,7 @@ from github.Repository import Repository
 from bot.config import BatonFile, RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome
 from bot.ports import ForgeError, MergeRefused
-from bot.review.model import ChangeDiff
+from bot.review.model import ChangeDiff, DiffLimits
 from bot.scm.github_client import GitHubApi, describe, loaded, refusals
 from bot.scm.github_diff import github_diff
 
@@ -247,10 +247,10 @@ class GitHubForge:
         log.info("github.pr_closed", run_id=change.run_id, repo=full, number=change.number)
         return self._change(cfg, pr, change.run_id, change.order)
 
-    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
         _, full = self.target(change.repo)
         with refusals(f"read the files of {full}#{change.number}"):
-            return github_diff(self.api, full, change, max_bytes, file_max_bytes)
+            return github_diff(self.api, full, change, limits)
 
     def _finish(self, cfg: RepoConfig, change: ChangeSet, pr: PullRequest | None, expected_sha: str) -> ChangeSet:
         merge_sha = pr.merge_commit_sha if pr is not None else change.merge_sha

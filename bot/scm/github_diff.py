@@ -10,7 +10,7 @@ from github.File import File
 from github.PaginatedList import PaginatedList
 
 from bot.domain import ChangeSet
-from bot.review.model import LIMIT_NOTE, ChangeDiff, FileDiff, FileStatus, PatchBudget
+from bot.review.model import LIMIT_NOTE, ChangeDiff, DiffLimits, FileDiff, FileStatus, PatchBudget
 from bot.scm.github_client import GitHubApi
 
 PER_PAGE = 100  # GitHub's largest page: a 3000-file PR is 30 requests, not 100
@@ -26,7 +26,7 @@ _STATUS = {
 }
 
 
-def github_diff(api: GitHubApi, full: str, change: ChangeSet, max_bytes: int, file_max_bytes: int | None) -> ChangeDiff:
+def github_diff(api: GitHubApi, full: str, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
     repo = api.repo(full)
     url = f"{repo.url}/pulls/{change.number}/files"
 
@@ -34,8 +34,8 @@ def github_diff(api: GitHubApi, full: str, change: ChangeSet, max_bytes: int, fi
         return list(PaginatedList(File, repo.requester, url, {"per_page": PER_PAGE}))
 
     listed = api.call(f"read the files of {full}#{change.number}", read)
-    budget = PatchBudget(max_bytes, file_max_bytes)
-    files = [_file(item, budget, max_bytes > 0) for item in listed]
+    budget = PatchBudget(limits)
+    files = [_file(item, budget, limits.total > 0) for item in listed]
     return ChangeDiff(
         repo=change.repo,
         number=change.number,

@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, utcnow
 from bot.ports import ForgeError, MergeRefused
-from bot.review.model import ChangeDiff
+from bot.review.model import ChangeDiff, DiffLimits
 from bot.scm.git import failure_tail, git_ok, git_result, remote_branch_sha, run_git
 from bot.scm.local_diff import local_diff
 
@@ -152,8 +152,8 @@ class LocalForge:
                 self._save(cfg, record)
             return self._view(record)
 
-    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
-        return local_diff(self._config(change.repo), change, self.workdir, max_bytes, file_max_bytes)
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        return local_diff(self._config(change.repo), change, self.workdir, limits)
 
     # -- extras for the demo and the dashboard -------------------------------------------------
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState
 from bot.ports import ForgeError
-from bot.review.model import LIMIT_NOTE, ChangeDiff, FileDiff, FileStatus, PatchBudget
+from bot.review.model import LIMIT_NOTE, ChangeDiff, DiffLimits, FileDiff, FileStatus, PatchBudget
 from bot.scm.git import DEFAULT_TIMEOUT_S, GitError, git_env, git_ok, run_git
 
 _STATUS = {"A": FileStatus.added, "D": FileStatus.deleted, "M": FileStatus.modified, "T": FileStatus.changed}
@@ -46,14 +46,12 @@ def git_dir_of(cfg: RepoConfig, workdir: Path) -> Path:
     return mirror
 
 
-def local_diff(
-    cfg: RepoConfig, change: ChangeSet, workdir: Path, max_bytes: int, file_max_bytes: int | None
-) -> ChangeDiff:
+def local_diff(cfg: RepoConfig, change: ChangeSet, workdir: Path, limits: DiffLimits) -> ChangeDiff:
     git = git_dir_of(cfg, workdir)
     base = _base(git, change)
     files = _files(git, base, change.head_sha)
-    if max_bytes > 0:
-        _read_patches(git, base, change.head_sha, files, PatchBudget(max_bytes, file_max_bytes))
+    if limits.total > 0:
+        _read_patches(git, base, change.head_sha, files, PatchBudget(limits))
     else:
         for file in files:
             if file.additions or file.deletions:
@@ -173,5 +171,5 @@ def _read_patches(git: Path, base: str, head: str, files: list[FileDiff], budget
 def _finish(files: list[FileDiff], index: int, kept: list[str], budget: PatchBudget) -> None:
     if 0 <= index < len(files):
         file = files[index]
-        file.patch = "".join(kept)
+        file.patch = budget.kept_text(kept)
         file.truncated, file.note = budget.cut, budget.reason

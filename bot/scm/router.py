@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.config import BatonFile
 from bot.domain import ChangeSet, CheckOutcome
 from bot.ports import Forge, ForgeError
-from bot.review.model import ChangeDiff
+from bot.review.model import ChangeDiff, DiffLimits
 
 
 class ForgeRouter:
@@ -48,5 +48,5 @@ class ForgeRouter:
     def close(self, change: ChangeSet) -> ChangeSet:
         return self.for_repo(change.repo).close(change)
 
-    def diff(self, change: ChangeSet, max_bytes: int, file_max_bytes: int | None = None) -> ChangeDiff:
-        return self.for_repo(change.repo).diff(change, max_bytes, file_max_bytes)
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        return self.for_repo(change.repo).diff(change, limits)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.review.model import FileStatus
+from bot.review.model import DiffLimits, FileStatus
 from bot.review.patch import run_patch
 from bot.scm.git import run_git
 from bot.scm.github import GitHubForge
@@ -19,6 +19,7 @@ from tests.fakes.github_setup import api_for, baton_config, start_fake
 from tests.gitutil import commit_to_remote, ref_sha
 
 BRANCH = "baton/r1/rename-items"
+ENOUGH = DiffLimits(total=1_000_000)
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_every_page_of_a_prs_files_is_read(world: tuple[FakeGitHub, dict[str, Pa
     forge = _forge(world)
     change = forge.open_pr("r1", "api", BRANCH, "[baton] many", "", 0)
 
-    diff = forge.diff(change, 1_000_000)
+    diff = forge.diff(change, ENOUGH)
 
     assert [f.path for f in diff.files] == sorted(files)
     assert diff.stat.text() == "130 files +130 \u22120"
@@ -71,7 +72,7 @@ def test_a_renamed_file_keeps_its_previous_name_and_the_patch_applies(
     forge = _forge(world)
     change = forge.open_pr("r1", "api", BRANCH, "[baton] rename", "", 0)
 
-    diff = forge.diff(change, 1_000_000)
+    diff = forge.diff(change, ENOUGH)
 
     [renamed] = diff.files
     assert (renamed.status, renamed.old_path, renamed.path) == (FileStatus.renamed, "docs/guide.md", "docs/manual.md")
@@ -88,7 +89,7 @@ def test_a_file_github_sends_no_patch_for_is_counted_and_says_why(world: tuple[F
     _fake, remotes = world
     commit_to_remote(remotes["api"], BRANCH, {"logo.png": "\x00PNG\x00", "README.md": "# api\nv2\n"}, "logo")
     forge = _forge(world)
-    diff = forge.diff(forge.open_pr("r1", "api", BRANCH, "[baton] logo", "", 0), 1_000_000)
+    diff = forge.diff(forge.open_pr("r1", "api", BRANCH, "[baton] logo", "", 0), ENOUGH)
 
     logo = next(f for f in diff.files if f.path == "logo.png")
     readme = next(f for f in diff.files if f.path == "README.md")
@@ -104,6 +105,6 @@ def test_a_merged_github_pr_still_lists_what_it_merged(world: tuple[FakeGitHub, 
     change = forge.open_pr("r1", "api", BRANCH, "[baton] rename", "", 0)
     merged = forge.merge(forge.refresh(change), change.head_sha)
 
-    diff = forge.diff(merged, 1_000_000)
+    diff = forge.diff(merged, ENOUGH)
 
     assert [(f.path, f.additions, f.deletions) for f in diff.files] == [("README.md", 1, 0)]

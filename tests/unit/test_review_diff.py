@@ -11,13 +11,14 @@ import pytest
 from bot.config import RepoConfig
 from bot.domain import ChangeSet
 from bot.ports import ForgeError
-from bot.review.model import LIMIT_NOTE, STAT_ONLY, ChangeDiff, FileStatus, PatchBudget
+from bot.review.model import LIMIT_NOTE, STAT_ONLY, ChangeDiff, DiffLimits, FileStatus, PatchBudget
 from bot.review.patch import NOTE, run_patch
 from bot.scm.git import run_git
 from bot.scm.local import LocalForge
 from tests.gitutil import commit_to_remote, make_remote, ref_sha
 
 BRANCH = "baton/r1/change"
+ENOUGH = DiffLimits(total=100_000)
 BASE_FILES = {
     "README.md": "hello\nworld\n",
     "gone.txt": "bye\n",
@@ -68,7 +69,7 @@ def by_path(diff: ChangeDiff) -> dict[str, tuple[FileStatus, int, int]]:
 
 
 def test_a_local_pr_diff_lists_every_file_with_its_status_and_line_counts(forge: LocalForge, api: Path) -> None:
-    diff = forge.diff(opened(forge, api), 100_000)
+    diff = forge.diff(opened(forge, api), ENOUGH)
 
     assert by_path(diff) == {
         "README.md": (FileStatus.modified, 1, 1),
@@ -87,7 +88,7 @@ def test_a_merged_local_pr_still_shows_what_it_merged(forge: LocalForge, api: Pa
     change = opened(forge, api)
     merged = forge.merge(change, change.head_sha)
 
-    diff = forge.diff(merged, 100_000)
+    diff = forge.diff(merged, ENOUGH)
 
     assert by_path(diff)["README.md"] == (FileStatus.modified, 1, 1)
     assert diff.stat.files == 5
@@ -95,7 +96,7 @@ def test_a_merged_local_pr_still_shows_what_it_merged(forge: LocalForge, api: Pa
 
 
 def test_a_file_over_the_per_file_cap_keeps_whole_lines_and_says_why(forge: LocalForge, api: Path) -> None:
-    diff = forge.diff(opened(forge, api), 100_000, file_max_bytes=40)
+    diff = forge.diff(opened(forge, api), DiffLimits(total=100_000, per_file=40))
 
     new = next(f for f in diff.files if f.path == "new.txt")
     assert new.patch == "@@ -0,0 +1,10 @@\n+line 0\n+line 1\n"
@@ -105,7 +106,7 @@ def test_a_file_over_the_per_file_cap_keeps_whole_lines_and_says_why(forge: Loca
 
 
 def test_files_past_the_whole_bound_keep_their_counts_and_lose_their_patch(forge: LocalForge, api: Path) -> None:
-    diff = forge.diff(opened(forge, api), 40)
+    diff = forge.diff(opened(forge, api), DiffLimits(total=40))
 
     kept = [f.path for f in diff.files if f.patch and not f.truncated]
     left_out = [f.path for f in diff.files if f.truncated]
@@ -125,7 +126,7 @@ def test_stat_only_counts_every_file_and_reads_no_patch_text(forge: LocalForge, 
 
 def test_a_binary_file_is_counted_and_marked_binary(forge: LocalForge, api: Path) -> None:
     commit_to_remote(api, BRANCH, {"logo.png": "\x00\x01PNG\x00"}, "logo")
-    diff = forge.diff(forge.open_pr("r1", "api", BRANCH, "Logo", "", order=0), 100_000)
+    diff = forge.diff(forge.open_pr("r1", "api", BRANCH, "Logo", "", order=0), ENOUGH)
 
     [logo] = diff.files
     assert (logo.path, logo.binary, logo.patch, logo.status) == ("logo.png", True, "", FileStatus.added)
@@ -134,13 +135,13 @@ def test_a_binary_file_is_counted_and_marked_binary(forge: LocalForge, api: Path
 def test_a_pr_whose_head_left_the_remote_is_refused_with_a_message(forge: LocalForge, api: Path) -> None:
     change = opened(forge, api).model_copy(update={"head_sha": "0" * 40})
     with pytest.raises(ForgeError, match="no longer in api's remote"):
-        forge.diff(change, 100_000)
+        forge.diff(change, ENOUGH)
 
 
 def test_a_head_that_is_not_a_sha_is_refused_before_git_sees_it(forge: LocalForge, api: Path) -> None:
     change = opened(forge, api).model_copy(update={"head_sha": "--output=/tmp/baton-diff-probe"})
     with pytest.raises(ForgeError, match="is not a commit SHA"):
-        forge.diff(change, 100_000)
+        forge.diff(change, ENOUGH)
 
 
 def test_a_remote_that_is_not_a_directory_here_is_read_through_a_mirror(tmp_path: Path, api: Path) -> None:
@@ -149,9 +150,9 @@ def test_a_remote_that_is_not_a_directory_here_is_read_through_a_mirror(tmp_path
     forge = LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work")
     change = opened(forge, api)
 
-    first = forge.diff(change, 100_000)
+    first = forge.diff(change, ENOUGH)
     commit_to_remote(api, BRANCH, {"later.txt": "pushed after\n"}, "later")
-    second = forge.diff(forge.refresh(change), 100_000)
+    second = forge.diff(forge.refresh(change), ENOUGH)
 
     assert first.stat.files == 5
     assert "later.txt" in [f.path for f in second.files]
@@ -173,7 +174,7 @@ def test_the_patch_prefixes_every_path_with_its_repo_and_applies_with_p2(
     forge: LocalForge, api: Path, tmp_path: Path
 ) -> None:
     change = opened(forge, api)
-    diff = forge.diff(change, 100_000)
+    diff = forge.diff(change, ENOUGH)
 
     patch = run_patch([diff])
 
@@ -193,7 +194,7 @@ def test_files_the_patch_cannot_hold_are_named_in_notes_and_the_rest_applies(
     forge: LocalForge, api: Path, tmp_path: Path
 ) -> None:
     change = opened(forge, api)
-    diff = forge.diff(change, 100_000, file_max_bytes=40)
+    diff = forge.diff(change, DiffLimits(total=100_000, per_file=40))
 
     patch = run_patch([diff], problems={"web": "the remote is gone"})
 
@@ -209,10 +210,36 @@ def test_files_the_patch_cannot_hold_are_named_in_notes_and_the_rest_applies(
 
 
 def test_a_budget_keeps_whole_lines_within_the_file_and_total_bounds() -> None:
-    budget = PatchBudget(total=12, per_file=8)
+    budget = PatchBudget(DiffLimits(total=12, per_file=8))
 
     assert budget.keep("abc\ndef\nghi\n") == ("abc\ndef\n", True)
     assert budget.reason == "larger than 8 bytes"
     assert budget.keep("jk\nlm\n") == ("jk\n", True)
     assert budget.reason == LIMIT_NOTE
     assert budget.keep("") == ("", False)
+
+
+def test_with_whole_files_a_file_that_would_be_cut_is_left_out_and_its_bytes_given_back() -> None:
+    budget = PatchBudget(DiffLimits(total=12, per_file=8, whole_files=True))
+
+    assert budget.keep("abc\ndef\nghi\n") == ("", True)
+    assert budget.keep("jk\nlm\nno\nop\n") == ("", True)
+    assert budget.keep("qr\nst\n") == ("qr\nst\n", False)
+    assert budget.left == 6
+
+
+def test_a_patch_leaves_out_a_file_too_big_to_hold_whole_and_keeps_every_file_after_it(
+    forge: LocalForge, api: Path
+) -> None:
+    big = "".join(f"row {i}\n" for i in range(2000))
+    commit_to_remote(api, BRANCH, {"a_big.csv": big, "b.txt": "b\n", "c.txt": "c\n"}, "big and small")
+    change = forge.open_pr("r1", "api", BRANCH, "Big", "", order=0)
+
+    diff = forge.diff(change, DiffLimits(total=4000, per_file=3000, whole_files=True))
+
+    assert [(f.path, bool(f.patch), f.truncated) for f in diff.files] == [
+        ("a_big.csv", False, True),
+        ("b.txt", True, False),
+        ("c.txt", True, False),
+    ]
+    assert diff.files[0].note == "larger than 2 KB"
