@@ -330,13 +330,16 @@ class Store:
         change = change.model_copy(update={k: self._redact(getattr(change, k)) for k in shown})
         with self._tx() as s:
             row = s.get(ChangeRow, (change.run_id, change.repo))
+            stat = change.diffstat
+            if stat is None or stat.sha != change.head_sha:
+                # A diffstat describes one head: a refresh (which carries none) keeps the one of the
+                # same head; one measured at an older head is dropped, never shown for the new one.
+                known = row.data.get("diffstat") if row is not None else None
+                same = isinstance(known, dict) and known.get("sha") == change.head_sha
+                change = change.model_copy(update={"diffstat": DiffStat.model_validate(known) if same else None})
             if row is None:
                 s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=change.model_dump(mode="json")))
             else:
-                known = row.data.get("diffstat")
-                if change.diffstat is None and isinstance(known, dict) and known.get("sha") == change.head_sha:
-                    # A refresh from the forge carries no diffstat: the one of this same head stands.
-                    change = change.model_copy(update={"diffstat": DiffStat.model_validate(known)})
                 row.data = change.model_dump(mode="json")
 
     def changes(self, run_id: str) -> list[ChangeSet]:

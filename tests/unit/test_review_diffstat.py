@@ -48,6 +48,16 @@ def test_a_new_head_drops_the_diffstat_of_the_old_one(tmp_path: Path) -> None:
     assert change.diffstat is None
 
 
+def test_a_diffstat_of_an_older_head_carried_along_with_a_new_head_is_dropped(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    old = DiffStat(sha="a" * 40, files=2, additions=5, deletions=1)
+    store.save_change(_change("a" * 40, old))
+    store.save_change(_change("b" * 40, old))  # e.g. a stored change copied with the head GitHub reported
+
+    [change] = store.changes("r1")
+    assert (change.head_sha, change.diffstat) == ("b" * 40, None)
+
+
 def test_a_diffstat_reads_as_files_and_signed_line_counts() -> None:
     assert DiffStat(files=1, additions=3, deletions=0).text() == "1 file +3 \u22120"
     assert DiffStat(files=12, additions=140, deletions=32).text() == "12 files +140 \u221232"
