@@ -159,12 +159,22 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def runs_show(
+    run_id: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Print every PR's diff instead (paths a/<repo>/...).")] = False,
+) -> None:
     """One run: timeline of events, steps, PRs, approvals, cost."""
     runtime = _runtime()
     try:
         view = runtime.store.view(run_id)
         events = runtime.store.events(run_id)
+        if diff and view is not None:
+            from bot.review.terminal import coloured, patch_text
+
+            patch = patch_text(runtime.forges, view, runtime.store.redact)
+            typer.echo(coloured(patch) if sys.stdout.isatty() else patch, nl=False)
+            return
     finally:
         runtime.shutdown()
     if view is None:

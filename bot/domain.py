@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.review.model import DiffStat
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -203,6 +205,8 @@ class ChangeSet(BaseModel):
     checks_output: str = ""
     merge_sha: str | None = None
     merge_error: str | None = None
+    diffstat: DiffStat | None = None
+    """Files and lines changed at the head its checks last ran on (the cards show it)."""
     merged_by: str | None = None
     """Who merged it, as its forge names them (a GitHub login), when the forge says."""
 

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bot.app import Runtime
 from bot.domain import Actor, Decision, RunEvent, RunState, RunView
+from bot.review.terminal import ask_to_merge
 from bot.surfaces.terminal import LiveTerminal, TerminalSurface
 
 
@@ -60,8 +61,11 @@ def follow(
         answered.add(view.run.updated_at)
         if auto_approve:
             decision = Decision.approve
+        elif view.run.waiting_for != "plan" and view.changes:
+            # The live view above is left on screen as it was last drawn: it is what is approved,
+            # with each PR's size under it and its diff a `d` away.
+            decision = ask_to_merge(console, view, runtime.forges, runtime.store.redact)
         else:
-            # The live view above is left on screen as it was last drawn: it is what is approved.
             what = "the plan" if view.run.waiting_for == "plan" else "and merge these PRs"
             answer = console.input(f"Approve {what}? [y/N/c(ancel)] ", markup=False).strip().lower()
             decision = {"y": Decision.approve, "yes": Decision.approve, "c": Decision.cancel}.get(

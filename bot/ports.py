@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bot.domain import AgentResult, AgentTask, ChangeSet, CheckOutcome, DiffStats, Readiness, RunEvent, RunView
+from bot.review.model import ChangeDiff, DiffLimits
 
 StopCheck = Callable[[], bool]
 """Asked while an agent works; True means the run was cancelled and the agent must be killed."""
@@ -123,6 +124,12 @@ class Forge(Protocol):
 
     def close(self, change: ChangeSet) -> ChangeSet:
         """Close an open PR without merging (a merged or closed one is returned as it is)."""
+        ...
+
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        """What the PR changes at `change.head_sha`, read from the forge (never from run facts):
+        every file with its line counts, and patch text within `limits` (`STAT_ONLY`: counts
+        only). A merged PR shows what it merged."""
         ...
 
 

@@ -37,6 +37,7 @@ from bot.domain import (
 )
 from bot.inbox import Inbox
 from bot.metrics import note_duplicate_delivery
+from bot.review.model import DiffStat
 from bot.schema import migrate as migrate
 from bot.store_models import (
     ApprovalRow,
@@ -103,6 +104,11 @@ class Store:
     def _tx(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+    def redact(self, value: Any) -> Any:
+        """`value` with the secrets this store hides replaced, for text read from elsewhere (a diff,
+        an agent's transcript) shown beside what the store holds."""
+        return self._redact(value)
 
     # -- runs ---------------------------------------------------------------------------------
     def create_run(self, spec: RunSpec) -> bool:
@@ -330,9 +336,16 @@ class Store:
     def save_change(self, change: ChangeSet) -> None:
         shown = ("checks_output", "merge_error")
         change = change.model_copy(update={k: self._redact(getattr(change, k)) for k in shown})
-        data = change.model_dump(mode="json")
         with self._tx() as s:
             row = s.get(ChangeRow, (change.run_id, change.repo))
+            stat = change.diffstat
+            if stat is None or stat.sha != change.head_sha:
+                # A diffstat describes one head: a refresh (which carries none) keeps the one of the
+                # same head; one measured at an older head is dropped, never shown for the new one.
+                known = row.data.get("diffstat") if row is not None else None
+                kept = isinstance(known, dict) and known.get("sha") == change.head_sha
+                change = change.model_copy(update={"diffstat": DiffStat.model_validate(known) if kept else None})
+            data = change.model_dump(mode="json")
             # When Baton first saw this head (kept beside the change): an approval written before it is stale.
             same = row is not None and row.data.get("head_sha") == change.head_sha
             data[HEAD_SEEN] = row.data.get(HEAD_SEEN) if same and row is not None else utcnow().isoformat()

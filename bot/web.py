@@ -17,6 +17,7 @@ from bot.app import Runtime
 from bot.dashboard_routes import dashboard_routes
 from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.metrics import WebhookMetrics
+from bot.review.routes import review_routes
 
 
 def create_web_app(runtime: Runtime) -> Starlette:
@@ -39,6 +40,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *dashboard_routes(runtime),
+        *review_routes(runtime),
         *source_routes(runtime),
     ]
 

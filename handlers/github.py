@@ -65,7 +65,7 @@ def wire(runtime: Runtime, api: GitHubApi) -> GitHubEvents:
     forge = GitHubForge(api, runtime.config)
     issues = GitHubIssues(api)
     access = GitHubAccess(issues, runtime.config)
-    surface = GitHubSurface(runtime.store, issues, runtime.config)
+    surface = GitHubSurface(runtime.store, issues, runtime.config, public_url=runtime.settings.public_url)
     checks = ChecksTracker(runtime, forge)
     if not runtime.forges.has("github"):
         runtime.forges.add("github", forge)

@@ -38,6 +38,7 @@ from bot.engine import traced
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
 from bot.ports import ChangeTooLarge
+from bot.review.collect import diffstat_of
 from bot.untrusted import clean, inert, quote, split_request
 
 log = structlog.get_logger(__name__)
@@ -362,6 +363,7 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
             "head_sha": outcome.sha or current.head_sha,
         }
     )
+    updated = updated.model_copy(update={"diffstat": diffstat_of(deps.forge, updated)})
     deps.store.save_change(updated)
     Emitter(deps, change.run_id)(
         "checks", {"repo": change.repo, "sha": updated.head_sha, "state": updated.checks.value}

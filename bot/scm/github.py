@@ -19,7 +19,9 @@ from github.Repository import Repository
 
 from bot.domain import ChangeSet, CheckOutcome
 from bot.ports import ForgeError
+from bot.review.model import ChangeDiff, DiffLimits
 from bot.scm.github_client import describe, refusals
+from bot.scm.github_diff import github_diff
 from bot.scm.github_pulls import GitHubPulls
 
 log = structlog.get_logger(__name__)
@@ -170,3 +172,8 @@ class GitHubForge(GitHubPulls):
                 pr = self._pull(full, change.number)
         log.info("github.pr_closed", run_id=change.run_id, repo=full, number=change.number)
         return self._change(cfg, pr, change.run_id, change.order)
+
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        _, full = self.target(change.repo)
+        with refusals(f"read the files of {full}#{change.number}"):
+            return github_diff(self.api, full, change, limits)

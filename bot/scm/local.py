@@ -27,7 +27,9 @@ from bot.agents.sandbox import default_sandbox
 from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
 from bot.ports import ForgeError, MergeRefused
+from bot.review.model import ChangeDiff, DiffLimits
 from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
+from bot.scm.local_diff import local_diff
 
 OUTPUT_TAIL = 4000
 
@@ -156,6 +158,9 @@ class LocalForge:
                 record.change = record.change.model_copy(update={"state": ChangeState.closed})
                 self._save(cfg, record)
             return self._view(record)
+
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        return local_diff(self._config(change.repo), change, self.workdir, limits)
 
     # -- extras for the demo and the dashboard -------------------------------------------------
 

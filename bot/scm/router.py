@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.config import BatonFile
 from bot.domain import ChangeSet, CheckOutcome, Readiness
 from bot.ports import Forge, ForgeError
+from bot.review.model import ChangeDiff, DiffLimits
 
 
 class ForgeRouter:
@@ -49,3 +50,6 @@ class ForgeRouter:
 
     def close(self, change: ChangeSet) -> ChangeSet:
         return self.for_repo(change.repo).close(change)
+
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        return self.for_repo(change.repo).diff(change, limits)

@@ -19,6 +19,7 @@ import structlog
 from bot.config import BatonFile
 from bot.domain import ChangeState, RunEvent, RunView, Source
 from bot.ports import ForgeError
+from bot.review.links import review_page_url
 from bot.scm.github_issues import GitHubIssues
 from bot.store import Store
 from bot.surfaces.github_render import approver_logins, reminder_body, siblings_section, status_body, with_siblings
@@ -40,8 +41,15 @@ def pr_key(full: str, number: int) -> str:
 
 class GitHubSurface:
     def __init__(
-        self, store: Store, issues: GitHubIssues, config: BatonFile, clock: Callable[[], float] = time.monotonic
+        self,
+        store: Store,
+        issues: GitHubIssues,
+        config: BatonFile,
+        clock: Callable[[], float] = time.monotonic,
+        public_url: str = "",
     ) -> None:
+        """`public_url` (BATON_PUBLIC_URL): where the comments' "Review changes" links point."""
+        self.public_url = public_url
         self.store = store
         self.issues = issues
         self.config = config
@@ -111,7 +119,8 @@ class GitHubSurface:
         if reply.repo is None or reply.issue_number is None:
             return
         needs = self.config.github.approve_permission
-        text = status_body(view, self.store.events(run_id), self.full_names(), needs)
+        review = review_page_url(self.public_url, run_id) if view.changes else ""
+        text = status_body(view, self.store.events(run_id), self.full_names(), needs, review)
         with self._writing[hash(run_id) % len(self._writing)]:
             fact = self.store.get_fact(run_id, STATUS_FACT)
             known = int(fact["comment_id"]) if fact else None
@@ -150,6 +159,7 @@ class GitHubSurface:
             if full is None or change.state is not ChangeState.open:
                 continue
             body = self.issues.pull_body(full, change.number)
-            updated = with_siblings(body, siblings_section(view, change, names, issue))
+            review = review_page_url(self.public_url, run_id)
+            updated = with_siblings(body, siblings_section(view, change, names, issue, review))
             if updated != body:
                 self.issues.set_pull_body(full, change.number, updated)

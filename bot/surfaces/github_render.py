@@ -4,6 +4,7 @@ section of every PR body. Pure functions of the run's view and events; no I/O.""
 from __future__ import annotations
 
 from bot.domain import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
+from bot.review.links import diffstat_text, pr_href
 from bot.surfaces.render import fmt_duration, one_line, short_sha, state_label
 from bot.untrusted import headline, inert
 
@@ -31,10 +32,14 @@ _CHECKS = {
 COMMANDS = "`/baton approve` · `/baton reject <reason>` · `/baton cancel` · `/baton retry` · `/baton status`"
 
 
-def pr_ref(change: ChangeSet, full_names: dict[str, str]) -> str:
-    """`owner/name#N` (GitHub links it), or the PR's URL for a repo not on GitHub."""
+def pr_ref(change: ChangeSet, full_names: dict[str, str], review_url: str = "") -> str:
+    """`owner/name#N` (GitHub links it); for a repo not on GitHub a link to the PR's own page, or
+    (local forge) to its part of the review page, else its URL."""
     full = full_names.get(change.repo)
-    return f"{full}#{change.number}" if full else change.url
+    if full:
+        return f"{full}#{change.number}"
+    href = pr_href(change, review_url)
+    return f"[{change.repo}#{change.number}]({href})" if href else change.url
 
 
 def _pr_state(change: ChangeSet) -> str:
@@ -50,8 +55,11 @@ def _latest(events: list[RunEvent], *kinds: str) -> RunEvent | None:
     return found[-1] if found else None
 
 
-def status_body(view: RunView, events: list[RunEvent], full_names: dict[str, str], approve_needs: str) -> str:
-    """The issue's one status comment, rewritten in full on every change."""
+def status_body(
+    view: RunView, events: list[RunEvent], full_names: dict[str, str], approve_needs: str, review_url: str = ""
+) -> str:
+    """The issue's one status comment, rewritten in full on every change; with `review_url`, each
+    PR's diffstat links to its part of the review page."""
     run = view.run
     actor = run.spec.trigger.actor
     who = f"@{actor.id}" if actor.source.value == "github" else (actor.display or actor.key)
@@ -62,10 +70,13 @@ def status_body(view: RunView, events: list[RunEvent], full_names: dict[str, str
         f"Repos: {', '.join(run.spec.repos) or '-'}",
     ]
     if view.changes:
-        lines += ["", "| Repo | Pull request | Head | Checks |", "| --- | --- | --- | --- |"]
+        lines += ["", "| Repo | Pull request | Head | Checks | Changes |", "| --- | --- | --- | --- | --- |"]
         for change in sorted(view.changes, key=lambda c: c.order):
-            ref = pr_ref(change, full_names)
-            lines.append(f"| {change.repo} | {ref} | `{short_sha(change.head_sha)}` | {_pr_state(change)} |")
+            ref = pr_ref(change, full_names, review_url)
+            stat = diffstat_text(change) or "-"
+            lines.append(f"| {change.repo} | {ref} | `{short_sha(change.head_sha)}` | {_pr_state(change)} | {stat} |")
+        if review_url:
+            lines += ["", f"[Review changes]({review_url}) (every PR of the run on one page)"]
     lines += _round_lines(events)
     lines += _approval_lines(view, events, approve_needs)
     if run.error:
@@ -136,7 +147,9 @@ def reminder_body(view: RunView, event: RunEvent, logins: list[str], approve_nee
     )
 
 
-def siblings_section(view: RunView, this: ChangeSet, full_names: dict[str, str], issue: str | None) -> str:
+def siblings_section(
+    view: RunView, this: ChangeSet, full_names: dict[str, str], issue: str | None, review_url: str = ""
+) -> str:
     """The PR body's section naming the issue and every PR of the run (merge order)."""
     full = full_names.get(this.repo)
     lines = [SIBLINGS_START, "", f"**Baton run `{view.run.run_id}`**"]
@@ -146,7 +159,9 @@ def siblings_section(view: RunView, this: ChangeSet, full_names: dict[str, str],
     lines += ["", "Linked pull requests (merge order):"]
     for change in sorted(view.changes, key=lambda c: c.order):
         mark = " (this PR)" if change.repo == this.repo else ""
-        lines.append(f"{change.order + 1}. {pr_ref(change, full_names)}{mark}")
+        lines.append(f"{change.order + 1}. {pr_ref(change, full_names, review_url)}{mark}")
+    if review_url:
+        lines += ["", f"[Review every PR of the run together]({review_url})"]
     lines += ["", SIBLINGS_END]
     return "\n".join(lines)
 

@@ -27,6 +27,7 @@ from bot import linear_documents as docs
 from bot.config import BatonFile
 from bot.domain import ChangeSet, RunEvent, RunView, Source
 from bot.linear_client import LinearClient, LinearError, LinearRateLimited
+from bot.review.links import pr_href, review_page_url
 from bot.store import Store
 from bot.surfaces.dashboard import run_page_url
 from bot.surfaces.linear_card import reminder_text, render_card
@@ -165,7 +166,7 @@ class LinearSurface:
             if event.kind == "approval_reminder":
                 self._remind(view, event, target.issue_id)
         if target.session_id:
-            content = activity_for(view, event)
+            content = activity_for(view, event, review_page_url(self.public_url, run_id))
             if content is not None:
                 self.post_activity(run_id, target.session_id, f"seq-{event.seq}", content)
 
@@ -228,10 +229,9 @@ class LinearSurface:
         return forge == "github" and bool(_GITHUB_PR.match(change.url))
 
     def attachment_url(self, run_id: str, change: ChangeSet) -> str:
-        """The PR's own URL when it is a web page; a local-forge PR links to the run's page."""
-        if change.url.startswith(("https://", "http://")):
-            return change.url
-        return f"{run_page_url(self.public_url, run_id)}?pr={change.repo}/{change.number}"
+        """The PR's own URL when it is a web page; a local-forge PR links to its part of the run's
+        review page."""
+        return pr_href(change, review_page_url(self.public_url, run_id)) or change.url
 
     def _move(self, view: RunView, event: RunEvent, target: LinearTarget) -> None:
         if event.kind != "state" or not target.team_id or not target.issue_id or not self.config.linear.move_states:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.domain import ChangeState, RunState, RunView
+from bot.review.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
     approval_lines,
     checks_icon,
@@ -70,7 +71,7 @@ def render_card(view: RunView, run_page: str) -> str:
         lines.append(f"Waiting for: **{run.waiting_for}**")
     if run.error:
         lines.append(f"Error: {plain(run.error, 300)}")
-    lines += _steps(view) + _changes(view) + _decisions(view)
+    lines += _steps(view) + _changes(view, review_url_of(run_page)) + _decisions(view)
     usage = total_usage(view)
     totals = f"{fmt_tokens(usage.tokens)} tokens · {fmt_cost(usage.cost_usd)}"
     if run.state.terminal:
@@ -94,17 +95,20 @@ def _steps(view: RunView) -> list[str]:
     return rows
 
 
-def _changes(view: RunView) -> list[str]:
+def _changes(view: RunView, review_url: str) -> list[str]:
     if not view.changes:
         return []
-    rows = ["", "**Pull requests**"]
+    rows = ["", "**Pull requests**" + (f" · [Review changes]({link(review_url)})" if review_url else "")]
     for change in view.changes:
         state = change.state.value
         if change.state is ChangeState.merged:
             state = f"merged as `{short_sha(change.merge_sha)}`"
         name = f"{change.repo}#{change.number}"
-        where = f"[{name}]({link(change.url)})" if change.url.startswith("https://") else f"{name} `{link(change.url)}`"
+        href = pr_href(change, review_url)
+        where = f"[{name}]({link(href)})" if href else f"{name} `{link(change.url)}`"
         line = f"- {where} · head `{short_sha(change.head_sha)}` · checks {checks_icon(change.checks)} · {state}"
+        if change.diffstat is not None:
+            line += f" · {diffstat_text(change)}"
         if change.merge_error:
             line += f" · {plain(change.merge_error, 200)}"
         rows.append(line)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain import RunEvent, RunState, RunView
+from bot.review.links import diffstat_text, pr_href
 from bot.surfaces.render import one_line, state_label
 
 Content = dict[str, Any]
@@ -30,8 +31,9 @@ def acknowledgement(run_id: str, repos: list[str]) -> Content:
     return {"type": "thought", "body": f"On it: run `{run_id}` is queued for {where}."}
 
 
-def activity_for(view: RunView, event: RunEvent) -> Content | None:
-    """The activity one event deserves in the session, or None (most events are only card edits)."""
+def activity_for(view: RunView, event: RunEvent, review_url: str = "") -> Content | None:
+    """The activity one event deserves in the session, or None (most events are only card edits);
+    `review_url` is the run's review page, which the call for approval links to."""
     data = event.data
     kind = event.kind
     if kind == "plan_ready" and data.get("summary"):
@@ -58,16 +60,21 @@ def activity_for(view: RunView, event: RunEvent) -> Content | None:
     if kind == "decision":
         return {"type": "thought", "body": f"{data.get('decision')} recorded from {data.get('actor')}"}
     if kind == "approval_requested":
-        return {"type": "elicitation", "body": _approval_request(view)}
+        return {"type": "elicitation", "body": _approval_request(view, review_url)}
     if kind == "state" and data.get("to") in _ENDINGS:
         return {"type": _ENDINGS[str(data["to"])], "body": _ending(view, str(data["to"]), data.get("error"))}
     return None
 
 
-def _approval_request(view: RunView) -> str:
-    prs = "\n".join(f"- {c.repo}#{c.number}: {c.url} (checks {c.checks.value})" for c in view.changes)
+def _approval_request(view: RunView, review_url: str) -> str:
+    prs = "\n".join(
+        f"- {c.repo}#{c.number}: {pr_href(c, review_url) or c.url} (checks {c.checks.value})"
+        + (f" · {diffstat_text(c)}" if c.diffstat else "")
+        for c in view.changes
+    )
+    review = f"Review every diff on one page: {review_url}\n\n" if review_url else ""
     return (
-        f"The pull requests are ready for review:\n{prs}\n\n"
+        f"The pull requests are ready for review:\n{prs}\n\n{review}"
         "Reply `/baton approve` to merge them all, or `/baton reject <reason>`. "
         "Any other reply is taken as a follow-up instruction."
     )

@@ -24,6 +24,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.config import Settings
 from bot.domain import RunEvent, RunView, Source
+from bot.review.links import review_url_of
 from bot.store import Store
 from bot.surfaces.dashboard import run_page_url
 from bot.surfaces.slack_card import card_blocks, card_text, is_urgent, milestone_text
@@ -178,7 +179,7 @@ class SlackSurface:
             if card.view is None or view.last_seq >= card.view.last_seq:
                 card.view = view
             card.urgent = card.urgent or is_urgent(event)
-        text = milestone_text(view, event, self.approvers)
+        text = milestone_text(view, event, self.approvers, review_url_of(self._page(view)))
         if text is not None:
             self._reply_once(view, event, text)
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.config import ApprovalPolicy
 from bot.domain import ChangeSet, ChangeState, Decision, RunEvent, RunState, RunView, Source, StepState
+from bot.review.links import diffstat_text, pr_href, review_url_of
 from bot.sourceconfig.slack import SlackConfig
 from bot.store import shas_digest
 from bot.surfaces.render import (
@@ -123,9 +124,11 @@ def _fit_lines(title: str, lines: list[str], limit: int = SECTION_LIMIT) -> str:
     return _fit("\n".join([title, *head, *kept]), limit)
 
 
-def _pr_link(change: ChangeSet) -> str:
+def _pr_link(change: ChangeSet, review_url: str = "") -> str:
+    """The PR linked to its forge's page, or (local forge) to its part of the review page."""
     label = f"{esc(change.repo)} #{change.number}"
-    return f"<{change.url}|{label}>" if change.url.startswith(("http://", "https://")) else label
+    href = pr_href(change, review_url)
+    return f"<{href}|{label}>" if href else label
 
 
 def _button(action: str, text: str, value: str, style: str | None = None, confirm: Block | None = None) -> Block:
@@ -245,12 +248,14 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
         ]
         blocks.append(_section(_fit_lines("*Steps*", lines)))
     if view.changes:
+        review = review_url_of(page_url)
         lines = [
-            f"{_pr_link(c)} · {c.state.value} · checks {checks_icon(c.checks)} {c.checks.value}"
-            f" · `{short_sha(c.head_sha)}`"
+            f"{_pr_link(c, review)} · {c.state.value} · checks {checks_icon(c.checks)} {c.checks.value}"
+            f" · `{short_sha(c.head_sha)}`" + (f" · {diffstat_text(c)}" if c.diffstat else "")
             for c in view.changes
         ]
-        blocks.append(_section(_fit_lines("*Pull requests*", lines)))
+        title = "*Pull requests*" + (f" · <{review}|Review changes>" if review else "")
+        blocks.append(_section(_fit_lines(title, lines)))
     decided = _approvals(view)
     if decided:
         blocks.append(_section(_fit_lines("*Approvals*", decided)))
@@ -287,7 +292,7 @@ PR_LINKS_SHOWN = 20
 """How many PRs a grouped thread reply names before "and N more" (the card lists them all)."""
 
 
-def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None:
+def milestone_text(view: RunView, event: RunEvent, approvers: str, review_url: str = "") -> str | None:
     """The thread reply an event deserves, or None (most events only edit the card).
 
     Replies are grouped per phase of the run, so the thread reads the same at 7 repos and at 500:
@@ -304,7 +309,9 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None
         opened = [c for c in view.changes if c.state is not ChangeState.closed]
         what = "updated" if int(data.get("round") or 0) else "opened"
         ask = f"Approval needed from {approvers}. Use *Approve & merge* on the card."
-        return f"{_pr_list(opened, what)}\n{ask}" if opened else ask
+        if review_url:
+            ask += f"\n<{review_url}|Review changes>: every PR's diff on one page."
+        return f"{_pr_list(opened, what, review_url)}\n{ask}" if opened else ask
     if event.kind == "state" and data.get("to") == RunState.merged.value:
         merged = [c for c in view.changes if c.state is ChangeState.merged]
         return f":white_check_mark: Merged {_links(merged) if merged else 'all PRs'}."
@@ -323,15 +330,15 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str) -> str | None
     return None
 
 
-def _pr_list(changes: list[ChangeSet], what: str) -> str:
+def _pr_list(changes: list[ChangeSet], what: str, review_url: str = "") -> str:
     """ "3 PRs opened: api #1, web #2, app #3" (in merge order, the first few linked)."""
     noun = "PR" if len(changes) == 1 else "PRs"
-    return f"{len(changes)} {noun} {what}: {_links(changes)}"
+    return f"{len(changes)} {noun} {what}: {_links(changes, review_url)}"
 
 
-def _links(changes: list[ChangeSet]) -> str:
+def _links(changes: list[ChangeSet], review_url: str = "") -> str:
     ordered = sorted(changes, key=lambda c: c.order)
-    shown = ", ".join(_pr_link(c) for c in ordered[:PR_LINKS_SHOWN])
+    shown = ", ".join(_pr_link(c, review_url) for c in ordered[:PR_LINKS_SHOWN])
     more = len(ordered) - PR_LINKS_SHOWN
     return shown + (f" and {more} more (see the card)" if more > 0 else "")
 

@@ -71,9 +71,9 @@ def test_a_labelled_issue_runs_to_a_merge_approved_by_a_comment(world: World) ->
     # The status comment was on the issue before the agent started.
     lines = world.journal_lines()
     assert lines.index("linear BatonCommentCreate") < agent_lines(lines)[0]
-    # The PR is attached (a local-forge PR links to the run's page) and the issue is in review.
+    # The PR is attached (a local-forge PR links to its part of the review page) and the issue is in review.
     page = f"{world.runtime.settings.public_url}/runs/{run_id}"
-    until("the PR attached", lambda: [a.url for a in ws.attachments.values()] == [f"{page}?pr=api/1"])
+    until("the PR attached", lambda: [a.url for a in ws.attachments.values()] == [f"{page}/diff#api"])
     until("the issue in review", lambda: ws.state_of(issue).name == "In Review")
     card = until(
         "the card asking for approval", lambda: (c := world.card(issue.id)) and "/baton approve" in c.body and c

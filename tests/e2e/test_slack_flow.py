@@ -115,7 +115,8 @@ def test_milestones_are_replied_in_the_thread_in_order_and_steps_are_not(world: 
     texts = until("three milestone replies", lambda: len(r := replies(slack, "C111", thread)) >= 3 and r)
     assert len(texts) == 3
     assert texts[0].startswith("Plan ready")
-    assert texts[1].startswith("1 PR opened: api #1\nApproval needed from <@U0BOB>")
+    review = f"{world.runtime.settings.public_url}/runs/{run_id}/diff"  # a local PR links to its part of it
+    assert texts[1].startswith(f"1 PR opened: <{review}#api|api #1>\nApproval needed from <@U0BOB>")
     assert texts[2].startswith(":white_check_mark: Merged")
 
 
@@ -149,5 +150,6 @@ def test_a_seven_repo_run_keeps_its_thread_to_a_few_replies(
         merged = "the merged reply"
         texts = until(merged, lambda: (r := replies(world.slack, "C111", thread)) and "Merged" in r[-1] and r)
     assert len(texts) <= 4
-    assert texts[1].startswith("7 PRs opened: api #1, ")
+    review = f"{world.runtime.settings.public_url}/runs/{run_id}/diff"
+    assert texts[1].startswith(f"7 PRs opened: <{review}#api|api #1>, ")
     assert all(name in texts[1] for name in names)

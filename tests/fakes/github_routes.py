@@ -41,6 +41,7 @@ class Routes(PullRoutes, TalkRoutes):
             ("PATCH", _REPO + r"/pulls/(?P<n>\d+)", self.edit_pull),
             ("PUT", _REPO + r"/pulls/(?P<n>\d+)/merge", self.merge_pull),
             ("GET", _REPO + r"/pulls/(?P<n>\d+)/merge", self.is_merged),
+            ("GET", _REPO + r"/pulls/(?P<n>\d+)/files", self.list_files),
             ("DELETE", _REPO + r"/git/refs/heads/(?P<branch>.+)", self.delete_ref),
             ("GET", _REPO + r"/issues/(?P<n>\d+)", self.get_issue),
             ("GET", _REPO + r"/issues/(?P<n>\d+)/comments", self.list_comments),

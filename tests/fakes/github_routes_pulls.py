@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.fakes.github_files import pull_base, pull_files
 from tests.fakes.github_http import Answer, RouteHelpers
 from tests.fakes.github_state import MergeError, Pull, Repo, now_iso
 
@@ -165,12 +166,14 @@ class PullRoutes(RouteHelpers):
         green, missing = self.world.checks_green(repo, head)
         if not green:
             raise MergeError(405, f'Required status check "{missing[0]}" is expected.')
+        forked_at = pull_base(repo, pull, head, self.world.branch_sha(repo, pull.base) or "")
         method = body.get("merge_method", "merge")
         title = body.get("commit_title") or f"{pull.title} (#{pull.number})"
         sha = self.world.merge(repo, pull, method, title, body.get("commit_message", ""))
         pull.state, pull.merged, pull.merged_at = "closed", True, now_iso()
         pull.closed_at = pull.merged_at
         pull.merge_commit_sha, pull.closed_head_sha, pull.merged_by = sha, head, login
+        pull.merge_base = forked_at
         return Answer(200, self.fake.bodies.merged(sha))
 
     def pull_events(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
@@ -193,6 +196,15 @@ class PullRoutes(RouteHelpers):
             for i, e in enumerate(pull.events)
         ]
         return self._page(events, query, where)
+
+    def list_files(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
+        pull = self._pull(repo, n)
+        if pull is None:
+            return self._not_found()
+        head = self.world.head_sha(repo, pull)
+        base = pull_base(repo, pull, head, self.world.branch_sha(repo, pull.base) or "")
+        files = pull_files(repo, base, head, self.fake.url)
+        return self._page(files, query, f"/repos/{repo.full_name}/pulls/{n}/files")
 
     def is_merged(self, repo: Repo, query: dict[str, str], body: Any, login: str, n: str) -> Answer:
         pull = self._pull(repo, n)

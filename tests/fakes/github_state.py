@@ -58,6 +58,8 @@ class Pull:
     """GitHub computes mergeability in the background: this many reads answer `mergeable: null`."""
     seen_head: str | None = None
     merged_by: str | None = None
+    merge_base: str | None = None
+    """Where the PR forked from its base, kept when it merges (GitHub keeps a merged PR's files)."""
     events: list[dict[str, Any]] = field(default_factory=list)
     """The PR's issue events GitHub keeps (`ready_for_review`, `convert_to_draft`, `base_ref_changed`)."""
 

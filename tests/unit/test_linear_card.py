@@ -73,10 +73,15 @@ def test_agent_text_in_a_step_cannot_break_the_table_mention_or_open_code() -> N
     assert row.count("|") - row.count("\\|") == 8
 
 
-def test_an_https_pr_is_a_link_and_a_local_one_is_code() -> None:
+def test_an_https_pr_links_to_the_forge_and_a_local_one_to_its_part_of_the_review_page() -> None:
     remote = render_card(view(RunState.working, changes=[change("https://github.com/a/api/pull/3")]), PAGE)
     local = render_card(view(RunState.working, changes=[change("local://api/pull/3")]), PAGE)
     assert "[api#3](https://github.com/a/api/pull/3)" in remote
+    assert f"[api#3]({PAGE}/diff#api)" in local
+
+
+def test_a_local_pr_without_a_public_address_stays_code() -> None:
+    local = render_card(view(RunState.working, changes=[change("local://api/pull/3")]), "")
     assert "api#3 `local://api/pull/3`" in local
 
 

@@ -130,12 +130,12 @@ def test_progress_between_milestones_is_coalesced_into_one_edit_per_interval(wor
     assert world.mutations("BatonCommentUpdate") == 1 and "step 4" in comment.body
 
 
-def test_a_local_forge_pr_is_attached_as_a_link_to_the_runs_page(world: World) -> None:
+def test_a_local_forge_pr_is_attached_as_a_link_to_its_part_of_the_review_page(world: World) -> None:
     run_id = world.new_run()
     world.open_pr(run_id, "local://api/pull/1")
     world.hub.pump_once()
     (attachment,) = world.fake.workspace.attachments.values()
-    assert (attachment.kind, attachment.url) == ("url", f"{PUBLIC}/runs/{run_id}?pr=api/1")
+    assert (attachment.kind, attachment.url) == ("url", f"{PUBLIC}/runs/{run_id}/diff#api")
 
 
 def test_a_github_pr_is_attached_with_linears_github_pr_link(tmp_path: Path, fake: FakeLinear) -> None:
