@@ -177,7 +177,7 @@ def reached(runtime: Any, run_id: str, state: Any) -> bool:
 def runtimes(home: Path) -> Iterator[Callable[[dict[str, Any]], Any]]:
     """A `start_runtime` as the e2e tests have it: a launched Runtime per config, ended afterwards."""
     from bot.app import Runtime
-    from bot.config import Settings, parse_baton_file
+    from bot.config.models import Settings, parse_baton_file
     from tests.e2e.conftest import _close_open_runs
 
     started: list[Any] = []
@@ -201,7 +201,7 @@ def runtimes(home: Path) -> Iterator[Callable[[dict[str, Any]], Any]]:
 def slack_source(root: Path) -> Iterator[Callable[..., Run]]:
     import pytest
 
-    from bot.domain import RunState
+    from bot.domain.models import RunState
     from tests.e2e.conftest import make_repos, repo_entries
     from tests.fakes.slack_harness import button_value, slack_world
 
@@ -253,8 +253,8 @@ def slack_source(root: Path) -> Iterator[Callable[..., Run]]:
 # -- GitHub: an issue comment, checks from webhooks, a maintainer's /baton approve ----------------------
 @contextmanager
 def github_source(root: Path) -> Iterator[Callable[..., Run]]:
-    from bot.domain import ChecksState, RunState
-    from bot.scm.github_issues import status_marker
+    from bot.domain.models import ChecksState, RunState
+    from bot.services.github.issues import status_marker
     from tests.fakes.github_stack import github_stack
 
     agent, control = agent_config(root)
@@ -301,7 +301,7 @@ def github_source(root: Path) -> Iterator[Callable[..., Run]]:
 def linear_source(root: Path) -> Iterator[Callable[..., Run]]:
     import pytest
 
-    from bot.domain import RunState
+    from bot.domain.models import RunState
     from tests.e2e.conftest import make_repos, repo_entries
     from tests.fakes.linear_harness import linear_world
 

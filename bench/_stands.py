@@ -131,8 +131,8 @@ class Server:
 def expected_run_id(delivery: Delivery) -> str:
     """The run Baton derives from a delivery (a repeat of it maps to the same run): from what the
     source made — the GitHub comment, the Linear issue's update, the Slack event id."""
-    from bot.domain import Actor, ReplyTo, Source, Trigger
-    from bot.intake import run_id_for
+    from bot.domain.models import Actor, ReplyTo, Source, Trigger
+    from bot.engine.intake import run_id_for
 
     body = json.loads(delivery.body)
     key = delivery.delivery_id

@@ -187,7 +187,7 @@ def main() -> int:
     if not set(sources) <= set(SOURCES):
         parser.error(f"--sources: unknown source in {args.sources!r}")
     grid = plan.grid()
-    from bot.telemetry import configure
+    from bot.observability.logging import configure
 
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="baton-bench-chat-") as tmp, timed() as whole:

@@ -113,7 +113,7 @@ def make_remote(root: Path, name: str) -> Path:
 def runtime_for(home: Path, config: dict[str, Any], database_url: str | None = None) -> Iterator[Any]:
     """A launched Runtime on SQLite files in `home`, or on `database_url` (PostgreSQL)."""
     from bot.app import Runtime
-    from bot.config import Settings, parse_baton_file
+    from bot.config.models import Settings, parse_baton_file
 
     settings = Settings(home=home, config=home.parent / "absent.yml", database_url=database_url)
     runtime = Runtime(settings, parse_baton_file(config))
@@ -151,8 +151,8 @@ def cpu_seconds() -> float:
 
 def run_once(runtime: Any, repos: list[str], playbook: str) -> RunResult:
     """Submit a run and wait for awaiting_approval; wall time from submit to that state's event."""
-    from bot.domain import RunState
-    from bot.intake import build_spec
+    from bot.domain.models import RunState
+    from bot.engine.intake import build_spec
     from handlers.cli import cli_trigger
 
     spec = build_spec(cli_trigger(REQUEST), runtime.config, repos=repos, playbook=playbook)
@@ -205,7 +205,7 @@ def release(runtime: Any) -> None:
     A run blocked in its durable approval wait keeps a DBOS executor thread alive past
     `Runtime.shutdown()`, and the process could not exit until the approval expired.
     """
-    from bot.domain import Decision, RunState
+    from bot.domain.models import Decision, RunState
     from handlers.cli import operator
 
     waiting = runtime.store.list_runs(limit=10_000, state=RunState.awaiting_approval)
@@ -514,7 +514,7 @@ def floor_main(home: Path, database_url: str | None) -> None:
     SQLite in `home` or on `database_url`."""
     from dbos import DBOS, DBOSConfig
 
-    from bot.config import Settings
+    from bot.config.models import Settings
 
     @DBOS.step()
     def spawn_step() -> float:
@@ -733,7 +733,7 @@ def fanout_phases(run: RunResult) -> list[Figure]:
 def demo_child(out: Path, directory: Path) -> None:
     """`baton demo --yes --dir DIR` in this process, timing git, checks and the sandbox on the way."""
     started = time.perf_counter()
-    from bot.cli import app
+    from bot.cli.main import app
 
     imported = time.perf_counter() - started
     import bot.demo
@@ -765,7 +765,7 @@ def demo_child(out: Path, directory: Path) -> None:
     local.LocalForge._run_command = timing("checks", local.LocalForge._run_command)
     bot.demo.create_sandbox = timing("sandbox", bot.demo.create_sandbox)
     code: object = 0
-    try:  # the typer app behind `baton`: `bot.cli.main` ends the process with os._exit
+    try:  # the typer app behind `baton`: `bot.cli.main.main` ends the process with os._exit
         app(["demo", "--yes", "--dir", str(directory)], prog_name="baton")
     except SystemExit as exit_:
         code = exit_.code
@@ -774,8 +774,8 @@ def demo_child(out: Path, directory: Path) -> None:
 
 
 def bench_demo(root: Path) -> list[Figure]:
-    from bot.domain import ChangeState, RunState
-    from bot.store import Store, make_engine
+    from bot.domain.models import ChangeState, RunState
+    from bot.store.store import Store, make_engine
 
     directory, report = root / "demo", root / "demo-timings.json"
     with timed() as total:
@@ -904,7 +904,7 @@ def main() -> int:
     parser.add_argument("--floor-db", help=argparse.SUPPRESS)
     parser.add_argument("--demo-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from bot.telemetry import configure
+    from bot.observability.logging import configure
 
     if args.floor:
         floor_main(args.floor, args.floor_db)

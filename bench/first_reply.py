@@ -158,8 +158,8 @@ def check_work(world: Any, home: Path, sent: list[Delivery]) -> None:
     """Every request became exactly one run, with its first reply written once."""
     from _stands import expected_run_id
 
-    from bot.config import Settings
-    from bot.store import Store, make_engine
+    from bot.config.models import Settings
+    from bot.store.store import Store, make_engine
 
     engine = make_engine(Settings(home=home).store_url)
     stored = {r.run_id for r in Store(engine).list_runs(limit=100_000)}

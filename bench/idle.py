@@ -83,10 +83,10 @@ def setup_child(pr_runs: int, plan_runs: int, out: Path) -> None:
     """In a child process: submit runs until `pr_runs + plan_runs` more wait for approval, then exit
     without shutting down cleanly (the next `baton serve` recovers the waits)."""
     from bot.app import Runtime
-    from bot.config import Settings
-    from bot.domain import RunState
-    from bot.intake import build_spec
-    from bot.telemetry import configure
+    from bot.config.models import Settings
+    from bot.domain.models import RunState
+    from bot.engine.intake import build_spec
+    from bot.observability.logging import configure
     from handlers.cli import cli_trigger
 
     settings = Settings()
@@ -118,7 +118,7 @@ def setup_child(pr_runs: int, plan_runs: int, out: Path) -> None:
 def not_waiting_yet(runtime: Any, run_ids: set[str]) -> set[str]:
     """The runs of `run_ids` still on their way to awaiting_approval (an ended run is dropped: the
     serve's check finds it)."""
-    from bot.domain import RunState
+    from bot.domain.models import RunState
 
     left = set()
     for run_id in run_ids:
@@ -239,9 +239,9 @@ def new_run_seconds(root: Path, wait_s: float) -> float:
     queue, as a webhook would, and time it to awaiting_approval; then cancel it, so the count of
     waiting runs stays what the levels say. NaN when it did not get there within `wait_s`."""
     from bot.app import Runtime
-    from bot.config import Settings
-    from bot.domain import RunState
-    from bot.intake import build_spec
+    from bot.config.models import Settings
+    from bot.domain.models import RunState
+    from bot.engine.intake import build_spec
     from handlers.cli import cli_trigger, operator
 
     runtime = Runtime(Settings(home=root / ".baton", config=root / "baton.yml"))
@@ -265,8 +265,8 @@ def new_run_seconds(root: Path, wait_s: float) -> float:
 def check_runs(root: Path, expected: int) -> None:
     """Every run made so far is still waiting: none lost, failed or expired by a restart (the new
     runs of `new_run_seconds` were cancelled on purpose)."""
-    from bot.domain import RunState
-    from bot.store import Store, make_engine
+    from bot.domain.models import RunState
+    from bot.store.store import Store, make_engine
 
     engine = make_engine(f"sqlite:///{(root / '.baton' / 'baton.db').resolve()}")
     try:
@@ -282,7 +282,7 @@ def check_runs(root: Path, expected: int) -> None:
 def profiled_serve_child(port: int, out: Path, go: Path, seconds: float) -> None:
     """`baton serve` in this process, plus a thread that, once `go` exists, reads every thread's
     own CPU clock for `seconds` and samples the stacks of the threads that were on the CPU."""
-    from bot.cli import app
+    from bot.cli.main import app
 
     def sampler() -> None:
         while not go.exists():
@@ -350,7 +350,7 @@ def stack_of(frame: Any, depth: int = 5) -> str:
 
 # -- main ----------------------------------------------------------------------------------------------------
 def default_cap() -> int:
-    from bot.config import Settings
+    from bot.config.models import Settings
 
     cap: int = Settings.model_fields["executor_threads"].default
     return cap

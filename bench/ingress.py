@@ -188,8 +188,8 @@ def check_work(world: Any, home: Path, cells: list[Cell]) -> None:
     """Every non-duplicate delivery is exactly one run, duplicates none; one first reply each."""
     from _stands import expected_run_id
 
-    from bot.config import Settings
-    from bot.store import Store, make_engine
+    from bot.config.models import Settings
+    from bot.store.store import Store, make_engine
 
     engine = make_engine(Settings(home=home).store_url)
     stored = {r.run_id for r in Store(engine).list_runs(limit=1_000_000)}
@@ -333,7 +333,7 @@ def profiled_serve(out: Path, port: int) -> None:
     import signal
     import threading
 
-    from bot.cli import app
+    from bot.cli.main import app
 
     profiles: list[cProfile.Profile] = []
 

@@ -203,7 +203,7 @@ class Reader:
     """The trial's store, read from outside the Baton process."""
 
     def __init__(self, world: World) -> None:
-        from bot.store import Store, make_engine
+        from bot.store.store import Store, make_engine
 
         self.engine = make_engine(f"sqlite:///{(world.home / 'baton.db').resolve()}")
         self.store = Store(self.engine)

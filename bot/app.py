@@ -25,32 +25,32 @@ from bot.agents.checks import ChecksRunner
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.sandbox import Sandbox, local_remotes, sqlite_files
 from bot.agents.script import ScriptAgent
-from bot.approvals import ApprovalService, GitHubCheck
-from bot.config import AgentConfig, BatonFile, RepoConfig, Settings, load_baton_file
-from bot.domain import Actor, Source, utcnow
+from bot.clock.scheduler import Scheduler
+from bot.config.models import AgentConfig, BatonFile, RepoConfig, Settings, load_baton_file
+from bot.domain.models import Actor, Source, utcnow
+from bot.domain.ports import Agent
 from bot.engine.activities import stop_run_agents
+from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
 from bot.engine.recovery import ExecutorLease, new_executor_id
 from bot.engine.runs import RunEngine
 from bot.engine.service import RunService
-from bot.metrics import Metrics
-from bot.metrics_store import StoreCollector
-from bot.ports import Agent
-from bot.ratelimit import Throttle, throttles, unthrottled
-from bot.scheduler import Scheduler
-from bot.schema import schema_problem
+from bot.observability.logging import Redactor, process_secrets
+from bot.observability.metrics import Metrics
+from bot.observability.tracing import Tracer
 from bot.scm.gitguard import remote_auth_env
 from bot.scm.github import GitHubForge
-from bot.scm.github_client import GitHubApi, GitHubCredentials
 from bot.scm.local import LocalForge
 from bot.scm.router import ForgeRouter
 from bot.scm.workspace import GitWorkspace
-from bot.store import Store, make_engine, migrate
+from bot.services.github.client import GitHubApi, GitHubCredentials
+from bot.store.metrics import StoreCollector
+from bot.store.ratelimit import Throttle, throttles, unthrottled
+from bot.store.schema import schema_problem
+from bot.store.store import Store, make_engine, migrate
 from bot.surfaces.hub import SurfaceHub
-from bot.telemetry import Redactor, process_secrets
-from bot.tracing import Tracer
 
 log = structlog.get_logger(__name__)
 
@@ -194,7 +194,7 @@ class Runtime:
             "max_executor_threads": self.settings.executor_threads,
             "notification_listener_polling_interval_sec": self.settings.notification_polling_s,
             "log_level": "WARNING",
-            # DBOS's own OTLP spans stay off: ours (bot/tracing.py) carry the run, steps and calls.
+            # DBOS's own OTLP spans stay off: ours (bot/observability/tracing.py) carry the run, steps and calls.
             "enable_otlp": False,
             # Migrated by `apply_migrations` (serve, `baton migrate`), never by a worker: verify only.
             "run_migrations": False,
@@ -246,8 +246,8 @@ class Runtime:
 
 def github_approvers(api: GitHubApi, config: BatonFile) -> GitHubCheck:
     """Whether a GitHub login holds `github.approve_permission` on every GitHub repo of a run."""
-    from bot.scm.github_issues import GitHubIssues
-    from handlers.github_access import GitHubAccess  # the composition root may know the edges
+    from bot.services.github.issues import GitHubIssues
+    from handlers.github.access import GitHubAccess  # the composition root may know the edges
 
     access = GitHubAccess(GitHubIssues(api), config)
     return lambda login, run: access.approver_refusal(Actor(source=Source.github, id=login), run)

@@ -6,8 +6,8 @@ import shlex
 import shutil
 
 from bot.agents.sandbox import Sandbox
-from bot.config import BatonFile, ConfigError, Settings, load_baton_file
-from bot.domain import Person
+from bot.config.models import BatonFile, ConfigError, Settings, load_baton_file
+from bot.domain.models import Person
 
 SOURCES = {
     "slack": ("slack_signing_secret", "SLACK_SIGNING_SECRET"),
@@ -126,7 +126,7 @@ def _person(person: Person) -> str:
 
 
 def who_can_approve(config: BatonFile) -> list[str]:
-    """Who may approve a run under this configuration (the rules of bot/approvals.py, in words)."""
+    """Who may approve a run under this configuration (the rules of bot/engine/approvals.py, in words)."""
     policy, needed = config.approval, config.github.approve_permission
     lines = ["who can approve:"]
     if policy.approvers:

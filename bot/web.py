@@ -14,10 +14,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.app import Runtime
-from bot.dashboard_routes import dashboard_routes
-from bot.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from bot.metrics import WebhookMetrics
-from bot.review.routes import review_routes
+from bot.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.observability.metrics import WebhookMetrics
+from bot.surfaces.dashboard.review_routes import review_routes
+from bot.surfaces.dashboard.routes import dashboard_routes
 
 
 def create_web_app(runtime: Runtime) -> Starlette:
@@ -68,19 +68,19 @@ def source_routes(runtime: Runtime) -> list[BaseRoute]:
     settings = runtime.settings
     routes: list[BaseRoute] = []
     if settings.slack_signing_secret and settings.slack_bot_token:
-        from handlers.slack import create_routes as slack_routes
+        from handlers.slack.app import create_routes as slack_routes
 
         routes += slack_routes(runtime)
     else:
         routes.append(Route("/slack/events", _disabled_source, methods=["POST"]))
     if settings.github_webhook_secret:
-        from handlers.github import create_routes as github_routes
+        from handlers.github.app import create_routes as github_routes
 
         routes += github_routes(runtime)
     else:
         routes.append(Route("/github/webhook", _disabled_source, methods=["POST"]))
     if settings.linear_webhook_secret:
-        from handlers.linear import create_routes as linear_routes
+        from handlers.linear.app import create_routes as linear_routes
 
         routes += linear_routes(runtime)
     else:

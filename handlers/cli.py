@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import uuid
 
-from bot.domain import Actor, ReplyTo, Source, Trigger
+from bot.domain.models import Actor, ReplyTo, Source, Trigger
 
 
 def operator() -> Actor:

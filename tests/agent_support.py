@@ -16,8 +16,8 @@ from typing import Any
 from bot.agents.cli import CliAgent
 from bot.agents.registry import CLI_ADAPTERS
 from bot.agents.stream import StreamParser
-from bot.config import AgentConfig
-from bot.domain import AgentResult, AgentTask
+from bot.config.models import AgentConfig
+from bot.domain.models import AgentResult, AgentTask
 from bot.scm.git import run_git
 
 ROOT = Path(__file__).resolve().parents[1]

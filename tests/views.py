@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain import (
+from bot.domain.models import (
     Actor,
     Approval,
     Budget,
@@ -22,7 +22,7 @@ from bot.domain import (
     Usage,
     utcnow,
 )
-from bot.store import Store, make_engine, migrate
+from bot.store.store import Store, make_engine, migrate
 
 
 def run_view(

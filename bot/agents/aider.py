@@ -20,8 +20,8 @@ from pathlib import Path
 
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser
-from bot.domain import AgentTask
-from bot.ports import ProgressSink
+from bot.domain.models import AgentTask
+from bot.domain.ports import ProgressSink
 
 _TOKENS = re.compile(r"^Tokens: ([\d.]+k?) sent,.*?([\d.]+k?) received\.")
 _COST = re.compile(r"Cost: \$[\d.]+ message, \$([\d.]+) session\.")

@@ -18,8 +18,8 @@ from pathlib import Path
 from bot.agents.confined import GitTampered, run_confined
 from bot.agents.process import AgentEnvError, ProcessStartError, redact, referenced_secrets, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox
-from bot.config import RepoConfig
-from bot.domain import CheckOutcome
+from bot.config.models import RepoConfig
+from bot.domain.models import CheckOutcome
 
 OUTPUT_TAIL = 4000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

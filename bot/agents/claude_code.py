@@ -17,8 +17,8 @@ from typing import Any
 from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line, short
-from bot.domain import AgentTask
-from bot.ports import ProgressSink
+from bot.domain.models import AgentTask
+from bot.domain.ports import ProgressSink
 
 FILE_TOOLS = {"Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path"}
 QUIET_ENV = {

@@ -41,9 +41,9 @@ from bot.agents.process import (
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
 from bot.agents.stream import StreamParser, StreamState, cost_from_tokens, short
 from bot.agents.transcript import Transcript
-from bot.config import AgentConfig
-from bot.domain import FILES_KEPT, AgentResult, AgentStatus, AgentTask, Usage
-from bot.ports import ProgressSink, StopCheck
+from bot.config.models import AgentConfig
+from bot.domain.models import FILES_KEPT, AgentResult, AgentStatus, AgentTask, Usage
+from bot.domain.ports import ProgressSink, StopCheck
 
 SUMMARY_CHARS = 300
 TAIL_CHARS = 4000

@@ -18,7 +18,7 @@ from typing import Any
 from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line
-from bot.domain import AgentTask
+from bot.domain.models import AgentTask
 
 OPENAI_URL = "https://api.openai.com/v1"
 _RECONNECT = re.compile(r"^Reconnecting\.\.\. (\d+)/(\d+)")

@@ -19,7 +19,7 @@ from typing import Any
 from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line, short
-from bot.domain import AgentTask
+from bot.domain.models import AgentTask
 
 DENIED = {"rejected", "permissionDenied", "readPermissionDenied", "writePermissionDenied"}
 FILE_TOOLS = {"write", "edit", "delete"}

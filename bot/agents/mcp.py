@@ -13,7 +13,7 @@ import shlex
 from typing import Any
 
 from bot.agents.process import expand_env, referenced_secrets
-from bot.config import AgentConfig, McpServer
+from bot.config.models import AgentConfig, McpServer
 
 
 def argv(server: McpServer) -> list[str]:

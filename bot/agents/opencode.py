@@ -21,7 +21,7 @@ from typing import Any
 from bot.agents import mcp
 from bot.agents.cli import CliAgent, Invocation, positional, task_prompt
 from bot.agents.stream import StreamParser, as_dict, as_int, parse_json_line, short
-from bot.domain import AgentTask
+from bot.domain.models import AgentTask
 
 FILE_TOOLS = {"write", "edit", "patch", "multiedit"}
 DEFAULT_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}

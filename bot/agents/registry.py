@@ -16,8 +16,8 @@ from bot.agents.cli import CliAgent
 from bot.agents.codex import CodexAgent
 from bot.agents.cursor import CursorAgent
 from bot.agents.opencode import OpencodeAgent
-from bot.config import ROUTED_AGENT, AgentConfig, BatonFile, ConfigError, RoutingRule
-from bot.ports import Agent
+from bot.config.models import ROUTED_AGENT, AgentConfig, BatonFile, ConfigError, RoutingRule
+from bot.domain.ports import Agent
 
 AgentFactory = Callable[[AgentConfig], Agent]
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from bot.config import AgentConfig, BatonFile, RepoConfig
+from bot.config.models import AgentConfig, BatonFile, RepoConfig
 from bot.scm.gitguard import git_dirs
 
 CREDENTIAL_FILES = (

@@ -28,9 +28,9 @@ from bot.agents.process import (
     scrubbed_env,
 )
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
-from bot.config import AgentConfig
-from bot.domain import AgentResult, AgentStatus, AgentTask, Usage
-from bot.ports import ProgressSink, StopCheck
+from bot.config.models import AgentConfig
+from bot.domain.models import AgentResult, AgentStatus, AgentTask, Usage
+from bot.domain.ports import ProgressSink, StopCheck
 
 USAGE_PREFIX = "BATON_USAGE "
 SUMMARY_PREFIX = "BATON_SUMMARY "

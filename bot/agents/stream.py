@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.ports import ProgressSink
+from bot.domain.ports import ProgressSink
 
 DETAIL_CHARS = 160
 

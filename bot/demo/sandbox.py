@@ -113,7 +113,7 @@ def create_sandbox(root: Path, clients: int = DEFAULT_CLIENTS) -> Sandbox:
 
 
 def _config(remotes: dict[str, Path], codemod: Path) -> dict[str, Any]:
-    """The `baton.yml` mapping for these remotes (validated by `bot.config` when loaded)."""
+    """The `baton.yml` mapping for these remotes (validated by `bot.config.models` when loaded)."""
     repos: list[dict[str, Any]] = []
     for name, remote in remotes.items():
         repo: dict[str, Any] = {

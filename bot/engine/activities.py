@@ -20,7 +20,7 @@ import structlog
 from dbos import DBOS
 
 from bot.agents.registry import UnknownAgent
-from bot.domain import (
+from bot.domain.models import (
     AgentResult,
     AgentStatus,
     AgentTask,
@@ -33,13 +33,13 @@ from bot.domain import (
     StepState,
     utcnow,
 )
+from bot.domain.ports import ChangeTooLarge
+from bot.domain.untrusted import clean, inert, quote, split_request
 from bot.engine import budget as budgets
 from bot.engine import traced
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
-from bot.ports import ChangeTooLarge
-from bot.review.collect import diffstat_of
-from bot.untrusted import clean, inert, quote, split_request
+from bot.surfaces.review.collect import diffstat_of
 
 log = structlog.get_logger(__name__)
 
@@ -375,7 +375,7 @@ def pr_body(spec: RunSpec, plan: str, summary: str) -> str:
     """A PR's description: who asked, what the agent did, and the run it is linked through.
 
     Everything quoted here (the request, the agent's summary, the plan) may carry text Baton did not
-    write, so it is made inert (`bot.untrusted`): no @mention of a person or team, no closing
+    write, so it is made inert (`bot.domain.untrusted`): no @mention of a person or team, no closing
     keyword; the issue text an agent was given as data is referred to, never pasted."""
     actor = spec.trigger.actor
     own, quoted = split_request(spec.trigger.request)

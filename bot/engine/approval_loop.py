@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from bot.approvals import GateVerdict
-from bot.domain import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
+from bot.engine.approvals import GateVerdict
 from bot.engine.budget import BudgetExceeded
 from bot.engine.messages import (
     DECISION_TOPIC,

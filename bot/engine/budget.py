@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.domain import Budget, Usage
+from bot.domain.models import Budget, Usage
 
 
 class BudgetExceeded(Exception):

@@ -8,10 +8,10 @@ from pathlib import Path
 from bot.agents.checks import ChecksRunner
 from bot.agents.registry import AgentRegistry
 from bot.agents.sandbox import default_sandbox
-from bot.config import BatonFile, Settings
-from bot.ports import Forge, Workspace
-from bot.store import Store
-from bot.tracing import Tracer
+from bot.config.models import BatonFile, Settings
+from bot.domain.ports import Forge, Workspace
+from bot.observability.tracing import Tracer
+from bot.store.store import Store
 
 
 @dataclass

@@ -22,7 +22,7 @@ from bot.engine.ids import (
     workflow_id,
 )
 from bot.engine.messages import DECISION_TOPIC
-from bot.store import Store
+from bot.store.store import Store
 
 
 def _options(workflow_name: str, wf_id: str, app_version: str) -> EnqueueOptions:

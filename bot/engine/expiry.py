@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import structlog
 
-from bot.domain import ChangeState, RunState
+from bot.domain.models import ChangeState, RunState
+from bot.domain.ports import ForgeError
 from bot.engine import activities
 from bot.engine.deps import EngineDeps
-from bot.ports import ForgeError
 
 log = structlog.get_logger(__name__)
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from bot.approvals import GateVerdict, evaluate
-from bot.audit import ENGINE_ACTOR, AuditKind, AuditOutcome
-from bot.domain import Approval, ChangeSet, ChangeState, ChecksState, utcnow
-from bot.people import People
-from bot.ports import MergeRefused
-from bot.store import Store
+from bot.domain.models import Approval, ChangeSet, ChangeState, ChecksState, utcnow
+from bot.domain.people import People
+from bot.domain.ports import MergeRefused
+from bot.engine.approvals import GateVerdict, evaluate
+from bot.store.audit import ENGINE_ACTOR, AuditKind, AuditOutcome
+from bot.store.store import Store
 
 if TYPE_CHECKING:
     from bot.engine.deps import EngineDeps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from bot.domain import AgentResult, ChangeSet, RunState
+from bot.domain.models import AgentResult, ChangeSet, RunState
 
 DECISION_TOPIC = "decision"
 """The topic a run waits on for people: approve, reject, cancel, a follow-up, a re-check nudge."""

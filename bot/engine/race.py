@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dbos import DBOS
 
-from bot.domain import AgentTask
+from bot.domain.models import AgentTask
 from bot.engine import activities
 from bot.engine.deps import EngineDeps
 from bot.engine.patterns.base import Candidate

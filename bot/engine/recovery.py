@@ -14,8 +14,8 @@ from datetime import timedelta
 import structlog
 from dbos import DBOS
 
-from bot.domain import utcnow
-from bot.store import Store
+from bot.domain.models import utcnow
+from bot.store.store import Store
 
 log = structlog.get_logger(__name__)
 

@@ -6,8 +6,8 @@ step key that only depends on the order of calls, so a replayed workflow takes t
 
 from __future__ import annotations
 
-from bot.config import ROUTED_AGENT, Node
-from bot.domain import AgentResult, AgentStatus, AgentTask, CheckOutcome, Decision, RunSpec, RunState
+from bot.config.models import ROUTED_AGENT, Node
+from bot.domain.models import AgentResult, AgentStatus, AgentTask, CheckOutcome, Decision, RunSpec, RunState
 from bot.engine import patterns
 from bot.engine.budget import BudgetExceeded
 from bot.engine.ids import BUDGET_TOPIC

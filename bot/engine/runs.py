@@ -2,7 +2,7 @@
 
 At a wait for a person the workflow parks (ends, holding nothing) or, under `baton run`/`demo`,
 blocks in `recv`; a message for a parked run starts `continue_workflow`, which goes on from the
-wait with the loop's state kept in the store (bot/inbox.py).
+wait with the loop's state kept in the store (bot/store/inbox.py).
 
 `RunEngine` is the durable shell: workflows and steps are DBOS functions whose bodies live in
 `activities.py` and `patterns/`. A run's workflow id derives from its run id (itself derived
@@ -19,10 +19,10 @@ import structlog
 from dbos import DBOS, DBOSConfiguredInstance, SetEnqueueOptions, SetWorkflowID
 from dbos import error as dbos_errors
 
-from bot.approvals import GateVerdict
-from bot.config import BatonFile
-from bot.domain import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
+from bot.config.models import BatonFile
+from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
 from bot.engine import activities, approval_loop, traced, workflow
+from bot.engine.approvals import GateVerdict
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
 from bot.engine.ids import (
@@ -45,8 +45,8 @@ from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.manager import Plan, SubTask
 from bot.engine.planning import make_plan
 from bot.engine.race import race_step
-from bot.inbox import loop_key
-from bot.telemetry import binds_run_id
+from bot.observability.logging import binds_run_id
+from bot.store.inbox import loop_key
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +97,7 @@ class RunEngine(DBOSConfiguredInstance):
     @traced.run_workflow
     @binds_run_id
     def continue_workflow(self, run_id: str, attempt: int, number: int) -> str:
-        """The run goes on from the wait it parked in: a message claimed it (bot/inbox.py)."""
+        """The run goes on from the wait it parked in: a message claimed it (bot/store/inbox.py)."""
         return self._guarded(run_id, partial(workflow.resume, self, run_id, attempt))
 
     def _guarded(self, run_id: str, work: Callable[[], str]) -> str:

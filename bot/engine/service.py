@@ -12,14 +12,14 @@ from datetime import datetime
 
 import structlog
 
-from bot.approvals import ApprovalService, DecisionResult
-from bot.audit import AuditKind
-from bot.config import BatonFile
-from bot.domain import Actor, Budget, Decision, RunSpec, RunState
+from bot.config.models import BatonFile
+from bot.domain.models import Actor, Budget, Decision, RunSpec, RunState
+from bot.engine.approvals import ApprovalService, DecisionResult
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import BUDGET_TOPIC, workflow_id
 from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
-from bot.store import Store
+from bot.store.audit import AuditKind
+from bot.store.store import Store
 
 StopAgents = Callable[[str], int]
 """Kill every agent of a run still running on this host; returns how many were stopped."""

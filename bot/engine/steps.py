@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.approvals import GateVerdict
-from bot.config import BatonFile
-from bot.domain import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
+from bot.config.models import BatonFile
+from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
+from bot.engine.approvals import GateVerdict
 from bot.engine.merge_train import MergeOutcome, Preflight
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate

@@ -1,4 +1,4 @@
-"""Where the engine's work meets tracing (bot/tracing.py): the run's trace around its workflows,
+"""Where the engine's work meets tracing (bot/observability/tracing.py): the run's trace around its workflows,
 a span per step, and the run span exported once the run has ended.
 
 The workflow decorators sit under `@DBOS.workflow()`, so a workflow resumed in another process
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
-from bot.domain import AgentResult
+from bot.domain.models import AgentResult
 from bot.engine.deps import EngineDeps
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.domain import Decision, RunSpec, RunState
+from bot.domain.models import Decision, RunSpec, RunState
 from bot.engine import approval_loop, patterns
 from bot.engine.activities import pr_body
 from bot.engine.budget import BudgetExceeded

@@ -21,8 +21,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bot.domain import FILES_KEPT, DiffStats
-from bot.ports import ForgeError
+from bot.domain.models import FILES_KEPT, DiffStats
+from bot.domain.ports import ForgeError
 from bot.scm.gitguard import HARDENING, check_repo_config
 
 BOT_NAME = "Baton"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from bot.ports import ForgeError
+from bot.domain.ports import ForgeError
 
 HARDENING = (
     "-c",

@@ -1,4 +1,4 @@
-"""The GitHub forge: `bot.ports.Forge` on PyGithub, with the local forge's semantics.
+"""The GitHub forge: `bot.domain.ports.Forge` on PyGithub, with the local forge's semantics.
 
 A PR is looked up by its head branch before one is created (idempotent after a crash or a lost
 answer), opened as a draft until its checks pass (configurable), and merged with the `sha` guard so
@@ -17,12 +17,12 @@ from github import GithubException
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from bot.domain import ChangeSet, CheckOutcome
-from bot.ports import ForgeError
-from bot.review.model import ChangeDiff, DiffLimits
-from bot.scm.github_client import describe, refusals
+from bot.domain.diffs import ChangeDiff, DiffLimits
+from bot.domain.models import ChangeSet, CheckOutcome
+from bot.domain.ports import ForgeError
 from bot.scm.github_diff import github_diff
 from bot.scm.github_pulls import GitHubPulls
+from bot.services.github.client import describe, refusals
 
 log = structlog.get_logger(__name__)
 OUTPUT_TAIL = 4000

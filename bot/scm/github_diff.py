@@ -9,9 +9,9 @@ from __future__ import annotations
 from github.File import File
 from github.PaginatedList import PaginatedList
 
-from bot.domain import ChangeSet
-from bot.review.model import LIMIT_NOTE, ChangeDiff, DiffLimits, FileDiff, FileStatus, PatchBudget
-from bot.scm.github_client import GitHubApi
+from bot.domain.diffs import LIMIT_NOTE, ChangeDiff, DiffLimits, FileDiff, FileStatus, PatchBudget
+from bot.domain.models import ChangeSet
+from bot.services.github.client import GitHubApi
 
 PER_PAGE = 100  # GitHub's largest page: a 3000-file PR is 30 requests, not 100
 NO_PATCH = "GitHub shows no patch for this file (binary, or too large to show)"

@@ -20,10 +20,10 @@ import structlog
 from github import GithubException
 from github.PullRequest import PullRequest
 
-from bot.config import BatonFile, RepoConfig
-from bot.domain import ChangeSet, ChangeState, Readiness
-from bot.ports import ForgeError, MergeRefused
-from bot.scm.github_client import GitHubApi, describe, loaded, refusals
+from bot.config.models import BatonFile, RepoConfig
+from bot.domain.models import ChangeSet, ChangeState, Readiness
+from bot.domain.ports import ForgeError, MergeRefused
+from bot.services.github.client import GitHubApi, describe, loaded, refusals
 
 log = structlog.get_logger(__name__)
 BASE_MOVED_RETRIES = 3

@@ -24,10 +24,10 @@ from pydantic import BaseModel, Field
 
 from bot.agents.checks import ChecksRunner
 from bot.agents.sandbox import default_sandbox
-from bot.config import RepoConfig
-from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
-from bot.ports import ForgeError, MergeRefused
-from bot.review.model import ChangeDiff, DiffLimits
+from bot.config.models import RepoConfig
+from bot.domain.diffs import ChangeDiff, DiffLimits
+from bot.domain.models import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
+from bot.domain.ports import ForgeError, MergeRefused
 from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
 from bot.scm.local_diff import local_diff
 
@@ -45,7 +45,7 @@ class PullRecord(BaseModel):
 
 
 class LocalForge:
-    """`bot.ports.Forge` over bare git remotes (`RepoConfig.url` is a path or `file://` URL)."""
+    """`bot.domain.ports.Forge` over bare git remotes (`RepoConfig.url` is a path or `file://` URL)."""
 
     name = "local"
 

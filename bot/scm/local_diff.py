@@ -16,10 +16,10 @@ import subprocess
 import threading
 from pathlib import Path
 
-from bot.config import RepoConfig
-from bot.domain import ChangeSet, ChangeState
-from bot.ports import ForgeError
-from bot.review.model import LIMIT_NOTE, ChangeDiff, DiffLimits, FileDiff, FileStatus, PatchBudget
+from bot.config.models import RepoConfig
+from bot.domain.diffs import LIMIT_NOTE, ChangeDiff, DiffLimits, FileDiff, FileStatus, PatchBudget
+from bot.domain.models import ChangeSet, ChangeState
+from bot.domain.ports import ForgeError
 from bot.scm.git import DEFAULT_TIMEOUT_S, GitError, git_env, git_ok, run_git
 
 _STATUS = {"A": FileStatus.added, "D": FileStatus.deleted, "M": FileStatus.modified, "T": FileStatus.changed}

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from bot.config import BatonFile
-from bot.domain import ChangeSet, CheckOutcome, Readiness
-from bot.ports import Forge, ForgeError
-from bot.review.model import ChangeDiff, DiffLimits
+from bot.config.models import BatonFile
+from bot.domain.diffs import ChangeDiff, DiffLimits
+from bot.domain.models import ChangeSet, CheckOutcome, Readiness
+from bot.domain.ports import Forge, ForgeError
 
 
 class ForgeRouter:

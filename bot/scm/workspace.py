@@ -1,6 +1,6 @@
 """Per-run git checkouts: deterministic branch names, clone or reuse, commit, diff, push, cleanup.
 
-`GitWorkspace` implements `bot.ports.Workspace` over the git CLI. Each run gets its own clone at
+`GitWorkspace` implements `bot.domain.ports.Workspace` over the git CLI. Each run gets its own clone at
 `root/<run_id>/<repo>`, made in a temporary sibling directory and renamed into place, so a crash
 mid-clone leaves nothing that looks finished; `prepare` is safe to call again after a restart.
 
@@ -21,9 +21,9 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from bot.config import Limits, RepoConfig
-from bot.domain import DiffStats
-from bot.ports import ChangeTooLarge, PushRejected
+from bot.config.models import Limits, RepoConfig
+from bot.domain.models import DiffStats
+from bot.domain.ports import ChangeTooLarge, PushRejected
 from bot.scm.git import (
     GitError,
     add_excludes,
@@ -79,7 +79,7 @@ def branch_name(run_id: str, request: str) -> str:
 
 
 class GitWorkspace:
-    """`bot.ports.Workspace` over real git: one clone per run and repo under `root`."""
+    """`bot.domain.ports.Workspace` over real git: one clone per run and repo under `root`."""
 
     def __init__(
         self,

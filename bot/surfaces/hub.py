@@ -21,9 +21,9 @@ from typing import Protocol
 
 import structlog
 
-from bot.domain import RunView, utcnow
-from bot.ports import Surface
-from bot.store import Store
+from bot.domain.models import RunView, utcnow
+from bot.domain.ports import Surface
+from bot.store.store import Store
 
 log = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from bot.domain import (
+from bot.domain.models import (
     ChangeState,
     ChecksState,
     RunState,

@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain import ChangeState, RunEvent, RunState, RunView, StepState, utcnow
+from bot.domain.models import ChangeState, RunEvent, RunState, RunView, StepState, utcnow
 from bot.surfaces.render import (
     approval_lines,
     checks_icon,

@@ -13,10 +13,10 @@ import pytest
 from dbos import DBOS
 
 from bot.app import Runtime
-from bot.config import Settings, parse_baton_file
-from bot.domain import Actor, Decision, RunState, RunView, Source
+from bot.config.models import Settings, parse_baton_file
+from bot.domain.models import Actor, Decision, RunState, RunView, Source
+from bot.engine.intake import build_spec
 from bot.engine.runs import workflow_id
-from bot.intake import build_spec
 from handlers.cli import cli_trigger
 from tests.gitutil import make_remote
 

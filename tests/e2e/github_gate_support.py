@@ -4,8 +4,8 @@ call answered by the GitHub stand-in over real bare repos."""
 
 from __future__ import annotations
 
-from bot.domain import ChangeState, ChecksState, RunState
-from bot.scm.github_issues import status_marker
+from bot.domain.models import ChangeState, ChecksState, RunState
+from bot.services.github.issues import status_marker
 from tests.e2e.conftest import until, wait_for
 from tests.fakes.github_stack import Stack
 

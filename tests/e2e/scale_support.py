@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import yaml
 
-from bot.config import Settings
-from bot.store import Store, make_engine
+from bot.config.models import Settings
+from bot.store.store import Store, make_engine
 from tests.e2e.conftest import process_alive
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ChecksState, RunState
+from bot.domain.models import ChecksState, RunState
 from tests.e2e.conftest import RuntimeFactory, agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
 from tests.e2e.pattern_support import events_of, exists_on
 from tests.gitutil import read_file_on

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain import ChecksState
+from bot.domain.models import ChecksState
 from tests.e2e.agent_cli_support import RealTier, agent_clis, aider_turns, codex_turns, model_servers, real
 
 __all__ = ["agent_clis", "model_servers", "real"]  # fixtures used by the tests below

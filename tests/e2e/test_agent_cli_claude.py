@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from bot.domain import ChecksState
+from bot.domain.models import ChecksState
 from tests.agent_tools import ToolInstallError, install
 from tests.e2e.agent_cli_support import (
     RealTier,

@@ -4,7 +4,7 @@ tokens and cost; when its endpoint answers 500, its step fails and the fallback 
 
 from __future__ import annotations
 
-from bot.domain import ChecksState
+from bot.domain.models import ChecksState
 from tests.e2e.agent_cli_support import RealTier, agent_clis, codex_turns, model_servers, opencode_turns, real
 
 __all__ = ["agent_clis", "model_servers", "real"]  # fixtures used by the tests below

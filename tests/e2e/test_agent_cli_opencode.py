@@ -5,7 +5,7 @@ stops its endless retries and the fallback agent finishes."""
 
 from __future__ import annotations
 
-from bot.domain import ChecksState
+from bot.domain.models import ChecksState
 from tests.e2e.agent_cli_support import RealTier, agent_clis, codex_turns, model_servers, opencode_turns, real
 
 __all__ = ["agent_clis", "model_servers", "real"]  # fixtures used by the tests below

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime
-from bot.config import Settings, parse_baton_file
-from bot.domain import RunState
+from bot.config.models import Settings, parse_baton_file
+from bot.domain.models import RunState
 from tests.agent_tools import ToolInstallError, install
 from tests.e2e.agent_cli_support import RealTier, codex_agent, codex_turns, model_servers
 from tests.e2e.conftest import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, submit, wait_for
 
 

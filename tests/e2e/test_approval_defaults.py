@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditKind, AuditOutcome, AuditRecord
-from bot.domain import RunState
+from bot.domain.models import RunState
+from bot.store.audit import AuditKind, AuditOutcome, AuditRecord
 from tests.e2e.conftest import RuntimeFactory, wait_for
 from tests.e2e.slack_github_support import GateWorld, gate_world
 from tests.fakes.served_app import until

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from tests.e2e.conftest import RuntimeFactory, wait_for
 from tests.e2e.slack_github_support import REPO, GateWorld, gate_world
 from tests.fakes.served_app import until

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
-from bot.approvals import DecisionOutcome
-from bot.domain import Actor, ChangeState, ChecksState, Decision, ReplyTo, RunState, Source, Trigger
-from bot.intake import build_spec
+from bot.domain.models import Actor, ChangeState, ChecksState, Decision, ReplyTo, RunState, Source, Trigger
+from bot.engine.approvals import DecisionOutcome
+from bot.engine.intake import build_spec
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,

@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from bot.app import Runtime
-from bot.audit import AuditKind, AuditLog, AuditOutcome
-from bot.domain import Actor, Decision, RunState, Source
+from bot.domain.models import Actor, Decision, RunState, Source
+from bot.store.audit import AuditKind, AuditLog, AuditOutcome
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
-from bot.domain import RunState
+from bot.domain.models import RunState
 from bot.scm.git import run_git
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, submit, wait_for
 from tests.gitutil import ref_sha

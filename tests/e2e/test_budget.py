@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
-from bot.domain import Budget, RunState
+from bot.domain.models import Budget, RunState
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,

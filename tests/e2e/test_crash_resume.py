@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from bot.config import Settings
-from bot.domain import RunState
-from bot.store import Store, make_engine
+from bot.config.models import Settings
+from bot.domain.models import RunState
+from bot.store.store import Store, make_engine
 from tests.e2e.conftest import agent, agent_host_pid, lines, make_repos, repo_entries
 from tests.gitutil import read_file_on
 

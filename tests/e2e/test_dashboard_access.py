@@ -12,8 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import Runtime
-from bot.config import Settings, parse_baton_file
-from bot.dashboard_routes import COOKIE
+from bot.config.models import Settings, parse_baton_file
+from bot.surfaces.dashboard.routes import COOKIE
 from bot.web import create_web_app
 
 TOKEN = "dash-4c1e7b9a0f22"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from bot.web import create_web_app
 from tests.e2e.conftest import RuntimeFactory, agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
 from tests.fakes.served_app import serve

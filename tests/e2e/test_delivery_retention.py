@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.domain import RunState, utcnow
-from bot.store_models import DeliveryRow
+from bot.domain.models import RunState, utcnow
+from bot.store.tables import DeliveryRow
 from tests.e2e.conftest import agent, wait_for
 from tests.fakes.github_stack import Stack, github_stack
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.domain import Actor, ChecksState, Decision, RunState, Source
+from bot.domain.models import Actor, ChecksState, Decision, RunState, Source
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain import ChecksState, RunState
-from bot.scm.github_issues import status_marker
+from bot.domain.models import ChecksState, RunState
+from bot.services.github.issues import status_marker
 from tests.e2e.conftest import agent, event_data, until, wait_for
 from tests.fakes.github_stack import Stack, github_stack
 from tests.gitutil import read_file_on

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config import Settings
-from bot.domain import RunState
-from bot.scm.github_issues import status_marker
-from bot.store import Store, make_engine
+from bot.config.models import Settings
+from bot.domain.models import RunState
+from bot.services.github.issues import status_marker
+from bot.store.store import Store, make_engine
 from tests.e2e.conftest import agent, agent_host_pid, lines
 from tests.e2e.scale_support import free_port, github_env, until
 from tests.fakes.github_api import FakeGitHub

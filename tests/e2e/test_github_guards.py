@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditKind, AuditOutcome
-from bot.domain import ChecksState, RunState
+from bot.domain.models import ChecksState, RunState
 from bot.scm.git import run_git
-from bot.scm.github_issues import status_marker
+from bot.services.github.issues import status_marker
+from bot.store.audit import AuditKind, AuditOutcome
 from tests.e2e.conftest import agent, event_data, until, wait_for
 from tests.fakes.github_stack import Stack, github_stack
 from tests.gitutil import commit_to_remote, read_file_on, ref_sha

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import ChecksState, Decision, RunState
+from bot.domain.models import ChecksState, Decision, RunState
 from tests.e2e.conftest import APPROVER, agent, event_data, until, wait_for
 from tests.fakes.github_stack import Stack, github_stack
 from tests.gitutil import commit_to_remote, ref_sha

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from tests.e2e.conftest import agent, wait_for
 from tests.fakes.github_stack import Stack, github_stack
 

@@ -19,9 +19,9 @@ import httpx
 import pytest
 import yaml
 
-from bot.config import Settings
-from bot.domain import RunState
-from bot.store import Store, make_engine
+from bot.config.models import Settings
+from bot.domain.models import RunState
+from bot.store.store import Store, make_engine
 from tests.e2e.image_support import (
     BATON_UID,
     COMPOSE,

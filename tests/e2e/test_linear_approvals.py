@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Decision, RunState
+from bot.domain.models import Decision, RunState
 from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.linear_harness import LinearWorld, linear_world

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime
-from bot.audit import AuditKind
-from bot.domain import Decision, RunState
+from bot.domain.models import Decision, RunState
+from bot.store.audit import AuditKind
 from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, event_data, make_repos, repo_entries, submit, wait_for
 from tests.e2e.github_gate_support import ask, comment, events, green, merges, status_comment
 from tests.fakes.github_stack import Stack, github_stack

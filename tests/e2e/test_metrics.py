@@ -14,9 +14,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.domain import ChecksState, RunState
-from bot.linear_client import LinearClient, LinearError
-from bot.metrics import Metrics
+from bot.domain.models import ChecksState, RunState
+from bot.observability.metrics import Metrics
+from bot.services.linear.client import LinearClient, LinearError
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, until, wait_for
 from tests.fakes.github_stack import SECRET, Stack, github_stack
 from tests.fakes.slack_harness import slack_world

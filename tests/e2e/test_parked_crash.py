@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 
 from bot.app import Runtime
-from bot.config import Settings
-from bot.domain import Actor, Decision, RunState, Source
-from bot.intake import build_spec
+from bot.config.models import Settings
+from bot.domain.models import Actor, Decision, RunState, Source
+from bot.engine.intake import build_spec
 from handlers.cli import cli_trigger
 from tests.e2e.conftest import APPROVER, agent, agent_host_pid, event_data, lines, make_repos, repo_entries, until
 

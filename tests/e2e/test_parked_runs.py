@@ -14,7 +14,7 @@ import pytest
 from dbos import DBOS
 
 from bot.app import Runtime
-from bot.domain import Actor, Decision, RunState, Source
+from bot.domain.models import Actor, Decision, RunState, Source
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.domain import ChecksState, RunState
+from bot.domain.models import ChecksState, RunState
 from tests.e2e.conftest import (
     RuntimeFactory,
     agent,

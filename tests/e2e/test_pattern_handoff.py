@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from tests.e2e.conftest import (
     RuntimeFactory,
     agent,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.domain import Decision, RunState
+from bot.domain.models import Decision, RunState
 from tests.e2e.conftest import (
     APPROVER,
     RuntimeFactory,

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from bot.app import Runtime
-from bot.config import Settings, parse_baton_file
-from bot.domain import RunState
+from bot.config.models import Settings, parse_baton_file
+from bot.domain.models import RunState
 from tests.e2e.conftest import agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
 from tests.e2e.postgres_support import fresh_database
 from tests.gitutil import read_file_on

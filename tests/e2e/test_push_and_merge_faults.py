@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
-from bot.domain import ChangeState, Decision, RunState
+from bot.domain.models import ChangeState, Decision, RunState
 from bot.scm.git import run_git
 from tests.e2e.conftest import (
     APPROVER,

@@ -15,12 +15,12 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from bot.app import Runtime
-from bot.config import Settings
+from bot.config.models import Settings
 from bot.demo import NEW_PATH, OLD_PATH, create_sandbox
 from bot.demo.sandbox import API_REPO
-from bot.domain import RunState, RunView
-from bot.review.patch import NOTE
+from bot.domain.models import RunState, RunView
 from bot.scm.git import run_git
+from bot.surfaces.review.patch import NOTE
 from bot.web import create_web_app
 from tests.e2e.conftest import approve_until_merged, submit, wait_for
 from tests.fakes.served_app import serve

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain import Decision, RunState
-from bot.intake import build_spec
-from bot.jsonview import run_json
+from bot.domain.models import Decision, RunState
+from bot.engine.intake import build_spec
+from bot.surfaces.jsonview import run_json
 from handlers.cli import cli_trigger
 from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, lines, make_repos, repo_entries, wait_for
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from dbos import DBOSClient, WorkflowStatus
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from bot.engine.runs import RUN_QUEUE, workflow_id
 from tests.e2e.postgres_support import fresh_database
 from tests.e2e.scale_support import Cluster, cluster, until

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
-from bot.domain import ChangeState, RunState, Source
-from bot.schedule_jobs import firing_key
-from bot.scheduler import Scheduler
+from bot.clock.jobs import firing_key
+from bot.clock.scheduler import Scheduler
+from bot.domain.models import ChangeState, RunState, Source
 from tests.e2e.conftest import RuntimeFactory, agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
 from tests.fakes.served_app import until
 

@@ -13,10 +13,10 @@ import httpx
 import psycopg
 import pytest
 
-from bot.config import Settings
-from bot.domain import Source
+from bot.config.models import Settings
+from bot.domain.models import Source
 from bot.engine.runs import workflow_id
-from bot.store import Store, make_engine
+from bot.store.store import Store, make_engine
 from tests.e2e.conftest import agent, make_repos, repo_entries
 from tests.e2e.postgres_support import fresh_database
 from tests.e2e.scale_support import Baton, baton_env, free_port, until

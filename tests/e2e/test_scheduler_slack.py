@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain import ChangeState, RunState
-from bot.surfaces.slack import CARD_FACT
+from bot.domain.models import ChangeState, RunState
+from bot.surfaces.slack.surface import CARD_FACT
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
 from tests.fakes.served_app import until
 from tests.fakes.slack_harness import SlackWorld, slack_world

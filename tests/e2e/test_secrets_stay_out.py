@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.store import Store, make_engine
+from bot.store.store import Store, make_engine
 from tests.e2e.scale_support import free_port, until
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime
-from bot.audit import AuditKind, AuditOutcome
-from bot.domain import RunState
+from bot.domain.models import RunState
+from bot.store.audit import AuditKind, AuditOutcome
 from tests.e2e.conftest import RuntimeFactory, agent, event_data, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
 from tests.fakes.served_app import until

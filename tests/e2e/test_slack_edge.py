@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import RunState
+from bot.domain.models import RunState
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
 from tests.fakes.served_app import until

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import ChecksState, RunState
+from bot.domain.models import ChecksState, RunState
 from tests.e2e.conftest import RuntimeFactory, agent, wait_for
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake
 from tests.fakes.github_webhooks import Webhooks

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import RunState
-from bot.tracing import Tracer, run_span_id, run_trace_id
+from bot.domain.models import RunState
+from bot.observability.tracing import Tracer, run_span_id, run_trace_id
 from tests.e2e.conftest import agent, wait_for
 from tests.fakes.github_setup import TOKEN
 from tests.fakes.github_stack import SECRET, Stack, approve_with_green_checks, github_stack

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import RunState
-from bot.scm.github_issues import status_marker
+from bot.domain.models import RunState
+from bot.services.github.issues import status_marker
 from tests.e2e.conftest import agent, until, wait_for
 from tests.fakes.github_stack import Stack, github_stack
 from tests.gitutil import read_file_on

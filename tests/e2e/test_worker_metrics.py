@@ -11,8 +11,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.domain import RunState
-from bot.store import Store
+from bot.domain.models import RunState
+from bot.store.store import Store
 from tests.e2e.postgres_support import fresh_database
 from tests.e2e.scale_support import Baton, cluster, free_port, until
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bot.config import BatonFile, parse_baton_file
-from bot.scm.github_client import GitHubApi, GitHubCredentials
+from bot.config.models import BatonFile, parse_baton_file
+from bot.services.github.client import GitHubApi, GitHubCredentials
 from tests.fakes.github_api import FakeGitHub
 from tests.gitutil import make_remote
 

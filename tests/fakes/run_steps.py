@@ -3,7 +3,7 @@ driven without DBOS, a database, git or agents.
 
 Repos' work runs synchronously inside `start_repo`/`start_round_repo` through the real
 `workflow.repo_work` / `approval_loop.round_work`; the agent, the checks and the forge are scripted
-per repo. The gate is the real policy (`bot.approvals.evaluate`) over the approvals recorded here.
+per repo. The gate is the real policy (`bot.engine.approvals.evaluate`) over the approvals recorded here.
 A run parks when it finds no message, exactly as under `baton serve`.
 """
 
@@ -14,9 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.approvals import GateVerdict, evaluate
-from bot.config import BatonFile
-from bot.domain import (
+from bot.config.models import BatonFile
+from bot.domain.models import (
     Actor,
     AgentResult,
     AgentStatus,
@@ -36,6 +35,7 @@ from bot.domain import (
     utcnow,
 )
 from bot.engine import approval_loop, workflow
+from bot.engine.approvals import GateVerdict, evaluate
 from bot.engine.ids import BUDGET_TOPIC
 from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken

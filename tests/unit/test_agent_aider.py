@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.agents.aider import AiderStream
-from bot.domain import AgentStatus
+from bot.domain.models import AgentStatus
 from tests.agent_support import RECORDED, Progress, replay, replay_agent, run, start, work_tree
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.agents.claude_code import ClaudeStream
-from bot.domain import AgentResult, AgentStatus
+from bot.domain.models import AgentResult, AgentStatus
 from tests import agent_support
 from tests.agent_support import (
     RECORDED,

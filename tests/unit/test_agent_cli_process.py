@@ -13,8 +13,8 @@ import pytest
 
 from bot.agents.registry import CLI_ADAPTERS
 from bot.agents.transcript import Transcript
-from bot.config import AgentConfig
-from bot.domain import AgentStatus
+from bot.config.models import AgentConfig
+from bot.domain.models import AgentStatus
 from tests.agent_support import (
     ASSEMBLED,
     RECORDED,

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from bot.agents.codex import CodexStream
-from bot.domain import AgentResult, AgentStatus
+from bot.domain.models import AgentResult, AgentStatus
 from tests import agent_support
 from tests.agent_support import RECORDED, Progress, feed_recording, follow_up_argv, make_task, start
 

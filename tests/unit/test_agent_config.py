@@ -9,7 +9,7 @@ import pytest
 
 from bot.agents.registry import CLI_ADAPTERS
 from bot.app import Runtime
-from bot.config import AgentConfig, ConfigError, Settings, parse_baton_file
+from bot.config.models import AgentConfig, ConfigError, Settings, parse_baton_file
 
 
 def agent(**fields: object) -> AgentConfig:

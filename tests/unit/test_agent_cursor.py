@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import AgentConfig
-from bot.domain import AgentStatus
+from bot.config.models import AgentConfig
+from bot.domain.models import AgentStatus
 from tests.agent_support import ASSEMBLED, replay, replay_agent, run, start
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from bot.agents.opencode import OpencodeStream
-from bot.domain import AgentStatus
+from bot.domain.models import AgentStatus
 from tests.agent_support import RECORDED, Progress, feed_recording, replay, replay_agent, run, start
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from bot.agents.registry import AgentRegistry, AgentUnavailable, UnknownAgent
 from bot.agents.script import ScriptAgent
-from bot.config import AgentConfig, BatonFile, ConfigError
-from bot.ports import Agent
+from bot.config.models import AgentConfig, BatonFile, ConfigError
+from bot.domain.ports import Agent
 
 
 def baton(agents: list[str], routing: dict[str, Any] | None = None, **kinds: str) -> BatonFile:

@@ -18,9 +18,9 @@ import pytest
 
 from bot.agents.sandbox import Sandbox
 from bot.agents.script import ScriptAgent
-from bot.config import AgentConfig, Settings
+from bot.config.models import AgentConfig, Settings
 from bot.doctor import doctor_report
-from bot.domain import AgentResult, AgentStatus, AgentTask
+from bot.domain.models import AgentResult, AgentStatus, AgentTask
 from bot.scm.git import run_git
 from tests.fakes.http_stub import StubHandler, StubServer
 

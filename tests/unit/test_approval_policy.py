@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.approvals import evaluate, may_approve
-from bot.config import ApprovalPolicy
-from bot.domain import Actor, Approval, ChangeSet, ChecksState, Decision, Person, Source, utcnow
-from bot.people import People
+from bot.config.models import ApprovalPolicy
+from bot.domain.models import Actor, Approval, ChangeSet, ChecksState, Decision, Person, Source, utcnow
+from bot.domain.people import People
+from bot.engine.approvals import evaluate, may_approve
 
 ALICE = Actor(source=Source.slack, id="U1", display="alice")
 BOB = Actor(source=Source.slack, id="U2", display="bob")

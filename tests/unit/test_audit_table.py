@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.audit import AuditKind, AuditOutcome, AuditRecord, audit_table
+from bot.store.audit import AuditKind, AuditOutcome, AuditRecord, audit_table
 
 AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -1,6 +1,6 @@
 """The ingress benchmark's load generator sends what Baton accepts: each source's signature passes
 the check Baton's endpoint applies (Slack v0 through slack_sdk's verifier within the 5-minute
-window, `X-Hub-Signature-256` and `Linear-Signature` through bot.webhooks, Linear's fresh
+window, `X-Hub-Signature-256` and `Linear-Signature` through handlers.http, Linear's fresh
 `webhookTimestamp`), and its HTTP client reads every answer of an open-loop phase."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from bench._baselines import floor_app
 from bench._loadgen import LINEAR_STAMP, Delivery, raw_request, run_phase, signed
-from bot.webhooks import verify_hmac_sha256
-from handlers.linear import MAX_SKEW_MS
+from handlers.http import verify_hmac_sha256
+from handlers.linear.app import MAX_SKEW_MS
 from tests.fakes.served_app import serve
 
 SECRETS = {"slack": "slack-signing-secret", "github": "github-webhook-secret", "linear": "linear-webhook-secret"}

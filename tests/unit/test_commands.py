@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands import Command, mention_text, parse_commands
+from handlers.commands import Command, mention_text, parse_commands
 
 
 def test_a_command_alone_on_its_line_counts() -> None:

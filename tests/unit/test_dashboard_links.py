@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from bot.domain import Actor, ReplyTo, RunSpec, Source, Trigger
-from bot.surfaces.dashboard import TEMPLATES, RunLink, github_web_url, run_links
+from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
+from bot.surfaces.dashboard.pages import TEMPLATES, RunLink, github_web_url, run_links
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_baton_file
+from bot.config.models import load_baton_file
 from bot.demo import NEW_PATH, OLD_PATH, REQUEST, Sandbox, create_sandbox
 
 

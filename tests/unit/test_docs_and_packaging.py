@@ -22,13 +22,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from bot import config as cfg
-from bot.config import AgentKind, BatonFile, Node, Settings, load_baton_file
-from bot.domain import Budget, Person
-from bot.retention import Retention
-from bot.sourceconfig.github import GitHubConfig
-from bot.sourceconfig.linear import LinearConfig
-from bot.sourceconfig.slack import SlackConfig
+from bot.config import models as cfg
+from bot.config.github import GitHubConfig
+from bot.config.linear import LinearConfig
+from bot.config.models import AgentKind, BatonFile, Node, Settings, load_baton_file
+from bot.config.retention import Retention
+from bot.config.slack import SlackConfig
+from bot.domain.models import Budget, Person
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "baton.example.yml"

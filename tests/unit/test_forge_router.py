@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config import parse_baton_file
-from bot.domain import ChangeSet, CheckOutcome, Readiness
-from bot.ports import ForgeError
+from bot.config.models import parse_baton_file
+from bot.domain.models import ChangeSet, CheckOutcome, Readiness
+from bot.domain.ports import ForgeError
 from bot.scm.router import ForgeRouter
 
 

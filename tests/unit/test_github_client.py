@@ -11,11 +11,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.config import BatonFile
-from bot.ports import ForgeError
+from bot.config.models import BatonFile
+from bot.domain.ports import ForgeError
 from bot.scm.github import GitHubForge
-from bot.scm.github_client import GitHubApi, GitHubCredentials
-from bot.scm.github_issues import GitHubIssues
+from bot.services.github.client import GitHubApi, GitHubCredentials
+from bot.services.github.issues import GitHubIssues
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import api_for, baton_config, start_fake
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.review.model import DiffLimits, FileStatus
-from bot.review.patch import run_patch
+from bot.domain.diffs import DiffLimits, FileStatus
 from bot.scm.git import run_git
 from bot.scm.github import GitHubForge
 from bot.scm.github_diff import NO_PATCH
+from bot.surfaces.review.patch import run_patch
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import api_for, baton_config, start_fake
 from tests.gitutil import commit_to_remote, ref_sha

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BatonFile
-from bot.domain import ChangeSet, ChangeState
-from bot.ports import ForgeError, MergeRefused
+from bot.config.models import BatonFile
+from bot.domain.models import ChangeSet, ChangeState
+from bot.domain.ports import ForgeError, MergeRefused
 from bot.scm.github import GitHubForge
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import api_for, baton_config, start_fake

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BatonFile
-from bot.domain import Actor, ChangeSet, ReplyTo, RunSpec, RunState, Source, Trigger
-from bot.scm.github_issues import GitHubIssues, status_marker
-from bot.store import Store
-from bot.surfaces.github import GitHubSurface
+from bot.config.models import BatonFile
+from bot.domain.models import Actor, ChangeSet, ReplyTo, RunSpec, RunState, Source, Trigger
+from bot.services.github.issues import GitHubIssues, status_marker
+from bot.store.store import Store
+from bot.surfaces.github.surface import GitHubSurface
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import api_for, baton_config, start_fake
 from tests.gitutil import commit_to_remote

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config import Settings
-from bot.scm.github_issues import status_marker
+from bot.config.models import Settings
+from bot.services.github.issues import status_marker
 from bot.web import create_web_app
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, baton_config, start_fake

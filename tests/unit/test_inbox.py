@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import parse_baton_file
-from bot.domain import RunState
-from bot.inbox import CLAIMED, PARKED
-from bot.intake import build_spec
-from bot.store import Store, make_engine, migrate
+from bot.config.models import parse_baton_file
+from bot.domain.models import RunState
+from bot.engine.intake import build_spec
+from bot.store.inbox import CLAIMED, PARKED
+from bot.store.store import Store, make_engine, migrate
 from handlers.cli import cli_trigger
 
 LOOP = {"stage": "approval", "rounds": 1}
@@ -26,7 +26,7 @@ def _store(tmp_path: Path) -> tuple[Store, str]:
 
 
 def _wait_state(store: Store, run_id: str) -> str | None:
-    from bot.store_models import RunRow
+    from bot.store.tables import RunRow
 
     with store._tx() as s:
         row = s.get(RunRow, run_id)

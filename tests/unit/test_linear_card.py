@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.domain import (
+from bot.domain.models import (
     Actor,
     ChangeSet,
     ChangeState,
@@ -17,8 +17,8 @@ from bot.domain import (
     StepState,
     utcnow,
 )
-from bot.surfaces.linear_card import plain, render_card
-from bot.surfaces.linear_states import WorkflowState, pick_state
+from bot.surfaces.linear.card import plain, render_card
+from bot.surfaces.linear.states import WorkflowState, pick_state
 from tests.views import run_view
 
 PAGE = "https://baton.example/runs/r1"

@@ -7,8 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import linear_documents as docs
-from bot.linear_client import LinearClient, LinearError, LinearRateLimited, authorization_header, published_schema
+from bot.services.linear import documents as docs
+from bot.services.linear.client import (
+    LinearClient,
+    LinearError,
+    LinearRateLimited,
+    authorization_header,
+    published_schema,
+)
 from tests.fakes.linear_api import FakeLinear
 
 KEY = "lin_api_unit_key"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from graphql import GraphQLError, GraphQLSchema, parse, validate
 
-from bot import linear_documents
-from bot.linear_client import SCHEMA_PATH
+from bot.services.linear import documents as linear_documents
+from bot.services.linear.client import SCHEMA_PATH
 from tests.fakes.linear_api import SCHEMA_FIXTURE, load_fixture_schema
 
 BOT = Path(__file__).resolve().parents[2] / "bot"

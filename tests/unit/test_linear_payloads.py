@@ -11,9 +11,9 @@ import pytest
 from graphql import GraphQLObjectType, GraphQLUnionType, get_named_type
 from pydantic import BaseModel
 
-from bot.webhooks import verify_hmac_sha256
-from handlers.linear_payloads import ACTOR_TYPE, SDL_TYPES, CommentEvent, IssueEvent, SessionEvent
-from handlers.linear_runs import label_added
+from handlers.http import verify_hmac_sha256
+from handlers.linear.payloads import ACTOR_TYPE, SDL_TYPES, CommentEvent, IssueEvent, SessionEvent
+from handlers.linear.runs import label_added
 from tests.fakes.linear_api import load_fixture_schema
 from tests.fakes.linear_state import Workspace
 from tests.fakes.linear_webhooks import LinearWebhooks, PayloadBuilder, sign

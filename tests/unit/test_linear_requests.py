@@ -3,11 +3,11 @@ cannot break out of, and the repos the requester's own words name or its team ma
 
 from __future__ import annotations
 
-from bot.config import parse_baton_file
-from bot.domain import Actor, ReplyTo, Source, Trigger
-from bot.intake import build_spec
-from bot.untrusted import split_request
-from handlers.linear_runs import choose_repos, issue_request
+from bot.config.models import parse_baton_file
+from bot.domain.models import Actor, ReplyTo, Source, Trigger
+from bot.domain.untrusted import split_request
+from bot.engine.intake import build_spec
+from handlers.linear.runs import choose_repos, issue_request
 
 CONFIG = parse_baton_file(
     {

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import parse_baton_file
-from bot.domain import (
+from bot.config.models import parse_baton_file
+from bot.domain.models import (
     Actor,
     ChangeSet,
     ReplyTo,
@@ -22,9 +22,9 @@ from bot.domain import (
     StepState,
     Trigger,
 )
-from bot.linear_client import LinearClient, LinearRateLimited, published_schema
+from bot.services.linear.client import LinearClient, LinearRateLimited, published_schema
 from bot.surfaces.hub import SurfaceHub
-from bot.surfaces.linear import ACTIVITY_FACT, CARD_FACT, LinearSurface, LinearTarget, stable_id, wants
+from bot.surfaces.linear.surface import ACTIVITY_FACT, CARD_FACT, LinearSurface, LinearTarget, stable_id, wants
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.linear_state import Issue, Session, Team
 from tests.views import Clock, migrated_store
@@ -265,7 +265,7 @@ def test_runs_from_other_sources_are_not_linears() -> None:
         reply_to=ReplyTo(source=Source.slack, channel="C1"),
         delivery_id="d",
     )
-    from bot.domain import Run, RunView
+    from bot.domain.models import Run, RunView
 
     spec = RunSpec(run_id="r", trigger=trigger, repos=[], playbook="default")
     assert not wants(RunView(run=Run(run_id="r", state=RunState.queued, spec=spec)))

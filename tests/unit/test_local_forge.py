@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RepoConfig
-from bot.domain import ChangeState, ChecksState
-from bot.ports import ForgeError, MergeRefused
+from bot.config.models import RepoConfig
+from bot.domain.models import ChangeState, ChecksState
+from bot.domain.ports import ForgeError, MergeRefused
 from bot.scm.git import run_git
 from bot.scm.local import LocalForge
 from tests.gitutil import commit_to_remote, make_remote, read_file_on, ref_sha

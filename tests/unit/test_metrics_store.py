@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import parse_baton_file
-from bot.domain import Step, StepState, Usage, utcnow
-from bot.intake import build_spec
-from bot.metrics import Metrics
-from bot.metrics_store import StoreCollector
-from bot.store import Store, make_engine, migrate
+from bot.config.models import parse_baton_file
+from bot.domain.models import Step, StepState, Usage, utcnow
+from bot.engine.intake import build_spec
+from bot.observability.metrics import Metrics
+from bot.store.metrics import StoreCollector
+from bot.store.store import Store, make_engine, migrate
 from handlers.cli import cli_trigger
 from tests.e2e.postgres_support import fresh_database
 

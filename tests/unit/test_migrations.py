@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.store import make_engine, migrate
-from bot.store_models import Base
+from bot.store.store import make_engine, migrate
+from bot.store.tables import Base
 
 
 def test_a_migrated_database_matches_the_models(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RepoConfig
-from bot.ports import PushRejected
+from bot.config.models import RepoConfig
+from bot.domain.ports import PushRejected
 from bot.scm.git import git_result, run_git
 from bot.scm.gitguard import remote_auth_env
 from bot.scm.workspace import GitWorkspace

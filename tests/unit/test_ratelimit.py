@@ -11,14 +11,14 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from bot import linear_documents as docs
-from bot.config import RateLimit, Settings
-from bot.linear_client import LinearClient, published_schema
-from bot.ratelimit import TokenBucket
-from bot.scm.github_client import GitHubApi, GitHubCredentials
-from bot.scm.github_issues import GitHubIssues
-from bot.store import make_engine, migrate
-from bot.surfaces.slack import web_client
+from bot.config.models import RateLimit, Settings
+from bot.services.github.client import GitHubApi, GitHubCredentials
+from bot.services.github.issues import GitHubIssues
+from bot.services.linear import documents as docs
+from bot.services.linear.client import LinearClient, published_schema
+from bot.store.ratelimit import TokenBucket
+from bot.store.store import make_engine, migrate
+from bot.surfaces.slack.surface import web_client
 from tests.e2e.postgres_support import fresh_database
 from tests.fakes.github_setup import TOKEN, baton_config, start_fake
 from tests.fakes.linear_api import FakeLinear

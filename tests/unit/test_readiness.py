@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config import BatonFile, Settings
-from bot.schema import head_revisions, schema_problem
-from bot.store import make_engine, migrate
+from bot.config.models import BatonFile, Settings
+from bot.store.schema import head_revisions, schema_problem
+from bot.store.store import make_engine, migrate
 from bot.web import create_web_app
 from tests.e2e.postgres_support import fresh_database
 from tests.fakes.served_app import serve

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import (
+from bot.domain.models import (
     Actor,
     ChangeSet,
     ChangeState,

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 
-from bot.domain import Actor, ChangeSet, ChecksState, ReplyTo, RunEvent, RunState, RunView, Source
-from bot.review.model import DiffStat
-from bot.surfaces.dashboard import render_run_page
-from bot.surfaces.github_render import siblings_section, status_body
-from bot.surfaces.linear_card import render_card
-from bot.surfaces.linear_session import activity_for
-from bot.surfaces.slack_card import card_blocks, milestone_text
+from bot.domain.diffs import DiffStat
+from bot.domain.models import Actor, ChangeSet, ChecksState, ReplyTo, RunEvent, RunState, RunView, Source
+from bot.surfaces.dashboard.pages import render_run_page
+from bot.surfaces.github.render import siblings_section, status_body
+from bot.surfaces.linear.card import render_card
+from bot.surfaces.linear.session import activity_for
+from bot.surfaces.slack.card import card_blocks, milestone_text
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import RepoConfig
-from bot.domain import ChangeSet
-from bot.ports import ForgeError
-from bot.review.model import LIMIT_NOTE, STAT_ONLY, ChangeDiff, DiffLimits, FileStatus, PatchBudget
-from bot.review.patch import NOTE, run_patch
+from bot.config.models import RepoConfig
+from bot.domain.diffs import LIMIT_NOTE, STAT_ONLY, ChangeDiff, DiffLimits, FileStatus, PatchBudget
+from bot.domain.models import ChangeSet
+from bot.domain.ports import ForgeError
 from bot.scm.git import run_git
 from bot.scm.local import LocalForge
+from bot.surfaces.review.patch import NOTE, run_patch
 from tests.gitutil import commit_to_remote, make_remote, ref_sha
 
 BRANCH = "baton/r1/change"

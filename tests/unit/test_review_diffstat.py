@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.domain import ChangeSet
-from bot.review.model import DiffStat
-from bot.store import Store, make_engine, migrate
+from bot.domain.diffs import DiffStat
+from bot.domain.models import ChangeSet
+from bot.store.store import Store, make_engine, migrate
 
 
 def _store(tmp_path: Path) -> Store:

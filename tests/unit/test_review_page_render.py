@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 
-from bot.domain import Actor, ChangeSet, ChecksState, RunEvent, RunState, Source, Step, StepState, Usage
-from bot.review.collect import RepoDiff
-from bot.review.model import ChangeDiff, FileDiff, FileStatus
-from bot.review.page import diff_lines, render_review_page
-from bot.telemetry import Redactor
+from bot.domain.diffs import ChangeDiff, FileDiff, FileStatus
+from bot.domain.models import Actor, ChangeSet, ChecksState, RunEvent, RunState, Source, Step, StepState, Usage
+from bot.observability.logging import Redactor
+from bot.surfaces.review.collect import RepoDiff
+from bot.surfaces.review.page import diff_lines, render_review_page
 from tests.views import run_view
 
 SECRET = "sk-live-0123456789abcdef"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Actor, ChangeSet, RunState, Source
-from bot.review.model import DiffStat
-from bot.review.terminal import DEFAULT_PAGER, coloured, diffstat_lines, page
+from bot.domain.diffs import DiffStat
+from bot.domain.models import Actor, ChangeSet, RunState, Source
+from bot.surfaces.review.terminal import DEFAULT_PAGER, coloured, diffstat_lines, page
 from tests.views import run_view
 
 

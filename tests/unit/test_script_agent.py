@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.agents.script import ScriptAgent, command_argv
-from bot.config import AgentConfig
-from bot.domain import AgentResult, AgentStatus, AgentTask
+from bot.config.models import AgentConfig
+from bot.domain.models import AgentResult, AgentStatus, AgentTask
 
 PY = sys.executable
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk import WebClient
 
-from bot.config import ApprovalPolicy
-from bot.domain import Actor, ReplyTo, Run, RunSpec, RunState, Source, Trigger
-from bot.sourceconfig.slack import SlackConfig
-from handlers.slack_access import SlackAccess
+from bot.config.models import ApprovalPolicy
+from bot.config.slack import SlackConfig
+from bot.domain.models import Actor, ReplyTo, Run, RunSpec, RunState, Source, Trigger
+from handlers.slack.access import SlackAccess
 from tests.fakes.slack_api import FakeSlack
 from tests.views import Clock
 

@@ -7,8 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.config import ApprovalPolicy
-from bot.domain import (
+from bot.config.models import ApprovalPolicy
+from bot.config.slack import SlackConfig
+from bot.domain.models import (
     Actor,
     Approval,
     Budget,
@@ -25,9 +26,8 @@ from bot.domain import (
     StepState,
     Usage,
 )
-from bot.sourceconfig.slack import SlackConfig
-from bot.store import shas_digest
-from bot.surfaces.slack_card import (
+from bot.store.store import shas_digest
+from bot.surfaces.slack.card import (
     approvers_mrkdwn,
     button_value,
     card_blocks,

@@ -25,7 +25,7 @@ FIXTURES = Path("/work/shared/fixtures/slack")
 SCHEMA = FIXTURES / "manifest-schema" / "schemas" / "manifest.schema.1.0.0.json"
 WEB_API = FIXTURES / "slack-api-specs" / "web-api" / "slack_web_openapi_v2.json"
 EVENTS_API = FIXTURES / "slack-api-specs" / "events-api" / "slack_events_api_async_v1.json"
-SLACK_CODE = sorted([*ROOT.glob("handlers/slack*.py"), *ROOT.glob("bot/surfaces/slack*.py")])
+SLACK_CODE = sorted([*ROOT.glob("handlers/slack/*.py"), *ROOT.glob("bot/surfaces/slack/*.py")])
 # Where the Events API description predates Slack's granular bot scopes (it lists no scope for
 # app_mention, and has no app_home_opened), the scope from Slack's event reference pages:
 EVENT_SCOPES_NOT_IN_SPEC = {"app_mention": {"app_mentions:read"}, "app_home_opened": set()}

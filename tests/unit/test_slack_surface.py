@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk import WebClient
 
-from bot.config import Settings
-from bot.domain import Actor, ReplyTo, RunSpec, RunState, RunView, Source, Step, StepState, Trigger, utcnow
-from bot.store import Store
-from bot.surfaces.slack import CARD_FACT, SlackSurface, wants, web_client
+from bot.config.models import Settings
+from bot.domain.models import Actor, ReplyTo, RunSpec, RunState, RunView, Source, Step, StepState, Trigger, utcnow
+from bot.store.store import Store
+from bot.surfaces.slack.surface import CARD_FACT, SlackSurface, wants, web_client
 from tests.fakes.slack_api import FakeSlack
 from tests.views import Clock, migrated_store
 

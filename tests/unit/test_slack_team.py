@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.store import Store, make_engine, migrate
-from handlers.slack_team import WorkspacePin
+from bot.store.store import Store, make_engine, migrate
+from handlers.slack.team import WorkspacePin
 from tests.fakes import slack_events
 from tests.fakes.slack_api import FakeSlack
 

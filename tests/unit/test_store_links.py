@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.store import Store, make_engine, migrate
+from bot.store.store import Store, make_engine, migrate
 
 
 def _store(tmp_path: Path) -> Store:

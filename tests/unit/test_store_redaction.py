@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.config import parse_baton_file
-from bot.domain import ChangeSet, RunState, Step
-from bot.intake import build_spec
-from bot.store import Store, make_engine, migrate
-from bot.telemetry import Redactor
+from bot.config.models import parse_baton_file
+from bot.domain.models import ChangeSet, RunState, Step
+from bot.engine.intake import build_spec
+from bot.observability.logging import Redactor
+from bot.store.store import Store, make_engine, migrate
 from handlers.cli import cli_trigger
 
 SECRET = "ghp_storedsecret0123456789"

@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.domain import Actor, ReplyTo, RunEvent, RunSpec, RunView, Source, Trigger
-from bot.store import Store
+from bot.domain.models import Actor, ReplyTo, RunEvent, RunSpec, RunView, Source, Trigger
+from bot.store.store import Store
 from bot.surfaces.hub import SurfaceHub
 from tests.views import migrated_store
 
@@ -208,8 +208,8 @@ class RacingStore(Store):
 
 
 def test_an_event_written_while_the_view_is_read_waits_for_a_view_that_shows_it(tmp_path: Path) -> None:
-    from bot.domain import RunState
-    from bot.store import make_engine, migrate
+    from bot.domain.models import RunState
+    from bot.store.store import make_engine, migrate
 
     engine = make_engine(f"sqlite:///{tmp_path / 'race.db'}")
     migrate(engine)

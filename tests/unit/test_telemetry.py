@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from bot.config import BatonFile, Settings
-from bot.telemetry import binds_run_id, configure, process_secrets
+from bot.config.models import BatonFile, Settings
+from bot.observability.logging import binds_run_id, configure, process_secrets
 
 
 def test_a_secret_value_is_redacted_from_every_field(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bot.domain import (
+from bot.domain.models import (
     Actor,
     Approval,
     ChangeSet,
@@ -24,7 +24,7 @@ from bot.domain import (
     StepState,
     Usage,
 )
-from bot.ports import Surface
+from bot.domain.ports import Surface
 from bot.surfaces.terminal import LiveTerminal, TerminalSurface, render_view, timeline_text
 from tests.views import run_view
 

@@ -11,11 +11,11 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 
-from bot import linear_documents as docs
-from bot.config import Settings
-from bot.linear_client import LinearClient, published_schema
-from bot.surfaces.slack import web_client
-from bot.tracing import Tracer
+from bot.config.models import Settings
+from bot.observability.tracing import Tracer
+from bot.services.linear import documents as docs
+from bot.services.linear.client import LinearClient, published_schema
+from bot.surfaces.slack.surface import web_client
 from tests.fakes.linear_api import FakeLinear
 from tests.fakes.otlp_collector import OtlpCollector, Span
 from tests.fakes.slack_api import FakeSlack

@@ -3,10 +3,10 @@ for options) and on its way to GitHub (mentioning nobody, closing nothing)."""
 
 from __future__ import annotations
 
-from bot.config import parse_baton_file
-from bot.domain import Actor, ReplyTo, Source, Trigger
-from bot.intake import build_spec
-from bot.untrusted import block, clean, compose, headline, inert, inert_plain, new_nonce, quote, split_request
+from bot.config.models import parse_baton_file
+from bot.domain.models import Actor, ReplyTo, Source, Trigger
+from bot.domain.untrusted import block, clean, compose, headline, inert, inert_plain, new_nonce, quote, split_request
+from bot.engine.intake import build_spec
 
 
 def test_cleaning_removes_html_comments_and_invisible_characters_and_keeps_lines() -> None:

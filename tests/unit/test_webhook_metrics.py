@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bot.metrics import Metrics, WebhookMetrics, outcome_of
+from bot.observability.metrics import Metrics, WebhookMetrics, outcome_of
 
 
 def test_statuses_map_to_outcomes() -> None:

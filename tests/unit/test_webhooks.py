@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.webhooks import ByteBudget, WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
+from handlers.http import ByteBudget, WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 

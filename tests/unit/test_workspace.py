@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Limits, RepoConfig
-from bot.domain import DiffStats
-from bot.ports import ChangeTooLarge, PushRejected
+from bot.config.models import Limits, RepoConfig
+from bot.domain.models import DiffStats
+from bot.domain.ports import ChangeTooLarge, PushRejected
 from bot.scm.git import GitError, git_result, redact, run_git
 from bot.scm.workspace import GitWorkspace, branch_name
 from tests.gitutil import commit_to_remote, make_remote, read_file_on, ref_sha

@@ -1,4 +1,4 @@
-"""Orchestration patterns, one module each, composed by playbooks (see bot/config.py `Node`).
+"""Orchestration patterns, one module each, composed by playbooks (see bot/config/models.py `Node`).
 
 Run level: manager (plan → delegate → assemble) and concurrent (fan-out per repo).
 Repo level, dispatched here by the node's pattern: agent, sequential, best_of, group_chat,
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import Node
+from bot.config.models import Node
 from bot.engine.patterns import (
     agent,
     best_of,

@@ -10,8 +10,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from bot.config import Node
-from bot.domain import AgentResult, AgentStatus, CheckOutcome
+from bot.config.models import Node
+from bot.domain.models import AgentResult, AgentStatus, CheckOutcome
 
 
 class NodeResult(BaseModel):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from bot.config import Handoff, Node
-from bot.domain import AgentResult
+from bot.config.models import Handoff, Node
+from bot.domain.models import AgentResult
 from bot.engine.patterns.base import NodeResult, PatternContext, feedback_from
 
 _SELF_HANDOFF = re.compile(r"HANDOFF:\s*([A-Za-z0-9._-]+)")

@@ -12,7 +12,7 @@ import re
 
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.config import BatonFile
+from bot.config.models import BatonFile
 
 
 class PlanError(Exception):

@@ -3,7 +3,7 @@ holds only for approvals bound to the current heads, and the merge train merges 
 
 from __future__ import annotations
 
-from bot.domain import Decision, RunState
+from bot.domain.models import Decision, RunState
 from bot.engine import workflow
 from bot.engine.messages import EXPIRE, PARKED, RECHECK
 from tests.fakes.run_steps import REQUESTER, FakeSteps, config_for, spec_for

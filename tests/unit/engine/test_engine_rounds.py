@@ -3,7 +3,7 @@ approvals of the old heads void, and repairs only where the checks are red."""
 
 from __future__ import annotations
 
-from bot.domain import AgentResult, AgentStatus, AgentTask, Decision, RunState
+from bot.domain.models import AgentResult, AgentStatus, AgentTask, Decision, RunState
 from bot.engine import workflow
 from bot.engine.messages import PARKED
 from tests.fakes.run_steps import FakeSteps, config_for, spec_for

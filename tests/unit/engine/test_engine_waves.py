@@ -3,7 +3,7 @@ per-run concurrency, and a failing wave stops the run before anything downstream
 
 from __future__ import annotations
 
-from bot.domain import AgentResult, AgentStatus, AgentTask, RunState
+from bot.domain.models import AgentResult, AgentStatus, AgentTask, RunState
 from bot.engine import workflow
 from bot.engine.messages import PARKED
 from tests.fakes.run_steps import FakeSteps, config_for, spec_for

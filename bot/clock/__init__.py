@@ -1,0 +1,1 @@
+"""The clock: APScheduler jobs (cron playbooks, reminders, expiry, polls, cleanup)."""

@@ -1,0 +1,1 @@
+"""Configuration: process settings, baton.yml and its playbooks, one model per source."""

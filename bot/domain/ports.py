@@ -1,0 +1,143 @@
+"""The narrow interfaces the orchestration core depends on, in domain words.
+
+The engine speaks only these Protocols; each service (git remotes, GitHub, Slack, Linear, an agent
+CLI) is one adapter that implements them. Nothing here imports an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from bot.domain.diffs import ChangeDiff, DiffLimits
+from bot.domain.models import AgentResult, AgentTask, ChangeSet, CheckOutcome, DiffStats, Readiness, RunEvent, RunView
+
+StopCheck = Callable[[], bool]
+"""Asked while an agent works; True means the run was cancelled and the agent must be killed."""
+
+ProgressSink = Callable[[str, dict[str, object]], None]
+"""Live progress from an agent (tool calls, files touched, tokens so far) as (kind, data)."""
+
+
+class ForgeError(Exception):
+    """A forge refused an operation; the message is safe to show to people."""
+
+
+class PushRejected(ForgeError):
+    pass
+
+
+class MergeRefused(ForgeError):
+    pass
+
+
+class ChangeTooLarge(ForgeError):
+    """A step's change is over one of `limits` (the message names the limit, and the file if one)."""
+
+
+class Agent(Protocol):
+    name: str
+
+    def run(
+        self,
+        task: AgentTask,
+        workdir: Path,
+        should_stop: StopCheck,
+        progress: ProgressSink,
+    ) -> AgentResult: ...
+
+
+class Workspace(Protocol):
+    def prepare(self, run_id: str, repo: str, branch: str) -> Path:
+        """A checkout of `repo` on `branch` for this run; idempotent across restarts."""
+        ...
+
+    def locate(self, run_id: str, repo: str, branch: str) -> Path:
+        """The checkout a previous step of this run prepared (prepared again if missing)."""
+        ...
+
+    def head(self, path: Path) -> str: ...
+
+    def reset_to(self, path: Path, sha: str) -> None:
+        """Discard anything not committed, back to `sha` (used before a retried agent step)."""
+        ...
+
+    def commit_all(self, path: Path, message: str) -> str | None:
+        """Commit every change as the bot; None when there was nothing to commit. Raises
+        ChangeTooLarge (committing nothing) when a changed file is over `limits.max_file_bytes`."""
+        ...
+
+    def diff_stats(self, path: Path, base_sha: str, head_sha: str) -> tuple[DiffStats, list[str]]:
+        """(size of the change, some of its paths) between two commits. Raises ChangeTooLarge
+        when its unified diff is over `limits.max_diff_bytes`."""
+        ...
+
+    def diff_text(self, path: Path, base_sha: str, head_sha: str, max_bytes: int) -> str:
+        """The unified diff between two commits, for people: read from git, cut at `max_bytes`."""
+        ...
+
+    def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
+        """(unified diff cut at `limits.max_diff_bytes`, files changed) between `base_sha` and the
+        working tree."""
+        ...
+
+    def push(self, path: Path, repo: str, branch: str) -> str:
+        """Push `branch`; returns the pushed SHA. Raises PushRejected."""
+        ...
+
+    def base_sha(self, path: Path) -> str:
+        """The SHA of the default branch the run's branch started from."""
+        ...
+
+    def cleanup(self, run_id: str) -> None: ...
+
+    def run_ids(self) -> list[str]:
+        """The runs that have a workspace here."""
+        ...
+
+
+class Forge(Protocol):
+    name: str
+
+    def find_pr(self, repo: str, branch: str) -> ChangeSet | None: ...
+
+    def open_pr(self, run_id: str, repo: str, branch: str, title: str, body: str, order: int) -> ChangeSet:
+        """Open a PR for `branch`, or return the one already open for it."""
+        ...
+
+    def refresh(self, change: ChangeSet) -> ChangeSet:
+        """Current head SHA and state of a PR."""
+        ...
+
+    def run_checks(self, change: ChangeSet) -> CheckOutcome: ...
+
+    def readiness(self, change: ChangeSet) -> Readiness:
+        """Whether the PR could merge into its base now (conflicts, a draft a person made, …)."""
+        ...
+
+    def merge(self, change: ChangeSet, expected_sha: str) -> ChangeSet:
+        """Merge into the repo's default branch if the head is still `expected_sha`; raises
+        MergeRefused otherwise (or when the PR targets another branch)."""
+        ...
+
+    def close(self, change: ChangeSet) -> ChangeSet:
+        """Close an open PR without merging (a merged or closed one is returned as it is)."""
+        ...
+
+    def diff(self, change: ChangeSet, limits: DiffLimits) -> ChangeDiff:
+        """What the PR changes at `change.head_sha`, read from the forge (never from run facts):
+        every file with its line counts, and patch text within `limits` (`STAT_ONLY`: counts
+        only). A merged PR shows what it merged."""
+        ...
+
+
+class Surface(Protocol):
+    """A place people look at a run. Receives events one way, never calls back into the engine."""
+
+    def publish(self, view: RunView, event: RunEvent) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,1 +1,0 @@
-"""Alembic migrations for Baton's own tables (see bot/store_models.py)."""

@@ -1,0 +1,1 @@
+"""Logs, metrics and traces of one Baton process, and the one redactor."""

@@ -1,0 +1,1 @@
+"""The clients of the services Baton talks to, one package each."""

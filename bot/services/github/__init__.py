@@ -1,0 +1,1 @@
+"""GitHub's REST API: credentials, retries, issues and comments, tracing."""

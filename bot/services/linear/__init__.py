@@ -1,0 +1,1 @@
+"""Linear's GraphQL API: the client, every document Baton sends, the schema."""

@@ -1,1 +1,0 @@
-"""One configuration model per source (the `github:`, `slack:` and `linear:` sections of baton.yml)."""

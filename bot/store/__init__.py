@@ -1,0 +1,1 @@
+"""What people read, persisted: runs, events, PRs, approvals, audit, inbox; migrations."""

@@ -1,0 +1,1 @@
+"""The dashboard: the web pages `baton serve` shows and who may read them."""

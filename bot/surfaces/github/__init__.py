@@ -1,0 +1,1 @@
+"""The GitHub surface: the status comment and linked-PRs section."""

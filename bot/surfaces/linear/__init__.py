@@ -1,0 +1,1 @@
+"""The Linear surface: the status comment, agent session activities, states."""

@@ -1,0 +1,1 @@
+"""The Slack surface: the status card, its thread, App Home."""

@@ -1,0 +1,1 @@
+"""The GitHub edge: webhooks in, one handler per event."""

@@ -1,0 +1,1 @@
+"""The Linear edge: webhooks in, one handler per event."""

@@ -1,0 +1,1 @@
+"""The Slack edge: bolt listeners for events, actions and commands."""

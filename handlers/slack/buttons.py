@@ -1,0 +1,132 @@
+"""Clicks on a run's card (`block_actions`) and the :x: reaction that cancels a run.
+
+The button's value names the run and, for a decision, the digest of the PR heads the card showed.
+The click is checked against the run as it is now: a run that moved on (another state, or PRs pushed
+to since) gets an ephemeral note and a refreshed card; an unauthorised clicker is told who can
+approve; an authorised approval is recorded through the engine's ApprovalService, bound to the heads
+the clicker saw (a second click is the same approval).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from bot.domain.models import Actor, Decision, RunState
+from bot.engine.approvals import DecisionOutcome
+from bot.store.audit import AuditKind, decision_kind
+from bot.store.store import shas_digest
+from bot.surfaces.slack.card import ACTION_IDS, parse_button_value
+from handlers.slack.runs import SlackContext
+
+log = structlog.get_logger(__name__)
+
+ACTIONS = {action_id: name for name, action_id in ACTION_IDS.items()}
+CANCEL_REACTIONS = frozenset({"x"})
+
+
+def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -> None:
+    user = str((body.get("user") or {}).get("id", ""))
+    container = body.get("container") or {}
+    channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+    thread_ts = container.get("thread_ts") or container.get("message_ts")
+    name = ACTIONS.get(str(action.get("action_id", "")))
+    value = parse_button_value(str(action.get("value", "")))
+    if not user or not channel or name is None or value is None:
+        log.info("slack_button_ignored", action_id=action.get("action_id"), reason="not a Baton button")
+        return
+    store = ctx.runtime.store
+    run = store.get_run(value.run)
+    if run is None:
+        ctx.ephemeral(channel, user, f"Run `{value.run}` is not known here.", thread_ts)
+        return
+    actor = ctx.access.actor(user)
+    log.info("slack_button", run_id=run.run_id, action=name, user=user)
+    if name in ("approve", "reject"):
+        decision = Decision.approve if name == "approve" else Decision.reject
+        _decide(ctx, run.run_id, actor, decision, value.heads, channel, thread_ts)
+        return
+    refusal = ctx.access.may_stop(actor, run)
+    if refusal:
+        kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+        store.audit.refused(kind, actor, refusal, run_id=run.run_id)
+        ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
+        return
+    result = (
+        ctx.runtime.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runtime.runs.retry(run.run_id, actor)
+    )
+    if not result.accepted:
+        ctx.ephemeral(channel, user, result.message, thread_ts)
+        ctx.surface.refresh(run.run_id)
+
+
+def _decide(
+    ctx: SlackContext,
+    run_id: str,
+    actor: Actor,
+    decision: Decision,
+    seen_digest: str | None,
+    channel: str,
+    thread_ts: str | None,
+) -> None:
+    store = ctx.runtime.store
+    run = store.get_run(run_id)
+    assert run is not None
+    heads = {c.repo: c.head_sha for c in store.changes(run_id)}
+    verb = decision.value
+    if run.state is not RunState.awaiting_approval:
+        if _already_decided(ctx, run_id, actor, decision):
+            ctx.ephemeral(channel, actor.id, f"Your {verb} was already recorded.", thread_ts)
+            return
+        state = run.state.value.replace("_", " ")
+        refusal = f"This run is {state} now, so there is nothing to {verb}."
+        store.audit.refused(decision_kind(decision), actor, refusal, run_id=run_id, shas=heads)
+        ctx.ephemeral(channel, actor.id, refusal, thread_ts)
+        ctx.surface.refresh(run_id)
+        return
+    if seen_digest != shas_digest(heads):
+        text = "The PRs changed since this card was drawn; look at the refreshed card and decide again."
+        store.audit.refused(decision_kind(decision), actor, text, run_id=run_id, shas=heads)
+        ctx.ephemeral(channel, actor.id, text, thread_ts)
+        ctx.surface.refresh(run_id)
+        return
+    result = ctx.runtime.runs.decide(run_id, actor, decision, seen_shas=heads)
+    if not result.accepted:
+        text = f"You can't {verb} this run: {result.message}. Who can approve: {ctx.approvers}."
+        ctx.ephemeral(channel, actor.id, text, thread_ts)
+        return
+    if result.outcome is DecisionOutcome.duplicate:
+        ctx.ephemeral(channel, actor.id, f"Your {verb} was already recorded.", thread_ts)
+
+
+def _already_decided(ctx: SlackContext, run_id: str, actor: Actor, decision: Decision) -> bool:
+    return any(
+        a.actor.key == actor.key and a.decision is decision and a.valid for a in ctx.runtime.store.approvals(run_id)
+    )
+
+
+def on_reaction(ctx: SlackContext, event_id: str, event: dict[str, Any]) -> None:
+    """`reaction_added`: :x: on a run's card, by its requester or an approver, cancels the run."""
+    item = event.get("item") or {}
+    if event.get("reaction") not in CANCEL_REACTIONS or item.get("type") != "message":
+        return
+    channel, ts, user = str(item.get("channel", "")), str(item.get("ts", "")), str(event.get("user", ""))
+    run_id = ctx.runtime.store.run_for_link(f"slack:card:{channel}:{ts}")
+    if run_id is None or not user:
+        return
+    if ctx.runtime.store.claim_delivery(f"slack:{event_id}", run_id) is not None:
+        log.info("slack_event_duplicate", event_id=event_id, run_id=run_id)
+        return
+    run = ctx.runtime.store.get_run(run_id)
+    if run is None or run.state.terminal:
+        return
+    actor = ctx.access.actor(user)
+    refusal = ctx.access.may_stop(actor, run)
+    where = (ctx.runtime.store.get_fact(run_id, "slack:card") or {}).get("thread_ts")
+    if refusal:
+        ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
+        ctx.ephemeral(channel, user, f"You can't cancel this run: {refusal}.", where)
+        return
+    ctx.runtime.runs.cancel(run_id, actor)
+    log.info("slack_reaction_cancel", run_id=run_id, user=user)
