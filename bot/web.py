@@ -1,11 +1,14 @@
-"""The ASGI app `baton serve` runs: health, readiness, metrics, the runs dashboard, and the
-webhook endpoints (a source whose secret is unset answers 404, design §2)."""
+"""The ASGI app `baton serve` runs: health, readiness, metrics, the runs dashboard and review page,
+and the webhook endpoints (a source whose secret is unset answers 404, design §2); with
+`--socket-mode`, Slack over a WebSocket instead."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -13,14 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot import sources
 from bot.app import Runtime
+from bot.config.models import Settings
 from bot.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.observability.metrics import WebhookMetrics
 from bot.surfaces.dashboard.review_routes import review_routes
 from bot.surfaces.dashboard.routes import dashboard_routes
+from handlers.slack.app import SlackEdge
+
+log = structlog.get_logger(__name__)
 
 
-def create_web_app(runtime: Runtime) -> Starlette:
+def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -39,9 +47,9 @@ def create_web_app(runtime: Runtime) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        *dashboard_routes(runtime),
-        *review_routes(runtime),
-        *source_routes(runtime),
+        *dashboard_routes(runtime.store, runtime.settings, runtime.config),
+        *review_routes(runtime.store, runtime.settings, runtime.forges),
+        *source_routes(runtime, slack),
     ]
 
     @asynccontextmanager
@@ -62,27 +70,55 @@ async def _disabled_source(_request: Request) -> Response:
     return PlainTextResponse("this source is not enabled", status_code=404)
 
 
-def source_routes(runtime: Runtime) -> list[BaseRoute]:
+def source_routes(runtime: Runtime, slack: SlackEdge | None = None) -> list[BaseRoute]:
     """Each source's endpoint, or a 404 when its secret is unset (design §2). Enabling a source
-    also registers its surfaces and adapters on the runtime (inside its `create_routes`)."""
+    builds its edge (and registers its surfaces and adapters on the runtime, bot/sources.py)."""
     settings = runtime.settings
     routes: list[BaseRoute] = []
     if settings.slack_signing_secret and settings.slack_bot_token:
-        from handlers.slack.app import create_routes as slack_routes
-
-        routes += slack_routes(runtime)
+        routes += (slack or sources.slack_edge(runtime)).routes()
     else:
         routes.append(Route("/slack/events", _disabled_source, methods=["POST"]))
     if settings.github_webhook_secret:
-        from handlers.github.app import create_routes as github_routes
-
-        routes += github_routes(runtime)
+        routes += sources.github_endpoint(runtime).routes()
     else:
         routes.append(Route("/github/webhook", _disabled_source, methods=["POST"]))
     if settings.linear_webhook_secret:
-        from handlers.linear.app import create_routes as linear_routes
-
-        routes += linear_routes(runtime)
+        routes += sources.linear_edge(runtime).routes()
     else:
         routes.append(Route("/linear/webhook", _disabled_source, methods=["POST"]))
     return routes
+
+
+def socket_mode_problem(settings: Settings) -> str | None:
+    """What is missing for Socket Mode, in words for the operator; None when it can start."""
+    missing = []
+    if not settings.slack_app_token:
+        missing.append("SLACK_APP_TOKEN (an xapp- app-level token with connections:write)")
+    if not settings.slack_bot_token:
+        missing.append("SLACK_BOT_TOKEN (the bot's xoxb- token)")
+    return f"socket mode needs {' and '.join(missing)}" if missing else None
+
+
+def socket_mode_app(runtime: Runtime) -> Starlette:
+    """`baton serve --socket-mode`: the web app, plus a Socket Mode connection to Slack (with the
+    app-level token, `SLACK_APP_TOKEN`) for its lifetime, instead of a public URL for Slack."""
+    edge = sources.slack_edge(runtime)
+    token = runtime.settings.slack_app_token
+    assert token is not None, socket_mode_problem(runtime.settings)
+    web = create_web_app(runtime, slack=edge)
+    serve_web = web.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        handler = AsyncSocketModeHandler(edge.app, token.get_secret_value())
+        async with serve_web(app):
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("slack_socket_mode_connected")
+            try:
+                yield
+            finally:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+
+    web.router.lifespan_context = lifespan
+    return web

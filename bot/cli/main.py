@@ -346,7 +346,7 @@ def serve(
     from bot.web import create_web_app
 
     if socket_mode:
-        from handlers.slack.socket import socket_mode_app, socket_mode_problem
+        from bot.web import socket_mode_app, socket_mode_problem
 
         problem = socket_mode_problem(Settings())
         if problem:

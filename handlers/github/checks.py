@@ -21,7 +21,7 @@ from bot.scm.github import GitHubForge
 from bot.surfaces.github.surface import pr_key
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.engine.service import RunService
 
 log = structlog.get_logger(__name__)
 CHECKS_ACTOR = Actor(source=Source.github, id="github-checks", display="failing checks")
@@ -34,17 +34,17 @@ def run_of_branch(branch: str) -> str | None:
 
 
 class ChecksTracker:
-    def __init__(self, runtime: Runtime, forge: GitHubForge) -> None:
-        self.runtime = runtime
+    def __init__(self, runs: RunService, forge: GitHubForge) -> None:
+        self.runs = runs
         self.forge = forge
         self._lock = threading.Lock()
 
     def changes_for(self, full: str, numbers: list[int], branches: list[str]) -> list[ChangeSet]:
         """The runs' PRs a checks event on `full` is about (by PR number, else by Baton's branch)."""
-        cfg = self.runtime.config.repo_for_github(full)
+        cfg = self.runs.config.repo_for_github(full)
         if cfg is None:
             return []
-        store = self.runtime.store
+        store = self.runs.store
         runs = {r for n in numbers if (r := store.run_for_link(pr_key(full, n)))}
         runs |= {r for b in branches if (r := run_of_branch(b)) and store.get_run(r) is not None}
         found = []
@@ -56,7 +56,7 @@ class ChecksTracker:
 
     def update(self, change: ChangeSet) -> ChecksState | None:
         """Read the PR's checks now; store, announce and act on them if they changed."""
-        store = self.runtime.store
+        store = self.runs.store
         run = store.get_run(change.run_id)
         if run is None or run.state.terminal or change.state is not ChangeState.open:
             return None
@@ -82,13 +82,13 @@ class ChecksTracker:
     def _nudge(self, run_id: str, state: ChecksState, change: ChangeSet) -> None:
         if state is ChecksState.pending:
             return
-        repairs = self.runtime.config.approval.repair_on_failed_checks
+        repairs = self.runs.config.approval.repair_on_failed_checks
         if state is ChecksState.failed and repairs > 0:
             output = f"Checks failed in {change.repo} ({change.url}):\n{change.checks_output}"
-            result = self.runtime.runs.follow_up(run_id, CHECKS_ACTOR, output, repair=True)
+            result = self.runs.follow_up(run_id, CHECKS_ACTOR, output, repair=True)
             log.info("github.repair_requested", run_id=run_id, accepted=result.accepted, message=result.message)
             return
-        self.runtime.runs.recheck(run_id)
+        self.runs.recheck(run_id)
 
     def on_event(self, full: str, numbers: list[int], branches: list[str]) -> int:
         updated = 0
@@ -103,10 +103,10 @@ class ChecksTracker:
     def poll_once(self) -> int:
         """Re-read checks of every open GitHub PR of every run waiting for approval with checks not
         settled (webhooks lost, or never configured)."""
-        names = {r.name for r in self.runtime.config.repos if r.forge == "github"}
+        names = {r.name for r in self.runs.config.repos if r.forge == "github"}
         updated = 0
-        for run in self.runtime.store.list_runs(limit=200, state=RunState.awaiting_approval):
-            for change in self.runtime.store.changes(run.run_id):
+        for run in self.runs.store.list_runs(limit=200, state=RunState.awaiting_approval):
+            for change in self.runs.store.changes(run.run_id):
                 unsettled = change.checks in (ChecksState.pending, ChecksState.unknown)
                 if change.repo in names and change.state is ChangeState.open and unsettled:
                     try:

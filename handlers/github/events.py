@@ -33,7 +33,7 @@ from handlers.github.runs import GitHubRuns, actor, trigger_run_id
 from handlers.http import WebhookError
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.engine.service import RunService
 
 log = structlog.get_logger(__name__)
 
@@ -45,12 +45,12 @@ class Handled(BaseModel):
 
 
 class GitHubEvents:
-    def __init__(self, runtime: Runtime, api: GitHubApi, runs: GitHubRuns, checks: ChecksTracker) -> None:
-        self.runtime = runtime
-        self.api = api
+    def __init__(self, runs: RunService, api: GitHubApi, github: GitHubRuns, checks: ChecksTracker) -> None:
         self.runs = runs
+        self.api = api
+        self.github = github
         self.checks = checks
-        self.config = runtime.config.github
+        self.config = runs.config.github
         # Keys being handled in this process now: a copy arriving while the first is still starting
         # the run is a duplicate, not a first copy whose run was lost in a crash.
         self._handling: Counter[str] = Counter()
@@ -90,16 +90,16 @@ class GitHubEvents:
         with self._handling_lock:
             self._handling[key] += 1
             self._claimed.keys.append(key)
-        claimed = self.runtime.store.claim_delivery(key, starts_run)
+        claimed = self.runs.store.claim_delivery(key, starts_run)
         if claimed is None:
             return True
         with self._handling_lock:
             if self._handling[key] > 1:  # its first copy is being handled right now
                 return False
-        return bool(starts_run) and claimed == starts_run and self.runtime.store.get_run(starts_run) is None
+        return bool(starts_run) and claimed == starts_run and self.runs.store.get_run(starts_run) is None
 
     def _keep_days(self) -> float:
-        return self.runtime.config.retention.deliveries_days
+        return self.runs.config.retention.deliveries_days
 
     def _bot_login(self) -> str | None:
         try:
@@ -115,7 +115,7 @@ class GitHubEvents:
         return own is not None and sender.login.lower() == own.lower()
 
     def _live(self, run_id: str | None) -> bool:
-        run = self.runtime.store.get_run(run_id) if run_id else None
+        run = self.runs.store.get_run(run_id) if run_id else None
         return run is not None and not run.state.terminal
 
     # -- issues and comments ------------------------------------------------------------------------
@@ -131,39 +131,39 @@ class GitHubEvents:
         if not commands and mention is None:
             return Handled(action="ignored: not addressed to Baton")
         full, number, login = ev.repository.full_name, ev.issue.number, ev.sender.login
-        confirmed = verify.comment(self.runs.issues, full, ev, self._keep_days())
+        confirmed = verify.comment(self.github.issues, full, ev, self._keep_days())
         if confirmed.problem is not None:
             log.info("github.comment_ignored", repo=full, comment=ev.comment.id, reason=confirmed.problem)
             return Handled(action=f"ignored: {confirmed.problem}")
         key = confirmed.key
         on_pull = ev.issue.pull_request is not None
-        pr_run = self.runtime.store.run_for_link(pr_key(full, number)) if on_pull else None
-        run_id = pr_run or self.runs.run_for_issue(full, number)
+        pr_run = self.runs.store.run_for_link(pr_key(full, number)) if on_pull else None
+        run_id = pr_run or self.github.run_for_issue(full, number)
         run_command = next((c for c in commands if c.name == "run"), None)
         others = [c for c in commands if c.name != "run"]
         if others:
             if not self._first(key):
                 return Handled(action="duplicate", run_id=run_id)
-            self.runs.react(full, ev.comment.id)
+            self.github.react(full, ev.comment.id)
             if run_id is None:
-                self.runs.reply(full, number, "No Baton run belongs to this conversation yet.", key)
+                self.github.reply(full, number, "No Baton run belongs to this conversation yet.", key)
                 return Handled(action="no run")
             for i, command in enumerate(others):
                 where = (full, number, f"{key}-{i}")
-                self.runs.command(command.name, command.args, run_id, login, where, written_at=confirmed.created_at)
+                self.github.command(command.name, command.args, run_id, login, where, written_at=confirmed.created_at)
             return Handled(action=",".join(c.name for c in others), run_id=run_id)
         follow_up = run_command is None and (pr_run is not None or self._awaiting(run_id))
         if follow_up and run_id is not None:
             if not self._first(key):
                 return Handled(action="duplicate", run_id=run_id)
-            self.runs.react(full, ev.comment.id)
-            self.runs.follow_up(run_id, login, mention or "", full, number, key)
+            self.github.react(full, ev.comment.id)
+            self.github.follow_up(run_id, login, mention or "", full, number, key)
             return Handled(action="follow_up", run_id=run_id)
         instruction = run_command.args if run_command else (mention or "")
         return self._start(key, delivery, ev.repository, ev.issue, login, instruction, ev.comment.id, trusted=True)
 
     def _awaiting(self, run_id: str | None) -> bool:
-        run = self.runtime.store.get_run(run_id) if run_id else None
+        run = self.runs.store.get_run(run_id) if run_id else None
         return run is not None and run.state in (RunState.awaiting_approval, RunState.working)
 
     def on_issues(self, delivery: str, payload: dict[str, Any]) -> Handled:
@@ -172,7 +172,7 @@ class GitHubEvents:
             return Handled(action="ignored: not Baton's label")
         issue, full = ev.issue, ev.repository.full_name
         keep = self._keep_days()
-        confirmed = verify.label(self.runs.issues, full, issue.number, ev.label.name, ev.sender.login, keep)
+        confirmed = verify.label(self.github.issues, full, issue.number, ev.label.name, ev.sender.login, keep)
         if confirmed.problem is not None:
             log.info("github.label_ignored", repo=full, issue=issue.number, reason=confirmed.problem)
             return Handled(action=f"ignored: {confirmed.problem}")
@@ -194,8 +194,8 @@ class GitHubEvents:
         if not self._first(key, starts_run=run_id):
             return Handled(action="duplicate", run_id=run_id)
         full = repository.full_name
-        self.runs.react(full, comment_id)  # 👀 at once, before anything slower
-        started = self.runs.start(
+        self.github.react(full, comment_id)  # 👀 at once, before anything slower
+        started = self.github.start(
             full=full,
             number=issue.number,
             login=login,
@@ -213,7 +213,7 @@ class GitHubEvents:
     def on_pull_request(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.PullRequestEvent.model_validate(payload)
         full, pr = ev.repository.full_name, ev.pull_request
-        run_id = self.runtime.store.run_for_link(pr_key(full, pr.number))
+        run_id = self.runs.store.run_for_link(pr_key(full, pr.number))
         if run_id is None or ev.action not in ("synchronize", "closed", "edited"):
             return Handled(action="ignored")
         # Keyed by what happened (this head pushed, the PR closed at this time), not by the delivery.
@@ -227,13 +227,13 @@ class GitHubEvents:
         if pr.merged or pr.merged_at or not self._live(run_id) or self._from_bot(ev.sender, None):
             return Handled(action="ignored", run_id=run_id)
         reason = f"{full}#{pr.number} was closed without merging by @{ev.sender.login}"
-        self.runtime.store.append_event(run_id, "abandoned", {"repo": full, "number": pr.number, "reason": reason})
-        self.runtime.runs.cancel(run_id, actor(ev.sender.login))
+        self.runs.store.append_event(run_id, "abandoned", {"repo": full, "number": pr.number, "reason": reason})
+        self.runs.cancel(run_id, actor(ev.sender.login))
         return Handled(action="abandoned", run_id=run_id)
 
     def _pushed(self, run_id: str, full: str, pr: m.PullRequest, sender: m.User) -> Handled:
-        store = self.runtime.store
-        cfg = self.runtime.config.repo_for_github(full)
+        store = self.runs.store
+        cfg = self.runs.config.repo_for_github(full)
         change = next((c for c in store.changes(run_id) if cfg and c.repo == cfg.name), None)
         if change is None or change.head_sha == pr.head.sha:
             return Handled(action="ignored", run_id=run_id)
@@ -253,21 +253,21 @@ class GitHubEvents:
 
     def _edited(self, run_id: str, full: str, pr: m.PullRequest, sender: m.User) -> Handled:
         """A PR of the run now targets another branch: approvals bind the base too, so they void."""
-        cfg = self.runtime.config.repo_for_github(full)
-        kind = retargeted(self.runtime.store, run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
+        cfg = self.runs.config.repo_for_github(full)
+        kind = retargeted(self.runs.store, run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
         return Handled(action=kind or "ignored", run_id=run_id)
 
     def on_review(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.ReviewEvent.model_validate(payload)
         full, review = ev.repository.full_name, ev.review
-        run_id = self.runtime.store.run_for_link(pr_key(full, ev.pull_request.number))
+        run_id = self.runs.store.run_for_link(pr_key(full, ev.pull_request.number))
         asked = mention_text(review.body or "", self.config.mention)
         if ev.action != "submitted" or review.state.lower() != "changes_requested" or run_id is None or asked is None:
             return Handled(action="ignored")
         key = f"github:review:{review.id}"
         if self._from_bot(review.user, review.body) or not self._first(key):
             return Handled(action="ignored", run_id=run_id)
-        self.runs.follow_up(run_id, review.user.login, asked, full, ev.pull_request.number, key)
+        self.github.follow_up(run_id, review.user.login, asked, full, ev.pull_request.number, key)
         return Handled(action="follow_up", run_id=run_id)
 
     # -- checks ----------------------------------------------------------------------------------------

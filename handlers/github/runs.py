@@ -30,7 +30,7 @@ from bot.surfaces.render import state_label
 from handlers.github.access import GitHubAccess
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.engine.service import RunService
 
 log = structlog.get_logger(__name__)
 _REPOS_LINE = re.compile(r"(?im)^[ \t]*repos?[ \t]*:[ \t]*([A-Za-z0-9._, \t-]+?)[ \t]*$")
@@ -51,8 +51,8 @@ def actor(login: str) -> Actor:
 
 
 class GitHubRuns:
-    def __init__(self, runtime: Runtime, issues: GitHubIssues, access: GitHubAccess, surface: GitHubSurface) -> None:
-        self.runtime = runtime
+    def __init__(self, runs: RunService, issues: GitHubIssues, access: GitHubAccess, surface: GitHubSurface) -> None:
+        self.runs = runs
         self.issues = issues
         self.access = access
         self.surface = surface
@@ -73,10 +73,10 @@ class GitHubRuns:
 
     # -- links between an issue and its runs (an issue may see several runs over time) ---------------
     def run_for_issue(self, full: str, number: int) -> str | None:
-        return self.runtime.store.run_for_link(issue_key(full, number))
+        return self.runs.store.run_for_link(issue_key(full, number))
 
     def _link_issue(self, full: str, number: int, run_id: str) -> None:
-        self.runtime.store.link(issue_key(full, number), run_id)
+        self.runs.store.link(issue_key(full, number), run_id)
 
     # -- starting a run ---------------------------------------------------------------------------------
     def start(
@@ -101,7 +101,7 @@ class GitHubRuns:
         refusal = self.access.may_trigger(full, login)
         if refusal:
             self._refused(login, refusal, delivery)
-            needed = self.runtime.config.github.trigger_permission
+            needed = self.runs.config.github.trigger_permission
             self.reply(
                 full,
                 number,
@@ -138,7 +138,7 @@ class GitHubRuns:
         try:
             spec = build_spec(
                 trigger,
-                self.runtime.config,
+                self.runs.config,
                 repos=repos,
                 agent=options.agent,
                 playbook=options.playbook,
@@ -160,18 +160,18 @@ class GitHubRuns:
             except ForgeError as err:  # the hub writes it on its next tick
                 log.warning("github.status_not_written", run_id=run_id, error=str(err)[:300])
 
-        self.runtime.runs.submit(spec, before_start=acknowledge)
+        self.runs.submit(spec, before_start=acknowledge)
         log.info("github.run_started", run_id=spec.run_id, repo=full, issue=number, actor=login)
         return spec.run_id
 
     def _refused(self, login: str, reason: str, delivery: str) -> None:
-        self.runtime.store.audit.refused(AuditKind.trigger, actor(login), reason, delivery_id=delivery)
+        self.runs.store.audit.refused(AuditKind.trigger, actor(login), reason, delivery_id=delivery)
 
     def widening_refusal(self, full: str, login: str, repos: list[str]) -> str | None:
         """Why `login` may not have a run on issue `full` touch `repos`: every repo beyond the
         issue's own (named in the request or brought by its playbook) needs their trigger
         permission on it, checked on GitHub; a repo not on GitHub cannot be checked, so it is refused."""
-        config = self.runtime.config
+        config = self.runs.config
         here = config.repo_for_github(full)
         for name in repos:
             if here is not None and name == here.name:
@@ -186,7 +186,7 @@ class GitHubRuns:
 
     def _repos(self, full: str, asked: str) -> tuple[list[str], str | None]:
         """The issue's own repo plus those the requester named (`repos: a, b` or `repo=a,b`)."""
-        config = self.runtime.config
+        config = self.runs.config
         known = [r.name for r in config.repos]
         here = config.repo_for_github(full)
         named = repos_named(asked) + parse_request(asked).repos if asked else []
@@ -215,21 +215,21 @@ class GitHubRuns:
         to the heads as they were then."""
         full, number, key = where
         who = actor(login)
-        runtime = self.runtime
+        runs = self.runs
         if name in ("approve", "reject"):
             decision = Decision.approve if name == "approve" else Decision.reject
-            result = runtime.runs.decide(run_id, who, decision, args, not_before=written_at)
+            result = runs.decide(run_id, who, decision, args, not_before=written_at)
             text = result.message if result.accepted else f"Not recorded: {result.message}."
         elif name in ("cancel", "retry"):
-            run = runtime.store.get_run(run_id)
+            run = runs.store.get_run(run_id)
             is_requester = run is not None and run.spec.trigger.actor.key == who.key
             refusal = None if is_requester else self.access.may_trigger(full, login, f"{name} this run")
             if refusal:
                 kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
-                runtime.store.audit.refused(kind, who, refusal, run_id=run_id)
+                runs.store.audit.refused(kind, who, refusal, run_id=run_id)
                 text = f"Not done: {refusal}."
             else:
-                result = runtime.runs.cancel(run_id, who) if name == "cancel" else runtime.runs.retry(run_id, who)
+                result = runs.cancel(run_id, who) if name == "cancel" else runs.retry(run_id, who)
                 text = result.message if result.accepted else f"Not done: {result.message}."
         else:
             text = self.status_text(run_id)
@@ -238,14 +238,14 @@ class GitHubRuns:
     def follow_up(self, run_id: str, login: str, text: str, full: str, number: int, key: str) -> None:
         refusal = self.access.may_trigger(full, login, "ask for more work on this run")
         if refusal:
-            self.runtime.store.audit.refused(AuditKind.follow_up, actor(login), refusal, run_id=run_id)
+            self.runs.store.audit.refused(AuditKind.follow_up, actor(login), refusal, run_id=run_id)
             self.reply(full, number, f"Sorry, not done: {refusal}.", key)
             return
-        result = self.runtime.runs.follow_up(run_id, actor(login), text)
+        result = self.runs.follow_up(run_id, actor(login), text)
         self.reply(full, number, result.message if result.accepted else f"Not done: {result.message}.", key)
 
     def status_text(self, run_id: str) -> str:
-        view = self.runtime.store.view(run_id)
+        view = self.runs.store.view(run_id)
         if view is None:
             return f"I know no run `{run_id}`."
         names = self.surface.full_names()

@@ -8,13 +8,12 @@ Each delivery is claimed once by its `Linear-Delivery` id, so Linear's retries (
 run recorded and started, its first comment or thought) is bounded; replies go after the answer.
 
 Event types: `Issue` (the label added → a run), `Comment` (commands and follow-ups on an issue with
-a run), `AgentSessionEvent` (`created` → a run, `prompted` → commands, follow-ups, stop). Building
-the edge registers the Linear surface on the hub and the Linear check on the approval service.
+a run), `AgentSessionEvent` (`created` → a run, `prompted` → commands, follow-ups, stop). The composition
+root (`bot/sources.py`) builds the client, surface and access rules this endpoint works with.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -26,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app import Runtime
+from bot.engine.service import RunService
 from bot.services.linear.client import LinearClient
-from bot.surfaces.linear.surface import LinearSurface, wants
+from bot.surfaces.linear.surface import LinearSurface
 from handlers.http import WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
 from handlers.linear.access import LinearAccess
 from handlers.linear.payloads import CommentEvent, IssueEvent, SessionEvent
@@ -42,28 +41,16 @@ _MODELS: dict[str, type[BaseModel]] = {"Issue": IssueEvent, "Comment": CommentEv
 
 
 class LinearEdge:
-    def __init__(self, runtime: Runtime, client: LinearClient | None = None) -> None:
-        settings = runtime.settings
-        secret = settings.linear_webhook_secret
-        self.secret = secret.get_secret_value() if secret is not None else ""
-        token = settings.linear_api_key.get_secret_value() if settings.linear_api_key else ""
-        if not token:
-            log.warning("linear_api_key_unset", effect="webhooks are read but nothing can be written to Linear")
-        self.client = client or LinearClient(
-            settings.linear_api_url,
-            token,
-            on_error=runtime.metrics.error_counter("linear"),
-            throttle=runtime.throttle("linear"),
-            tracer=runtime.tracer,
-        )
-        # Parsing Linear's schema takes ~0.7 s: do it now, not in the first webhook's 5 s.
-        threading.Thread(target=lambda: self.client.schema, name="linear-schema", daemon=True).start()
-        self.runtime = runtime
-        self.surface = LinearSurface(self.client, runtime.store, runtime.config, settings.public_url)
-        self.access = LinearAccess(self.client, runtime.config.linear)
-        if "linear" not in runtime.hub.names:
-            runtime.hub.register("linear", self.surface, wants)
-        runtime.approvals.authorizers["linear"] = self.access.authorize
+    """`POST /linear/webhook` over a built client, surface and access rules."""
+
+    def __init__(
+        self, runs: RunService, client: LinearClient, surface: LinearSurface, access: LinearAccess, secret: str
+    ) -> None:
+        self.runs = runs
+        self.client = client
+        self.surface = surface
+        self.access = access
+        self.secret = secret
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/linear/webhook", self.endpoint, methods=["POST"])]
@@ -87,7 +74,7 @@ class LinearEdge:
             log.info("linear_request_refused", status=err.status, reason=err.reason)
             return error_response(err)
         later: list[Later] = []
-        ctx = LinearContext(self.runtime, self.client, self.surface, self.access, later)
+        ctx = LinearContext(self.runs, self.client, self.surface, self.access, later)
         try:
             result = await run_in_threadpool(_dispatch, ctx, event, delivery)
         except Exception:  # never a stack trace to the caller; the log has it
@@ -126,7 +113,3 @@ def _dispatch(ctx: LinearContext, event: BaseModel | None, delivery: str) -> dic
 def _run_later(later: list[Later]) -> None:
     for work in later:
         work()
-
-
-def create_routes(runtime: Runtime) -> list[BaseRoute]:
-    return LinearEdge(runtime).routes()

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import structlog
 
-from bot.app import Runtime
 from bot.config.models import BatonFile
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for, without_options
+from bot.engine.service import RunService
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, LinearError
 from bot.store.audit import AuditKind
@@ -43,7 +43,7 @@ Later = Callable[[], None]
 
 @dataclass
 class LinearContext:
-    runtime: Runtime
+    runs: RunService
     client: LinearClient
     surface: LinearSurface
     access: LinearAccess
@@ -73,11 +73,11 @@ def _issue_key(issue_id: str) -> str:
 
 def issue_run(ctx: LinearContext, issue_id: str) -> str | None:
     """The issue's latest run."""
-    return ctx.runtime.store.run_for_link(_issue_key(issue_id))
+    return ctx.runs.store.run_for_link(_issue_key(issue_id))
 
 
 def _point_issue(ctx: LinearContext, issue_id: str, run_id: str) -> None:
-    ctx.runtime.store.link(_issue_key(issue_id), run_id)
+    ctx.runs.store.link(_issue_key(issue_id), run_id)
 
 
 # -- what a run is asked to do --------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def label_added(event: IssueEvent, label: str) -> bool:
 
 
 def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, object]:
-    if not label_added(event, ctx.runtime.config.linear.label):
+    if not label_added(event, ctx.runs.config.linear.label):
         return {"ok": True, "ignored": "not the Baton label being added"}
     data = event.data
     actor = _actor(event.actor)
@@ -179,26 +179,26 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
         labels=[lab.name for lab in data.labels],
     )
     run_id = run_id_for(trigger)
-    if ctx.runtime.store.claim_delivery(key, run_id) is not None:
+    if ctx.runs.store.claim_delivery(key, run_id) is not None:
         return {"ok": True, "duplicate": True}
     refusal = ctx.access.may_trigger(actor)
     current = issue_run(ctx, data.id)
-    current_run = ctx.runtime.store.get_run(current) if current else None
+    current_run = ctx.runs.store.get_run(current) if current else None
     if refusal is None and current_run is not None and not current_run.state.terminal:
         refusal = f"Run `{current_run.run_id}` is still {current_run.state.value} on this issue; it continues."
     team_key = data.team.key if data.team else ""
-    repos, problem = choose_repos(ctx.runtime.config, data.teamId, team_key)
+    repos, problem = choose_repos(ctx.runs.config, data.teamId, team_key)
     refusal = refusal or problem
     spec, refusal = _spec(ctx, trigger, repos, refusal)
     if refusal is not None or spec is None:
-        ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
+        ctx.runs.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.reply_on_issue(data.id, refusal or "Baton could not start a run.")
         log.info("linear_run_refused", issue=data.identifier, reason=refusal)
         return {"ok": True, "refused": refusal}
     target = LinearTarget(issue_id=data.id, team_id=data.teamId, identifier=data.identifier, url=data.url)
     ctx.surface.remember(run_id, target)
     _point_issue(ctx, data.id, run_id)
-    ctx.runtime.runs.submit(spec, before_start=lambda rid: _safely(ctx.surface.post_card, rid))
+    ctx.runs.submit(spec, before_start=lambda rid: _safely(ctx.surface.post_card, rid))
     log.info("linear_run_started", run_id=run_id, issue=data.identifier, repos=repos)
     return {"ok": True, "run_id": run_id}
 
@@ -225,32 +225,32 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         delivery_id=key,
     )
     run_id = run_id_for(trigger)
-    if ctx.runtime.store.claim_delivery(key, run_id) is not None:
+    if ctx.runs.store.claim_delivery(key, run_id) is not None:
         return {"ok": True, "duplicate": True}
     refusal = ctx.access.may_trigger(actor)
     repos: list[str] = []
-    linear = ctx.runtime.config.linear
+    linear = ctx.runs.config.linear
     may_widen = bool(linear.allowed_users or linear.allowed_teams)  # the operator listed who may ask
     if refusal is None and issue is None:
         refusal = "Baton works on issues: delegate an issue to it, or mention it in an issue's comments."
     if refusal is None and issue is not None:
-        repos, refusal = choose_repos(ctx.runtime.config, issue.teamId, issue.team.key, instruction, may_widen)
+        repos, refusal = choose_repos(ctx.runs.config, issue.teamId, issue.team.key, instruction, may_widen)
     spec, refusal = _spec(ctx, trigger, repos, refusal)
     if spec is not None and issue is not None:  # a playbook the request chose may bring repos of its own
-        refusal = beyond_team(ctx.runtime.config, issue.teamId, issue.team.key, spec.repos, may_widen)
+        refusal = beyond_team(ctx.runs.config, issue.teamId, issue.team.key, spec.repos, may_widen)
         spec = spec if refusal is None else None
     if refusal is not None or spec is None or issue is None:
-        ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
+        ctx.runs.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.say_in_session(session.id, {"type": "error", "body": refusal or "Baton could not start a run."})
         return {"ok": True, "refused": refusal}
     target = LinearTarget(
         issue_id=issue.id, team_id=issue.teamId, identifier=issue.identifier, session_id=session.id, url=issue.url
     )
     ctx.surface.remember(run_id, target)
-    ctx.runtime.store.link(f"linear:session:{session.id}", run_id)
+    ctx.runs.store.link(f"linear:session:{session.id}", run_id)
     _point_issue(ctx, issue.id, run_id)
     ack = acknowledgement(run_id, repos)
-    ctx.runtime.runs.submit(spec, before_start=lambda rid: _safely(lambda r: ctx.surface.acknowledge(r, ack), rid))
+    ctx.runs.submit(spec, before_start=lambda rid: _safely(lambda r: ctx.surface.acknowledge(r, ack), rid))
     ctx.later.append(lambda: _safely(ctx.surface.link_session, run_id))
     log.info("linear_session_run_started", run_id=run_id, session=session.id, repos=repos)
     return {"ok": True, "run_id": run_id}
@@ -263,10 +263,10 @@ def _spec(
     if refusal is not None:
         return None, refusal
     try:
-        spec = build_spec(trigger, ctx.runtime.config, repos=repos)
+        spec = build_spec(trigger, ctx.runs.config, repos=repos)
     except RequestError as err:
         return None, f"Baton could not read this request: {err}"
-    agents = [a.name for a in ctx.runtime.config.agents]
+    agents = [a.name for a in ctx.runs.config.agents]
     if spec.agent and spec.agent not in agents:
         known = ", ".join(f"`{a}`" for a in agents) or "none configured"
         return None, f"Unknown agent `{spec.agent}`. Known agents: {known}."

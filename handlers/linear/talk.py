@@ -40,30 +40,30 @@ def run_command(
 ) -> str:
     """Do one command for `actor`; the answer to show them. `written_at` (the comment's creation)
     binds an approval to the heads as they were then: Linear retries a delivery up to hours later."""
-    runtime = ctx.runtime
+    runs = ctx.runs
     if command.name in _DECISIONS:
-        return runtime.runs.decide(run_id, actor, _DECISIONS[command.name], command.args, not_before=written_at).message
+        return runs.decide(run_id, actor, _DECISIONS[command.name], command.args, not_before=written_at).message
     if command.name == "status":
-        view = runtime.store.view(run_id)
+        view = runs.store.view(run_id)
         return summary_line(view) if view else f"no run {run_id}"
     if command.name == "run":
         return "To start a run from Linear, add the Baton label to an issue or delegate the issue to Baton."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
         kind = AuditKind.cancellation if command.name == "cancel" else AuditKind.retry
-        runtime.store.audit.refused(kind, actor, refusal, run_id=run_id)
+        runs.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
-        return runtime.runs.cancel(run_id, actor).message
-    return runtime.runs.retry(run_id, actor).message
+        return runs.cancel(run_id, actor).message
+    return runs.retry(run_id, actor).message
 
 
 def follow_up(ctx: LinearContext, run_id: str, actor: Actor, instruction: str) -> str:
     refusal = ctx.access.may_trigger(actor)
     if refusal:
-        ctx.runtime.store.audit.refused(AuditKind.follow_up, actor, refusal, run_id=run_id)
+        ctx.runs.store.audit.refused(AuditKind.follow_up, actor, refusal, run_id=run_id)
         return refusal
-    return ctx.runtime.runs.follow_up(run_id, actor, instruction).message
+    return ctx.runs.follow_up(run_id, actor, instruction).message
 
 
 def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[str, object]:
@@ -72,16 +72,16 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
         return {"ok": True, "ignored": "not a new comment on an issue"}
     if data.botActor or (data.userId is not None and data.userId == ctx.access.viewer_id()):
         return {"ok": True, "ignored": "Baton's own comment"}
-    mention = ctx.runtime.config.linear.mention
+    mention = ctx.runs.config.linear.mention
     commands = parse_commands(data.body)
     instruction = None if commands else mention_text(data.body, mention)
     if not commands and instruction is None:
         return {"ok": True, "ignored": "no command or mention"}
     run_id = issue_run(ctx, data.issueId)
-    if ctx.runtime.store.claim_delivery(f"linear:comment:{data.id}", run_id) is not None:
+    if ctx.runs.store.claim_delivery(f"linear:comment:{data.id}", run_id) is not None:
         return {"ok": True, "duplicate": True}
     if run_id is None:
-        label = ctx.runtime.config.linear.label
+        label = ctx.runs.config.linear.label
         ctx.reply_on_issue(
             data.issueId, f"There is no Baton run on this issue. Add the `{label}` label to start one.", data.id
         )
@@ -97,9 +97,9 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
 
 
 def on_prompt(ctx: LinearContext, session_id: str, activity: AgentActivity | None, delivery: str) -> dict[str, object]:
-    run_id = ctx.runtime.store.run_for_link(f"linear:session:{session_id}")
+    run_id = ctx.runs.store.run_for_link(f"linear:session:{session_id}")
     key = f"linear:activity:{activity.id}" if activity is not None else f"linear:{delivery}"
-    if ctx.runtime.store.claim_delivery(key, run_id) is not None:
+    if ctx.runs.store.claim_delivery(key, run_id) is not None:
         return {"ok": True, "duplicate": True}
     if run_id is None or activity is None:
         ctx.say_in_session(session_id, {"type": "error", "body": "This session has no Baton run."})
@@ -108,12 +108,12 @@ def on_prompt(ctx: LinearContext, session_id: str, activity: AgentActivity | Non
     if activity.signal == "stop":
         refusal = ctx.access.may_trigger(actor)
         if refusal is None:
-            result = ctx.runtime.runs.cancel(run_id, actor)
+            result = ctx.runs.cancel(run_id, actor)
             if result.accepted:  # the run's closing activity ("cancelled") is the answer
                 return {"ok": True, "run_id": run_id, "answers": [result.message]}
             said = {"type": "response", "body": result.message}
         else:
-            ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
+            ctx.runs.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
             said = {"type": "thought", "body": refusal}
         ctx.surface.post_activity(run_id, session_id, f"reply-{delivery}", said, after_end=True)
         return {"ok": True, "run_id": run_id, "answers": [said["body"]]}

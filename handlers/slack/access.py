@@ -34,7 +34,7 @@ class SlackAccess:
         clock: Callable[[], float] = time.monotonic,
         decider: Decider | None = None,
     ) -> None:
-        """`decider`: the engine's full check (the runtime's approval service); without one, the
+        """`decider`: the engine's full check (the approval service's); without one, the
         policy alone (tests of the Slack rules)."""
         self.client = client
         self.config = config

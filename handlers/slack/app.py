@@ -6,8 +6,9 @@ Before bolt sees a request the endpoint bounds the body (413), checks Slack's v0
 or a slash command (400). A request from another workspace than ours (`slack.team_id`) is answered
 and acted on no further (`slack_team.py`). Listeners are thin: events are acknowledged at once by bolt
 and handed to synchronous handlers in a worker thread; buttons and the command ack first, then work.
-Building the edge also registers the Slack card surface on the hub and the Slack approval check on
-the engine.
+Every button has its own listener, named by its action id. One verifier checks each request, ours
+(bolt's own is off: it would check the same signature again). The composition root
+(`bot/sources.py`) builds the context the listeners hand work to.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,16 +25,11 @@ from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app import Runtime
-from bot.surfaces.slack.card import approvers_mrkdwn
-from bot.surfaces.slack.surface import SlackSurface, wants, web_client
 from handlers.http import WebhookError, error_response, read_body
-from handlers.slack.access import SlackAccess
 from handlers.slack.buttons import on_button, on_reaction
 from handlers.slack.commands import on_command, on_home_opened
 from handlers.slack.runs import SlackContext, on_mention
@@ -44,42 +39,20 @@ log = structlog.get_logger(__name__)
 
 EVENTS = ("app_mention", "reaction_added", "app_home_opened")
 COMMAND = "/baton"
-BUTTONS = re.compile(r"^baton_(approve|reject|cancel|retry)$")
 MAX_SKEW_S = 5 * 60
 
 
-def _secret(value: Any) -> str:
-    return str(value.get_secret_value()) if value is not None else ""
-
-
 class SlackEdge:
-    """One Slack app for one runtime: the bolt app, its context, and the HTTP endpoint."""
+    """One Slack app: the bolt app over a built `SlackContext`, and the HTTP endpoint."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        settings, config = runtime.settings, runtime.config
-        client = web_client(
-            settings,
-            on_error=runtime.metrics.error_counter("slack"),
-            throttle=runtime.throttle("slack"),
-            tracer=runtime.tracer,
-        )
-        approvers = approvers_mrkdwn(config.approval, config.slack)
-        surface = SlackSurface(
-            client,
-            runtime.store,
-            approvers,
-            interval=config.slack.card_edit_interval_s,
-            public_url=runtime.settings.public_url,
-        )
-        access = SlackAccess(client, config.slack, config.approval, decider=runtime.approvals.refusal)
-        self.ctx = SlackContext(runtime, client, surface, access, approvers)
-        self.signing_secret = _secret(settings.slack_signing_secret)
-        if "slack" not in runtime.hub.names:  # HTTP and Socket Mode in one process share one card feed
-            runtime.hub.register("slack", surface, wants)
-        runtime.approvals.authorizers["slack"] = access.authorize
-        self.workspace = WorkspacePin(config.slack.team_id, client, runtime.store.audit)
-        self.app = build_app(self.ctx, _secret(settings.slack_bot_token), self.signing_secret, client.base_url)
-        self.app.use(self.workspace.middleware())
+    def __init__(
+        self, ctx: SlackContext, workspace: WorkspacePin, token: str, signing_secret: str, base_url: str
+    ) -> None:
+        self.ctx = ctx
+        self.signing_secret = signing_secret
+        self.workspace = workspace
+        self.app = build_app(ctx, token, base_url)
+        self.app.use(workspace.middleware())
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/slack/events", self.endpoint, methods=["POST"])]
@@ -149,16 +122,18 @@ def _kind(body: bytes) -> str:
     return f"command:{form.get('command', [''])[0]}"
 
 
-def build_app(ctx: SlackContext, token: str, signing_secret: str, base_url: str) -> AsyncApp:
-    client = AsyncWebClient(
-        token=token, base_url=base_url, retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)]
-    )
+def build_app(ctx: SlackContext, token: str, base_url: str) -> AsyncApp:
+    """The bolt app. Its Web API client is bolt's own, built from `token` (bolt reads SLACK_BOT_TOKEN
+    itself, and handing it a client too makes it warn on every start), pointed at `base_url` and
+    retried on 429."""
     app = AsyncApp(
-        client=client,
-        signing_secret=signing_secret,
+        token=token,
+        request_verification_enabled=False,  # the endpoint has verified the request already
         process_before_response=False,
         logger=logging.getLogger("baton.slack.bolt"),
     )
+    app.client.base_url = base_url
+    app.client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
 
     @app.event("app_mention")
     async def app_mention(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -172,8 +147,24 @@ def build_app(ctx: SlackContext, token: str, signing_secret: str, base_url: str)
     async def app_home_opened(event: dict[str, Any]) -> None:
         await _work(on_home_opened, ctx, event)
 
-    @app.action(BUTTONS)
-    async def button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    # One listener per button, each acknowledging at once and handing the click to `on_button`.
+    @app.action("baton_approve")
+    async def approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _work(on_button, ctx, body, action)
+
+    @app.action("baton_reject")
+    async def reject(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _work(on_button, ctx, body, action)
+
+    @app.action("baton_cancel")
+    async def cancel(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _work(on_button, ctx, body, action)
+
+    @app.action("baton_retry")
+    async def retry(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         await _work(on_button, ctx, body, action)
 
@@ -203,8 +194,3 @@ async def _work(handler: Any, *args: Any, reply_to: dict[str, Any] | None = None
             thread = reply_to.get("thread_ts") or reply_to.get("ts")
             text = "Baton could not start this run: an internal error (details in its log)."
             await asyncio.to_thread(args[0].reply, str(reply_to.get("channel", "")), thread, text)
-
-
-def create_routes(runtime: Runtime) -> list[BaseRoute]:
-    """`POST /slack/events`, mounted by `bot.web` when `SLACK_SIGNING_SECRET` and `SLACK_BOT_TOKEN` are set."""
-    return SlackEdge(runtime).routes()

@@ -36,7 +36,7 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
     if not user or not channel or name is None or value is None:
         log.info("slack_button_ignored", action_id=action.get("action_id"), reason="not a Baton button")
         return
-    store = ctx.runtime.store
+    store = ctx.runs.store
     run = store.get_run(value.run)
     if run is None:
         ctx.ephemeral(channel, user, f"Run `{value.run}` is not known here.", thread_ts)
@@ -53,9 +53,7 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
         store.audit.refused(kind, actor, refusal, run_id=run.run_id)
         ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
         return
-    result = (
-        ctx.runtime.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runtime.runs.retry(run.run_id, actor)
-    )
+    result = ctx.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runs.retry(run.run_id, actor)
     if not result.accepted:
         ctx.ephemeral(channel, user, result.message, thread_ts)
         ctx.surface.refresh(run.run_id)
@@ -70,7 +68,7 @@ def _decide(
     channel: str,
     thread_ts: str | None,
 ) -> None:
-    store = ctx.runtime.store
+    store = ctx.runs.store
     run = store.get_run(run_id)
     assert run is not None
     heads = {c.repo: c.head_sha for c in store.changes(run_id)}
@@ -91,7 +89,7 @@ def _decide(
         ctx.ephemeral(channel, actor.id, text, thread_ts)
         ctx.surface.refresh(run_id)
         return
-    result = ctx.runtime.runs.decide(run_id, actor, decision, seen_shas=heads)
+    result = ctx.runs.decide(run_id, actor, decision, seen_shas=heads)
     if not result.accepted:
         text = f"You can't {verb} this run: {result.message}. Who can approve: {ctx.approvers}."
         ctx.ephemeral(channel, actor.id, text, thread_ts)
@@ -102,7 +100,7 @@ def _decide(
 
 def _already_decided(ctx: SlackContext, run_id: str, actor: Actor, decision: Decision) -> bool:
     return any(
-        a.actor.key == actor.key and a.decision is decision and a.valid for a in ctx.runtime.store.approvals(run_id)
+        a.actor.key == actor.key and a.decision is decision and a.valid for a in ctx.runs.store.approvals(run_id)
     )
 
 
@@ -112,21 +110,21 @@ def on_reaction(ctx: SlackContext, event_id: str, event: dict[str, Any]) -> None
     if event.get("reaction") not in CANCEL_REACTIONS or item.get("type") != "message":
         return
     channel, ts, user = str(item.get("channel", "")), str(item.get("ts", "")), str(event.get("user", ""))
-    run_id = ctx.runtime.store.run_for_link(f"slack:card:{channel}:{ts}")
+    run_id = ctx.runs.store.run_for_link(f"slack:card:{channel}:{ts}")
     if run_id is None or not user:
         return
-    if ctx.runtime.store.claim_delivery(f"slack:{event_id}", run_id) is not None:
+    if ctx.runs.store.claim_delivery(f"slack:{event_id}", run_id) is not None:
         log.info("slack_event_duplicate", event_id=event_id, run_id=run_id)
         return
-    run = ctx.runtime.store.get_run(run_id)
+    run = ctx.runs.store.get_run(run_id)
     if run is None or run.state.terminal:
         return
     actor = ctx.access.actor(user)
     refusal = ctx.access.may_stop(actor, run)
-    where = (ctx.runtime.store.get_fact(run_id, "slack:card") or {}).get("thread_ts")
+    where = (ctx.runs.store.get_fact(run_id, "slack:card") or {}).get("thread_ts")
     if refusal:
-        ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
+        ctx.runs.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
         ctx.ephemeral(channel, user, f"You can't cancel this run: {refusal}.", where)
         return
-    ctx.runtime.runs.cancel(run_id, actor)
+    ctx.runs.cancel(run_id, actor)
     log.info("slack_reaction_cancel", run_id=run_id, user=user)

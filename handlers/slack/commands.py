@@ -24,7 +24,7 @@ SCANNED = 500
 
 def _views(ctx: SlackContext, keep: Callable[[Run], bool] = lambda _run: True, limit: int = RECENT) -> list[RunView]:
     """The newest `limit` runs `keep` accepts, as views (the filter runs before the views are read)."""
-    store = ctx.runtime.store
+    store = ctx.runs.store
     runs = [r for r in store.list_runs(limit=SCANNED) if keep(r)][:limit]
     return [v for r in runs if (v := store.view(r.run_id)) is not None]
 
@@ -53,7 +53,7 @@ def on_command(ctx: SlackContext, command: dict[str, Any]) -> tuple[str, Any]:
 def _run(ctx: SlackContext, command: dict[str, Any], user: str, channel: str, request: str) -> tuple[str, Any]:
     refusal = ctx.access.may_trigger(user)
     if refusal:
-        ctx.runtime.store.audit.refused(AuditKind.trigger, Actor(source=Source.slack, id=user), refusal)
+        ctx.runs.store.audit.refused(AuditKind.trigger, Actor(source=Source.slack, id=user), refusal)
         return f"Sorry, {refusal}.", None
     trigger_id = str(command.get("trigger_id") or "")
     if not trigger_id:
@@ -68,7 +68,7 @@ def _run(ctx: SlackContext, command: dict[str, Any], user: str, channel: str, re
     understood = understand(ctx, trigger, channel)
     if isinstance(understood, str):
         return understood, None
-    if ctx.runtime.store.claim_delivery(f"slack:command:{trigger_id}", understood.run_id) is not None:
+    if ctx.runs.store.claim_delivery(f"slack:command:{trigger_id}", understood.run_id) is not None:
         return f"Run `{understood.run_id}` is already started.", None
     spec = understood
 
@@ -79,7 +79,7 @@ def _run(ctx: SlackContext, command: dict[str, Any], user: str, channel: str, re
 
 
 def _status(ctx: SlackContext, user: str, run_id: str) -> str:
-    store = ctx.runtime.store
+    store = ctx.runs.store
     if not run_id:
         mine = _views(ctx, _by(user), limit=1)
         return status_text(mine[0]) if mine else "You have no runs yet. `/baton list` shows everyone's."
@@ -90,15 +90,15 @@ def _status(ctx: SlackContext, user: str, run_id: str) -> str:
 def _cancel(ctx: SlackContext, user: str, run_id: str) -> str:
     if not run_id:
         return "Which run? `/baton cancel <run>` (`/baton list` shows them)."
-    run = ctx.runtime.store.get_run(run_id)
+    run = ctx.runs.store.get_run(run_id)
     if run is None:
         return f"No run `{run_id}`."
     actor = ctx.access.actor(user)
     refusal = ctx.access.may_stop(actor, run)
     if refusal:
-        ctx.runtime.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
+        ctx.runs.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
         return f"You can't cancel this run: {refusal}."
-    message: str = ctx.runtime.runs.cancel(run_id, actor).message
+    message: str = ctx.runs.cancel(run_id, actor).message
     return message
 
 

@@ -19,10 +19,10 @@ import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import Runtime
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import clean
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.engine.service import RunService
 from bot.store.audit import AuditKind
 from bot.surfaces.slack.home import HELP
 from bot.surfaces.slack.surface import SlackSurface, thread_key
@@ -34,9 +34,9 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class SlackContext:
-    """What every Slack handler needs: the runtime, the Web API, the card surface and the rules."""
+    """What every Slack handler needs: the run service, the Web API, the card surface and the rules."""
 
-    runtime: Runtime
+    runs: RunService
     client: WebClient
     surface: SlackSurface
     access: SlackAccess
@@ -59,7 +59,7 @@ class SlackContext:
 
 def problems(ctx: SlackContext, spec: RunSpec) -> str | None:
     """What is wrong with a request before any run exists, in words that list what is valid."""
-    config = ctx.runtime.config
+    config = ctx.runs.config
     known = [r.name for r in config.repos]
     if not known:
         return (
@@ -81,7 +81,7 @@ def problems(ctx: SlackContext, spec: RunSpec) -> str | None:
 
 def widening(ctx: SlackContext, spec: RunSpec, channel: str) -> str | None:
     """Why this request may not reach beyond its channel's repos, or None."""
-    slack = ctx.runtime.config.slack
+    slack = ctx.runs.config.slack
     mapped = slack.channel_repos.get(channel, [])
     outside = [r for r in spec.repos if r not in mapped]
     if not outside or slack.allowed_users or slack.allowed_usergroups:
@@ -98,8 +98,8 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
     """The RunSpec for a request (repos default to the channel's), or why it cannot be run."""
     try:
         parsed = parse_request(trigger.request)
-        repos = parsed.repos or ctx.runtime.config.slack.channel_repos.get(channel, [])
-        spec = build_spec(trigger, ctx.runtime.config, repos=repos or None)
+        repos = parsed.repos or ctx.runs.config.slack.channel_repos.get(channel, [])
+        spec = build_spec(trigger, ctx.runs.config, repos=repos or None)
     except RequestError as err:
         return f"I could not read that request: {err}"
     if not parsed.text:
@@ -113,7 +113,7 @@ def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | N
     def post_card(run_id: str) -> None:
         ctx.surface.post_card(run_id, channel, thread_ts)
 
-    run_id = ctx.runtime.runs.submit(spec, before_start=post_card)
+    run_id = ctx.runs.submit(spec, before_start=post_card)
     log.info("slack_run_started", run_id=run_id, channel=channel)
     return run_id
 
@@ -128,7 +128,7 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
     text = clean(str(event.get("text", "")))
     request = mention_text(text, f"<@{bot_user_id}>") if bot_user_id else None
     request = request if request is not None else " ".join(w for w in text.split() if not w.startswith("<@"))
-    existing = ctx.runtime.store.run_for_link(thread_key(channel, str(thread_ts))) if event.get("thread_ts") else None
+    existing = ctx.runs.store.run_for_link(thread_key(channel, str(thread_ts))) if event.get("thread_ts") else None
     trigger = Trigger(
         source=Source.slack,
         actor=Actor(source=Source.slack, id=user),
@@ -137,7 +137,7 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
         delivery_id=event_id,
     )
     run_id = existing or run_id_for(trigger)
-    seen = ctx.runtime.store.claim_delivery(f"slack:{event_id}", run_id)
+    seen = ctx.runs.store.claim_delivery(f"slack:{event_id}", run_id)
     if seen is not None:
         log.info("slack_event_duplicate", event_id=event_id, run_id=seen or None)
         return
@@ -145,7 +145,7 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
     if refusal:
         kind = AuditKind.follow_up if existing else AuditKind.trigger
         who = Actor(source=Source.slack, id=user)
-        ctx.runtime.store.audit.refused(kind, who, refusal, run_id=existing, delivery_id=event_id)
+        ctx.runs.store.audit.refused(kind, who, refusal, run_id=existing, delivery_id=event_id)
         ctx.ephemeral(channel, user, f"Sorry, {refusal}.", thread_ts=str(thread_ts))
         return
     actor = ctx.access.actor(user)
@@ -160,6 +160,6 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
 
 
 def follow_up(ctx: SlackContext, run_id: str, actor: Actor, request: str, channel: str, thread_ts: str) -> None:
-    result = ctx.runtime.runs.follow_up(run_id, actor, request)
+    result = ctx.runs.follow_up(run_id, actor, request)
     prefix = "" if result.accepted else "Not queued: "
     ctx.reply(channel, thread_ts, prefix + result.message[:3000])

@@ -114,3 +114,13 @@ def test_the_first_reply_echoes_the_repos_agent_pattern_and_budget_understood(wo
     ]
     assert "*Request:* bump deps" in card.params["blocks"][1]["text"]["text"]
     assert card.params["thread_ts"] == envelope["event"]["ts"]
+
+
+def test_the_slack_edge_starts_without_a_warning_from_bolt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: RuntimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SLACK_BOT_TOKEN is in the environment, as in every deployment: bolt reads it too.
+    with caplog.at_level("WARNING", logger="baton.slack.bolt"), slack_world(monkeypatch, start_runtime, {}) as w:
+        _, answer = w.mention(ALICE, "<@U0BATON> hello")
+        assert answer.status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("baton.slack.bolt")] == []

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from bot.domain.models import RunState
-from handlers.slack.socket import socket_mode_app
+from bot.web import socket_mode_app
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, repo_entries, wait_for
 from tests.fakes import slack_events
 from tests.fakes.served_app import serve, until

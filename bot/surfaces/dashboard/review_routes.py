@@ -15,17 +15,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app import Runtime
+from bot.config.models import Settings
+from bot.domain.ports import Forge
+from bot.store.store import Store
 from bot.surfaces.dashboard.routes import refusal, token_visit
 from bot.surfaces.review.collect import read_diffs, read_patch_diffs
 from bot.surfaces.review.page import render_review_page
 from bot.surfaces.review.patch import run_patch
 
 
-def review_routes(runtime: Runtime) -> list[BaseRoute]:
-    settings = runtime.settings
+def review_routes(store: Store, settings: Settings, forge: Forge) -> list[BaseRoute]:
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    store = runtime.store
 
     # Plain functions: Starlette runs them in its thread pool (git and GitHub calls block).
     def page(request: Request) -> Response:
@@ -36,7 +36,7 @@ def review_routes(runtime: Runtime) -> list[BaseRoute]:
         view = store.view(run_id)
         if view is None:
             return PlainTextResponse(f"no run {run_id}", status_code=404)
-        diffs = read_diffs(runtime.forges, view.changes, store.redact)
+        diffs = read_diffs(forge, view.changes, store.redact)
         return HTMLResponse(render_review_page(view, store.events(run_id), diffs, store.redact))
 
     def patch(request: Request) -> Response:
@@ -53,7 +53,7 @@ def review_routes(runtime: Runtime) -> list[BaseRoute]:
             changes = [c for c in changes if c.repo == only]
             if not changes:
                 return PlainTextResponse(f"run {run_id} has no pull request in {only}", status_code=404)
-        diffs = read_patch_diffs(runtime.forges, changes, store.redact)
+        diffs = read_patch_diffs(forge, changes, store.redact)
         text = run_patch([d.diff for d in diffs if d.diff], {d.change.repo: d.problem for d in diffs if d.problem})
         name = f"baton-{run_id}{'-' + only if only else ''}.patch"
         # Agent-written text: a browser must show it as text, never sniff it into a page.

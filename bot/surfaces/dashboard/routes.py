@@ -24,9 +24,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.app import Runtime
+from bot.config.models import BatonFile, Settings
 from bot.domain.models import RunView
 from bot.observability.logging import process_secrets
+from bot.store.store import Store
 from bot.surfaces.dashboard.pages import PAGE_SIZE, RunFilter, render_dashboard, render_run_page, run_links
 from bot.surfaces.linear.surface import TARGET_FACT as LINEAR_TARGET
 from bot.surfaces.slack.surface import CARD_FACT as SLACK_CARD
@@ -120,18 +121,17 @@ def token_visit(request: Request, token: str | None) -> Response | None:
     return response
 
 
-def runs_page(runtime: Runtime, filters: RunFilter) -> tuple[list[RunView], bool]:
+def runs_page(store: Store, filters: RunFilter) -> tuple[list[RunView], bool]:
     """One page of the runs matching `filters`, newest first, and whether older ones follow."""
-    matching = [r for r in runtime.store.list_runs(limit=SCAN_LIMIT, state=filters.state) if filters.matches(r)]
+    matching = [r for r in store.list_runs(limit=SCAN_LIMIT, state=filters.state) if filters.matches(r)]
     start = (filters.page - 1) * PAGE_SIZE
-    views = [runtime.store.view(r.run_id) for r in matching[start : start + PAGE_SIZE]]
+    views = [store.view(r.run_id) for r in matching[start : start + PAGE_SIZE]]
     return [v for v in views if v is not None], len(matching) > start + PAGE_SIZE
 
 
-def dashboard_routes(runtime: Runtime) -> list[BaseRoute]:
-    settings = runtime.settings
+def dashboard_routes(store: Store, settings: Settings, config: BatonFile) -> list[BaseRoute]:
     token = settings.dashboard_token.get_secret_value() if settings.dashboard_token else None
-    secrets = process_secrets(settings, runtime.config)
+    secrets = process_secrets(settings, config)
 
     # Plain functions: Starlette runs them in its thread pool, so store reads never hold up webhooks.
     def runs(request: Request) -> Response:
@@ -146,8 +146,8 @@ def dashboard_routes(runtime: Runtime) -> list[BaseRoute]:
             return PlainTextResponse(f"bad filter: {fields}", status_code=400)
         if filters.page < 1:
             return PlainTextResponse("bad filter: page", status_code=400)
-        views, more = runs_page(runtime, filters)
-        repos = [r.name for r in runtime.config.repos]
+        views, more = runs_page(store, filters)
+        repos = [r.name for r in config.repos]
         page = render_dashboard(views, filters=filters, repos=repos, more=more, secrets=secrets)
         return HTMLResponse(page)
 
@@ -156,7 +156,6 @@ def dashboard_routes(runtime: Runtime) -> list[BaseRoute]:
         if denied is not None:
             return denied
         run_id = request.path_params["run_id"]
-        store = runtime.store
         view = store.view(run_id)
         if view is None:
             return PlainTextResponse(f"no run {run_id}", status_code=404)
