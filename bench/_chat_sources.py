@@ -177,7 +177,8 @@ def reached(runtime: Any, run_id: str, state: Any) -> bool:
 def runtimes(home: Path) -> Iterator[Callable[[dict[str, Any]], Any]]:
     """A `start_runtime` as the e2e tests have it: a launched Runtime per config, ended afterwards."""
     from bot.app import Runtime
-    from bot.config.models import Settings, parse_baton_file
+    from bot.config.models import parse_baton_file
+    from bot.config.settings import Settings
     from tests.e2e.conftest import _close_open_runs
 
     started: list[Any] = []

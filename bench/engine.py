@@ -113,7 +113,8 @@ def make_remote(root: Path, name: str) -> Path:
 def runtime_for(home: Path, config: dict[str, Any], database_url: str | None = None) -> Iterator[Any]:
     """A launched Runtime on SQLite files in `home`, or on `database_url` (PostgreSQL)."""
     from bot.app import Runtime
-    from bot.config.models import Settings, parse_baton_file
+    from bot.config.models import parse_baton_file
+    from bot.config.settings import Settings
 
     settings = Settings(home=home, config=home.parent / "absent.yml", database_url=database_url)
     runtime = Runtime(settings, parse_baton_file(config))
@@ -245,6 +246,7 @@ class Probe:
 def probing(runtime: Any, profile: bool) -> Iterator[Probe]:
     """Wrap git, both databases and the agent step (instrumentation only: bot/ is not changed)."""
     from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     import bot.engine.activities as activities
     import bot.scm.git as gitmod
@@ -277,39 +279,41 @@ def probing(runtime: Any, profile: bool) -> Iterator[Probe]:
                 probe.profile.disable()
             probe.local.in_step = False
 
-    engines = {"store": runtime.db}
-    try:
-        from dbos._dbos import _get_dbos_instance
+    # Every SQLAlchemy engine in the process is listened to (DBOS's own through the Engine class, not
+    # DBOS's private attributes); a connection's database says whose it is.
+    store_db = runtime.db.url.database
 
-        engines["dbos"] = _get_dbos_instance()._sys_db.engine.engine
-    except Exception:  # private API: the DBOS share is then only seen as the gap between steps
-        pass
+    def whose(conn: Any) -> str | None:
+        database = conn.engine.url.database
+        return "store" if database == store_db else ("dbos" if database else None)
+
     listeners: list[tuple[Any, str, Callable[..., None]]] = []
-    for name, engine in engines.items():
 
-        def before(conn: Any, *_: Any) -> None:
-            conn.info.setdefault("bench_t", []).append(time.perf_counter())
+    def before(conn: Any, *_: Any) -> None:
+        conn.info.setdefault("bench_t", []).append(time.perf_counter())
 
-        def after(conn: Any, *_: Any, _name: str = name) -> None:
-            pending = conn.info.get("bench_t")
-            if not pending:  # began before the listener was added
-                return
-            began = pending.pop()
-            if probe.in_step() or _name == "dbos":
-                probe.sql_s[_name] += time.perf_counter() - began
-                probe.sql_n[_name] += 1
+    def after(conn: Any, *_: Any) -> None:
+        pending = conn.info.get("bench_t")
+        _name = whose(conn)
+        if not pending or _name is None:  # began before the listener was added
+            return
+        began = pending.pop()
+        if probe.in_step() or _name == "dbos":
+            probe.sql_s[_name] += time.perf_counter() - began
+            probe.sql_n[_name] += 1
 
-        def commit(conn: Any, _name: str = name) -> None:
-            if probe.in_step() or _name == "dbos":
-                probe.commits[_name] += 1
+    def commit(conn: Any) -> None:
+        _name = whose(conn)
+        if _name is not None and (probe.in_step() or _name == "dbos"):
+            probe.commits[_name] += 1
 
-        for kind, fn in (
-            ("before_cursor_execute", before),
-            ("after_cursor_execute", after),
-            ("commit", commit),
-        ):
-            event.listen(engine, kind, fn)
-            listeners.append((engine, kind, fn))
+    for kind, fn in (
+        ("before_cursor_execute", before),
+        ("after_cursor_execute", after),
+        ("commit", commit),
+    ):
+        event.listen(Engine, kind, fn)
+        listeners.append((Engine, kind, fn))
 
     patched = [(gitmod, "git_result"), (workspace, "git_result"), (local, "git_result")]
     for module, attr in patched:
@@ -514,7 +518,7 @@ def floor_main(home: Path, database_url: str | None) -> None:
     SQLite in `home` or on `database_url`."""
     from dbos import DBOS, DBOSConfig
 
-    from bot.config.models import Settings
+    from bot.config.settings import Settings
 
     @DBOS.step()
     def spawn_step() -> float:

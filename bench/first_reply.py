@@ -158,7 +158,7 @@ def check_work(world: Any, home: Path, sent: list[Delivery]) -> None:
     """Every request became exactly one run, with its first reply written once."""
     from _stands import expected_run_id
 
-    from bot.config.models import Settings
+    from bot.config.settings import Settings
     from bot.store.store import Store, make_engine
 
     engine = make_engine(Settings(home=home).store_url)

@@ -83,7 +83,7 @@ def setup_child(pr_runs: int, plan_runs: int, out: Path) -> None:
     """In a child process: submit runs until `pr_runs + plan_runs` more wait for approval, then exit
     without shutting down cleanly (the next `baton serve` recovers the waits)."""
     from bot.app import Runtime
-    from bot.config.models import Settings
+    from bot.config.settings import Settings
     from bot.domain.models import RunState
     from bot.engine.intake import build_spec
     from bot.observability.logging import configure
@@ -239,7 +239,7 @@ def new_run_seconds(root: Path, wait_s: float) -> float:
     queue, as a webhook would, and time it to awaiting_approval; then cancel it, so the count of
     waiting runs stays what the levels say. NaN when it did not get there within `wait_s`."""
     from bot.app import Runtime
-    from bot.config.models import Settings
+    from bot.config.settings import Settings
     from bot.domain.models import RunState
     from bot.engine.intake import build_spec
     from handlers.cli import cli_trigger, operator
@@ -350,7 +350,7 @@ def stack_of(frame: Any, depth: int = 5) -> str:
 
 # -- main ----------------------------------------------------------------------------------------------------
 def default_cap() -> int:
-    from bot.config.models import Settings
+    from bot.config.settings import Settings
 
     cap: int = Settings.model_fields["executor_threads"].default
     return cap

@@ -188,7 +188,7 @@ def check_work(world: Any, home: Path, cells: list[Cell]) -> None:
     """Every non-duplicate delivery is exactly one run, duplicates none; one first reply each."""
     from _stands import expected_run_id
 
-    from bot.config.models import Settings
+    from bot.config.settings import Settings
     from bot.store.store import Store, make_engine
 
     engine = make_engine(Settings(home=home).store_url)

@@ -22,14 +22,15 @@ import structlog
 from dbos import DBOS, DBOSClient, DBOSConfig
 
 from bot.agents.checks import ChecksRunner
+from bot.agents.pids import PidFiles
 from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.sandbox import Sandbox, local_remotes, sqlite_files
 from bot.agents.script import ScriptAgent
 from bot.clock.scheduler import Scheduler
-from bot.config.models import AgentConfig, BatonFile, RepoConfig, Settings, load_baton_file
+from bot.config.models import AgentConfig, BatonFile, RepoConfig, load_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import Actor, Source, utcnow
 from bot.domain.ports import Agent
-from bot.engine.activities import stop_run_agents
 from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
@@ -108,16 +109,15 @@ class Runtime:
             workspace=GitWorkspace(home / "workspaces", repo, self.config.limits, self._remote_auth()),
             agents=AgentRegistry(self.config, self._agent_factories()),
             tracer=self.tracer,
-            checks_runner=checks,
+            checks=checks,
+            processes=PidFiles(settings.home / "pids"),
         )
         # Runs are handed to DBOS by name; the edge, the clock and the CLI command them through `runs`.
         self.dispatch = Dispatch(self.store, settings.system_database_url, APP_VERSION)
         self.approvals = ApprovalService(self.store, self.config, self.dispatch.notify)
         if self.github_api is not None:  # GitHub identities approve only with `github.approve_permission`
             self.approvals.github = github_approvers(self.github_api, self.config)
-        self.runs = RunService(
-            self.store, self.config, self.approvals, self.dispatch, partial(stop_run_agents, settings.home)
-        )
+        self.runs = RunService(self.store, self.config, self.approvals, self.dispatch, self.deps.processes.stop_run)
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
         self.scheduler = self.make_scheduler()
         self.engine: RunEngine | None = None

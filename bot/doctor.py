@@ -6,7 +6,9 @@ import shlex
 import shutil
 
 from bot.agents.sandbox import Sandbox
-from bot.config.models import BatonFile, ConfigError, Settings, load_baton_file
+from bot.config.base import ConfigError
+from bot.config.models import BatonFile, load_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import Person
 
 SOURCES = {

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot import sources
 from bot.app import Runtime
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from bot.observability.metrics import WebhookMetrics
 from bot.surfaces.dashboard.review_routes import review_routes

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.agents.confined import GitTampered, run_confined
-from bot.agents.process import AgentEnvError, ProcessStartError, redact, referenced_secrets, scrubbed_env
+from bot.agents.process import ProcessStartError, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox
+from bot.config.env_refs import AgentEnvError, referenced_secrets
 from bot.config.models import RepoConfig
 from bot.domain.models import CheckOutcome
+from bot.observability.redaction import redact
 
 OUTPUT_TAIL = 4000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

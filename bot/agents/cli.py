@@ -29,21 +29,15 @@ from pathlib import Path
 
 from bot.agents import gitstate, mcp
 from bot.agents.confined import GitTampered, run_confined
-from bot.agents.process import (
-    AgentEnvError,
-    ProcessOutcome,
-    ProcessStartError,
-    expand_env,
-    redact,
-    referenced_secrets,
-    scrubbed_env,
-)
+from bot.agents.process import ProcessOutcome, ProcessStartError, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
 from bot.agents.stream import StreamParser, StreamState, cost_from_tokens, short
 from bot.agents.transcript import Transcript
+from bot.config.env_refs import AgentEnvError, expand_env, referenced_secrets
 from bot.config.models import AgentConfig
 from bot.domain.models import FILES_KEPT, AgentResult, AgentStatus, AgentTask, Usage
 from bot.domain.ports import ProgressSink, StopCheck
+from bot.observability.redaction import redact
 
 SUMMARY_CHARS = 300
 TAIL_CHARS = 4000

@@ -12,7 +12,7 @@ import json
 import shlex
 from typing import Any
 
-from bot.agents.process import expand_env, referenced_secrets
+from bot.config.env_refs import expand_env, referenced_secrets
 from bot.config.models import AgentConfig, McpServer
 
 

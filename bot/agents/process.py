@@ -11,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import re
 import signal
 import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from bot.config.env_refs import expand
 
 OUTPUT_CAP_CHARS = 64 * 1024
 """How much combined output `ProcessOutcome.output` keeps (the tail)."""
@@ -29,16 +30,10 @@ _POLL_S = 0.1
 _READ_CHUNK = 64 * 1024  # a "line" longer than this is delivered in pieces, never buffered whole
 _QUEUE_LINES = 10_000
 _DRAIN_S = 2.0  # how long to wait for the output pipe to close once the process group is gone
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-REDACTED = "[REDACTED]"
 
 
 class ProcessStartError(RuntimeError):
     """The command could not be started at all (missing executable, missing cwd, no permission)."""
-
-
-class AgentEnvError(ValueError):
-    """An agent's configured environment refers to a variable Baton itself does not have."""
 
 
 @dataclass(frozen=True)
@@ -252,16 +247,6 @@ def run_process(
     )
 
 
-def _expand(key: str, value: str, source: Mapping[str, str], what: str = "agent environment") -> str:
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in source:
-            raise AgentEnvError(f"{what} {key} refers to ${{{name}}}, but {name} is not set in Baton's environment")
-        return source[name]
-
-    return _REF.sub(one, value)
-
-
 def scrubbed_env(
     allowed: Mapping[str, str],
     home: Path,
@@ -288,34 +273,5 @@ def scrubbed_env(
         "TMPDIR": str(tmp),
     }
     for key, value in allowed.items():
-        env[key] = _expand(key, value, parent, what)
+        env[key] = expand(key, value, parent, what)
     return env
-
-
-def expand_env(values: Mapping[str, str], *, source: Mapping[str, str] | None = None) -> dict[str, str]:
-    """`values` with `${NAME}` taken from Baton's environment (as `scrubbed_env` does), nothing added."""
-    parent = os.environ if source is None else source
-    return {key: _expand(key, value, parent) for key, value in values.items()}
-
-
-def referenced_secrets(allowed: Mapping[str, str], *, source: Mapping[str, str] | None = None) -> list[str]:
-    """The values an agent's config pulls in from Baton's environment: what `redact` should hide."""
-    parent = os.environ if source is None else source
-    found: list[str] = []
-    for key, value in allowed.items():
-        names = _REF.findall(value)
-        found += [parent[n] for n in names if n in parent]
-        if names and all(n in parent for n in names):
-            found.append(_expand(key, value, parent))  # e.g. "Bearer ${TOKEN}" as a whole
-    return [s for s in dict.fromkeys(found) if s]
-
-
-def redact(text: str, secrets: Iterable[str], *, min_length: int = 4) -> str:
-    """`text` with every occurrence of each secret replaced by `[REDACTED]`.
-
-    Values shorter than `min_length` are left alone: blanking every "1" or "yes" would destroy the
-    output while hiding nothing worth hiding.
-    """
-    for secret in sorted({s for s in secrets if len(s) >= min_length}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text

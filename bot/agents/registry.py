@@ -16,8 +16,10 @@ from bot.agents.cli import CliAgent
 from bot.agents.codex import CodexAgent
 from bot.agents.cursor import CursorAgent
 from bot.agents.opencode import OpencodeAgent
-from bot.config.models import ROUTED_AGENT, AgentConfig, BatonFile, ConfigError, RoutingRule
-from bot.domain.ports import Agent
+from bot.config.base import ConfigError
+from bot.config.models import AgentConfig, BatonFile, RoutingRule
+from bot.config.playbooks import ROUTED_AGENT
+from bot.domain.ports import Agent, UnknownAgent
 
 AgentFactory = Callable[[AgentConfig], Agent]
 
@@ -29,10 +31,6 @@ CLI_ADAPTERS: dict[str, type[CliAgent]] = {
     "cursor": CursorAgent,
 }
 """The adapter class for each coding-agent CLI kind; each is built with `(config, home_root=...)`."""
-
-
-class UnknownAgent(LookupError):
-    """No such agent, or none could be chosen; the message is safe to show to people."""
 
 
 class AgentUnavailable(UnknownAgent):

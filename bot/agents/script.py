@@ -19,18 +19,13 @@ from pathlib import Path
 
 from bot.agents.cli import SUMMARY_CHARS, TAIL_CHARS, exit_reason, positional, reports_start
 from bot.agents.confined import GitTampered, run_confined
-from bot.agents.process import (
-    AgentEnvError,
-    ProcessOutcome,
-    ProcessStartError,
-    redact,
-    referenced_secrets,
-    scrubbed_env,
-)
+from bot.agents.process import ProcessOutcome, ProcessStartError, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
+from bot.config.env_refs import AgentEnvError, referenced_secrets
 from bot.config.models import AgentConfig
 from bot.domain.models import AgentResult, AgentStatus, AgentTask, Usage
 from bot.domain.ports import ProgressSink, StopCheck
+from bot.observability.redaction import redact
 
 USAGE_PREFIX = "BATON_USAGE "
 SUMMARY_PREFIX = "BATON_SUMMARY "

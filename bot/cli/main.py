@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 
 from bot.app import Runtime
-from bot.config.models import ConfigError, Settings
+from bot.config.base import ConfigError
+from bot.config.settings import Settings
 from bot.demo.sandbox import DEFAULT_CLIENTS
 from bot.doctor import doctor_report
 from bot.domain.models import Budget, Decision

@@ -18,7 +18,7 @@ from bot.engine.intake import build_spec
 
 if TYPE_CHECKING:
     from bot.domain.ports import Workspace
-    from bot.engine.service import RunService
+    from bot.engine.commands import RunCommands
 
 REMINDER = "approval_reminder"
 ASKED_KINDS = ("approval_requested", "plan_ready")
@@ -55,7 +55,7 @@ def scheduled_trigger(schedule: Schedule, at: datetime) -> Trigger:
     )
 
 
-def start_scheduled_run(runs: RunService, schedule: Schedule, at: datetime) -> str:
+def start_scheduled_run(runs: RunCommands, schedule: Schedule, at: datetime) -> str:
     """Start the run of this firing, or join it when a replica (or an earlier start) already did."""
     spec = build_spec(scheduled_trigger(schedule, at), runs.config, repos=schedule.repos, playbook=schedule.playbook)
     if runs.store.get_run(spec.run_id) is not None:
@@ -70,17 +70,17 @@ def _asked(events: list[RunEvent]) -> RunEvent | None:
     return found[-1] if found else None
 
 
-def _waiting(runs: RunService) -> list[str]:
+def _waiting(runs: RunCommands) -> list[str]:
     return [r.run_id for r in runs.store.list_runs(limit=1000, state=RunState.awaiting_approval)]
 
 
-def _approved_enough(runs: RunService, run_id: str) -> bool:
+def _approved_enough(runs: RunCommands, run_id: str) -> bool:
     """Enough valid approvals: the run waits for checks, not for people."""
     valid = {a.actor.key for a in runs.store.approvals(run_id) if a.valid and a.decision is Decision.approve}
     return len(valid) >= runs.config.approval.min_approvals
 
 
-def remind_approvers(runs: RunService, at: datetime) -> str:
+def remind_approvers(runs: RunCommands, at: datetime) -> str:
     """Record one `approval_reminder` per run for the latest reminder due by `at` (every
     `approval.remind_after_hours` since approval was asked); surfaces post it in the run's thread."""
     hours = runs.config.approval.remind_after_hours
@@ -102,14 +102,14 @@ def remind_approvers(runs: RunService, at: datetime) -> str:
     return f"{sent} reminder(s)"
 
 
-def resume_claimed(runs: RunService, _at: datetime) -> str:
+def resume_claimed(runs: RunCommands, _at: datetime) -> str:
     """Enqueue again the continuation of every claimed run: a process that stopped between claiming
     a parked run and enqueueing its continuation would otherwise leave it until some executing
     process restarts (enqueueing under the same workflow id joins one that exists)."""
     return f"{runs.resume_claimed()} claimed"
 
 
-def expire_approvals(runs: RunService, at: datetime) -> str:
+def expire_approvals(runs: RunCommands, at: datetime) -> str:
     """Tell each run whose approval window closed by `at` that it expired (once per run and attempt);
     the run applies `approval.on_expiry` to its PRs and ends `expired`."""
     window = timedelta(hours=runs.config.approval.expiry_hours)
@@ -130,7 +130,7 @@ def expire_approvals(runs: RunService, at: datetime) -> str:
 
 
 # -- workspaces ---------------------------------------------------------------------------------------
-def clean_workspaces(runs: RunService, workspace: Workspace, at: datetime) -> str:
+def clean_workspaces(runs: RunCommands, workspace: Workspace, at: datetime) -> str:
     """Remove the workspaces of runs that ended `cleanup.workspaces_after_hours` before `at`; runs
     still going (or waiting) keep theirs, whatever their age."""
     hours = runs.config.cleanup.workspaces_after_hours
@@ -150,7 +150,7 @@ def clean_workspaces(runs: RunService, workspace: Workspace, at: datetime) -> st
 
 
 # -- deliveries -----------------------------------------------------------------------------------------
-def prune_deliveries(runs: RunService, at: datetime) -> str:
+def prune_deliveries(runs: RunCommands, at: datetime) -> str:
     """Forget deliveries received more than `retention.deliveries_days` before `at` (a comment or
     label event that old is never acted on again, so nothing needs them)."""
     cutoff = at - timedelta(days=runs.config.retention.deliveries_days)

@@ -40,7 +40,7 @@ from bot.domain.models import utcnow
 
 if TYPE_CHECKING:
     from bot.domain.ports import Workspace
-    from bot.engine.service import RunService
+    from bot.engine.commands import RunCommands
 
 log = structlog.get_logger(__name__)
 
@@ -115,7 +115,7 @@ class Scheduler:
 
     def __init__(
         self,
-        runs: RunService,
+        runs: RunCommands,
         workspace: Workspace,
         clock: Clock = utcnow,
         has_surface: Callable[[str], bool] = lambda _name: True,

@@ -1,5 +1,6 @@
-"""Configuration: process settings from the environment (`BATON_*` and the services' own names) plus
-the team's `baton.yml` (repos, agents, routing, playbooks, approval policy, budgets, schedules).
+"""The team's `baton.yml`: repos, agents, routing, approval policy, budgets, concurrency, schedules,
+limits and people — and reading it (`load_baton_file`). Playbooks are in `playbooks.py`, process
+settings from the environment in `settings.py`.
 
 Invalid configuration fails at start with a `ConfigError` naming the key and the reason.
 """
@@ -11,28 +12,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from pydantic import model_validator as _model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config.base import ConfigError
+from bot.config.base import Strict as _Strict
 from bot.config.cron import cron_trigger
 from bot.config.github import GitHubConfig
 from bot.config.linear import LinearConfig
+from bot.config.playbooks import ROUTED_AGENT, Playbook, agents_in
 from bot.config.retention import Retention
 from bot.config.slack import SlackConfig
 from bot.domain.models import Budget, Person
 
 AgentKind = Literal["script", "claude_code", "codex", "aider", "opencode", "cursor"]
-ROUTED_AGENT = "@routed"
-"""In a playbook, the agent chosen by the routing rules (or `agent=` in the request)."""
-
-
-class ConfigError(Exception):
-    """Configuration that cannot be used; the message names the key and the reason."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class RepoConfig(_Strict):
@@ -146,81 +139,6 @@ class Routing(_Strict):
     default_agent: str | None = None
     rules: list[RoutingRule] = Field(default_factory=list)
     fallback: list[str] = Field(default_factory=list)
-
-
-class BestOf(_Strict):
-    agents: list[str] = Field(min_length=1)
-    n: int | None = Field(default=None, ge=1)
-    judge: Literal["checks_then_smallest_diff", "checks_then_cheapest", "smallest_diff"] = "checks_then_smallest_diff"
-    concurrent: bool = False
-
-
-class GroupChat(_Strict):
-    participants: list[str] = Field(min_length=2)
-    moderator: str | None = None
-    max_rounds: int = Field(default=3, ge=1)
-    agree_word: str = "LGTM"
-
-
-class HandoffRoute(_Strict):
-    to: str
-    when: Literal["failed", "succeeded", "always"] | None = None
-    summary_matches: str | None = None
-
-
-class Handoff(_Strict):
-    start: str
-    routes: list[HandoffRoute] = Field(default_factory=list)
-    max_hops: int = Field(default=3, ge=1)
-
-
-class Verify(_Strict):
-    do: Node
-    max_attempts: int = Field(default=3, ge=1)
-
-
-class Node(_Strict):
-    """One node of a playbook: exactly one of the pattern fields is set."""
-
-    name: str | None = None
-    task: str | None = None
-    agent: str | None = None
-    sequential: list[Node] | None = None
-    best_of: BestOf | None = None
-    group_chat: GroupChat | None = None
-    handoff: Handoff | None = None
-    verify: Verify | None = None
-    fallback: list[str] | None = None
-
-    @_model_validator(mode="after")
-    def _exactly_one_pattern(self) -> Node:
-        kinds = [k for k in self.pattern_fields() if getattr(self, k) is not None]
-        if len(kinds) != 1:
-            raise ValueError(
-                f"a playbook node needs exactly one of {', '.join(self.pattern_fields())}; "
-                f"got {', '.join(kinds) or 'none'}"
-            )
-        return self
-
-    @staticmethod
-    def pattern_fields() -> tuple[str, ...]:
-        return ("agent", "sequential", "best_of", "group_chat", "handoff", "verify", "fallback")
-
-    @property
-    def pattern(self) -> str:
-        return next(k for k in self.pattern_fields() if getattr(self, k) is not None)
-
-
-def default_node() -> Node:
-    return Node(verify=Verify(do=Node(fallback=[ROUTED_AGENT]), max_attempts=2))
-
-
-class Playbook(_Strict):
-    description: str = ""
-    repos: list[str] = Field(default_factory=list)
-    planner: str | None = None
-    approve_plan: bool | None = None
-    per_repo: Node = Field(default_factory=default_node)
 
 
 class ApprovalPolicy(_Strict):
@@ -395,91 +313,6 @@ class BatonFile(_Strict):
 
     def agent(self, name: str) -> AgentConfig:
         return next(a for a in self.agents if a.name == name)
-
-
-def agents_in(node: Node) -> set[str]:
-    """Every agent name a playbook node refers to."""
-    found: set[str] = set()
-    if node.agent:
-        found.add(node.agent)
-    for child in node.sequential or []:
-        found |= agents_in(child)
-    if node.best_of:
-        found |= set(node.best_of.agents)
-    if node.group_chat:
-        found |= set(node.group_chat.participants)
-        if node.group_chat.moderator:
-            found.add(node.group_chat.moderator)
-    if node.handoff:
-        found |= {node.handoff.start} | {r.to for r in node.handoff.routes}
-    if node.verify:
-        found |= agents_in(node.verify.do)
-    found |= set(node.fallback or [])
-    return found
-
-
-class Settings(BaseSettings):
-    """Process settings: where things live and the services' secrets (unset secret = source off)."""
-
-    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
-
-    config: Path = Path("baton.yml")
-    home: Path = Path(".baton")
-    database_url: str | None = None
-    public_url: str = "http://127.0.0.1:8000"
-    log_format: Literal["auto", "json", "console"] = "auto"
-    # Idle CPU of one process, measured here: 0.05 s → 9.9% of a core, 0.1 s → 6.1%, 0.2 s → 3.5%;
-    # a repo waits on average half of it before it starts.
-    queue_polling_s: float = 0.1
-    notification_polling_s: float = 0.05
-    # Threads are created lazily, so a high cap costs nothing until work needs them. A run waiting
-    # for a person holds one only when it blocks (`park_waits` off), in `recv`.
-    executor_threads: int = 512
-    # Whether a run waiting for a person parks (its workflow ends and holds no thread; a message
-    # starts a continuation; expiry comes from the scheduler) or blocks in `recv` until a message or
-    # its deadline. Unset: `baton serve` and `baton worker` park, `baton run`/`demo` (no scheduler) block.
-    park_waits: bool | None = None
-    # The dashboard (`/`, `/runs/<id>`): with a token, asked of every client (Bearer header, or
-    # `?token=` once, which sets a cookie); without one, answered only to loopback clients.
-    dashboard_token: SecretStr | None = None
-
-    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
-    slack_bot_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
-    slack_app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
-    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL"))
-    github_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("GITHUB_WEBHOOK_SECRET")
-    )
-    github_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GITHUB_TOKEN"))
-    # Read here too (the GitHub forge has its own credentials model) so redaction knows the key.
-    github_app_id: str | None = Field(default=None, validation_alias=AliasChoices("GITHUB_APP_ID"))
-    github_app_private_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("GITHUB_APP_PRIVATE_KEY")
-    )
-    github_api_url: str = Field(default="https://api.github.com", validation_alias=AliasChoices("GITHUB_API_URL"))
-    linear_webhook_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("LINEAR_WEBHOOK_SECRET")
-    )
-    linear_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("LINEAR_API_KEY"))
-    linear_api_url: str = Field(
-        default="https://api.linear.app/graphql", validation_alias=AliasChoices("LINEAR_API_URL")
-    )
-
-    def secret_values(self) -> list[str]:
-        """Every secret this process holds (each SecretStr setting), for redaction."""
-        values = [getattr(self, name) for name in type(self).model_fields]
-        return [v.get_secret_value() for v in values if isinstance(v, SecretStr) and v.get_secret_value()]
-
-    @property
-    def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.home / 'baton.db').resolve()}"
-
-    @property
-    def system_database_url(self) -> str:
-        """DBOS's own database: beside ours on SQLite, the same server on PostgreSQL."""
-        if self.database_url and not self.database_url.startswith("sqlite"):
-            return self.database_url
-        return f"sqlite:///{(self.home / 'dbos.db').resolve()}"
 
 
 def _describe(err: ValidationError, root: str) -> str:

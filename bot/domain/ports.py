@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.diffs import ChangeDiff, DiffLimits
+
+if TYPE_CHECKING:
+    from bot.config.models import RepoConfig
+
 from bot.domain.models import AgentResult, AgentTask, ChangeSet, CheckOutcome, DiffStats, Readiness, RunEvent, RunView
 
 StopCheck = Callable[[], bool]
@@ -47,6 +51,57 @@ class Agent(Protocol):
         should_stop: StopCheck,
         progress: ProgressSink,
     ) -> AgentResult: ...
+
+
+class UnknownAgent(LookupError):
+    """No such agent, or none could be chosen; the message is safe to show to people."""
+
+
+class AgentPool(Protocol):
+    """The configured agents, by name, and which one does a repo's work (routing and fallback)."""
+
+    def get(self, name: str) -> Agent:
+        """The agent called `name`; raises UnknownAgent naming the valid choices."""
+        ...
+
+    def route(self, repo: str, labels: list[str], channel: str | None, explicit: str | None) -> str:
+        """The agent for `repo`: `explicit` if given, else the first routing rule that matches."""
+        ...
+
+    def chain(self, primary: str) -> list[str]:
+        """`primary` and the fallback agents after it."""
+        ...
+
+
+class AgentProcesses(Protocol):
+    """Agent processes alive on this host, by run and step (so they can be stopped)."""
+
+    def started(self, run_id: str, step_key: str, pgid: int) -> None: ...
+
+    def finished(self, run_id: str, step_key: str) -> None: ...
+
+    def stop_leftover(self, run_id: str, step_key: str) -> None:
+        """Kill what an earlier incarnation of this step left running (a step re-run after a crash)."""
+        ...
+
+    def stop_run(self, run_id: str) -> int:
+        """Kill every agent of a run still running on this host; how many were stopped."""
+        ...
+
+
+class ChecksRunner(Protocol):
+    """Runs a repo's checks command (code an agent just wrote) in a work tree, confined."""
+
+    def run(
+        self,
+        repo: RepoConfig,
+        workdir: Path,
+        sha: str,
+        *,
+        key: str,
+        timeout_s: float,
+        should_stop: Callable[[], bool] = ...,
+    ) -> CheckOutcome: ...
 
 
 class Workspace(Protocol):
@@ -95,6 +150,16 @@ class Workspace(Protocol):
 
     def run_ids(self) -> list[str]:
         """The runs that have a workspace here."""
+        ...
+
+    def add_worktree(self, main: Path, tree: Path, head: str) -> Path:
+        """Another work tree of `main`'s repository at `head` (concurrent best-of candidates)."""
+        ...
+
+    def remove_worktree(self, main: Path, tree: Path) -> None: ...
+
+    def keep(self, main: Path, ref: str, sha: str) -> None:
+        """Keep `sha` reachable under a ref of Baton's own after its work tree is gone."""
         ...
 
 

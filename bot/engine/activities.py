@@ -7,19 +7,16 @@ before opening them, and dedupes the events it writes.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import socket
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import structlog
 from dbos import DBOS
 
-from bot.agents.registry import UnknownAgent
+from bot.domain.diffs import STAT_ONLY, DiffStat
 from bot.domain.models import (
     AgentResult,
     AgentStatus,
@@ -33,13 +30,12 @@ from bot.domain.models import (
     StepState,
     utcnow,
 )
-from bot.domain.ports import ChangeTooLarge
+from bot.domain.ports import ChangeTooLarge, ForgeError, UnknownAgent
 from bot.domain.untrusted import clean, inert, quote, split_request
 from bot.engine import budget as budgets
 from bot.engine import traced
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
-from bot.surfaces.review.collect import diffstat_of
 
 log = structlog.get_logger(__name__)
 
@@ -110,46 +106,19 @@ def _stop_check(deps: EngineDeps, run_id: str) -> Callable[[], bool]:
     return should_stop
 
 
-def _pidfile(deps: EngineDeps, task: AgentTask) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in task.step_key)
-    return deps.settings.home / "pids" / task.run_id / f"{safe}.pid"
-
-
-def stop_run_agents(home: Path, run_id: str) -> int:
-    """Kill every agent of a run still running on this host (cancel must not leave one behind,
-    even when the process that started it is about to exit); returns how many were stopped."""
-    pidfiles = sorted((home / "pids" / run_id).glob("*.pid"))
-    for pidfile in pidfiles:
-        stop_orphan(pidfile)
-    return len(pidfiles)
-
-
-def stop_orphan(pidfile: Path) -> None:
-    """A step re-run after a crash first kills what its previous incarnation left running."""
-    try:
-        host, pgid = pidfile.read_text().split()
-    except (FileNotFoundError, ValueError):
-        return
-    if host == socket.gethostname():
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(pgid), signal.SIGKILL)
-    pidfile.unlink(missing_ok=True)
-
-
 class _Progress:
     """Coalesce an agent's stream into at most two progress events a second; `flush` sends the
     last one held back, so the final token count of a short step is seen live too."""
 
-    def __init__(self, emit: Emitter, step_key: str, pidfile: Path | None = None) -> None:
-        self.emit, self.step_key, self.pidfile = emit, step_key, pidfile
+    def __init__(self, emit: Emitter, step_key: str, on_start: Callable[[int], None] | None = None) -> None:
+        self.emit, self.step_key, self.on_start = emit, step_key, on_start
         self.at = 0.0
         self.lines = 0
         self.held: dict[str, object] | None = None
 
     def __call__(self, kind: str, data: dict[str, object]) -> None:
-        if kind == "process_started" and self.pidfile is not None:
-            self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-            self.pidfile.write_text(f"{socket.gethostname()} {data['pgid']}")
+        if kind == "process_started" and self.on_start is not None:
+            self.on_start(int(str(data["pgid"])))  # which process group to kill if the step is abandoned
             return
         self.lines += 1
         event = {"step": self.step_key, "kind": kind, "lines": self.lines, **data}
@@ -203,14 +172,13 @@ def invoke_agent(
     step = Step(run_id=task.run_id, key=task.step_key, name=name, repo=task.repo, agent=agent_name)
     emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name}, step)
 
-    pidfile = _pidfile(deps, task)
-    stop_orphan(pidfile)
-    progress = _Progress(emit, task.step_key, pidfile)
+    deps.processes.stop_leftover(task.run_id, task.step_key)
+    progress = _Progress(emit, task.step_key, partial(deps.processes.started, task.run_id, task.step_key))
     with traced.step(deps, name, agent=agent_name, repo=task.repo, step=task.step_key) as span:
         result = agent.run(task, path, _stop_check(deps, task.run_id), progress)
         traced.record(span, result)
     progress.flush()
-    pidfile.unlink(missing_ok=True)
+    deps.processes.finished(task.run_id, task.step_key)
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
     if over and result.ok:
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
@@ -363,7 +331,7 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
             "head_sha": outcome.sha or current.head_sha,
         }
     )
-    updated = updated.model_copy(update={"diffstat": diffstat_of(deps.forge, updated)})
+    updated = updated.model_copy(update={"diffstat": _diffstat(deps, updated)})
     deps.store.save_change(updated)
     Emitter(deps, change.run_id)(
         "checks", {"repo": change.repo, "sha": updated.head_sha, "state": updated.checks.value}
@@ -396,3 +364,13 @@ def approval_seconds_left(deps: EngineDeps, run_id: str) -> float:
     assert run is not None
     deadline = run.created_at.timestamp() + deps.config.approval.expiry_hours * 3600
     return max(0.0, deadline - time.time())
+
+
+def _diffstat(deps: EngineDeps, change: ChangeSet) -> DiffStat | None:
+    """The PR's diffstat at its head (what the cards show), or None when the forge cannot say now:
+    it never fails a run."""
+    try:
+        return deps.forge.diff(change, STAT_ONLY).stat
+    except ForgeError as err:
+        log.warning("review.diffstat_unavailable", run_id=change.run_id, repo=change.repo, error=str(err)[:300])
+        return None

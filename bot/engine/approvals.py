@@ -23,7 +23,7 @@ from bot.config.models import ApprovalPolicy, BatonFile
 from bot.domain.models import Actor, Approval, ChangeSet, ChangeState, ChecksState, Decision, Run, RunState, Source
 from bot.domain.people import People
 from bot.store.audit import decision_kind
-from bot.store.store import Store
+from bot.store.store import Store, shas_digest
 
 WILDCARDS = "*?["
 PUSH_EVENTS = ("head_moved", "approval_invalidated")
@@ -229,13 +229,16 @@ class ApprovalService:
         seen_shas: dict[str, str] | None = None,
         *,
         not_before: datetime | None = None,
+        seen_digest: str | None = None,
     ) -> DecisionResult:
         """Record an authorised decision bound to the PRs' heads and bases; a refusal goes to the
         audit trail with its reason.
 
         `not_before`: when the person made it (e.g. a GitHub comment's `created_at`): an approval is
-        refused if Baton saw any PR's current head after then — they approved something else."""
-        result = self._decide(run_id, actor, decision, reason, seen_shas, not_before)
+        refused if Baton saw any PR's current head after then — they approved something else.
+        `seen_digest`: the digest of the heads the person saw (a card's button carries it); other
+        heads now make the decision `stale`. The head checks are made here, once, for every surface."""
+        result = self._decide(run_id, actor, decision, reason, seen_shas, not_before, seen_digest)
         if not result.accepted:
             heads = {c.repo: c.head_sha for c in self.store.changes(run_id)}
             self.store.audit.refused(decision_kind(decision), actor, result.message, run_id=run_id, shas=heads)
@@ -249,18 +252,25 @@ class ApprovalService:
         reason: str,
         seen_shas: dict[str, str] | None,
         not_before: datetime | None = None,
+        seen_digest: str | None = None,
     ) -> DecisionResult:
         run = self.store.get_run(run_id)
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}", outcome=DecisionOutcome.refused)
+        changes = self.store.changes(run_id)
+        heads = {c.repo: c.head_sha for c in changes}
         if run.state is not RunState.awaiting_approval:
+            if self._already(run_id, actor, decision, heads):  # a double click, after the run moved on
+                message = f"already recorded: {decision.value} by {self.people.name(actor)}"
+                return DecisionResult(accepted=True, message=message, outcome=DecisionOutcome.duplicate)
             message = f"run {run_id} is {run.state.value}, not awaiting approval"
             return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.not_waiting)
         refusal = self.refusal(actor, run)
         if refusal:
             return DecisionResult(accepted=False, message=refusal, outcome=DecisionOutcome.refused)
-        changes = self.store.changes(run_id)
-        heads = {c.repo: c.head_sha for c in changes}
+        if seen_digest is not None and seen_digest != shas_digest(heads):
+            message = "the PRs changed since you looked; review them again"
+            return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.stale)
         if seen_shas is not None and seen_shas != heads:
             message = "the PRs changed since you looked; review them again"
             return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.stale)

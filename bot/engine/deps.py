@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.agents.checks import ChecksRunner
-from bot.agents.registry import AgentRegistry
-from bot.agents.sandbox import default_sandbox
-from bot.config.models import BatonFile, Settings
-from bot.domain.ports import Forge, Workspace
+from bot.config.models import BatonFile
+from bot.config.settings import Settings
+from bot.domain.ports import AgentPool, AgentProcesses, ChecksRunner, Forge, Workspace
 from bot.observability.tracing import Tracer
 from bot.store.store import Store
 
@@ -21,16 +19,12 @@ class EngineDeps:
     store: Store
     forge: Forge
     workspace: Workspace
-    agents: AgentRegistry
+    agents: AgentPool
+    checks: ChecksRunner
+    """How a repo's checks command runs (confined, by the composition root's sandbox)."""
+    processes: AgentProcesses
+    """Which agents run on this host (a cancel or a re-run step stops them)."""
     tracer: Tracer = field(default_factory=Tracer.disabled)
-    checks_runner: ChecksRunner | None = None
-
-    @property
-    def checks(self) -> ChecksRunner:
-        """How a repo's checks command runs (confined; the composition root's sandbox)."""
-        if self.checks_runner is None:
-            self.checks_runner = ChecksRunner(default_sandbox(), self.settings.home.resolve() / "homes")
-        return self.checks_runner
 
     @property
     def scratch(self) -> Path:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 
-from bot.agents.registry import UnknownAgent
-from bot.config.models import ROUTED_AGENT, agents_in
+from bot.config.playbooks import ROUTED_AGENT, agents_in
 from bot.domain.models import AgentTask, RunSpec
+from bot.domain.ports import UnknownAgent
 from bot.engine import activities
 from bot.engine.deps import EngineDeps
 from bot.engine.patterns.manager import Plan, PlanError, default_plan, parse_plan, waves

@@ -10,9 +10,7 @@ worktree is removed. Choosing the winner is the pattern's business (patterns/bes
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from bot.domain.models import AgentTask
 from bot.engine import activities
 from bot.engine.deps import EngineDeps
 from bot.engine.patterns.base import Candidate
-from bot.scm.git import GitError, run_git
 
 
 @DBOS.step()
@@ -39,7 +36,7 @@ def run_candidates(
     first = tasks[0]
     main = deps.workspace.locate(first.run_id, first.repo, branch)
     root = deps.settings.home.resolve() / "worktrees" / _safe(first.run_id) / _safe(first.repo)
-    trees = [_worktree(main, root / f"candidate-{i + 1}", head) for i in range(len(tasks))]
+    trees = [deps.workspace.add_worktree(main, root / f"candidate-{i + 1}", head) for i in range(len(tasks))]
     try:
         with ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="best-of") as pool:
             # Each candidate in a copy of this context: its log lines carry the run's `run_id` too.
@@ -52,11 +49,11 @@ def run_candidates(
             results = [future.result() for future in futures]
     finally:
         for tree in trees:
-            _remove_worktree(main, tree)
+            deps.workspace.remove_worktree(main, tree)
     for i, result in enumerate(results):
         if result.head != head:
-            ref = f"refs/baton/candidates/{_safe(first.run_id)}/{_safe(first.repo)}/{_safe(result.step_key)}-{i}"
-            run_git(["update-ref", ref, result.head], main)
+            ref = f"candidates/{_safe(first.run_id)}/{_safe(first.repo)}/{_safe(result.step_key)}-{i}"
+            deps.workspace.keep(main, ref, result.head)
     return results
 
 
@@ -81,21 +78,6 @@ def _candidate(
         )
         candidate.checks_passed = outcome_checks.passed
     return candidate
-
-
-def _worktree(main: Path, tree: Path, head: str) -> Path:
-    _remove_worktree(main, tree)  # a leftover from a race that crashed midway
-    tree.parent.mkdir(parents=True, exist_ok=True)
-    run_git(["worktree", "add", "--detach", "--force", str(tree), head], main)
-    return tree
-
-
-def _remove_worktree(main: Path, tree: Path) -> None:
-    with contextlib.suppress(GitError):
-        run_git(["worktree", "remove", "--force", str(tree)], main)
-    shutil.rmtree(tree, ignore_errors=True)
-    with contextlib.suppress(GitError):
-        run_git(["worktree", "prune"], main)
 
 
 def _safe(text: str) -> str:

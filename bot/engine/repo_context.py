@@ -6,7 +6,7 @@ step key that only depends on the order of calls, so a replayed workflow takes t
 
 from __future__ import annotations
 
-from bot.config.models import ROUTED_AGENT, Node
+from bot.config.playbooks import ROUTED_AGENT, Node
 from bot.domain.models import AgentResult, AgentStatus, AgentTask, CheckOutcome, Decision, RunSpec, RunState
 from bot.engine import patterns
 from bot.engine.budget import BudgetExceeded

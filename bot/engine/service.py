@@ -1,7 +1,8 @@
 """The run service: everything the edge (chat, trackers, the terminal), the clock and the CLI do with
 runs — start one, decide on it, ask for more, cancel, retry, raise its budget — in one narrow place.
 
-Handlers, the scheduler and the CLI take a `RunService`; none of them sees the composition root.
+Handlers, the scheduler and the CLI see it as `commands.RunCommands`; none of them sees the
+composition root.
 Every command is recorded (events, audit) and reaches the run's workflow as a message (`Dispatch`).
 """
 
@@ -17,6 +18,7 @@ from bot.domain.models import Actor, Budget, Decision, RunSpec, RunState
 from bot.engine.approvals import ApprovalService, DecisionResult
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import BUDGET_TOPIC, workflow_id
+from bot.engine.merge_train import retargeted
 from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
 from bot.store.audit import AuditKind
 from bot.store.store import Store
@@ -74,9 +76,12 @@ class RunService:
         seen_shas: dict[str, str] | None = None,
         *,
         not_before: datetime | None = None,
+        seen_digest: str | None = None,
     ) -> DecisionResult:
         """See `ApprovalService.decide`; `not_before` is when the person decided (a comment's time)."""
-        return self.approvals.decide(run_id, actor, decision, reason, seen_shas=seen_shas, not_before=not_before)
+        return self.approvals.decide(
+            run_id, actor, decision, reason, seen_shas=seen_shas, not_before=not_before, seen_digest=seen_digest
+        )
 
     def follow_up(self, run_id: str, actor: Actor, instruction: str, *, repair: bool = False) -> DecisionResult:
         result = self._follow_up(run_id, actor, instruction, repair=repair)
@@ -101,6 +106,9 @@ class RunService:
         self.dispatch.notify(run_id, message)
         when = "now" if run.state is RunState.awaiting_approval else "when the current work is done"
         return DecisionResult(accepted=True, message=f"follow-up queued for run {run_id}: the agent starts {when}")
+
+    def base_changed(self, run_id: str, repo: str, base: str, by: str) -> str | None:
+        return retargeted(self.store, run_id, repo, base, by)
 
     def recheck(self, run_id: str) -> None:
         """Something the approval gate reads changed (a PR's checks finished): evaluate it again."""

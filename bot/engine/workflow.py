@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 
 from bot.domain.models import Decision, RunSpec, RunState
+from bot.domain.naming import branch_name
 from bot.engine import approval_loop, patterns
 from bot.engine.activities import pr_body
 from bot.engine.budget import BudgetExceeded
@@ -18,7 +19,6 @@ from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
 from bot.engine.repo_context import RepoContext
 from bot.engine.steps import RunCancelled, RunSteps
-from bot.scm.workspace import branch_name
 
 
 def run(steps: RunSteps, run_id: str, attempt: int) -> str:

@@ -22,10 +22,12 @@ from typing import Any, TextIO, TypeVar, cast
 import structlog
 from structlog.typing import EventDict, Processor
 
-from bot.agents.process import referenced_secrets
-from bot.config.models import BatonFile, ConfigError, Settings, load_baton_file
+from bot.config.base import ConfigError
+from bot.config.env_refs import referenced_secrets
+from bot.config.models import BatonFile, load_baton_file
+from bot.config.settings import Settings
+from bot.observability.redaction import strip_url_credentials
 from bot.observability.secret_names import environ_secrets
-from bot.scm.git import redact as without_url_credentials
 
 REDACTED = "[REDACTED]"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,7 +46,7 @@ class Redactor:
         for secret in self.secrets:
             if secret in value:
                 value = value.replace(secret, REDACTED)
-        return without_url_credentials(value) if "@" in value else value
+        return strip_url_credentials(value) if "@" in value else value
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bot.domain.models import FILES_KEPT, DiffStats
 from bot.domain.ports import ForgeError
+from bot.observability.redaction import strip_url_credentials
 from bot.scm.gitguard import HARDENING, check_repo_config
 
 BOT_NAME = "Baton"
@@ -30,26 +31,18 @@ BOT_EMAIL = "baton@localhost"
 DEFAULT_TIMEOUT_S = 600.0
 _STDERR_TAIL = 1500
 
-# scheme://user[:password]@host  ->  scheme://host
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/@\s'\"]+@")
-
-
-def redact(text: str) -> str:
-    """`text` with credentials removed from any URL in it."""
-    return _URL_CREDENTIALS.sub(r"\1", text)
-
 
 def _clean(text: str, limit: int) -> str:
     """Git's output for people: no `hint:` lines, no blank lines, no credentials, the tail only."""
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("hint:")]
-    return redact("\n".join(ln for ln in lines if ln != "Done"))[-limit:]
+    return strip_url_credentials("\n".join(ln for ln in lines if ln != "Done"))[-limit:]
 
 
 class GitError(ForgeError):
     """A git command failed; the message names the command and stderr's tail, sans credentials."""
 
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
-        self.command = redact(" ".join(["git", *args]))
+        self.command = strip_url_credentials(" ".join(["git", *args]))
         self.returncode = returncode
         self.stderr = _clean(stderr, _STDERR_TAIL)
         detail = f": {self.stderr}" if self.stderr else ""

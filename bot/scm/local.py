@@ -22,12 +22,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from bot.agents.checks import ChecksRunner
-from bot.agents.sandbox import default_sandbox
 from bot.config.models import RepoConfig
 from bot.domain.diffs import ChangeDiff, DiffLimits
 from bot.domain.models import ChangeSet, ChangeState, CheckOutcome, ChecksState, Readiness, utcnow
-from bot.domain.ports import ForgeError, MergeRefused
+from bot.domain.ports import ChecksRunner, ForgeError, MergeRefused
 from bot.scm.git import failure_tail, git_ok, git_result, merge_conflicts, remote_branch_sha, run_git
 from bot.scm.local_diff import local_diff
 
@@ -54,14 +52,14 @@ class LocalForge:
         state_dir: Path,
         repos: Callable[[str], RepoConfig],
         workdir: Path,
+        checks: ChecksRunner,
         checks_timeout_s: float = 1800.0,
-        checks: ChecksRunner | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.workdir = workdir
         self.checks_timeout_s = checks_timeout_s
         self._repos = repos
-        self._checks = checks or ChecksRunner(default_sandbox(), workdir / "homes")
+        self._checks = checks
 
     # -- Forge -------------------------------------------------------------------------------
 

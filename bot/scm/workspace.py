@@ -12,17 +12,18 @@ it from `remote_auth` for the one git call that talks to it (clone, fetch, push)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import stat
 import tempfile
-import unicodedata
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.config.models import Limits, RepoConfig
 from bot.domain.models import DiffStats
+from bot.domain.naming import safe_component as _safe_component
 from bot.domain.ports import ChangeTooLarge, PushRejected
 from bot.scm.git import (
     GitError,
@@ -38,8 +39,6 @@ from bot.scm.git import (
     worktree_diff,
 )
 
-_SLUG_MAX = 40
-_SAFE_COMPONENT = re.compile(r"[^A-Za-z0-9_-]+")
 _MARKER_KEY = "baton.repo"
 # What tools leave behind when an agent runs a repo's tests: never part of a change. Goes in the
 # clone's own `.git/info/exclude`, so a repo's `.gitignore` (and anything it tracks) is untouched.
@@ -57,25 +56,6 @@ BUILD_LITTER = (
 )
 RemoteAuth = Callable[[RepoConfig], Mapping[str, str]]
 """The git environment a repo's remote needs (e.g. `remote_auth_env`), for the calls that reach it."""
-
-
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:_SLUG_MAX].rstrip("-") or "change"
-
-
-def _safe_component(value: str, fallback: str) -> str:
-    """A path/ref component made only of letters, digits, `_` and `-` (never `.`, `/` or empty)."""
-    return _SAFE_COMPONENT.sub("-", value).strip("-") or fallback
-
-
-def branch_name(run_id: str, request: str) -> str:
-    """`baton/<run-id>/<slug>`: deterministic for a run and always a valid git ref name.
-
-    `request` is untrusted chat text: only lowercase ASCII letters, digits and hyphens survive.
-    """
-    return f"baton/{_safe_component(run_id, 'run')}/{_slug(request)}"
 
 
 class GitWorkspace:
@@ -252,3 +232,22 @@ class GitWorkspace:
             return
         start = remote if on_remote else f"refs/remotes/origin/{cfg.default_branch}"
         run_git(["checkout", "--quiet", "--force", "--no-track", "-B", branch, start, "--"], path)
+
+    # -- worktrees (concurrent best-of candidates) ---------------------------------------------------
+    def add_worktree(self, main: Path, tree: Path, head: str) -> Path:
+        """A detached work tree of `main`'s repository at `head` (a leftover from a crashed race goes first)."""
+        self.remove_worktree(main, tree)
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        run_git(["worktree", "add", "--detach", "--force", str(tree), head], main)
+        return tree
+
+    def remove_worktree(self, main: Path, tree: Path) -> None:
+        with contextlib.suppress(GitError):
+            run_git(["worktree", "remove", "--force", str(tree)], main)
+        shutil.rmtree(tree, ignore_errors=True)
+        with contextlib.suppress(GitError):
+            run_git(["worktree", "prune"], main)
+
+    def keep(self, main: Path, ref: str, sha: str) -> None:
+        """Keep `sha` reachable under `refs/baton/<ref>` (a candidate's commit once its tree is gone)."""
+        run_git(["update-ref", f"refs/baton/{ref}", sha], main)

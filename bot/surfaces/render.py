@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 
 from bot.domain.models import (
     ChangeState,
@@ -35,6 +36,9 @@ _CHECKS_ICONS: dict[ChecksState, str] = {
 }
 
 _ACTIVE_STATES = frozenset({RunState.queued, RunState.planning, RunState.working})
+
+TEMPLATES = Path(__file__).parent / "templates"
+"""The HTML pages' Jinja2 templates (the dashboard's and the review page's), beside this file."""
 
 
 def state_label(state: RunState) -> str:

@@ -16,25 +16,20 @@ from typing import TYPE_CHECKING
 import structlog
 
 from bot.domain.models import Actor, ChangeSet, ChangeState, ChecksState, RunState, Source
+from bot.domain.naming import run_of_branch
 from bot.domain.ports import ForgeError
 from bot.scm.github import GitHubForge
 from bot.surfaces.github.surface import pr_key
 
 if TYPE_CHECKING:
-    from bot.engine.service import RunService
+    from bot.engine.commands import RunCommands
 
 log = structlog.get_logger(__name__)
 CHECKS_ACTOR = Actor(source=Source.github, id="github-checks", display="failing checks")
 
 
-def run_of_branch(branch: str) -> str | None:
-    """Baton's branches are `baton/<run-id>/<slug>`: the run id, or None for anyone else's branch."""
-    parts = branch.split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == "baton" else None
-
-
 class ChecksTracker:
-    def __init__(self, runs: RunService, forge: GitHubForge) -> None:
+    def __init__(self, runs: RunCommands, forge: GitHubForge) -> None:
         self.runs = runs
         self.forge = forge
         self._lock = threading.Lock()

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 
 from bot.domain.models import ChecksState, Decision, RunState
 from bot.domain.ports import ForgeError
-from bot.engine.merge_train import retargeted
 from bot.services.github.client import GitHubApi
 from bot.services.github.issues import is_baton_comment
 from bot.surfaces.github.surface import pr_key
@@ -33,7 +32,7 @@ from handlers.github.runs import GitHubRuns, actor, trigger_run_id
 from handlers.http import WebhookError
 
 if TYPE_CHECKING:
-    from bot.engine.service import RunService
+    from bot.engine.commands import RunCommands
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +44,7 @@ class Handled(BaseModel):
 
 
 class GitHubEvents:
-    def __init__(self, runs: RunService, api: GitHubApi, github: GitHubRuns, checks: ChecksTracker) -> None:
+    def __init__(self, runs: RunCommands, api: GitHubApi, github: GitHubRuns, checks: ChecksTracker) -> None:
         self.runs = runs
         self.api = api
         self.github = github
@@ -254,7 +253,7 @@ class GitHubEvents:
     def _edited(self, run_id: str, full: str, pr: m.PullRequest, sender: m.User) -> Handled:
         """A PR of the run now targets another branch: approvals bind the base too, so they void."""
         cfg = self.runs.config.repo_for_github(full)
-        kind = retargeted(self.runs.store, run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
+        kind = self.runs.base_changed(run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
         return Handled(action=kind or "ignored", run_id=run_id)
 
     def on_review(self, delivery: str, payload: dict[str, Any]) -> Handled:

@@ -30,7 +30,7 @@ from bot.surfaces.render import state_label
 from handlers.github.access import GitHubAccess
 
 if TYPE_CHECKING:
-    from bot.engine.service import RunService
+    from bot.engine.commands import RunCommands
 
 log = structlog.get_logger(__name__)
 _REPOS_LINE = re.compile(r"(?im)^[ \t]*repos?[ \t]*:[ \t]*([A-Za-z0-9._, \t-]+?)[ \t]*$")
@@ -51,7 +51,7 @@ def actor(login: str) -> Actor:
 
 
 class GitHubRuns:
-    def __init__(self, runs: RunService, issues: GitHubIssues, access: GitHubAccess, surface: GitHubSurface) -> None:
+    def __init__(self, runs: RunCommands, issues: GitHubIssues, access: GitHubAccess, surface: GitHubSurface) -> None:
         self.runs = runs
         self.issues = issues
         self.access = access

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.engine.service import RunService
+from bot.engine.commands import RunCommands
 from bot.services.linear.client import LinearClient
 from bot.surfaces.linear.surface import LinearSurface
 from handlers.http import WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
@@ -44,7 +44,7 @@ class LinearEdge:
     """`POST /linear/webhook` over a built client, surface and access rules."""
 
     def __init__(
-        self, runs: RunService, client: LinearClient, surface: LinearSurface, access: LinearAccess, secret: str
+        self, runs: RunCommands, client: LinearClient, surface: LinearSurface, access: LinearAccess, secret: str
     ) -> None:
         self.runs = runs
         self.client = client

@@ -23,8 +23,8 @@ import structlog
 from bot.config.models import BatonFile
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
+from bot.engine.commands import RunCommands
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for, without_options
-from bot.engine.service import RunService
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, LinearError
 from bot.store.audit import AuditKind
@@ -43,7 +43,7 @@ Later = Callable[[], None]
 
 @dataclass
 class LinearContext:
-    runs: RunService
+    runs: RunCommands
     client: LinearClient
     surface: LinearSurface
     access: LinearAccess

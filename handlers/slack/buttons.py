@@ -13,10 +13,9 @@ from typing import Any
 
 import structlog
 
-from bot.domain.models import Actor, Decision, RunState
+from bot.domain.models import Actor, Decision
 from bot.engine.approvals import DecisionOutcome
-from bot.store.audit import AuditKind, decision_kind
-from bot.store.store import shas_digest
+from bot.store.audit import AuditKind
 from bot.surfaces.slack.card import ACTION_IDS, parse_button_value
 from handlers.slack.runs import SlackContext
 
@@ -68,40 +67,25 @@ def _decide(
     channel: str,
     thread_ts: str | None,
 ) -> None:
-    store = ctx.runs.store
-    run = store.get_run(run_id)
-    assert run is not None
-    heads = {c.repo: c.head_sha for c in store.changes(run_id)}
+    """Hand the click to the approval service, with the heads the card showed; say what came of it."""
     verb = decision.value
-    if run.state is not RunState.awaiting_approval:
-        if _already_decided(ctx, run_id, actor, decision):
-            ctx.ephemeral(channel, actor.id, f"Your {verb} was already recorded.", thread_ts)
-            return
-        state = run.state.value.replace("_", " ")
-        refusal = f"This run is {state} now, so there is nothing to {verb}."
-        store.audit.refused(decision_kind(decision), actor, refusal, run_id=run_id, shas=heads)
-        ctx.ephemeral(channel, actor.id, refusal, thread_ts)
-        ctx.surface.refresh(run_id)
-        return
-    if seen_digest != shas_digest(heads):
-        text = "The PRs changed since this card was drawn; look at the refreshed card and decide again."
-        store.audit.refused(decision_kind(decision), actor, text, run_id=run_id, shas=heads)
-        ctx.ephemeral(channel, actor.id, text, thread_ts)
-        ctx.surface.refresh(run_id)
-        return
-    result = ctx.runs.decide(run_id, actor, decision, seen_shas=heads)
-    if not result.accepted:
-        text = f"You can't {verb} this run: {result.message}. Who can approve: {ctx.approvers}."
-        ctx.ephemeral(channel, actor.id, text, thread_ts)
+    result = ctx.runs.decide(run_id, actor, decision, seen_digest=seen_digest or "")
+    if result.outcome is DecisionOutcome.recorded:
         return
     if result.outcome is DecisionOutcome.duplicate:
         ctx.ephemeral(channel, actor.id, f"Your {verb} was already recorded.", thread_ts)
-
-
-def _already_decided(ctx: SlackContext, run_id: str, actor: Actor, decision: Decision) -> bool:
-    return any(
-        a.actor.key == actor.key and a.decision is decision and a.valid for a in ctx.runs.store.approvals(run_id)
-    )
+    elif result.outcome is DecisionOutcome.not_waiting:
+        run = ctx.runs.store.get_run(run_id)
+        state = run.state.value.replace("_", " ") if run else "gone"
+        ctx.ephemeral(channel, actor.id, f"This run is {state} now, so there is nothing to {verb}.", thread_ts)
+        ctx.surface.refresh(run_id)
+    elif result.outcome is DecisionOutcome.stale:
+        text = "The PRs changed since this card was drawn; look at the refreshed card and decide again."
+        ctx.ephemeral(channel, actor.id, text, thread_ts)
+        ctx.surface.refresh(run_id)
+    else:
+        text = f"You can't {verb} this run: {result.message}. Who can approve: {ctx.approvers}."
+        ctx.ephemeral(channel, actor.id, text, thread_ts)
 
 
 def on_reaction(ctx: SlackContext, event_id: str, event: dict[str, Any]) -> None:

@@ -21,8 +21,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import clean
+from bot.engine.commands import RunCommands
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
-from bot.engine.service import RunService
 from bot.store.audit import AuditKind
 from bot.surfaces.slack.home import HELP
 from bot.surfaces.slack.surface import SlackSurface, thread_key
@@ -36,7 +36,7 @@ log = structlog.get_logger(__name__)
 class SlackContext:
     """What every Slack handler needs: the run service, the Web API, the card surface and the rules."""
 
-    runs: RunService
+    runs: RunCommands
     client: WebClient
     surface: SlackSurface
     access: SlackAccess

@@ -13,7 +13,8 @@ import pytest
 from dbos import DBOS
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import Actor, Decision, RunState, RunView, Source
 from bot.engine.intake import build_spec
 from bot.engine.runs import workflow_id

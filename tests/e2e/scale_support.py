@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import yaml
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.store.store import Store, make_engine
 from tests.e2e.conftest import process_alive
 from tests.fakes.github_api import FakeGitHub

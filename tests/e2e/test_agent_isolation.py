@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import RunState
 from tests.agent_tools import ToolInstallError, install
 from tests.e2e.agent_cli_support import RealTier, codex_agent, codex_turns, model_servers

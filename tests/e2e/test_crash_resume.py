@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import RunState
 from bot.store.store import Store, make_engine
 from tests.e2e.conftest import agent, agent_host_pid, lines, make_repos, repo_entries

@@ -12,7 +12,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.surfaces.dashboard.routes import COOKIE
 from bot.web import create_web_app
 

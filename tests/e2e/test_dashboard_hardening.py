@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import RunState
 from bot.web import create_web_app
 from tests.e2e.conftest import RuntimeFactory, agent, make_repos, submit, wait_for

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import RunState
 from bot.services.github.issues import status_marker
 from bot.store.store import Store, make_engine

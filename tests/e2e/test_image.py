@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import RunState
 from bot.store.store import Store, make_engine
 from tests.e2e.image_support import (

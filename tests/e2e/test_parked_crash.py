@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from bot.app import Runtime
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import Actor, Decision, RunState, Source
 from bot.engine.intake import build_spec
 from handlers.cli import cli_trigger

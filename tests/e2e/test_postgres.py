@@ -10,7 +10,8 @@ import psycopg
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import RunState
 from tests.e2e.conftest import agent, approve_until_merged, make_repos, repo_entries, submit, wait_for
 from tests.e2e.postgres_support import fresh_database

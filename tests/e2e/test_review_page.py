@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from bot.app import Runtime
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.demo import NEW_PATH, OLD_PATH, create_sandbox
 from bot.demo.sandbox import API_REPO
 from bot.domain.models import RunState, RunView

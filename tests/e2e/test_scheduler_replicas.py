@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import Source
 from bot.engine.runs import workflow_id
 from bot.store.store import Store, make_engine

@@ -12,10 +12,12 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import Actor, ReplyTo, RunState, Source, Trigger
 from bot.engine.intake import build_spec
-from bot.surfaces.dashboard.pages import PAGE_SIZE, run_page_url
+from bot.surfaces.dashboard.pages import PAGE_SIZE
+from bot.surfaces.links import run_page_url
 from bot.web import create_web_app
 from tests.e2e.conftest import (
     APPROVER,

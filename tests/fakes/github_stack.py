@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.domain.models import ChecksState, RunState
 from bot.web import create_web_app
 from tests.e2e.conftest import _close_open_runs, until, wait_for

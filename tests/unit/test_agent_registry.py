@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from bot.agents.registry import AgentRegistry, AgentUnavailable, UnknownAgent
+from bot.agents.registry import AgentRegistry, AgentUnavailable
 from bot.agents.script import ScriptAgent
-from bot.config.models import AgentConfig, BatonFile, ConfigError
-from bot.domain.ports import Agent
+from bot.config.base import ConfigError
+from bot.config.models import AgentConfig, BatonFile
+from bot.domain.ports import Agent, UnknownAgent
 
 
 def baton(agents: list[str], routing: dict[str, Any] | None = None, **kinds: str) -> BatonFile:

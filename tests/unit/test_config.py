@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.models import ConfigError, load_baton_file, parse_baton_file
+from bot.config.base import ConfigError
+from bot.config.models import load_baton_file, parse_baton_file
 
 AGENT = {"name": "fixer", "command": ["true"]}
 

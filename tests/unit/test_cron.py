@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.config.base import ConfigError
 from bot.config.cron import cron_trigger, crontab_weekdays, latest_fire_time
-from bot.config.models import ConfigError, parse_baton_file
+from bot.config.models import parse_baton_file
 
 SUNDAY = datetime(2026, 1, 4, 12, 0, tzinfo=UTC)
 

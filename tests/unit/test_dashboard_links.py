@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
-from bot.surfaces.dashboard.pages import TEMPLATES, RunLink, github_web_url, run_links
+from bot.surfaces.dashboard.pages import RunLink, github_web_url, run_links
+from bot.surfaces.render import TEMPLATES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,7 +28,7 @@ from packaging.specifiers import SpecifierSet
 
 from bot.app import Runtime
 from bot.cli.main import app as cli_app
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.web import create_web_app
 
 ROOT = Path(__file__).resolve().parents[2]

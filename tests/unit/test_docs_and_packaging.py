@@ -23,10 +23,13 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from bot.config import models as cfg
+from bot.config import playbooks as plays
 from bot.config.github import GitHubConfig
 from bot.config.linear import LinearConfig
-from bot.config.models import AgentKind, BatonFile, Node, Settings, load_baton_file
+from bot.config.models import AgentKind, BatonFile, load_baton_file
+from bot.config.playbooks import Node
 from bot.config.retention import Retention
+from bot.config.settings import Settings
 from bot.config.slack import SlackConfig
 from bot.domain.models import Budget, Person
 
@@ -60,13 +63,13 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.McpServer, "agents[].mcp_servers.<name>."),
     (cfg.Routing, "routing."),
     (cfg.RoutingRule, "routing.rules[]."),
-    (cfg.Playbook, "playbooks.<name>."),
-    (cfg.Node, "<node>."),
-    (cfg.BestOf, "<node>.best_of."),
-    (cfg.GroupChat, "<node>.group_chat."),
-    (cfg.Handoff, "<node>.handoff."),
-    (cfg.HandoffRoute, "<node>.handoff.routes[]."),
-    (cfg.Verify, "<node>.verify."),
+    (plays.Playbook, "playbooks.<name>."),
+    (plays.Node, "<node>."),
+    (plays.BestOf, "<node>.best_of."),
+    (plays.GroupChat, "<node>.group_chat."),
+    (plays.Handoff, "<node>.handoff."),
+    (plays.HandoffRoute, "<node>.handoff.routes[]."),
+    (plays.Verify, "<node>.verify."),
     (cfg.ApprovalPolicy, "approval."),
     (Budget, "budget."),
     (cfg.Concurrency, "concurrency."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.doctor import doctor_report
 
 SOURCE_ENV = (

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.services.github.issues import status_marker
 from bot.web import create_web_app
 from tests.fakes.github_api import FakeGitHub

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config.models import ConfigError, parse_baton_file
+from bot.config.base import ConfigError
+from bot.config.models import parse_baton_file
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
 from handlers.cli import cli_trigger
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.agents.checks import ChecksRunner
+from bot.agents.sandbox import default_sandbox
 from bot.config.models import RepoConfig
 from bot.domain.models import ChangeState, ChecksState
 from bot.domain.ports import ForgeError, MergeRefused
@@ -30,7 +32,8 @@ def api(repos: dict[str, RepoConfig]) -> Path:
 
 
 def make_forge(tmp_path: Path, repos: dict[str, RepoConfig], **kw: float) -> LocalForge:
-    return LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work", **kw)
+    checks = ChecksRunner(default_sandbox(), tmp_path / "work" / "homes")
+    return LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work", checks, **kw)
 
 
 @pytest.fixture

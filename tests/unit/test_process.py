@@ -8,15 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.agents.process import (
-    OUTPUT_CAP_CHARS,
-    AgentEnvError,
-    ProcessStartError,
-    redact,
-    referenced_secrets,
-    run_process,
-    scrubbed_env,
-)
+from bot.agents.process import OUTPUT_CAP_CHARS, ProcessStartError, run_process, scrubbed_env
+from bot.config.env_refs import AgentEnvError, referenced_secrets
+from bot.observability.redaction import redact
 
 
 def never() -> bool:

@@ -11,7 +11,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from bot.config.models import RateLimit, Settings
+from bot.config.models import RateLimit
+from bot.config.settings import Settings
 from bot.services.github.client import GitHubApi, GitHubCredentials
 from bot.services.github.issues import GitHubIssues
 from bot.services.linear import documents as docs

@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import BatonFile, Settings
+from bot.config.models import BatonFile
+from bot.config.settings import Settings
 from bot.store.schema import head_revisions, schema_problem
 from bot.store.store import make_engine, migrate
 from bot.web import create_web_app

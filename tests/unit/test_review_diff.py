@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.agents.checks import ChecksRunner
+from bot.agents.sandbox import default_sandbox
 from bot.config.models import RepoConfig
 from bot.domain.diffs import LIMIT_NOTE, STAT_ONLY, ChangeDiff, DiffLimits, FileStatus, PatchBudget
 from bot.domain.models import ChangeSet
@@ -35,7 +37,9 @@ def api(tmp_path: Path) -> Path:
 @pytest.fixture
 def forge(tmp_path: Path, api: Path) -> LocalForge:
     repos = {"api": RepoConfig(name="api", url=str(api))}
-    return LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work")
+    return LocalForge(
+        tmp_path / "forge", repos.__getitem__, tmp_path / "work", ChecksRunner(default_sandbox(), tmp_path / "homes")
+    )
 
 
 def push_change(api: Path) -> str:
@@ -147,7 +151,9 @@ def test_a_head_that_is_not_a_sha_is_refused_before_git_sees_it(forge: LocalForg
 def test_a_remote_that_is_not_a_directory_here_is_read_through_a_mirror(tmp_path: Path, api: Path) -> None:
     # git finds `…/api.git` for `…/api`; Baton sees no directory there, so it fetches a mirror.
     repos = {"api": RepoConfig(name="api", url=str(api.with_suffix("")))}
-    forge = LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work")
+    forge = LocalForge(
+        tmp_path / "forge", repos.__getitem__, tmp_path / "work", ChecksRunner(default_sandbox(), tmp_path / "homes")
+    )
     change = opened(forge, api)
 
     first = forge.diff(change, ENOUGH)
@@ -243,3 +249,8 @@ def test_a_patch_leaves_out_a_file_too_big_to_hold_whole_and_keeps_every_file_af
         ("c.txt", True, False),
     ]
     assert diff.files[0].note == "larger than 2 KB"
+
+
+def _local_forge(tmp_path: Path, repos: dict[str, RepoConfig]) -> LocalForge:
+    checks = ChecksRunner(default_sandbox(), tmp_path / "homes")
+    return LocalForge(tmp_path / "forge", repos.__getitem__, tmp_path / "work", checks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 
 
 def test_every_secret_setting_is_listed_for_redaction(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from bot.app import Runtime
-from bot.config.models import Settings, parse_baton_file
+from bot.config.models import parse_baton_file
+from bot.config.settings import Settings
 from bot.web import create_web_app
 from tests.fakes import slack_events
 from tests.fakes.served_app import serve, until

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk import WebClient
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import Actor, ReplyTo, RunSpec, RunState, RunView, Source, Step, StepState, Trigger, utcnow
 from bot.store.store import Store
 from bot.surfaces.slack.surface import CARD_FACT, SlackSurface, wants, web_client

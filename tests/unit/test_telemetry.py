@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from bot.config.models import BatonFile, Settings
+from bot.config.models import BatonFile
+from bot.config.settings import Settings
 from bot.observability.logging import binds_run_id, configure, process_secrets
 
 

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.observability.tracing import Tracer
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, published_schema

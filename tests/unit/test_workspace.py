@@ -9,9 +9,11 @@ import pytest
 
 from bot.config.models import Limits, RepoConfig
 from bot.domain.models import DiffStats
+from bot.domain.naming import branch_name
 from bot.domain.ports import ChangeTooLarge, PushRejected
-from bot.scm.git import GitError, git_result, redact, run_git
-from bot.scm.workspace import GitWorkspace, branch_name
+from bot.observability.redaction import strip_url_credentials as redact
+from bot.scm.git import GitError, git_result, run_git
+from bot.scm.workspace import GitWorkspace
 from tests.gitutil import commit_to_remote, make_remote, read_file_on, ref_sha
 
 BRANCH = "baton/r1/add-feature"

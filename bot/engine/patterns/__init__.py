@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config.models import Node
+from bot.config.playbooks import Node
 from bot.engine.patterns import (
     agent,
     best_of,

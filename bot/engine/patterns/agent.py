@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.config.models import Node
+from bot.config.playbooks import Node
 from bot.engine.patterns.base import NodeResult, PatternContext
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from bot.config.models import Node
+from bot.config.playbooks import Node
 from bot.domain.models import AgentResult, AgentStatus, CheckOutcome
 
 

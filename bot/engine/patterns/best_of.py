@@ -13,7 +13,7 @@ own on the card (agent, state, cost), and the judge keeps, in order of preferenc
 
 from __future__ import annotations
 
-from bot.config.models import BestOf, Node
+from bot.config.playbooks import BestOf, Node
 from bot.engine.patterns.base import Candidate, NodeResult, PatternContext
 
 Score = tuple[float, ...]

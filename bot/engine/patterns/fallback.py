@@ -3,7 +3,7 @@ from the same workspace state the first one started from."""
 
 from __future__ import annotations
 
-from bot.config.models import Node
+from bot.config.playbooks import Node
 from bot.engine.patterns.base import NodeResult, PatternContext
 
 

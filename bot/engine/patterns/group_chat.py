@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from bot.config.models import GroupChat, Node
+from bot.config.playbooks import GroupChat, Node
 from bot.engine.patterns.base import NodeResult, PatternContext
 
 _NEXT = re.compile(r"NEXT:\s*([A-Za-z0-9._-]+)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.config.models import Handoff, Node
+from bot.config.playbooks import Handoff, Node
 from bot.domain.models import AgentResult
 from bot.engine.patterns.base import NodeResult, PatternContext, feedback_from
 

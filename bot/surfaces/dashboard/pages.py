@@ -11,17 +11,17 @@ before it reaches the page. Who may see the pages is decided in bot/dashboard_ro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
-from bot.agents.process import redact
 from bot.domain.models import Run, RunEvent, RunSpec, RunState, RunView, Source
+from bot.observability.redaction import redact
 from bot.store.audit import AuditRecord
 from bot.surfaces.render import (
+    TEMPLATES,
     checks_icon,
     event_data_text,
     fmt_cost,
@@ -34,7 +34,6 @@ from bot.surfaces.render import (
     summary_line,
 )
 
-TEMPLATES = Path(__file__).parent / "templates"
 PAGE_SIZE = 50
 M = TypeVar("M", bound=BaseModel)
 
@@ -198,8 +197,3 @@ def render_run_page(
         shas=_shas,
         data=event_data_text,
     )
-
-
-def run_page_url(public_url: str, run_id: str) -> str:
-    """Where people (and Linear's agent session, and the cards) find a run's page."""
-    return f"{public_url.rstrip('/')}/runs/{run_id}"

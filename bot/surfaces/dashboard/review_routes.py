@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.ports import Forge
 from bot.store.store import Store
 from bot.surfaces.dashboard.routes import refusal, token_visit

@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.config.models import BatonFile, Settings
+from bot.config.models import BatonFile
+from bot.config.settings import Settings
 from bot.domain.models import RunView
 from bot.observability.logging import process_secrets
 from bot.store.store import Store

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
 from bot.domain.untrusted import headline, inert
+from bot.surfaces.links import diffstat_text, pr_href
 from bot.surfaces.render import fmt_duration, one_line, short_sha, state_label
-from bot.surfaces.review.links import diffstat_text, pr_href
 
 SIBLINGS_START = "<!-- baton:linked-prs -->"
 SIBLINGS_END = "<!-- /baton:linked-prs -->"

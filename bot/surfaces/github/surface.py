@@ -22,7 +22,7 @@ from bot.domain.ports import ForgeError
 from bot.services.github.issues import GitHubIssues
 from bot.store.store import Store
 from bot.surfaces.github.render import approver_logins, reminder_body, siblings_section, status_body, with_siblings
-from bot.surfaces.review.links import review_page_url
+from bot.surfaces.links import review_page_url
 
 log = structlog.get_logger(__name__)
 STATUS_FACT = "github:status"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.models import ChangeState, RunState, RunView
+from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
     approval_lines,
     checks_icon,
@@ -26,7 +27,6 @@ from bot.surfaces.render import (
     step_icon,
     total_usage,
 )
-from bot.surfaces.review.links import diffstat_text, pr_href, review_url_of
 
 _STATE_MARK = {
     RunState.queued: "⏳",

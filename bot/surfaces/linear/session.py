@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.models import RunEvent, RunState, RunView
+from bot.surfaces.links import diffstat_text, pr_href
 from bot.surfaces.render import one_line, state_label
-from bot.surfaces.review.links import diffstat_text, pr_href
 
 Content = dict[str, Any]
 

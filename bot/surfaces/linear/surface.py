@@ -28,11 +28,10 @@ from bot.domain.models import ChangeSet, RunEvent, RunView, Source
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, LinearError, LinearRateLimited
 from bot.store.store import Store
-from bot.surfaces.dashboard.pages import run_page_url
 from bot.surfaces.linear.card import reminder_text, render_card
 from bot.surfaces.linear.session import Content, activity_for
 from bot.surfaces.linear.states import Role, StateBook
-from bot.surfaces.review.links import pr_href, review_page_url
+from bot.surfaces.links import pr_href, review_page_url, run_page_url
 
 log = structlog.get_logger(__name__)
 

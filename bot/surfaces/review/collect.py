@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, Field
 
-from bot.domain.diffs import PAGE_LIMITS, PAGE_TOTAL, PATCH_LIMITS, STAT_ONLY, ChangeDiff, DiffLimits, DiffStat
+from bot.domain.diffs import PAGE_LIMITS, PAGE_TOTAL, PATCH_LIMITS, ChangeDiff, DiffLimits
 from bot.domain.models import ChangeSet, RunEvent, RunView, StepState, Usage
 from bot.domain.ports import Forge, ForgeError
 
@@ -19,15 +19,6 @@ log = structlog.get_logger(__name__)
 TRANSCRIPT_LINES = 300
 """The newest lines of a repo's transcript shown on the page."""
 Redact = Callable[[Any], Any]
-
-
-def diffstat_of(forge: Forge, change: ChangeSet) -> DiffStat | None:
-    """The PR's diffstat at its head, or None when the forge cannot say now (never fails a run)."""
-    try:
-        return forge.diff(change, STAT_ONLY).stat
-    except ForgeError as err:
-        log.warning("review.diffstat_unavailable", run_id=change.run_id, repo=change.repo, error=str(err)[:300])
-        return None
 
 
 class RepoDiff(BaseModel):

@@ -16,10 +16,9 @@ from pydantic import BaseModel
 
 from bot.domain.diffs import DiffStat
 from bot.domain.models import RunEvent, RunView
-from bot.surfaces.dashboard.pages import TEMPLATES
-from bot.surfaces.render import checks_icon, fmt_cost, fmt_tokens, requester, short_sha, state_label
+from bot.surfaces.links import is_web
+from bot.surfaces.render import TEMPLATES, checks_icon, fmt_cost, fmt_tokens, requester, short_sha, state_label
 from bot.surfaces.review.collect import AgentNotes, RepoDiff, agent_notes
-from bot.surfaces.review.links import is_web
 
 
 class RepoSection(BaseModel):

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from bot.domain.models import Decision, RunView
 from bot.domain.ports import Forge
+from bot.surfaces.links import diffstat_text
 from bot.surfaces.review.collect import Redact, read_patch_diffs
-from bot.surfaces.review.links import diffstat_text
 from bot.surfaces.review.patch import NOTE, run_patch
 
 DEFAULT_PAGER = "less -R"

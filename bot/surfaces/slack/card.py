@@ -18,6 +18,7 @@ from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
 from bot.domain.models import ChangeSet, ChangeState, Decision, RunEvent, RunState, RunView, Source, StepState
 from bot.store.store import shas_digest
+from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
     checks_icon,
     fmt_cost,
@@ -30,7 +31,6 @@ from bot.surfaces.render import (
     step_icon,
     summary_line,
 )
-from bot.surfaces.review.links import diffstat_text, pr_href, review_url_of
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000

@@ -22,12 +22,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.web import SlackResponse
 
-from bot.config.models import Settings
+from bot.config.settings import Settings
 from bot.domain.models import RunEvent, RunView, Source
 from bot.observability.tracing import Tracer
 from bot.store.store import Store
-from bot.surfaces.dashboard.pages import run_page_url
-from bot.surfaces.review.links import review_url_of
+from bot.surfaces.links import review_url_of, run_page_url
 from bot.surfaces.slack.card import card_blocks, card_text, is_urgent, milestone_text
 
 log = structlog.get_logger(__name__)

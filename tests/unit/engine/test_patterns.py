@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from bot.config.models import Node
+from bot.config.playbooks import Node
 from bot.domain.models import AgentResult, AgentStatus, CheckOutcome, DiffStats
 from bot.engine import patterns
 from bot.engine.patterns.base import Candidate, NodeResult

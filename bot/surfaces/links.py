@@ -1,10 +1,15 @@
-"""Where the review page of a run lives, and where a PR's link points: a forge's own web page, or
-for a local-forge PR (`local://…`, which no browser opens) that PR's part of the review page."""
+"""Where a run's pages live (its page and its review page under `BATON_PUBLIC_URL`), and where a
+PR's link points: a forge's own web page, or for a local-forge PR (`local://…`, which no browser
+opens) that PR's part of the review page. Every surface links through here."""
 
 from __future__ import annotations
 
 from bot.domain.models import ChangeSet
-from bot.surfaces.dashboard.pages import run_page_url
+
+
+def run_page_url(public_url: str, run_id: str) -> str:
+    """Where people (and Linear's agent session, and the cards) find a run's page."""
+    return f"{public_url.rstrip('/')}/runs/{run_id}"
 
 
 def review_page_url(public_url: str, run_id: str) -> str:
