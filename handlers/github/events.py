@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -28,6 +27,7 @@ from handlers.commands import mention_text, parse_commands
 from handlers.github import models as m
 from handlers.github import verify
 from handlers.github.checks import ChecksTracker
+from handlers.github.router import Router
 from handlers.github.runs import GitHubRuns, actor, trigger_run_id
 from handlers.http import WebhookError
 
@@ -41,6 +41,12 @@ class Handled(BaseModel):
     ok: bool = True
     action: str
     run_id: str | None = None
+
+
+ROUTER = Router()
+"""Every GitHub event Baton handles, registered on the handler that handles it."""
+ROUTER.ignores("issue_comment", "ignored: only new comments count")
+ROUTER.ignores("issues", "ignored: not Baton's label")
 
 
 class GitHubEvents:
@@ -57,21 +63,18 @@ class GitHubEvents:
         self._claimed = threading.local()  # the keys this thread's current delivery claimed
 
     def handle(self, event: str, delivery: str, payload: dict[str, Any]) -> Handled:
-        handlers: dict[str, Callable[[str, dict[str, Any]], Handled]] = {
-            "issue_comment": self.on_issue_comment,
-            "issues": self.on_issues,
-            "pull_request": self.on_pull_request,
-            "pull_request_review": self.on_review,
-            "check_suite": self.on_check_suite,
-            "check_run": self.on_check_run,
-            "status": self.on_status,
-        }
-        handler = handlers.get(event)
-        if handler is None:
+        if not ROUTER.knows(event):
             return Handled(action=f"ignored: Baton does not use {event} events")
+        action = payload.get("action")
+        if ROUTER.takes_actions(event) and not isinstance(action, str):
+            raise WebhookError(400, f"malformed {event} payload: action missing")
+        handler = ROUTER.find(event, action if isinstance(action, str) else None)
+        if handler is None:
+            return Handled(action=ROUTER.ignored(event))
         self._claimed.keys = []
         try:
-            return handler(delivery, payload)
+            result: Handled = handler(self, delivery, payload)
+            return result
         except ValidationError as err:
             where = ".".join(str(p) for p in err.errors()[0]["loc"])
             raise WebhookError(400, f"malformed {event} payload: {where or 'body'} {err.errors()[0]['msg']}") from None
@@ -118,10 +121,9 @@ class GitHubEvents:
         return run is not None and not run.state.terminal
 
     # -- issues and comments ------------------------------------------------------------------------
-    def on_issue_comment(self, delivery: str, payload: dict[str, Any]) -> Handled:
+    @ROUTER.register("issue_comment", action="created")
+    def on_comment(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.IssueCommentEvent.model_validate(payload)
-        if ev.action != "created":
-            return Handled(action="ignored: only new comments count")
         text = ev.comment.body or ""
         if self._from_bot(ev.sender, text):
             return Handled(action="ignored: written by a bot")
@@ -165,9 +167,10 @@ class GitHubEvents:
         run = self.runs.store.get_run(run_id) if run_id else None
         return run is not None and run.state in (RunState.awaiting_approval, RunState.working)
 
-    def on_issues(self, delivery: str, payload: dict[str, Any]) -> Handled:
+    @ROUTER.register("issues", action="labeled")
+    def on_labeled(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.IssuesEvent.model_validate(payload)
-        if ev.action != "labeled" or ev.label is None or ev.label.name.lower() != self.config.label.lower():
+        if ev.label is None or ev.label.name.lower() != self.config.label.lower():
             return Handled(action="ignored: not Baton's label")
         issue, full = ev.issue, ev.repository.full_name
         keep = self._keep_days()
@@ -209,20 +212,39 @@ class GitHubEvents:
         return Handled(action="started" if started else "refused", run_id=started)
 
     # -- pull requests and reviews ---------------------------------------------------------------------
-    def on_pull_request(self, delivery: str, payload: dict[str, Any]) -> Handled:
+    def _pr_event(self, delivery: str, payload: dict[str, Any]) -> tuple[m.PullRequestEvent, str | None]:
+        """The event and its run, once per thing that happened (this head pushed, the PR closed at
+        this time, this base), keyed by that and never by the delivery; None: not a run's PR, or seen."""
         ev = m.PullRequestEvent.model_validate(payload)
         full, pr = ev.repository.full_name, ev.pull_request
         run_id = self.runs.store.run_for_link(pr_key(full, pr.number))
-        if run_id is None or ev.action not in ("synchronize", "closed", "edited"):
-            return Handled(action="ignored")
-        # Keyed by what happened (this head pushed, the PR closed at this time), not by the delivery.
+        if run_id is None:
+            return ev, None
         what = pr.head.sha if ev.action == "synchronize" else (pr.closed_at or delivery)
         if not self._first(f"github:{ev.action}:{full}#{pr.number}:{what}"):
-            return Handled(action="duplicate", run_id=run_id)
-        if ev.action == "synchronize":
-            return self._pushed(run_id, full, pr, ev.sender)
-        if ev.action == "edited":
-            return self._edited(run_id, full, pr, ev.sender)
+            return ev, ""
+        return ev, run_id
+
+    @ROUTER.register("pull_request", action="synchronize")
+    def on_pushed(self, delivery: str, payload: dict[str, Any]) -> Handled:
+        ev, run_id = self._pr_event(delivery, payload)
+        if not run_id:
+            return Handled(action="ignored" if run_id is None else "duplicate")
+        return self._pushed(run_id, ev.repository.full_name, ev.pull_request, ev.sender)
+
+    @ROUTER.register("pull_request", action="edited")
+    def on_edited(self, delivery: str, payload: dict[str, Any]) -> Handled:
+        ev, run_id = self._pr_event(delivery, payload)
+        if not run_id:
+            return Handled(action="ignored" if run_id is None else "duplicate")
+        return self._edited(run_id, ev.repository.full_name, ev.pull_request, ev.sender)
+
+    @ROUTER.register("pull_request", action="closed")
+    def on_closed(self, delivery: str, payload: dict[str, Any]) -> Handled:
+        ev, run_id = self._pr_event(delivery, payload)
+        if not run_id:
+            return Handled(action="ignored" if run_id is None else "duplicate")
+        full, pr = ev.repository.full_name, ev.pull_request
         if pr.merged or pr.merged_at or not self._live(run_id) or self._from_bot(ev.sender, None):
             return Handled(action="ignored", run_id=run_id)
         reason = f"{full}#{pr.number} was closed without merging by @{ev.sender.login}"
@@ -256,12 +278,13 @@ class GitHubEvents:
         kind = self.runs.base_changed(run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
         return Handled(action=kind or "ignored", run_id=run_id)
 
+    @ROUTER.register("pull_request_review", action="submitted")
     def on_review(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.ReviewEvent.model_validate(payload)
         full, review = ev.repository.full_name, ev.review
         run_id = self.runs.store.run_for_link(pr_key(full, ev.pull_request.number))
         asked = mention_text(review.body or "", self.config.mention)
-        if ev.action != "submitted" or review.state.lower() != "changes_requested" or run_id is None or asked is None:
+        if review.state.lower() != "changes_requested" or run_id is None or asked is None:
             return Handled(action="ignored")
         key = f"github:review:{review.id}"
         if self._from_bot(review.user, review.body) or not self._first(key):
@@ -276,22 +299,21 @@ class GitHubEvents:
         updated = self.checks.on_event(full, numbers, branches)
         return Handled(action=f"checks updated on {updated} PR(s)")
 
+    @ROUTER.register("check_suite", action="completed")
     def on_check_suite(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.CheckSuiteEvent.model_validate(payload)
-        if ev.action != "completed":
-            return Handled(action="ignored")
         suite = ev.check_suite
         branches = [suite.head_branch] if suite.head_branch else []
         return self._checks(delivery, ev.repository.full_name, [p.number for p in suite.pull_requests], branches)
 
+    @ROUTER.register("check_run", action="completed")
     def on_check_run(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.CheckRunEvent.model_validate(payload)
-        if ev.action != "completed":
-            return Handled(action="ignored")
         run = ev.check_run
         branches = [run.check_suite.head_branch] if run.check_suite.head_branch else []
         return self._checks(delivery, ev.repository.full_name, [p.number for p in run.pull_requests], branches)
 
+    @ROUTER.register("status")
     def on_status(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.StatusEvent.model_validate(payload)
         return self._checks(delivery, ev.repository.full_name, [], [b.name for b in ev.branches])
