@@ -7,6 +7,8 @@ import shutil
 
 from bot.agents.sandbox import Sandbox
 from bot.config import BatonFile, ConfigError, Settings, load_baton_file
+from bot.home import where
+from bot.preflight import config_problems
 
 SOURCES = {
     "slack": ("slack_signing_secret", "SLACK_SIGNING_SECRET"),
@@ -29,10 +31,13 @@ def doctor_report(settings: Settings) -> tuple[str, bool]:
         return "\n".join([*lines, f"  ✗ {err}"]), False
     postgres = bool(settings.database_url and "postgres" in settings.database_url)
     lines.append(f"database: {'PostgreSQL' if postgres else 'SQLite'}")
+    lines.append(f"runs kept in: {where(settings.home, settings.database_url)}")
     git = shutil.which("git")
     lines.append(f"git: {'✓ ' + git if git else '✗ not found on PATH'}")
     ok = ok and git is not None
     lines += _repos(config) + _agents(config) + _isolation(config)
+    # What would refuse a run (bot/preflight.py): unreadable repo URLs, checks programs, ${VAR}s.
+    lines += config_problems(config)
     for name, (attr, env) in SOURCES.items():
         enabled = getattr(settings, attr) is not None
         lines.append(f"{name}: {'enabled' if enabled else f'disabled (set {env} to enable)'}")

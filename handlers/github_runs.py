@@ -19,6 +19,8 @@ from bot.audit import AuditKind
 from bot.domain import Actor, Decision, ReplyTo, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
 from bot.ports import ForgeError
+from bot.preflight import did_you_mean
+from bot.preflight import refusal as preflight_refusal
 from bot.scm.github_issues import GitHubIssues
 from bot.surfaces.github import GitHubSurface, issue_key
 from bot.surfaces.github_render import pr_ref
@@ -139,6 +141,10 @@ class GitHubRuns:
         except RequestError as err:
             self.reply(full, number, f"I can't start this run: {err}", key)
             return None
+        problem = preflight_refusal(self.runtime.config, spec)  # bot/preflight.py: agents, URLs, checks, nearest names
+        if problem:
+            self.reply(full, number, f"I can't start this run: {problem}", key)
+            return None
 
         def acknowledge(run_id: str) -> None:  # recorded, not yet started: say so on the issue first
             self._link_issue(full, number, run_id)
@@ -161,7 +167,8 @@ class GitHubRuns:
             listed = ", ".join(known) or "none yet"
             return (
                 [],
-                f"I can't start this run: {', '.join(unknown)} is not a repo in baton.yml (configured: {listed}).",
+                f"I can't start this run: {', '.join(unknown)} is not a repo in baton.yml (configured: {listed})."
+                + did_you_mean(unknown, known),
             )
         repos = list(dict.fromkeys(([here.name] if here else []) + named))
         if not repos:

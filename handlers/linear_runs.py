@@ -24,6 +24,8 @@ from bot.config import BatonFile
 from bot.domain import Actor, ReplyTo, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
 from bot.linear_client import LinearClient, LinearError
+from bot.preflight import did_you_mean
+from bot.preflight import refusal as preflight_refusal
 from bot.surfaces.linear import LinearSurface, LinearTarget
 from bot.surfaces.linear_session import Content, acknowledgement
 from bot.surfaces.render import one_line
@@ -109,7 +111,8 @@ def choose_repos(config: BatonFile, team: str, team_key: str, description: str) 
         )
     unknown = [r for r in chosen if r not in known]
     if unknown:
-        return [], f"Unknown repo(s): {', '.join(f'`{r}`' for r in unknown)}. Known repos: {listing}."
+        hint = did_you_mean(unknown, known)
+        return [], f"Unknown repo(s): {', '.join(f'`{r}`' for r in unknown)}.{hint} Known repos: {listing}."
     return list(dict.fromkeys(chosen)), None
 
 
@@ -171,6 +174,8 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
     if spec is not None and spec.agent and spec.agent not in {a.name for a in ctx.runtime.config.agents}:
         known = ", ".join(f"`{a.name}`" for a in ctx.runtime.config.agents) or "none configured"
         refusal = f"Unknown agent `{spec.agent}`. Known agents: {known}."
+    if spec is not None and refusal is None:
+        refusal = preflight_refusal(ctx.runtime.config, spec)  # bot/preflight.py
     if refusal is not None or spec is None:
         ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.reply_on_issue(data.id, refusal or "Baton could not start a run.")
@@ -220,6 +225,8 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
             spec = build_spec(trigger, ctx.runtime.config, repos=repos)
         except RequestError as err:
             refusal = f"Baton could not read this request: {err}"
+    if spec is not None and refusal is None:
+        refusal = preflight_refusal(ctx.runtime.config, spec)  # bot/preflight.py
     if refusal is not None or spec is None or issue is None:
         ctx.runtime.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.say_in_session(session.id, {"type": "error", "body": refusal or "Baton could not start a run."})

@@ -21,6 +21,7 @@ from bot.audit import AuditKind
 from bot.commands import mention_text
 from bot.domain import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.preflight import refusal
 from bot.surfaces.slack import SlackSurface, thread_key
 from bot.surfaces.slack_home import HELP
 from handlers.slack_access import SlackAccess
@@ -85,7 +86,8 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
         return f"I could not read that request: {err}"
     if not parsed.text:
         return "What should I do? " + HELP
-    return problems(ctx, spec) or spec
+    # Nearest-name hints, agents' programs, repo URLs, checks programs: bot/preflight.py.
+    return refusal(ctx.runtime.config, spec) or problems(ctx, spec) or spec
 
 
 def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | None) -> str:
