@@ -254,8 +254,30 @@ def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
-def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = None) -> str:
-    """`baton runs show`: header, numbered events, steps, PRs, approvals, totals, as plain text.
+def _failure_where(view: RunView) -> list[str]:
+    """For a run that failed: the failed steps (repo, agent, what they said) and red checks."""
+    if view.run.state is not RunState.failed:
+        return []
+    lines = [
+        f"failed at: {s.name} in {s.repo or '-'}"
+        + (f" ({s.agent})" if s.agent else "")
+        + f": {one_line(s.detail, 160)}"
+        for s in view.steps
+        if s.state is StepState.failed
+    ]
+    lines += [
+        f"checks failed: {c.repo}#{c.number}: {one_line(c.checks_output[-300:], 160)}"
+        for c in view.changes
+        if c.checks.value == "failed"
+    ]
+    return lines
+
+
+def timeline_text(
+    view: RunView, events: list[RunEvent], now: datetime | None = None, *, with_events: bool = True
+) -> str:
+    """`baton runs show`: what was asked and how it stands first (totals, actions, where it failed),
+    then steps, PRs and approvals, and the numbered events last (`with_events`; else their count).
 
     Event times carry the date only when it differs from the run's first day.
     """
@@ -268,14 +290,11 @@ def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = 
     ]
     if run.error:
         out.append(f"error: {one_line(run.error, 200)}")
-    out += ["", f"Events ({len(events)})"]
-    day = run.created_at.date()
-    stamp = "{:%H:%M:%S}", "{:%Y-%m-%d %H:%M:%S}"
-    rows = [
-        [f"{e.seq}.", stamp[e.at.date() != day].format(e.at), e.kind, event_data_text(e.data)]
-        for e in sorted(events, key=lambda e: e.seq)
-    ]
-    out += _columns(rows) or ["  none"]
+    out += _failure_where(view)
+    actions = next_actions(view)
+    out += [f"totals: {summary_line(view, now)}", f"actions: {', '.join(actions) or 'none'}"]
+    if run.state is RunState.awaiting_approval:
+        out.append(f"  approve: baton approve {run.run_id}   reject: baton reject {run.run_id} --reason '...'")
     out += ["", f"Steps ({len(view.steps)})"]
     rows = [
         [
@@ -309,6 +328,15 @@ def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = 
     ]
     out += ["", f"Approvals ({len(view.approvals)})"]
     out += [f"  {line}" for line in approval_lines(view)] or ["  none"]
-    actions = next_actions(view)
-    out += ["", f"totals: {summary_line(view, now)}", f"actions: {', '.join(actions) or 'none'}"]
+    if not with_events:
+        more = f" (`baton runs show {run.run_id} --events` lists them)" if events else ""
+        return "\n".join([*out, "", f"Events: {len(events)}{more}"]) + "\n"
+    out += ["", f"Events ({len(events)})"]
+    day = run.created_at.date()
+    stamp = "{:%H:%M:%S}", "{:%Y-%m-%d %H:%M:%S}"
+    rows = [
+        [f"{e.seq}.", stamp[e.at.date() != day].format(e.at), e.kind, event_data_text(e.data)]
+        for e in sorted(events, key=lambda e: e.seq)
+    ]
+    out += _columns(rows) or ["  none"]
     return "\n".join(out) + "\n"
