@@ -1,63 +1,143 @@
 """The `baton` command: run, demo, runs list/show, approve, reject, cancel, retry, audit, budget,
-doctor, migrate, serve and worker.
+doctor, migrate, serve and worker, plus the global `--config`, `--home` and `--version`.
+
+Only typer and the standard library load at import: `baton --help` starts no runtime and imports no
+DBOS (every command imports what it needs when it runs).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import time
 import traceback
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from bot.app import Runtime
-from bot.config import ConfigError, Settings
-from bot.demo.sandbox import DEFAULT_CLIENTS
-from bot.doctor import doctor_report
-from bot.domain import Budget, Decision
-from bot.intake import RequestError, build_spec
-from bot.jsonview import run_json
-from bot.surfaces.terminal import timeline_text
-from bot.telemetry import configure, process_secrets
-from handlers.cli import cli_trigger, operator
+if TYPE_CHECKING:
+    from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
-runs_app = typer.Typer(no_args_is_help=True, help="Read runs.")
+    from bot.app import Runtime
+    from bot.config import Settings
+    from bot.domain import Decision
+
+ABOUT = """Baton: a self-hosted ChatOps control plane for coding agents.
+
+A person asks for a change where they already talk (a Slack mention, a GitHub or Linear issue, or
+`baton run` here); Baton plans it, drives coding agents (Claude Code, Codex, Cursor, Aider,
+opencode, or any command) in each affected repository, opens linked pull requests, reports
+progress, and merges them in order only after an authorised person approves, with every PR still
+at the approved commit and green.
+
+Start with `baton demo` (offline, a few seconds), then `baton doctor` for your own baton.yml.
+Configuration: the nearest baton.yml from here up (--config, BATON_CONFIG); state: the .baton
+directory beside it (--home, BATON_HOME).
+"""
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=ABOUT, rich_markup_mode=None)
+runs_app = typer.Typer(no_args_is_help=True, help="Read runs.", rich_markup_mode=None)
 app.add_typer(runs_app, name="runs")
-console = Console()
+
+
+@cache
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _error(label: str, text: str) -> None:
+    """`label: text` with the label in red; the text is printed as is (`repos[api]` is no markup)."""
+    from rich.markup import escape
+
+    _console().print(f"[red]{escape(label)}:[/red] {escape(text)}", highlight=False, soft_wrap=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"baton {version('baton')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="The baton.yml to use (default: the nearest one from here up).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="Where state lives (default: .baton beside the baton.yml).")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    # Every command (and what it starts) reads these through Settings, as if set in the environment.
+    if config is not None:
+        os.environ["BATON_CONFIG"] = str(config)
+    if home is not None:
+        os.environ["BATON_HOME"] = str(home)
+
+
+def _settings() -> Settings:
+    from bot.config import Settings
+
+    return Settings()
+
+
+def _where(settings: Settings) -> str:
+    from bot.home import where
+
+    return where(settings.home, settings.database_url)
 
 
 def _runtime(
     settings: Settings | None = None, launch: bool = False, log_to_file: bool = False, migrate: bool = True
 ) -> Runtime:
     """`log_to_file`: the terminal shows a live view, so logs go to `<home>/baton.log`."""
-    settings = settings or Settings()
+    from bot.app import Runtime
+    from bot.config import ConfigError
+    from bot.telemetry import configure
+
+    settings = settings or _settings()
     log_file = settings.home / "baton.log" if log_to_file else None
     configure(settings.log_format, _secrets(settings), log_file=log_file)
     try:
         runtime = Runtime(settings, migrate=migrate)
     except ConfigError as err:
-        console.print(f"[red]configuration error:[/red] {err}", highlight=False, soft_wrap=True)
+        _error("configuration error", str(err))
         raise typer.Exit(2) from None
     if launch:
         runtime.launch()
     return runtime
 
 
+def _config_or_exit(settings: Settings) -> None:
+    """Exit 2 with the reason when baton.yml is invalid (as every command that builds a runtime does)."""
+    from bot.config import ConfigError, load_baton_file
+
+    try:
+        load_baton_file(settings.config)
+    except ConfigError as err:
+        _error("configuration error", str(err))
+        raise typer.Exit(2) from None
+
+
 def _parking() -> Settings:
     """`serve` and `worker`: a run waiting for a person parks (unless BATON_PARK_WAITS=0); their
     scheduler (serve's) expires parked runs."""
-    settings = Settings()
+    settings = _settings()
     return settings if settings.park_waits is not None else settings.model_copy(update={"park_waits": True})
 
 
 def _secrets(settings: Settings) -> list[str]:
+    from bot.telemetry import process_secrets
+
     return process_secrets(settings)
 
 
@@ -69,10 +149,16 @@ def _start_and_follow(
     agent: str | None,
     budget: str | None,
     yes: bool,
-) -> int:
+) -> tuple[int, str | None]:
+    """(exit code, run id): 2 for a request that cannot be read, 1 for one refused before it
+    became a run (nothing recorded), else 0 when the run merged."""
     from bot.engine.budget import parse_usd
     from bot.foreground import follow
+    from bot.intake import RequestError, build_spec
+    from bot.preflight import refusal
+    from handlers.cli import cli_trigger, operator
 
+    console = _console()
     try:
         usd = parse_usd(budget) if budget else None
         spec = build_spec(
@@ -84,15 +170,19 @@ def _start_and_follow(
             budget_usd=usd,
         )
     except (RequestError, ValueError) as err:
-        console.print(f"[red]bad request:[/red] {err}")
-        return 2
+        _error("bad request", str(err))
+        return 2, None
+    problem = refusal(runtime.config, spec, name_repos="Name them with --repo NAME.")
+    if problem:
+        _error("not started", problem)
+        return 1, None
     run_id = runtime.submit(spec)
-    console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", highlight=False)
+    console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", markup=False, highlight=False)
     view = follow(runtime, run_id, console, operator(), yes, sys.stdin.isatty() and not yes)
     if view.run.error:
-        console.print(f"[red]{view.run.state.value}:[/red] {view.run.error}", highlight=False)
+        _error(view.run.state.value, view.run.error)
     console.print(f"run {run_id} ended {view.run.state.value}", highlight=False)
-    return 0 if view.run.state.value == "merged" else 1
+    return (0 if view.run.state.value == "merged" else 1), run_id
 
 
 @app.command()
@@ -107,7 +197,7 @@ def run(
     """Start a run from the terminal and follow it to the end."""
     runtime = _runtime(launch=True, log_to_file=True)
     try:
-        code = _start_and_follow(runtime, request, repo, playbook, agent, budget, yes)
+        code, _run_id = _start_and_follow(runtime, request, repo, playbook, agent, budget, yes)
     finally:
         runtime.shutdown()
     raise typer.Exit(code)
@@ -117,87 +207,160 @@ def run(
 def demo(
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
     directory: Annotated[Path | None, typer.Option("--dir", help="Where to build the sandbox.")] = None,
-    clients: Annotated[int, typer.Option(help="How many client services.")] = DEFAULT_CLIENTS,
+    clients: Annotated[int | None, typer.Option(help="How many client services (default 6).")] = None,
 ) -> None:
     """Rename an API endpoint across an API and its clients, on local git remotes."""
-    from bot.demo import create_sandbox
+    import tempfile
 
-    root = directory or Path(tempfile.mkdtemp(prefix="baton-demo-"))
+    from bot.config import Settings
+    from bot.demo import create_sandbox
+    from bot.demo.next_steps import command_name, next_steps
+    from bot.demo.sandbox import DEFAULT_CLIENTS
+
+    console = _console()
+    root = (directory or Path(tempfile.mkdtemp(prefix="baton-demo-"))).resolve()
     started = time.monotonic()
-    sandbox = create_sandbox(root, clients=clients)
-    console.print(f"sandbox: {root} (remotes: {', '.join(sandbox.remotes)})", highlight=False)
+    sandbox = create_sandbox(root, clients=DEFAULT_CLIENTS if clients is None else clients)
+    console.print(f"sandbox: {root} (remotes: {', '.join(sandbox.remotes)})", markup=False, highlight=False)
     settings = Settings(config=sandbox.config_path, home=root / ".baton", database_url=None)
     runtime = _runtime(settings, launch=True, log_to_file=True)
     try:
-        code = _start_and_follow(runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes)
+        code, run_id = _start_and_follow(runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes)
     finally:
         runtime.shutdown()
     console.print(f"demo finished in {time.monotonic() - started:.1f}s", highlight=False)
+    if run_id is not None:
+        text = next_steps(run_id, sandbox.config_path, settings.home, command_name(sys.argv[0]))
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 @runs_app.command("list")
 def runs_list(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int, typer.Option()] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array for scripts.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
 ) -> None:
-    """Recent runs, newest first."""
-    runtime = _runtime()
+    """Recent runs, newest first: state, age, source, repos, cost, the request, and why a run failed."""
+    import json
+
+    from bot.home import has_store
+    from bot.jsonview import run_json
+
+    settings = _settings()
+    _config_or_exit(settings)
+    if not has_store(settings.home, settings.database_url):  # nothing to read: create nothing either
+        typer.echo("[]" if as_json else f"no runs in {_where(settings)}")
+        return
+    runtime = _runtime(settings)
     try:
-        views = [runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit)]
-        rows = [run_json(v) for v in views if v is not None]
+        views = [v for v in (runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit)) if v is not None]
     finally:
         runtime.shutdown()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([run_json(v) for v in views], indent=2))
         return
-    for row in rows:
-        typer.echo(
-            f"{row['run_id']}  {row['state']:<18} {row['source']:<8} {','.join(row['repos']):<30} "
-            f"${row['cost_usd']:.4f}  {row['request'][:60]}"
-        )
+    if not views:
+        typer.echo(f"no runs in {_where(settings)}")
+        return
+    from bot.surfaces.runs_table import runs_table
+
+    _console().print(runs_table(views), soft_wrap=False)
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One run: timeline of events, steps, PRs, approvals, cost."""
-    runtime = _runtime()
+def runs_show(
+    run_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    events: Annotated[bool, typer.Option("--events", help="Also list every event, numbered.")] = False,
+) -> None:
+    """One run: what was asked and how it ended, steps, PRs, approvals, cost (--events: the timeline)."""
+    import json
+
+    from bot.jsonview import run_json
+    from bot.surfaces.terminal import timeline_text
+
+    settings = _settings()
+    runtime = _runtime(settings)
     try:
         view = runtime.store.view(run_id)
-        events = runtime.store.events(run_id)
+        history = runtime.store.events(run_id)
     finally:
         runtime.shutdown()
     if view is None:
-        typer.echo(f"no run {run_id}", err=True)
+        typer.echo(f"no run {run_id} in {_where(settings)}", err=True)
         raise typer.Exit(1)
-    typer.echo(json.dumps(run_json(view, events), indent=2) if as_json else timeline_text(view, events))
+    if as_json:
+        typer.echo(json.dumps(run_json(view, history), indent=2))
+        return
+    typer.echo(timeline_text(view, history, with_events=events))
 
 
-def _decide(run_id: str, decision: Decision, reason: str = "") -> None:
-    runtime = _runtime()
+def _decide(run_id: str, decision: Decision, reason: str = "", wait: bool = True) -> None:
+    """Record a decision; when no Baton process will act on it, carry it out here (or, with
+    `--no-wait`, say what to start)."""
+    from bot.decide_here import acting_process, decide_and_follow, nothing_running
+    from handlers.cli import operator
+
+    settings = _settings()
+    runtime = _runtime(settings)
     try:
-        result = runtime.decide(run_id, operator(), decision, reason)
+        run = runtime.store.get_run(run_id)
+        waiting = run is not None and run.state.value == "awaiting_approval"
+        acting = acting_process(runtime) if waiting else None
+        if not waiting or acting is not None or not wait:
+            result = runtime.decide(run_id, operator(), decision, reason)
+            typer.echo(result.message)
+            if run is None:
+                typer.echo(f"(looked in {_where(settings)})", err=True)
+            elif result.accepted and acting is not None:
+                typer.echo(f"the Baton process running for this home ({acting}) carries it out")
+            elif result.accepted:
+                start = f"baton --home {settings.home.resolve()} serve"
+                typer.echo(nothing_running(_where(settings), start, run_id, decision.value))
+            raise typer.Exit(0 if result.accepted else 1)
     finally:
         runtime.shutdown()
-    typer.echo(result.message)
-    raise typer.Exit(0 if result.accepted else 1)
+    here = f"no Baton process is running for {_where(settings)}: carrying the {decision.value} out here"
+    _console().print(here, markup=False, highlight=False, soft_wrap=True)
+    runtime = _runtime(_parking(), launch=True, log_to_file=True)
+    try:
+        result, view = decide_and_follow(runtime, run_id, operator(), decision, reason, _console())
+    finally:
+        runtime.shutdown()
+    if view is not None:
+        typer.echo(f"run {run_id} is {view.run.state.value}")
+    wanted = "merged" if decision.value == "approve" else "rejected"
+    raise typer.Exit(0 if view is not None and view.run.state.value == wanted else 1)
+
+
+_WAIT = typer.Option("--wait/--no-wait", help="With no Baton process running, carry it out here (default).")
 
 
 @app.command()
-def approve(run_id: str) -> None:
+def approve(run_id: str, wait: Annotated[bool, _WAIT] = True) -> None:
     """Approve a run's PRs at their current heads; they merge if checks are green."""
-    _decide(run_id, Decision.approve)
+    from bot.domain import Decision
+
+    _decide(run_id, Decision.approve, wait=wait)
 
 
 @app.command()
-def reject(run_id: str, reason: Annotated[str, typer.Option()] = "") -> None:
+def reject(
+    run_id: str,
+    reason: Annotated[str, typer.Option(help="Why, for the requester.")] = "",
+    wait: Annotated[bool, _WAIT] = True,
+) -> None:
     """Reject a run waiting for approval."""
-    _decide(run_id, Decision.reject, reason)
+    from bot.domain import Decision
+
+    _decide(run_id, Decision.reject, reason, wait=wait)
 
 
 @app.command()
 def cancel(run_id: str) -> None:
     """Cancel a run and kill its agents."""
+    from handlers.cli import operator
+
     runtime = _runtime()
     try:
         result = runtime.cancel(run_id, operator())
@@ -208,16 +371,20 @@ def cancel(run_id: str) -> None:
 
 
 @app.command()
-def retry(run_id: str, wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True) -> None:
+def retry(
+    run_id: str,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run here (default).")] = True,
+) -> None:
     """Retry a failed run: finished repos are kept, the rest (or the merge train) runs again."""
     from bot.foreground import follow
+    from handlers.cli import operator
 
     runtime = _runtime(launch=True)
     try:
         result = runtime.retry(run_id, operator())
         typer.echo(result.message)
         if result.accepted and wait:
-            follow(runtime, run_id, console, operator(), False, sys.stdin.isatty())
+            follow(runtime, run_id, _console(), operator(), False, sys.stdin.isatty())
     finally:
         runtime.shutdown()
     raise typer.Exit(0 if result.accepted else 1)
@@ -230,6 +397,8 @@ def audit(
 ) -> None:
     """The audit trail, oldest first: triggers, approvals, rejections, refused clicks and commands,
     merges, cancellations and retries, with who, from where, why, and the SHAs involved."""
+    import json
+
     from bot.audit import audit_table
 
     runtime = _runtime()
@@ -246,6 +415,9 @@ def audit(
 @app.command()
 def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit.")]) -> None:
     """Raise the budget of a run that paused because it ran out."""
+    from bot.domain import Budget
+    from handlers.cli import operator
+
     runtime = _runtime()
     try:
         result = runtime.extend_budget(run_id, operator(), Budget(max_usd=usd))
@@ -257,9 +429,11 @@ def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit."
 
 @app.command()
 def doctor() -> None:
-    """What is configured, what is missing, and whether git and each agent are present."""
-    settings = Settings()
-    report, ok = doctor_report(settings)
+    """What is configured, what is missing, and whether git, each agent, each repo's URL and its
+    checks program are there."""
+    from bot.doctor import doctor_report
+
+    report, ok = doctor_report(_settings())
     typer.echo(report)
     raise typer.Exit(0 if ok else 1)
 
@@ -277,7 +451,7 @@ def _await_schema(runtime: Runtime, timeout_s: float) -> None:
     while (problem := runtime.schema_problem()) is not None:
         if time.monotonic() >= deadline:
             runtime.shutdown()
-            console.print(
+            _console().print(
                 f"[red]not starting:[/red] {problem}; apply them with `baton migrate` or start `baton serve`",
                 highlight=False,
                 soft_wrap=True,
@@ -317,9 +491,9 @@ def worker(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-    socket_mode: Annotated[bool, typer.Option("--socket-mode")] = False,
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The port to listen on.")] = 8000,
+    socket_mode: Annotated[bool, typer.Option("--socket-mode", help="Reach Slack over Socket Mode.")] = False,
     execute: Annotated[
         bool, typer.Option("--execute", help="On PostgreSQL, execute runs here too (on SQLite serve always does).")
     ] = False,
@@ -333,24 +507,47 @@ def serve(
     public URL."""
     import uvicorn
 
+    from bot.serve_banner import banner
     from bot.web import create_web_app
 
     if socket_mode:
         from handlers.slack_socket import socket_mode_app, socket_mode_problem
 
-        problem = socket_mode_problem(Settings())
+        problem = socket_mode_problem(_settings())
         if problem:
-            console.print(problem, highlight=False, soft_wrap=True)
+            _console().print(problem, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
     runtime = _runtime(_parking(), migrate=not no_migrate)
-    if execute or runtime.settings.store_url.startswith("sqlite"):
+    executes = execute or runtime.settings.store_url.startswith("sqlite")
+    if executes:
         runtime.launch()
     try:
         web = socket_mode_app(runtime) if socket_mode else create_web_app(runtime)
         # log_config=None: uvicorn's records go through our JSON, redacting pipeline (bot/telemetry.py).
-        uvicorn.run(web, host=host, port=port, log_level="warning", log_config=None)
+        server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", log_config=None))
+        where = _where(runtime.settings)
+        _announce_when_listening(server, lambda bound: banner(host, bound, runtime.settings, where, executes))
+        server.run()
     finally:
         runtime.shutdown()
+
+
+def _announce_when_listening(server: Any, text: Callable[[int], str]) -> None:
+    """Print `text(port)` on stdout once uvicorn has bound its socket (not before: a port in use
+    would make it a lie; `--port 0` learns its port only then)."""
+    import threading
+
+    def wait() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.05)
+        sockets = [sock for listener in server.servers for sock in listener.sockets]
+        port = sockets[0].getsockname()[1] if sockets else server.config.port
+        sys.stdout.write(text(int(port)) + "\n")
+        sys.stdout.flush()
+
+    threading.Thread(target=wait, name="baton-serve-banner", daemon=True).start()
 
 
 def main() -> None:
@@ -363,7 +560,7 @@ def main() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except Exception as err:  # people get one line; the traceback goes to the log file
-        settings = Settings()
+        settings = _settings()
         home = settings.home
         home.mkdir(parents=True, exist_ok=True)
         with (home / "baton.log").open("a", encoding="utf-8") as log_file:
@@ -372,7 +569,8 @@ def main() -> None:
         secrets = _secrets(settings) + ([settings.database_url] if settings.database_url else [])
         for secret in secrets:
             text = text.replace(secret, "[REDACTED]")
-        console.print(f"baton: {type(err).__name__}: {text} (details in {home / 'baton.log'})", highlight=False)
+        line = f"baton: {type(err).__name__}: {text} (details in {home / 'baton.log'})"
+        _console().print(line, markup=False, highlight=False, soft_wrap=True)
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()

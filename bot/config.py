@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.config_errors import describe
 from bot.cron import cron_trigger
 from bot.domain import Budget
+from bot.home import find_config, home_for
 from bot.sourceconfig.github import GitHubConfig
 from bot.sourceconfig.linear import LinearConfig
 from bot.sourceconfig.slack import SlackConfig
@@ -425,6 +426,15 @@ class Settings(BaseSettings):
     linear_api_url: str = Field(
         default="https://api.linear.app/graphql", validation_alias=AliasChoices("LINEAR_API_URL")
     )
+
+    @_model_validator(mode="after")
+    def _home_beside_config(self) -> Settings:
+        """Unset, the config is the nearest `baton.yml` and the home the `.baton` beside it (bot/home.py)."""
+        if "config" not in self.model_fields_set:
+            self.config = find_config(Path.cwd())
+        if "home" not in self.model_fields_set:
+            self.home = home_for(self.config)
+        return self
 
     def secret_values(self) -> list[str]:
         """Every secret this process holds (each SecretStr setting), for redaction."""
