@@ -264,7 +264,12 @@ def runs_list(
         return
     from bot.surfaces.runs_table import runs_table
 
-    _console().print(runs_table(views), soft_wrap=False)
+    console = _console()
+    if not console.is_terminal:  # a pipe or a file: one line per run, however wide, for grep and less
+        from rich.console import Console
+
+        console = Console(width=250)
+    console.print(runs_table(views))
 
 
 @runs_app.command("show")

@@ -29,11 +29,15 @@ def banner(host: str, port: int, settings: Settings, where: str, executes: bool)
     else:
         who = "this machine only; set BATON_DASHBOARD_TOKEN to open it to others"
     sources = [f"{name} {path}" for name, attr, path in _SOURCES if getattr(settings, attr) is not None]
+    if "public_url" in settings.model_fields_set:
+        public = f"{settings.public_url} (in cards and comments)"
+    else:
+        public = f"not set (BATON_PUBLIC_URL); cards and comments link to {settings.public_url}"
     work = "runs execute here" if executes else "runs are queued for `baton worker` processes"
     lines = [
         f"Baton is listening on {listening}",
         f"  dashboard: {local}/ ({who})",
-        f"  public URL: {settings.public_url} (BATON_PUBLIC_URL: the address in cards and comments)",
+        f"  public URL: {public}",
         f"  webhooks: {', '.join(sources) if sources else 'none (no source secret is set)'}",
         f"  health: {local}/healthz  metrics: {local}/metrics",
         f"  runs: {where}; {work}",

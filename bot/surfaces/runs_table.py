@@ -29,10 +29,10 @@ STATE_STYLE = {
 
 def runs_table(views: list[RunView], now: datetime | None = None) -> Table:
     now = now or utcnow()
-    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     for name in ("run", "state", "age", "source"):
         table.add_column(name, no_wrap=True)
-    table.add_column("repos", overflow="ellipsis", max_width=32)
+    table.add_column("repos", overflow="ellipsis", no_wrap=True, max_width=40)
     table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("request / why it ended", overflow="fold", min_width=30)
     for view in views:
