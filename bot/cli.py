@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from bot.app import Runtime
     from bot.config import Settings
-    from bot.domain import Decision
+    from bot.domain import Decision, RunSpec
 
 ABOUT = """Baton: a self-hosted ChatOps control plane for coding agents.
 
@@ -141,48 +141,53 @@ def _secrets(settings: Settings) -> list[str]:
     return process_secrets(settings)
 
 
-def _start_and_follow(
-    runtime: Runtime,
+def _prepared(
+    settings: Settings,
     request: str,
     repos: list[str],
     playbook: str | None,
     agent: str | None,
     budget: str | None,
-    yes: bool,
-) -> tuple[int, str | None]:
-    """(exit code, run id): 2 for a request that cannot be read, 1 for one refused before it
-    became a run (nothing recorded), else 0 when the run merged."""
+) -> RunSpec:
+    """The run's spec, or exit before anything is recorded (or even a home created): 2 for a
+    request that cannot be read or an invalid config, 1 for one preflight refuses."""
+    from bot.config import ConfigError, load_baton_file
     from bot.engine.budget import parse_usd
-    from bot.foreground import follow
     from bot.intake import RequestError, build_spec
     from bot.preflight import refusal
-    from handlers.cli import cli_trigger, operator
+    from handlers.cli import cli_trigger
 
-    console = _console()
+    try:
+        config = load_baton_file(settings.config)
+    except ConfigError as err:
+        _error("configuration error", str(err))
+        raise typer.Exit(2) from None
     try:
         usd = parse_usd(budget) if budget else None
-        spec = build_spec(
-            cli_trigger(request),
-            runtime.config,
-            repos=repos,
-            agent=agent,
-            playbook=playbook,
-            budget_usd=usd,
-        )
+        spec = build_spec(cli_trigger(request), config, repos=repos, agent=agent, playbook=playbook, budget_usd=usd)
     except (RequestError, ValueError) as err:
         _error("bad request", str(err))
-        return 2, None
-    problem = refusal(runtime.config, spec, name_repos="Name them with --repo NAME.")
+        raise typer.Exit(2) from None
+    problem = refusal(config, spec, name_repos="Name them with --repo NAME.")
     if problem:
         _error("not started", problem)
-        return 1, None
+        raise typer.Exit(1)
+    return spec
+
+
+def _start_and_follow(runtime: Runtime, spec: RunSpec, yes: bool) -> int:
+    """Record and start the run, follow it here; 0 when it merged."""
+    from bot.foreground import follow
+    from handlers.cli import operator
+
+    console = _console()
     run_id = runtime.submit(spec)
     console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", markup=False, highlight=False)
     view = follow(runtime, run_id, console, operator(), yes, sys.stdin.isatty() and not yes)
     if view.run.error:
         _error(view.run.state.value, view.run.error)
     console.print(f"run {run_id} ended {view.run.state.value}", highlight=False)
-    return (0 if view.run.state.value == "merged" else 1), run_id
+    return 0 if view.run.state.value == "merged" else 1
 
 
 @app.command()
@@ -195,9 +200,11 @@ def run(
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
 ) -> None:
     """Start a run from the terminal and follow it to the end."""
-    runtime = _runtime(launch=True, log_to_file=True)
+    settings = _settings()
+    spec = _prepared(settings, request, repo, playbook, agent, budget)
+    runtime = _runtime(settings, launch=True, log_to_file=True)
     try:
-        code, _run_id = _start_and_follow(runtime, request, repo, playbook, agent, budget, yes)
+        code = _start_and_follow(runtime, spec, yes)
     finally:
         runtime.shutdown()
     raise typer.Exit(code)
@@ -223,15 +230,15 @@ def demo(
     sandbox = create_sandbox(root, clients=DEFAULT_CLIENTS if clients is None else clients)
     console.print(f"sandbox: {root} (remotes: {', '.join(sandbox.remotes)})", markup=False, highlight=False)
     settings = Settings(config=sandbox.config_path, home=root / ".baton", database_url=None)
+    spec = _prepared(settings, sandbox.request, list(sandbox.remotes), None, None, None)
     runtime = _runtime(settings, launch=True, log_to_file=True)
     try:
-        code, run_id = _start_and_follow(runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes)
+        code = _start_and_follow(runtime, spec, yes)
     finally:
         runtime.shutdown()
     console.print(f"demo finished in {time.monotonic() - started:.1f}s", highlight=False)
-    if run_id is not None:
-        text = next_steps(run_id, sandbox.config_path, settings.home, command_name(sys.argv[0]))
-        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    text = next_steps(spec.run_id, sandbox.config_path, settings.home, command_name(sys.argv[0]))
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -229,7 +229,7 @@ def refusal(config: BatonFile, spec: RunSpec, *, name_repos: str = NAME_REPOS, p
         return None
     first = problems[0]
     more = f" (and {len(problems) - 1} more; `baton doctor` lists them)" if len(problems) > 1 else ""
-    return f"Cannot start: {first}{more}."
+    return f"{first[:1].upper()}{first[1:]}{more}."
 
 
 # -- the whole configuration (baton doctor) ------------------------------------------------------------
