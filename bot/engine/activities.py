@@ -21,6 +21,7 @@ from dbos import DBOS
 
 from bot.agents.process import run_process, scrubbed_env
 from bot.agents.registry import UnknownAgent
+from bot.checks_exit import missing_report, program_missing
 from bot.domain import (
     AgentResult,
     AgentStatus,
@@ -306,11 +307,13 @@ def workspace_checks(
         if span is not None:
             span.set_attribute("baton.state", "passed" if passed else "failed")
     deps.workspace.reset_to(path, expected_head)
+    missing = program_missing(outcome.exit_code, outcome.timed_out or outcome.cancelled)
     step.state = StepState.succeeded if passed else StepState.failed
     step.finished_at = utcnow()
-    step.detail = "passed" if passed else outcome.output[-300:]
+    step.detail = "passed" if passed else (missing_report(outcome.output) if missing else outcome.output[-300:])
     deps.store.save_step(step)
-    return CheckOutcome(passed=passed, output_tail=outcome.output[-4000:], sha=expected_head)
+    tail = outcome.output[-4000:]
+    return CheckOutcome(passed=passed, output_tail=tail, sha=expected_head, program_missing=missing)
 
 
 def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str, head: str) -> str:
@@ -346,6 +349,7 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
             "order": change.order,
             "checks": outcome.state,
             "checks_output": outcome.output_tail[-2000:],
+            "checks_program_missing": outcome.program_missing,
             "head_sha": outcome.sha or current.head_sha,
         }
     )

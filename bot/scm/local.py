@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from bot.checks_exit import program_missing
 from bot.config import RepoConfig
 from bot.domain import ChangeSet, ChangeState, CheckOutcome, ChecksState, utcnow
 from bot.ports import ForgeError, MergeRefused
@@ -225,7 +226,8 @@ class LocalForge:
         if timed_out:
             output += f"\nchecks timed out after {self.checks_timeout_s:.0f}s"
         passed = proc.returncode == 0 and not timed_out
-        return CheckOutcome(passed=passed, output_tail=output[-OUTPUT_TAIL:], sha=sha)
+        missing = program_missing(proc.returncode, timed_out)
+        return CheckOutcome(passed=passed, output_tail=output[-OUTPUT_TAIL:], sha=sha, program_missing=missing)
 
     def _record_checks(self, cfg: RepoConfig, number: int, sha: str, state: ChecksState, output: str) -> None:
         with self._locked(cfg):
