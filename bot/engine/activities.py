@@ -36,6 +36,7 @@ from bot.domain import (
 )
 from bot.engine import budget as budgets
 from bot.engine import traced
+from bot.engine.commit_message import commit_message
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
 
@@ -214,7 +215,8 @@ def invoke_agent(
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
     if result.ok:
         # The diff is measured from what was committed, never taken from the agent's own words.
-        sha = deps.workspace.commit_all(path, f"{name}: {result.summary or 'agent changes'}"[:200])
+        message = commit_message(task.prompt, name, result.summary, task.run_id)
+        sha = deps.workspace.commit_all(path, message)
         diff, files = deps.workspace.diff_between(path, expected_head, sha) if sha else ("", [])
         result = result.model_copy(update={"commit_sha": sha or expected_head, "diff": diff, "files_changed": files})
     else:
