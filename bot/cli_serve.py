@@ -4,7 +4,6 @@ and `baton migrate`.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
@@ -83,7 +82,7 @@ def serve(
     public URL."""
     import uvicorn
 
-    from bot.serve_banner import banner
+    from bot.serve_banner import announce, facts
     from bot.web import create_web_app
 
     if socket_mode:
@@ -102,15 +101,16 @@ def serve(
         # log_config=None: uvicorn's records go through our JSON, redacting pipeline (bot/telemetry.py).
         server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="warning", log_config=None))
         where = support.where_runs_are(runtime.settings)
-        _announce_when_listening(server, lambda bound: banner(host, bound, runtime.settings, where, executes))
+        settings = runtime.settings
+        _when_listening(server, lambda bound: announce(facts(host, bound, settings, where, executes), settings))
         server.run()
     finally:
         runtime.shutdown()
 
 
-def _announce_when_listening(server: Any, text: Callable[[int], str]) -> None:
-    """Print `text(port)` on stdout once uvicorn has bound its socket (not before: a port in use
-    would make it a lie; `--port 0` learns its port only then)."""
+def _when_listening(server: Any, then: Callable[[int], None]) -> None:
+    """Call `then(port)` once uvicorn has bound its socket (not before: a port in use would make
+    the announcement a lie; `--port 0` learns its port only then)."""
     import threading
 
     def wait() -> None:
@@ -119,8 +119,6 @@ def _announce_when_listening(server: Any, text: Callable[[int], str]) -> None:
                 return
             time.sleep(0.05)
         sockets = [sock for listener in server.servers for sock in listener.sockets]
-        port = sockets[0].getsockname()[1] if sockets else server.config.port
-        sys.stdout.write(text(int(port)) + "\n")
-        sys.stdout.flush()
+        then(int(sockets[0].getsockname()[1] if sockets else server.config.port))
 
     threading.Thread(target=wait, name="baton-serve-banner", daemon=True).start()

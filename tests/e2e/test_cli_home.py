@@ -119,15 +119,19 @@ def test_runs_list_has_a_header_and_a_row_per_run_with_its_age(tmp_path: Path) -
     assert "write a note" in row
 
 
-def test_serve_prints_the_address_it_listens_on_and_the_dashboards(tmp_path: Path) -> None:
-    server = subprocess.Popen(
+def _serve(tmp_path: Path, log_format: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [*BATON, "--home", str(tmp_path / "h"), "serve", "--port", "0"],
         cwd=tmp_path,
-        env=_clean_env(),
+        env=_clean_env() | {"BATON_LOG_FORMAT": log_format},
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_serve_prints_the_address_it_listens_on_and_the_dashboards(tmp_path: Path) -> None:
+    server = _serve(tmp_path, "console")
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
@@ -141,6 +145,22 @@ def test_serve_prints_the_address_it_listens_on_and_the_dashboards(tmp_path: Pat
     finally:
         server.terminate()
         server.wait(15)
+
+
+def test_serve_with_json_logs_says_the_same_in_one_json_line(tmp_path: Path) -> None:
+    server = _serve(tmp_path, "auto")  # stderr is a pipe: JSON logs, and stdout stays empty
+    try:
+        assert server.stderr is not None
+        said = next(json.loads(line) for line in server.stderr if '"serve.listening"' in line)
+        assert httpx.get(f"{said['url']}/healthz", timeout=10).json() == {"ok": True}
+        assert (
+            said["dashboard"] == f"{said['url']}/ (this machine only; set BATON_DASHBOARD_TOKEN to open it to others)"
+        )
+        assert said["runs"] == f"{tmp_path / 'h'}; runs execute here"
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=15)
+    assert out == ""
 
 
 def test_serve_refuses_a_busy_port_without_claiming_to_listen(tmp_path: Path) -> None:
