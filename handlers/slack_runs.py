@@ -54,28 +54,6 @@ class SlackContext:
             log.warning("slack_reply_failed", channel=params.get("channel"), error=error)
 
 
-def problems(ctx: SlackContext, spec: RunSpec) -> str | None:
-    """What is wrong with a request before any run exists, in words that list what is valid."""
-    config = ctx.runtime.config
-    known = [r.name for r in config.repos]
-    if not known:
-        return (
-            "No repos are configured yet: add them under `repos:` in baton.yml (`baton doctor` lists what is missing)."
-        )
-    unknown = [r for r in spec.repos if r not in known]
-    if unknown:
-        return f"Unknown repo {', '.join(f'`{r}`' for r in unknown)}. Valid repos: {', '.join(known)}."
-    if not spec.repos:
-        return f"Which repos? Add `repo=a,b` to the request. Valid repos: {', '.join(known)}."
-    agents = [a.name for a in config.agents]
-    if spec.agent and spec.agent not in agents:
-        return f"Unknown agent `{spec.agent}`. Valid agents: {', '.join(agents) or 'none configured'}."
-    books = sorted({"default", *config.playbooks})
-    if spec.playbook not in books:
-        return f"Unknown playbook `{spec.playbook}`. Valid playbooks: {', '.join(books)}."
-    return None
-
-
 def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | str:
     """The RunSpec for a request (repos default to the channel's), or why it cannot be run."""
     try:
@@ -86,8 +64,8 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
         return f"I could not read that request: {err}"
     if not parsed.text:
         return "What should I do? " + HELP
-    # Nearest-name hints, agents' programs, repo URLs, checks programs: bot/preflight.py.
-    return refusal(ctx.runtime.config, spec) or problems(ctx, spec) or spec
+    # Unknown names (with the nearest), agents' programs, repo URLs, checks programs: bot/preflight.py.
+    return refusal(ctx.runtime.config, spec) or spec
 
 
 def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | None) -> str:
