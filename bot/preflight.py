@@ -30,7 +30,8 @@ from bot.scm.git import git_result, redact
 
 READABLE_FOR_S = 300.0
 """A repo URL that answered `git ls-remote` is not asked again for this long (chat stays quick)."""
-LS_REMOTE_TIMEOUT_S = 20.0
+LS_REMOTE_TIMEOUT_S = 10.0
+"""Chat sources answer their webhooks after this check: GitHub wants an answer within 10 s."""
 NAME_REPOS = "Add `repo=a,b` to the request."
 """How a chat request names its repos; `baton run` says `--repo` instead."""
 
