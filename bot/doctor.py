@@ -7,9 +7,11 @@ import shutil
 
 from bot.agents.sandbox import Sandbox
 from bot.config.base import ConfigError
+from bot.config.home import where
 from bot.config.models import BatonFile, load_baton_file
 from bot.config.settings import Settings
 from bot.domain.models import Person
+from bot.preflight import config_problems
 
 SOURCES = {
     "slack": ("slack_signing_secret", "SLACK_SIGNING_SECRET"),
@@ -32,10 +34,13 @@ def doctor_report(settings: Settings) -> tuple[str, bool]:
         return "\n".join([*lines, f"  ✗ {err}"]), False
     postgres = bool(settings.database_url and "postgres" in settings.database_url)
     lines.append(f"database: {'PostgreSQL' if postgres else 'SQLite'}")
+    lines.append(f"runs kept in: {where(settings.home, settings.database_url)}")
     git = shutil.which("git")
     lines.append(f"git: {'✓ ' + git if git else '✗ not found on PATH'}")
     ok = ok and git is not None
     lines += _repos(config) + _agents(config) + _isolation(config)
+    # What would refuse a run (bot/preflight.py): unreadable repo URLs, checks programs, ${VAR}s.
+    lines += config_problems(config)
     for name, (attr, env) in SOURCES.items():
         enabled = getattr(settings, attr) is not None
         lines.append(f"{name}: {'enabled' if enabled else f'disabled (set {env} to enable)'}")

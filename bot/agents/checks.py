@@ -20,6 +20,7 @@ from bot.agents.process import ProcessStartError, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox
 from bot.config.env_refs import AgentEnvError, referenced_secrets
 from bot.config.models import RepoConfig
+from bot.domain.checks import program_missing
 from bot.domain.models import CheckOutcome
 from bot.observability.redaction import redact
 
@@ -61,4 +62,5 @@ class ChecksRunner:
         output = redact(outcome.output, secrets)
         if outcome.timed_out:
             output += f"\nchecks timed out after {timeout_s:.0f}s"
-        return CheckOutcome(passed=outcome.ok, output_tail=output[-OUTPUT_TAIL:], sha=sha)
+        missing = program_missing(outcome.exit_code, outcome.timed_out or outcome.cancelled)
+        return CheckOutcome(passed=outcome.ok, output_tail=output[-OUTPUT_TAIL:], sha=sha, program_missing=missing)

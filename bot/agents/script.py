@@ -154,9 +154,13 @@ class ScriptAgent:
             return self._failed(str(err))
         except ProcessStartError as err:
             return self._failed(f"agent {self.name}: {err}")
-        return self._result(outcome, reporter, secrets)
+        # A silent script is summed up by what it was asked (the step and the commit show it).
+        asked = next((line.strip() for line in task.prompt.splitlines() if line.strip()), "")
+        return self._result(outcome, reporter, secrets, f"done: {_trim(asked, 120)}" if asked else "")
 
-    def _result(self, outcome: ProcessOutcome, reporter: _Reporter, secrets: list[str]) -> AgentResult:
+    def _result(
+        self, outcome: ProcessOutcome, reporter: _Reporter, secrets: list[str], silent: str = ""
+    ) -> AgentResult:
         usage = reporter.usage + Usage(agent_seconds=outcome.duration_s, agent_steps=1)
         last = reporter.summary_override or reporter.last_line
         if outcome.cancelled:
@@ -165,7 +169,7 @@ class ScriptAgent:
             status = AgentStatus.timed_out
             summary = f"timed out after {self.config.timeout_s:g}s" + (f": {last}" if last else "")
         elif outcome.exit_code == 0:
-            status, summary = AgentStatus.succeeded, last or "finished with no output"
+            status, summary = AgentStatus.succeeded, last or silent or "finished with no output"
         else:
             how = exit_reason(outcome.exit_code)
             status, summary = AgentStatus.failed, f"{how}: {last}" if last else how

@@ -1,175 +1,132 @@
-"""The `baton` command: run, demo, runs list/show, approve, reject, cancel, retry, audit, budget,
-doctor, migrate, serve and worker.
+"""The `baton` command: the global `--config`, `--home` and `--version`; runs list/show, approve,
+reject, cancel, retry, audit, budget and doctor here; run and demo in cli_run.py; migrate, worker
+and serve in cli_serve.py; what they share in cli_support.py.
+
+Only typer and the standard library load at import: `baton --help` starts no runtime and imports no
+DBOS (every command imports what it needs when it runs).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
-import time
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from bot.app import Runtime
-from bot.config.base import ConfigError
-from bot.config.settings import Settings
-from bot.demo.sandbox import DEFAULT_CLIENTS
-from bot.doctor import doctor_report
-from bot.domain.models import Budget, Decision
-from bot.engine.intake import RequestError, build_spec
-from bot.observability.logging import configure, process_secrets
-from bot.surfaces.jsonview import run_json
-from bot.surfaces.terminal import timeline_text
-from handlers.cli import cli_trigger, operator
+from bot.cli import run as cli_run
+from bot.cli import serve as cli_serve
+from bot.cli import support
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
-runs_app = typer.Typer(no_args_is_help=True, help="Read runs.")
-app.add_typer(runs_app, name="runs")
-console = Console()
+if TYPE_CHECKING:
+    from bot.domain.models import Decision
 
+ABOUT = """Baton: a self-hosted ChatOps control plane for coding agents.
 
-def _runtime(
-    settings: Settings | None = None, launch: bool = False, log_to_file: bool = False, migrate: bool = True
-) -> Runtime:
-    """`log_to_file`: the terminal shows a live view, so logs go to `<home>/baton.log`."""
-    settings = settings or Settings()
-    log_file = settings.home / "baton.log" if log_to_file else None
-    configure(settings.log_format, _secrets(settings), log_file=log_file)
-    try:
-        runtime = Runtime(settings, migrate=migrate)
-    except ConfigError as err:
-        console.print(f"[red]configuration error:[/red] {err}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    if launch:
-        runtime.launch()
-    return runtime
+A person asks for a change where they already talk (a Slack mention, a GitHub or Linear issue, or
+`baton run` here); Baton plans it, drives coding agents (Claude Code, Codex, Cursor, Aider,
+opencode, or any command) in each affected repository, opens linked pull requests, reports
+progress, and merges them in order only after an authorised person approves, with every PR still
+at the approved commit and green.
+
+Start with `baton demo` (offline, a few seconds), then `baton doctor` for your own baton.yml.
+Configuration: the nearest baton.yml from here up (--config, BATON_CONFIG); state: the .baton
+directory beside it (--home, BATON_HOME).
+"""
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=ABOUT, rich_markup_mode=None)
+runs_app = typer.Typer(no_args_is_help=True, help="Read runs.", rich_markup_mode=None)
 
 
-def _parking() -> Settings:
-    """`serve` and `worker`: a run waiting for a person parks (unless BATON_PARK_WAITS=0); their
-    scheduler (serve's) expires parked runs."""
-    settings = Settings()
-    return settings if settings.park_waits is not None else settings.model_copy(update={"park_waits": True})
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"baton {version('baton')}")
+        raise typer.Exit(0)
 
 
-def _secrets(settings: Settings) -> list[str]:
-    return process_secrets(settings)
-
-
-def _start_and_follow(
-    runtime: Runtime,
-    request: str,
-    repos: list[str],
-    playbook: str | None,
-    agent: str | None,
-    budget: str | None,
-    yes: bool,
-) -> int:
-    from bot.cli.foreground import follow
-    from bot.engine.budget import parse_usd
-
-    try:
-        usd = parse_usd(budget) if budget else None
-        spec = build_spec(
-            cli_trigger(request),
-            runtime.config,
-            repos=repos,
-            agent=agent,
-            playbook=playbook,
-            budget_usd=usd,
-        )
-    except (RequestError, ValueError) as err:
-        console.print(f"[red]bad request:[/red] {err}")
-        return 2
-    run_id = runtime.runs.submit(spec)
-    console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", highlight=False)
-    view = follow(runtime, run_id, console, operator(), yes, sys.stdin.isatty() and not yes)
-    if view.run.error:
-        console.print(f"[red]{view.run.state.value}:[/red] {view.run.error}", highlight=False)
-    console.print(f"run {run_id} ended {view.run.state.value}", highlight=False)
-    return 0 if view.run.state.value == "merged" else 1
-
-
-@app.command()
-def run(
-    request: Annotated[str, typer.Argument(help="What to change, in words.")],
-    repo: Annotated[list[str], typer.Option("--repo", help="A configured repo (repeat).")] = [],  # noqa: B006
-    playbook: Annotated[str | None, typer.Option(help="A playbook from baton.yml.")] = None,
-    agent: Annotated[str | None, typer.Option(help="Use this agent instead of routing.")] = None,
-    budget: Annotated[str | None, typer.Option(help="Spending limit, e.g. $5.")] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+@app.callback()
+def _options(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="The baton.yml to use (default: the nearest one from here up).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="Where state lives (default: .baton beside the baton.yml).")
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
 ) -> None:
-    """Start a run from the terminal and follow it to the end."""
-    runtime = _runtime(launch=True, log_to_file=True)
-    try:
-        code = _start_and_follow(runtime, request, repo, playbook, agent, budget, yes)
-    finally:
-        runtime.shutdown()
-    raise typer.Exit(code)
+    # Every command (and what it starts) reads these through Settings, as if set in the environment.
+    if config is not None:
+        os.environ["BATON_CONFIG"] = str(config)
+    if home is not None:
+        os.environ["BATON_HOME"] = str(home)
 
 
-@app.command()
-def demo(
-    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
-    directory: Annotated[Path | None, typer.Option("--dir", help="Where to build the sandbox.")] = None,
-    clients: Annotated[int, typer.Option(help="How many client services.")] = DEFAULT_CLIENTS,
-) -> None:
-    """Rename an API endpoint across an API and its clients, on local git remotes."""
-    from bot.demo import create_sandbox
-
-    root = directory or Path(tempfile.mkdtemp(prefix="baton-demo-"))
-    started = time.monotonic()
-    sandbox = create_sandbox(root, clients=clients)
-    console.print(f"sandbox: {root} (remotes: {', '.join(sandbox.remotes)})", highlight=False)
-    settings = Settings(config=sandbox.config_path, home=root / ".baton", database_url=None)
-    runtime = _runtime(settings, launch=True, log_to_file=True)
-    try:
-        code = _start_and_follow(runtime, sandbox.request, list(sandbox.remotes), None, None, None, yes)
-    finally:
-        runtime.shutdown()
-    console.print(f"demo finished in {time.monotonic() - started:.1f}s", highlight=False)
-    raise typer.Exit(code)
+# Commands defined beside this module (cli_run.py, cli_serve.py), in the order `--help` lists them.
+app.command()(cli_run.run)
+app.command()(cli_run.demo)
 
 
 @runs_app.command("list")
 def runs_list(
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    limit: Annotated[int, typer.Option()] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array for scripts.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
 ) -> None:
-    """Recent runs, newest first."""
-    runtime = _runtime()
+    """Recent runs, newest first: state, age, source, repos, cost, the request, and why a run failed."""
+    import json
+
+    from bot.config.home import has_store
+    from bot.surfaces.jsonview import run_json
+
+    settings = support.load_settings()
+    support.config_or_exit(settings)
+    if not has_store(settings.home, settings.database_url):  # nothing to read: create nothing either
+        typer.echo("[]" if as_json else f"no runs in {support.where_runs_are(settings)}")
+        return
+    runtime = support.build_runtime(settings)
     try:
-        views = [runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit)]
-        rows = [run_json(v) for v in views if v is not None]
+        views = [v for v in (runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit)) if v is not None]
     finally:
         runtime.shutdown()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([run_json(v) for v in views], indent=2))
         return
-    for row in rows:
-        typer.echo(
-            f"{row['run_id']}  {row['state']:<18} {row['source']:<8} {','.join(row['repos']):<30} "
-            f"${row['cost_usd']:.4f}  {row['request'][:60]}"
-        )
+    if not views:
+        typer.echo(f"no runs in {support.where_runs_are(settings)}")
+        return
+    from bot.surfaces.runs_table import runs_table
+
+    console = support.console()
+    if not console.is_terminal:  # a pipe or a file: one line per run, however wide, for grep and less
+        from rich.console import Console
+
+        console = Console(width=250)
+    console.print(runs_table(views))
 
 
 @runs_app.command("show")
 def runs_show(
     run_id: str,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    events: Annotated[bool, typer.Option("--events", help="Also list every event, numbered.")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="Print every PR's diff instead (paths a/<repo>/...).")] = False,
 ) -> None:
-    """One run: timeline of events, steps, PRs, approvals, cost."""
-    runtime = _runtime()
+    """One run: what was asked and how it ended, steps, PRs, approvals, cost (--events: the timeline)."""
+    import json
+
+    from bot.surfaces.jsonview import run_json
+    from bot.surfaces.terminal import timeline_text
+
+    settings = support.load_settings()
+    runtime = support.build_runtime(settings)
     try:
         view = runtime.store.view(run_id)
-        events = runtime.store.events(run_id)
+        history = runtime.store.events(run_id)
         if diff and view is not None:
             from bot.surfaces.review.terminal import coloured, patch_text
 
@@ -179,37 +136,81 @@ def runs_show(
     finally:
         runtime.shutdown()
     if view is None:
-        typer.echo(f"no run {run_id}", err=True)
+        typer.echo(f"no run {run_id} in {support.where_runs_are(settings)}", err=True)
         raise typer.Exit(1)
-    typer.echo(json.dumps(run_json(view, events), indent=2) if as_json else timeline_text(view, events))
+    if as_json:
+        typer.echo(json.dumps(run_json(view, history), indent=2))
+        return
+    typer.echo(timeline_text(view, history, with_events=events))
 
 
-def _decide(run_id: str, decision: Decision, reason: str = "") -> None:
-    runtime = _runtime()
+def _decide(run_id: str, decision: Decision, reason: str = "", wait: bool = True) -> None:
+    """Record a decision; when no Baton process will act on it, carry it out here (or, with
+    `--no-wait`, say what to start)."""
+    from bot.cli.decide_here import acting_process, decide_and_follow, nothing_running
+    from handlers.cli import operator
+
+    settings = support.load_settings()
+    runtime = support.build_runtime(settings)
     try:
-        result = runtime.runs.decide(run_id, operator(), decision, reason)
+        run = runtime.store.get_run(run_id)
+        waiting = run is not None and run.state.value == "awaiting_approval"
+        acting = acting_process(runtime) if waiting else None
+        if not waiting or acting is not None or not wait:
+            result = runtime.runs.decide(run_id, operator(), decision, reason)
+            typer.echo(result.message)
+            if run is None:
+                typer.echo(f"(looked in {support.where_runs_are(settings)})", err=True)
+            elif result.accepted and acting is not None:
+                typer.echo(f"the Baton process running for this home ({acting}) carries it out")
+            elif result.accepted:
+                start = f"baton --home {settings.home.resolve()} serve"
+                typer.echo(nothing_running(support.where_runs_are(settings), start, run_id, decision.value))
+            raise typer.Exit(0 if result.accepted else 1)
     finally:
         runtime.shutdown()
-    typer.echo(result.message)
-    raise typer.Exit(0 if result.accepted else 1)
+    here = f"no Baton process is running for {support.where_runs_are(settings)}: carrying the {decision.value} out here"
+    support.console().print(here, markup=False, highlight=False, soft_wrap=True)
+    runtime = support.build_runtime(support.parking_settings(), launch=True, log_to_file=True)
+    try:
+        result, view = decide_and_follow(runtime, run_id, operator(), decision, reason, support.console())
+    finally:
+        runtime.shutdown()
+    if view is not None:
+        typer.echo(f"run {run_id} is {view.run.state.value}")
+    wanted = "merged" if decision.value == "approve" else "rejected"
+    raise typer.Exit(0 if view is not None and view.run.state.value == wanted else 1)
+
+
+_WAIT = typer.Option("--wait/--no-wait", help="With no Baton process running, carry it out here (default).")
 
 
 @app.command()
-def approve(run_id: str) -> None:
+def approve(run_id: str, wait: Annotated[bool, _WAIT] = True) -> None:
     """Approve a run's PRs at their current heads; they merge if checks are green."""
-    _decide(run_id, Decision.approve)
+    from bot.domain.models import Decision
+
+    _decide(run_id, Decision.approve, wait=wait)
 
 
 @app.command()
-def reject(run_id: str, reason: Annotated[str, typer.Option()] = "") -> None:
+def reject(
+    run_id: str,
+    reason: Annotated[str, typer.Option(help="Why, for the requester.")] = "",
+    wait: Annotated[bool, _WAIT] = True,
+) -> None:
     """Reject a run waiting for approval."""
-    _decide(run_id, Decision.reject, reason)
+    from bot.domain.models import Decision
+
+    _decide(run_id, Decision.reject, reason, wait=wait)
 
 
 @app.command()
 def cancel(run_id: str) -> None:
     """Cancel a run and kill its agents."""
-    runtime = _runtime()
+    from handlers.cli import operator
+
+    runtime = support.build_runtime()
     try:
         result = runtime.runs.cancel(run_id, operator())
     finally:
@@ -219,16 +220,20 @@ def cancel(run_id: str) -> None:
 
 
 @app.command()
-def retry(run_id: str, wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True) -> None:
+def retry(
+    run_id: str,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run here (default).")] = True,
+) -> None:
     """Retry a failed run: finished repos are kept, the rest (or the merge train) runs again."""
     from bot.cli.foreground import follow
+    from handlers.cli import operator
 
-    runtime = _runtime(launch=True)
+    runtime = support.build_runtime(launch=True)
     try:
         result = runtime.runs.retry(run_id, operator())
         typer.echo(result.message)
         if result.accepted and wait:
-            follow(runtime, run_id, console, operator(), False, sys.stdin.isatty())
+            follow(runtime, run_id, support.console(), operator(), False, sys.stdin.isatty())
     finally:
         runtime.shutdown()
     raise typer.Exit(0 if result.accepted else 1)
@@ -241,9 +246,11 @@ def audit(
 ) -> None:
     """The audit trail, oldest first: triggers, approvals, rejections, refused clicks and commands,
     merges, cancellations and retries, with who, from where, why, and the SHAs involved."""
+    import json
+
     from bot.store.audit import audit_table
 
-    runtime = _runtime()
+    runtime = support.build_runtime()
     try:
         records = runtime.store.audit.records(run_id=run)
     finally:
@@ -257,7 +264,10 @@ def audit(
 @app.command()
 def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit.")]) -> None:
     """Raise the budget of a run that paused because it ran out."""
-    runtime = _runtime()
+    from bot.domain.models import Budget
+    from handlers.cli import operator
+
+    runtime = support.build_runtime()
     try:
         result = runtime.runs.extend_budget(run_id, operator(), Budget(max_usd=usd))
     finally:
@@ -268,100 +278,19 @@ def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit."
 
 @app.command()
 def doctor() -> None:
-    """What is configured, what is missing, and whether git and each agent are present."""
-    settings = Settings()
-    report, ok = doctor_report(settings)
+    """What is configured, what is missing, and whether git, each agent, each repo's URL and its
+    checks program are there."""
+    from bot.doctor import doctor_report
+
+    report, ok = doctor_report(support.load_settings())
     typer.echo(report)
     raise typer.Exit(0 if ok else 1)
 
 
-@app.command()
-def migrate() -> None:
-    """Apply the database migrations: DBOS's system tables, then the store's (Alembic)."""
-    _runtime().shutdown()
-    typer.echo("migrations applied")
-
-
-def _await_schema(runtime: Runtime, timeout_s: float) -> None:
-    """Wait until the schema is current (another process migrates it); exit 2 if it never is."""
-    deadline = time.monotonic() + timeout_s
-    while (problem := runtime.schema_problem()) is not None:
-        if time.monotonic() >= deadline:
-            runtime.shutdown()
-            console.print(
-                f"[red]not starting:[/red] {problem}; apply them with `baton migrate` or start `baton serve`",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(2)
-        time.sleep(0.5)
-
-
-@app.command()
-def worker(
-    drain: Annotated[bool, typer.Option("--drain", help="Exit once no run is in progress.")] = False,
-    schema_wait: Annotated[
-        float, typer.Option(help="Seconds to wait for `baton migrate` or `baton serve` to migrate the database.")
-    ] = 120,
-    metrics_port: Annotated[int, typer.Option(help="Serve this worker's GET /metrics on this port (0: off).")] = 0,
-    metrics_host: Annotated[str, typer.Option(help="The address --metrics-port listens on.")] = "127.0.0.1",
-) -> None:
-    """Execute runs from the queues (and recover runs of processes that died). A worker never
-    migrates the database: it waits until `baton migrate` or `baton serve` has."""
-    runtime = _runtime(_parking(), migrate=False)
-    _await_schema(runtime, schema_wait)
-    runtime.launch()
-    # The errors this worker's API clients see are counted in this process: let Prometheus read them.
-    stop_metrics = runtime.metrics.serve(metrics_port, metrics_host) if metrics_port else None
-    try:
-        while True:
-            time.sleep(0.5)
-            if drain and not runtime.runs.has_active_runs():
-                break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if stop_metrics is not None:
-            stop_metrics()
-        runtime.shutdown()
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8000,
-    socket_mode: Annotated[bool, typer.Option("--socket-mode")] = False,
-    execute: Annotated[
-        bool, typer.Option("--execute", help="On PostgreSQL, execute runs here too (on SQLite serve always does).")
-    ] = False,
-    no_migrate: Annotated[
-        bool, typer.Option("--no-migrate", help="Do not migrate the database on start (`baton migrate` does).")
-    ] = False,
-) -> None:
-    """Serve webhooks, health, metrics and the dashboard. On SQLite it executes runs too; on
-    PostgreSQL it only enqueues them for `baton worker` processes, unless --execute. With
-    --socket-mode, Slack is reached over a Socket Mode connection (SLACK_APP_TOKEN) instead of a
-    public URL."""
-    import uvicorn
-
-    from bot.web import create_web_app
-
-    if socket_mode:
-        from bot.web import socket_mode_app, socket_mode_problem
-
-        problem = socket_mode_problem(Settings())
-        if problem:
-            console.print(problem, highlight=False, soft_wrap=True)
-            raise typer.Exit(2)
-    runtime = _runtime(_parking(), migrate=not no_migrate)
-    if execute or runtime.settings.store_url.startswith("sqlite"):
-        runtime.launch()
-    try:
-        web = socket_mode_app(runtime) if socket_mode else create_web_app(runtime)
-        # log_config=None: uvicorn's records go through our JSON, redacting pipeline (bot/observability/logging.py).
-        uvicorn.run(web, host=host, port=port, log_level="warning", log_config=None)
-    finally:
-        runtime.shutdown()
+app.command()(cli_serve.migrate)
+app.command()(cli_serve.worker)
+app.command()(cli_serve.serve)
+app.add_typer(runs_app, name="runs")
 
 
 def main() -> None:
@@ -374,16 +303,17 @@ def main() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     except Exception as err:  # people get one line; the traceback goes to the log file
-        settings = Settings()
+        settings = support.load_settings()
         home = settings.home
         home.mkdir(parents=True, exist_ok=True)
         with (home / "baton.log").open("a", encoding="utf-8") as log_file:
             traceback.print_exc(file=log_file)
         text = " ".join(str(err).split())[:300]
-        secrets = _secrets(settings) + ([settings.database_url] if settings.database_url else [])
+        secrets = support.secrets_of(settings) + ([settings.database_url] if settings.database_url else [])
         for secret in secrets:
             text = text.replace(secret, "[REDACTED]")
-        console.print(f"baton: {type(err).__name__}: {text} (details in {home / 'baton.log'})", highlight=False)
+        line = f"baton: {type(err).__name__}: {text} (details in {home / 'baton.log'})"
+        support.console().print(line, markup=False, highlight=False, soft_wrap=True)
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()

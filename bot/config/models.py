@@ -7,6 +7,7 @@ Invalid configuration fails at start with a `ConfigError` naming the key and the
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from pydantic import model_validator as _model_validator
 from bot.config.base import ConfigError
 from bot.config.base import Strict as _Strict
 from bot.config.cron import cron_trigger
+from bot.config.errors import describe
 from bot.config.github import GitHubConfig
 from bot.config.linear import LinearConfig
 from bot.config.playbooks import ROUTED_AGENT, Playbook, agents_in
@@ -266,33 +268,48 @@ class BatonFile(_Strict):
         repos = {r.name for r in self.repos}
         agents = {a.name for a in self.agents} | {ROUTED_AGENT}
         problems: list[str] = []
-        for i, repo in enumerate(self.repos):
-            problems += [f"repos.{i}.depends_on: unknown repo '{d}'" for d in repo.depends_on if d not in repos]
+        for repo in self.repos:
+            problems += [
+                f"repos[{repo.name}].depends_on: unknown repo '{d}'{_near(d, repos)}"
+                for d in repo.depends_on
+                if d not in repos
+            ]
         for i, rule in enumerate(self.routing.rules):
             if rule.agent not in agents:
-                problems.append(f"routing.rules.{i}.agent: unknown agent '{rule.agent}'")
+                problems.append(f"routing.rules[{i}].agent: unknown agent '{rule.agent}'{_near(rule.agent, agents)}")
         if self.routing.default_agent and self.routing.default_agent not in agents:
-            problems.append(f"routing.default_agent: unknown agent '{self.routing.default_agent}'")
-        problems += [f"routing.fallback: unknown agent '{a}'" for a in self.routing.fallback if a not in agents]
+            default = self.routing.default_agent
+            problems.append(f"routing.default_agent: unknown agent '{default}'{_near(default, agents)}")
+        problems += [
+            f"routing.fallback: unknown agent '{a}'{_near(a, agents)}" for a in self.routing.fallback if a not in agents
+        ]
         for name, book in self.playbooks.items():
-            problems += [f"playbooks.{name}.repos: unknown repo '{r}'" for r in book.repos if r not in repos]
-            if book.planner and book.planner not in agents:
-                problems.append(f"playbooks.{name}.planner: unknown agent '{book.planner}'")
             problems += [
-                f"playbooks.{name}.per_repo: unknown agent '{a}'"
+                f"playbooks.{name}.repos: unknown repo '{r}'{_near(r, repos)}" for r in book.repos if r not in repos
+            ]
+            if book.planner and book.planner not in agents:
+                problems.append(
+                    f"playbooks.{name}.planner: unknown agent '{book.planner}'{_near(book.planner, agents)}"
+                )
+            problems += [
+                f"playbooks.{name}.per_repo: unknown agent '{a}'{_near(a, agents)}"
                 for a in sorted(agents_in(book.per_repo))
                 if a not in agents
             ]
         for i, sched in enumerate(self.schedules):
-            problems += [f"schedules.{i}.repos: unknown repo '{r}'" for r in sched.repos if r not in repos]
+            problems += [
+                f"schedules[{sched.name}].repos: unknown repo '{r}'{_near(r, repos)}"
+                for r in sched.repos
+                if r not in repos
+            ]
             if any(other.name == sched.name for other in self.schedules[:i]):
-                problems.append(f"schedules.{i}.name: '{sched.name}' is used twice")
+                problems.append(f"schedules[{sched.name}].name: '{sched.name}' is used twice")
         for section, mapping in (
             ("slack.channel_repos", self.slack.channel_repos),
             ("linear.team_repos", self.linear.team_repos),
         ):
             for key, names in mapping.items():
-                problems += [f"{section}.{key}: unknown repo '{r}'" for r in names if r not in repos]
+                problems += [f"{section}.{key}: unknown repo '{r}'{_near(r, repos)}" for r in names if r not in repos]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -315,13 +332,10 @@ class BatonFile(_Strict):
         return next(a for a in self.agents if a.name == name)
 
 
-def _describe(err: ValidationError, root: str) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
-        key = loc or "(top level)"
-        lines.append(f"{key}: {e['msg'].removeprefix('Value error, ')}")
-    return f"invalid configuration in {root}: " + "; ".join(lines)
+def _near(name: str, known: set[str]) -> str:
+    """ " (did you mean 'x'?)" for a misspelt name, else ""."""
+    close = difflib.get_close_matches(name, sorted(known - {ROUTED_AGENT}), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def parse_baton_file(data: Any, origin: str = "baton.yml") -> BatonFile:
@@ -332,7 +346,7 @@ def parse_baton_file(data: Any, origin: str = "baton.yml") -> BatonFile:
     try:
         return BatonFile.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_describe(err, origin)) from None
+        raise ConfigError(describe(err, origin, data, BatonFile)) from None
 
 
 def load_baton_file(path: Path) -> BatonFile:

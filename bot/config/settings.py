@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
+from pydantic import model_validator as _model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.config.home import find_config, home_for
 
 
 class Settings(BaseSettings):
@@ -56,6 +59,15 @@ class Settings(BaseSettings):
     linear_api_url: str = Field(
         default="https://api.linear.app/graphql", validation_alias=AliasChoices("LINEAR_API_URL")
     )
+
+    @_model_validator(mode="after")
+    def _home_beside_config(self) -> Settings:
+        """Unset, the config is the nearest `baton.yml` and the home the `.baton` beside it (config/home.py)."""
+        if "config" not in self.model_fields_set:
+            self.config = find_config(Path.cwd())
+        if "home" not in self.model_fields_set:
+            self.home = home_for(self.config)
+        return self
 
     def secret_values(self) -> list[str]:
         """Every secret this process holds (each SecretStr setting), for redaction."""

@@ -203,6 +203,7 @@ class ChangeSet(BaseModel):
     state: ChangeState = ChangeState.open
     checks: ChecksState = ChecksState.unknown
     checks_output: str = ""
+    checks_program_missing: bool = False
     merge_sha: str | None = None
     merge_error: str | None = None
     diffstat: DiffStat | None = None
@@ -333,6 +334,8 @@ class CheckOutcome(BaseModel):
     output_tail: str = ""
     sha: str = ""
     pending: bool = False
+    program_missing: bool = False
+    """The command exited 127 (the shell found no such program): configuration, not code, is wrong."""
 
     @property
     def state(self) -> ChecksState:

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from dbos import DBOS
 
+from bot.domain.checks import missing_report
 from bot.domain.diffs import STAT_ONLY, DiffStat
 from bot.domain.models import (
     AgentResult,
@@ -34,6 +35,7 @@ from bot.domain.ports import ChangeTooLarge, ForgeError, UnknownAgent
 from bot.domain.untrusted import clean, inert, quote, split_request
 from bot.engine import budget as budgets
 from bot.engine import traced
+from bot.engine.commit_message import commit_message
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
 
@@ -183,7 +185,9 @@ def invoke_agent(
     if over and result.ok:
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
     if result.ok:
-        result = _commit(deps, path, expected_head, f"{name}: {result.summary or 'agent changes'}"[:200], result)
+        result = _commit(
+            deps, path, expected_head, commit_message(task.prompt, name, result.summary, task.run_id), result
+        )
     if not result.ok:
         deps.workspace.reset_to(path, expected_head)
     total = deps.store.add_usage(task.run_id, result.usage)
@@ -290,7 +294,11 @@ def workspace_checks(
     deps.workspace.reset_to(path, expected_head)
     step.state = StepState.succeeded if passed else StepState.failed
     step.finished_at = utcnow()
-    step.detail = "passed" if passed else outcome.output_tail[-300:]
+    step.detail = (
+        "passed"
+        if passed
+        else (missing_report(outcome.output_tail) if outcome.program_missing else outcome.output_tail[-300:])
+    )
     deps.store.save_step(step)
     return outcome
 
@@ -328,6 +336,7 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
             "order": change.order,
             "checks": outcome.state,
             "checks_output": outcome.output_tail[-2000:],
+            "checks_program_missing": outcome.program_missing,
             "head_sha": outcome.sha or current.head_sha,
         }
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from bot.domain.checks import missing_report
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
 from bot.engine.approvals import GateVerdict
 from bot.engine.budget import BudgetExceeded
@@ -114,6 +115,11 @@ def approve_and_merge(
         if not resumed:
             changes = steps.current_changes_step(run_id) or changes
             red = [c for c in changes if c.state is ChangeState.open and c.checks is ChecksState.failed]
+            missing = [c for c in red if c.checks_program_missing]
+            if missing:  # configuration, not code: no repair round can fix it (bot/checks_exit.py)
+                report = "; ".join(missing_report(c.checks_output, c.repo) for c in missing)
+                steps.state_step(run_id, RunState.failed, error=report)
+                return RunState.failed.value
             if red and loop.repairs < allowed_repairs:
                 loop.repairs += 1
                 loop.rounds += 1

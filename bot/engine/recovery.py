@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from dbos import DBOS
@@ -35,6 +35,22 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _gone(host: str, pid: int, beat: datetime, here: str, now: datetime) -> bool:
+    """An executor is dead when its pid is gone on this host, or its heartbeat is stale."""
+    return (host == here and not _pid_alive(pid)) or now - beat > STALE_AFTER
+
+
+def live_executors(store: Store) -> list[tuple[str, str, int]]:
+    """(executor id, host, pid) of every process executing runs on this store now (`serve`,
+    `worker`, `run`, `demo`): the ones that will carry out a decision recorded in it."""
+    here, now = socket.gethostname(), utcnow()
+    return [
+        (executor_id, host, pid)
+        for executor_id, host, pid, beat, recovered in store.executors()
+        if not recovered and not _gone(host, pid, beat, here, now)
+    ]
 
 
 class ExecutorLease:
@@ -70,8 +86,7 @@ class ExecutorLease:
         for executor_id, host, pid, beat, recovered in self.store.executors():
             if executor_id == self.executor_id or recovered:
                 continue
-            gone = (host == self.host and not _pid_alive(pid)) or now - beat > STALE_AFTER
-            if gone:
+            if _gone(host, pid, beat, self.host, now):
                 dead.append(executor_id)
         return dead
 

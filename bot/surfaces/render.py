@@ -183,3 +183,34 @@ def event_data_text(data: Mapping[str, object], limit: int = 100) -> str:
         return one_line(text, 40)
 
     return one_line(" ".join(f"{k}={value(v)}" for k, v in data.items()), limit)
+
+
+def ago(seconds: float) -> str:
+    """How long ago, as people say it: "just now", "42 s ago", "3 min ago", "5 h ago", "2 days ago"."""
+    seconds = max(seconds, 0.0)
+    if seconds < 5:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600:.0f} h ago"
+    days = int(seconds // 86400)
+    return f"{days} day{'s' if days != 1 else ''} ago"
+
+
+def fmt_cost_rounded(usd: float) -> str:
+    """A cost at a glance: "$0" for nothing, "<$0.01" for a fraction of a cent, else cents."""
+    if usd == 0:
+        return "$0"
+    if abs(usd) < 0.01:
+        return "<$0.01"
+    return f"${usd:,.2f}"
+
+
+def ended_why(view: RunView) -> str | None:
+    """Why a run that did not merge ended (its error), or None for runs that merged or go on."""
+    if view.run.state in (RunState.failed, RunState.rejected, RunState.cancelled, RunState.expired):
+        return view.run.error or state_label(view.run.state)
+    return None

@@ -1,9 +1,11 @@
-"""The terminal surface of `baton run` / `baton demo`, and the text timeline of `baton runs show`.
+"""The terminal surface of `baton run` / `baton demo`.
 
-`render_view` draws one RunView with rich. `TerminalSurface` is the Surface port for a console:
-under a `LiveTerminal` on a real terminal the view is redrawn in place; anywhere else (CI logs,
-pipes) it prints one line per milestone — state change, PR opened, PR merged, merge or step failed.
-`timeline_text` is the same run as plain text, events numbered, for reading or pasting.
+`render_view` draws one RunView with rich: steps grouped by repo in merge order, PRs numbered in
+the merge train from 1, their checks "pending" (not "unknown") while the run runs them.
+`TerminalSurface` is the Surface port for a console: under a `LiveTerminal` on a real terminal the
+view is redrawn in place; anywhere else (CI logs, pipes) it prints one line per milestone — state
+change, PR opened, checks passed or failed, PR merged, merge or step failed. `timeline_text` (the
+same run as plain text, for `baton runs show`) lives in timeline.py and is re-exported here.
 """
 
 from __future__ import annotations
@@ -19,11 +21,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain.models import ChangeState, RunEvent, RunState, RunView, StepState, utcnow
+from bot.domain.models import ChangeState, ChecksState, RunEvent, RunState, RunView, StepState, utcnow
 from bot.surfaces.render import (
     approval_lines,
-    checks_icon,
-    event_data_text,
     fmt_cost,
     fmt_duration,
     fmt_tokens,
@@ -35,6 +35,8 @@ from bot.surfaces.render import (
     step_icon,
     summary_line,
 )
+from bot.surfaces.timeline import by_repo, merge_position, pr_checks
+from bot.surfaces.timeline import timeline_text as timeline_text
 
 _STATE_STYLE = {
     RunState.merged: "bold green",
@@ -69,40 +71,42 @@ def _header(view: RunView) -> RenderableType:
 
 
 def _steps_table(view: RunView, now: datetime) -> Table:
-    table = Table(title="Steps", title_justify="left", box=box.SIMPLE, expand=False)
-    for name in ("", "step", "repo", "agent", "duration"):
+    table = Table(title="Steps by repo", title_justify="left", box=box.SIMPLE, expand=False)
+    for name in ("repo", "", "step", "agent", "duration"):
         table.add_column(name, no_wrap=True)
     table.add_column("tokens", justify="right", no_wrap=True)
     table.add_column("cost", justify="right", no_wrap=True)
     table.add_column("detail", overflow="fold")
-    for step in view.steps:
-        style = _STEP_STYLE.get(step.state, "")
-        table.add_row(
-            Text(step_icon(step.state), style=style),
-            step.name,
-            step.repo or "-",
-            step.agent or "-",
-            fmt_duration(((step.finished_at or now) - step.started_at).total_seconds()),
-            fmt_tokens(step.usage.tokens),
-            fmt_cost(step.usage.cost_usd),
-            Text(one_line(step.detail, 60), style="red" if step.state is StepState.failed else ""),
-        )
+    for repo, steps in by_repo(view):
+        for i, step in enumerate(steps):
+            style = _STEP_STYLE.get(step.state, "")
+            table.add_row(
+                Text(repo or "plan", style="bold") if i == 0 else "",
+                Text(step_icon(step.state), style=style),
+                step.name,
+                step.agent or "-",
+                fmt_duration(((step.finished_at or now) - step.started_at).total_seconds()),
+                fmt_tokens(step.usage.tokens),
+                fmt_cost(step.usage.cost_usd),
+                Text(one_line(step.detail, 60), style="red" if step.state is StepState.failed else ""),
+                end_section=i == len(steps) - 1,
+            )
     return table
 
 
 def _changes_table(view: RunView) -> Table:
-    table = Table(title="Pull requests", title_justify="left", box=box.SIMPLE, expand=False)
-    for name in ("order", "repo", "PR", "head", "checks", "state"):
+    table = Table(title="Pull requests, in merge order", title_justify="left", box=box.SIMPLE, expand=False)
+    for name in ("merge", "repo", "PR", "head", "checks", "state"):
         table.add_column(name, no_wrap=True)
     table.add_column("url", overflow="fold")
     for change in sorted(view.changes, key=lambda c: (c.order, c.repo)):
         state = change.state.value + (" (merge failed)" if change.merge_error else "")
         table.add_row(
-            str(change.order),
+            merge_position(change),
             change.repo,
             f"#{change.number}",
             short_sha(change.head_sha),
-            f"{checks_icon(change.checks)} {change.checks.value}",
+            pr_checks(change, view),
             Text(state, style="red" if change.merge_error else ""),
             change.url,
         )
@@ -136,6 +140,7 @@ class _Seen:
     state: RunState | None = None
     changes: dict[tuple[str, int], ChangeState] = field(default_factory=dict)
     merge_errors: set[tuple[str, int]] = field(default_factory=set)
+    checks: set[tuple[str, int, str, str]] = field(default_factory=set)
     failed_steps: set[str] = field(default_factory=set)
 
 
@@ -153,6 +158,10 @@ def _milestone_lines(view: RunView, seen: _Seen) -> list[str]:
         before = seen.changes.get(key)
         if before is None:
             lines.append(f"[{rid}] PR opened: {pr} {c.url} (head {short_sha(c.head_sha)})")
+        finished = (c.repo, c.number, c.head_sha, c.checks.value)
+        if c.checks in (ChecksState.passed, ChecksState.failed) and finished not in seen.checks:
+            seen.checks.add(finished)
+            lines.append(f"[{rid}] checks {c.checks.value}: {pr} (head {short_sha(c.head_sha)})")
         if c.state is not before and c.state is ChangeState.merged:
             lines.append(f"[{rid}] PR merged: {pr} ({short_sha(c.merge_sha)})")
         seen.changes[key] = c.state
@@ -247,68 +256,3 @@ class LiveTerminal:
             self._live.stop()
             self._live = None
             self.surface.live = False
-
-
-def _columns(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-
-
-def timeline_text(view: RunView, events: list[RunEvent], now: datetime | None = None) -> str:
-    """`baton runs show`: header, numbered events, steps, PRs, approvals, totals, as plain text.
-
-    Event times carry the date only when it differs from the run's first day.
-    """
-    run, trigger = view.run, view.run.spec.trigger
-    out = [
-        f"Run {run.run_id} — {state_label(run.state)}",
-        f"requested by {requester(view)} via {trigger.source.value} at {run.created_at:%Y-%m-%d %H:%M:%S %Z}",
-        f"request: {one_line(trigger.request, 200)}",
-        f"repos: {', '.join(run.spec.repos) or '-'}   playbook: {run.spec.playbook}",
-    ]
-    if run.error:
-        out.append(f"error: {one_line(run.error, 200)}")
-    out += ["", f"Events ({len(events)})"]
-    day = run.created_at.date()
-    stamp = "{:%H:%M:%S}", "{:%Y-%m-%d %H:%M:%S}"
-    rows = [
-        [f"{e.seq}.", stamp[e.at.date() != day].format(e.at), e.kind, event_data_text(e.data)]
-        for e in sorted(events, key=lambda e: e.seq)
-    ]
-    out += _columns(rows) or ["  none"]
-    out += ["", f"Steps ({len(view.steps)})"]
-    rows = [
-        [
-            step_icon(s.state),
-            s.name,
-            s.repo or "-",
-            s.agent or "-",
-            fmt_duration(s.duration_s),
-            fmt_tokens(s.usage.tokens),
-            fmt_cost(s.usage.cost_usd),
-            one_line(s.detail, 80),
-        ]
-        for s in view.steps
-    ]
-    out += _columns(rows) or ["  none"]
-    out += ["", f"Pull requests ({len(view.changes)})"]
-    rows = [
-        [
-            str(c.order),
-            f"{c.repo}#{c.number}",
-            short_sha(c.head_sha),
-            f"checks {c.checks.value}",
-            c.state.value,
-            c.url,
-        ]
-        for c in sorted(view.changes, key=lambda c: (c.order, c.repo))
-    ]
-    out += _columns(rows) or ["  none"]
-    out += [
-        f"  merge failed for {c.repo}#{c.number}: {one_line(c.merge_error, 200)}" for c in view.changes if c.merge_error
-    ]
-    out += ["", f"Approvals ({len(view.approvals)})"]
-    out += [f"  {line}" for line in approval_lines(view)] or ["  none"]
-    actions = next_actions(view)
-    out += ["", f"totals: {summary_line(view, now)}", f"actions: {', '.join(actions) or 'none'}"]
-    return "\n".join(out) + "\n"

@@ -22,6 +22,8 @@ from bot.domain.models import Actor, Decision, ReplyTo, Source, Trigger
 from bot.domain.ports import ForgeError
 from bot.domain.untrusted import clean, compose, new_nonce
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.preflight import did_you_mean
+from bot.preflight import refusal as preflight_refusal
 from bot.services.github.issues import GitHubIssues
 from bot.store.audit import AuditKind
 from bot.surfaces.github.render import pr_ref
@@ -152,6 +154,10 @@ class GitHubRuns:
             self._refused(login, widened, delivery)
             self.reply(full, number, f"I can't start this run: {widened}.", reply_key)
             return None
+        problem = preflight_refusal(self.runs.config, spec)  # bot/preflight.py: agents, URLs, checks, nearest names
+        if problem:
+            self.reply(full, number, f"I can't start this run: {problem}", key)
+            return None
 
         def acknowledge(run_id: str) -> None:  # recorded, not yet started: say so on the issue first
             self._link_issue(full, number, run_id)
@@ -195,7 +201,8 @@ class GitHubRuns:
             listed = ", ".join(known) or "none yet"
             return (
                 [],
-                f"I can't start this run: {', '.join(unknown)} is not a repo in baton.yml (configured: {listed}).",
+                f"I can't start this run: {', '.join(unknown)} is not a repo in baton.yml (configured: {listed})."
+                + did_you_mean(unknown, known),
             )
         repos = list(dict.fromkeys(([here.name] if here else []) + named))
         if not repos:

@@ -25,6 +25,8 @@ from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from bot.engine.commands import RunCommands
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for, without_options
+from bot.preflight import did_you_mean
+from bot.preflight import refusal as preflight_refusal
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, LinearError
 from bot.store.audit import AuditKind
@@ -123,7 +125,8 @@ def choose_repos(
         )
     unknown = [r for r in chosen if r not in known]
     if unknown:
-        return [], f"Unknown repo(s): {', '.join(f'`{r}`' for r in unknown)}. Known repos: {listing}."
+        hint = did_you_mean(unknown, known)
+        return [], f"Unknown repo(s): {', '.join(f'`{r}`' for r in unknown)}.{hint} Known repos: {listing}."
     beyond = beyond_team(config, team, team_key, chosen, may_widen)
     return ([], beyond) if beyond else (list(dict.fromkeys(chosen)), None)
 
@@ -270,7 +273,8 @@ def _spec(
     if spec.agent and spec.agent not in agents:
         known = ", ".join(f"`{a}`" for a in agents) or "none configured"
         return None, f"Unknown agent `{spec.agent}`. Known agents: {known}."
-    return spec, None
+    refusal = preflight_refusal(ctx.runs.config, spec)  # names, programs, repo URLs: bot/preflight.py
+    return (None, refusal) if refusal else (spec, None)
 
 
 def _safely(action: Callable[[str], None], run_id: str) -> None:

@@ -23,6 +23,7 @@ from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import clean
 from bot.engine.commands import RunCommands
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.preflight import refusal
 from bot.store.audit import AuditKind
 from bot.surfaces.slack.home import HELP
 from bot.surfaces.slack.surface import SlackSurface, thread_key
@@ -57,28 +58,6 @@ class SlackContext:
             log.warning("slack_reply_failed", channel=params.get("channel"), error=error)
 
 
-def problems(ctx: SlackContext, spec: RunSpec) -> str | None:
-    """What is wrong with a request before any run exists, in words that list what is valid."""
-    config = ctx.runs.config
-    known = [r.name for r in config.repos]
-    if not known:
-        return (
-            "No repos are configured yet: add them under `repos:` in baton.yml (`baton doctor` lists what is missing)."
-        )
-    unknown = [r for r in spec.repos if r not in known]
-    if unknown:
-        return f"Unknown repo {', '.join(f'`{r}`' for r in unknown)}. Valid repos: {', '.join(known)}."
-    if not spec.repos:
-        return f"Which repos? Add `repo=a,b` to the request. Valid repos: {', '.join(known)}."
-    agents = [a.name for a in config.agents]
-    if spec.agent and spec.agent not in agents:
-        return f"Unknown agent `{spec.agent}`. Valid agents: {', '.join(agents) or 'none configured'}."
-    books = sorted({"default", *config.playbooks})
-    if spec.playbook not in books:
-        return f"Unknown playbook `{spec.playbook}`. Valid playbooks: {', '.join(books)}."
-    return None
-
-
 def widening(ctx: SlackContext, spec: RunSpec, channel: str) -> str | None:
     """Why this request may not reach beyond its channel's repos, or None."""
     slack = ctx.runs.config.slack
@@ -104,7 +83,8 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
         return f"I could not read that request: {err}"
     if not parsed.text:
         return "What should I do? " + HELP
-    return problems(ctx, spec) or widening(ctx, spec, channel) or spec
+    # Unknown names (with the nearest), agents' programs, repo URLs, checks programs: bot/preflight.py.
+    return refusal(ctx.runs.config, spec) or widening(ctx, spec, channel) or spec
 
 
 def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | None) -> str:

@@ -48,7 +48,7 @@ def test_doctor_flags_an_agent_whose_command_is_absent(tmp_path: Path) -> None:
 def test_an_invalid_config_fails_at_start_naming_the_key(tmp_path: Path) -> None:
     result = _baton(tmp_path, "runs", "list", config="agents:\n  - name: a\n    command: x\n    timeout_s: -5\n")
     assert result.returncode == 2
-    assert "agents.0.timeout_s" in result.stdout
+    assert "agents[a].timeout_s" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -68,7 +68,8 @@ def test_a_run_naming_an_unknown_repo_fails_before_any_work(tmp_path: Path) -> N
     config = f"repos:\n  - name: api\n    url: {tmp_path}/api.git\nagents:\n  - name: a\n    command: ['true']\n"
     result = _baton(tmp_path, "run", "do it", "--repo", "nope", "--yes", config=config)
     assert result.returncode == 1
-    assert "unknown repo nope; known repos: api" in result.stdout
+    assert "Unknown repo `nope`. Valid repos: api." in result.stdout
+    assert json.loads(_baton(tmp_path, "runs", "list", "--json").stdout) == []
 
 
 def _free_port() -> int:

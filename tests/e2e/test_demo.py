@@ -101,3 +101,21 @@ def test_demo_leaves_green_tests_on_every_default_branch(
         )
         assert tests.returncode == 0, tests.stderr
     assert "/v1/products" in read_file_on(root / "remotes" / "inventory-api.git", "main", "contract.json")
+
+
+def test_demo_ends_with_the_commands_that_show_its_run_again(
+    demo: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path
+) -> None:
+    result, root = demo
+    run_id = _only_run(root)["run_id"]
+    after = result.stdout[result.stdout.index("What next") :].splitlines()
+    home = root.resolve() / ".baton"
+    assert f"  run:        {run_id}" in after
+    assert f"  see it:     baton --home {home} runs show {run_id}" in after
+    assert any(line.startswith(f"  dashboard:  baton --home {home} serve") for line in after)
+    assert any(line.startswith(f"  your own:   cp {root.resolve() / 'baton.yml'} baton.yml") for line in after)
+    # The printed command, run from anywhere with no BATON_* set, shows the run.
+    command = next(line for line in after if "see it:" in line).split("see it:")[1].split()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
+    shown = subprocess.run([*BATON, *command[1:]], cwd=tmp_path, env=clean, capture_output=True, text=True, timeout=60)
+    assert shown.stdout.startswith(f"Run {run_id} — merged\n")

@@ -53,7 +53,7 @@ def test_max_turns_is_claude_codes_alone() -> None:
 
 
 def test_an_unknown_sandbox_is_refused_with_its_path() -> None:
-    with pytest.raises(ConfigError, match=r"agents\.0\.sandbox"):
+    with pytest.raises(ConfigError, match=r"agents\[c\]\.sandbox"):
         parse_baton_file({"agents": [{"name": "c", "kind": "codex", "sandbox": "yolo"}]})
 
 

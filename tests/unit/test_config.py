@@ -24,12 +24,12 @@ def test_an_empty_file_is_an_empty_configuration(tmp_path: Path) -> None:
 
 
 def test_a_wrong_type_names_the_key(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"agents\.0\.timeout_s: Input should be greater than 0"):
+    with pytest.raises(ConfigError, match=r"agents\[fixer\]\.timeout_s: Input should be greater than 0"):
         parse_baton_file({"agents": [{**AGENT, "timeout_s": -1}]})
 
 
 def test_an_unknown_key_is_refused_by_name() -> None:
-    with pytest.raises(ConfigError, match=r"repos\.0\.colour: Extra inputs are not permitted"):
+    with pytest.raises(ConfigError, match=r"repos\[a\]\.colour: unknown key \(extra inputs are not permitted\)"):
         parse_baton_file({"repos": [{"name": "a", "url": "/x", "colour": "red"}]})
 
 
@@ -39,8 +39,46 @@ def test_a_reference_to_an_unknown_agent_names_where_it_is_used() -> None:
 
 
 def test_a_dependency_on_an_unknown_repo_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"repos\.0\.depends_on: unknown repo 'b'"):
+    with pytest.raises(ConfigError, match=r"repos\[a\]\.depends_on: unknown repo 'b'"):
         parse_baton_file({"repos": [{"name": "a", "url": "/x", "depends_on": ["b"]}]})
+
+
+def test_a_repo_is_named_by_its_name_not_its_place_in_the_list() -> None:
+    repos = [{"name": "api", "url": "/a"}, {"name": "web", "url": "/w"}, {"name": "billing", "url": 3}]
+    with pytest.raises(ConfigError, match=r"repos\[billing\]\.url: Input should be a valid string") as raised:
+        parse_baton_file({"repos": repos})
+    assert "repos.2" not in str(raised.value)
+
+
+def test_an_item_without_a_name_is_named_by_its_place() -> None:
+    with pytest.raises(ConfigError, match=r"repos\[0\]\.name: Field required"):
+        parse_baton_file({"repos": [{"url": "/a"}]})
+
+
+def test_a_misspelt_key_gets_the_nearest_key_of_its_section() -> None:
+    with pytest.raises(ConfigError, match=r"repos\[api\]\.chekcs: unknown key, did you mean `checks`\?"):
+        parse_baton_file({"repos": [{"name": "api", "url": "/a", "chekcs": "make test"}]})
+
+
+def test_a_misspelt_top_level_key_gets_the_nearest_section() -> None:
+    with pytest.raises(ConfigError, match=r"repoz: unknown key, did you mean `repos`\?"):
+        parse_baton_file({"repoz": []})
+
+
+def test_a_misspelt_key_deep_in_a_playbook_gets_the_nearest_key_of_its_node() -> None:
+    book = {"per_repo": {"verify": {"do": {"agnt": "fixer"}}}}
+    with pytest.raises(
+        ConfigError, match=r"playbooks\.p\.per_repo\.verify\.do\.agnt: unknown key, did you mean `agent`"
+    ):
+        parse_baton_file({"agents": [AGENT], "playbooks": {"p": book}})
+
+
+def test_a_misspelt_reference_to_a_repo_suggests_the_nearest_repo() -> None:
+    repos = [{"name": "mathlib", "url": "/m"}, {"name": "docs", "url": "/d", "depends_on": ["mathlb"]}]
+    with pytest.raises(
+        ConfigError, match=r"repos\[docs\]\.depends_on: unknown repo 'mathlb' \(did you mean 'mathlib'\?\)"
+    ):
+        parse_baton_file({"repos": repos})
 
 
 def test_a_playbook_node_needs_exactly_one_pattern() -> None:

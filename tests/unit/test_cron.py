@@ -49,9 +49,9 @@ def test_the_latest_missed_firing_is_found_only_within_the_grace_time() -> None:
 @pytest.mark.parametrize(
     ("schedule", "message"),
     [
-        ({"cron": "0 6 * *"}, "schedules.0: a cron expression has 5 fields"),
-        ({"cron": "0 6 * * *", "timezone": "Mars/Olympus"}, "schedules.0: unknown time zone 'Mars/Olympus'"),
-        ({"cron": "0 61 * * *"}, "schedules.0"),
+        ({"cron": "0 6 * *"}, r"schedules\[weekly\]: a cron expression has 5 fields"),
+        ({"cron": "0 6 * * *", "timezone": "Mars/Olympus"}, r"schedules\[weekly\]: unknown time zone 'Mars/Olympus'"),
+        ({"cron": "0 61 * * *"}, r"schedules\[weekly\]"),
     ],
 )
 def test_a_schedule_that_cannot_fire_fails_at_load(schedule: dict[str, str], message: str) -> None:
@@ -61,5 +61,5 @@ def test_a_schedule_that_cannot_fire_fails_at_load(schedule: dict[str, str], mes
 
 def test_a_schedule_name_used_twice_fails_at_load() -> None:
     twice = [{"name": "weekly", "cron": "0 6 * * 1", "request": "bump"}] * 2
-    with pytest.raises(ConfigError, match=r"schedules\.1\.name: 'weekly' is used twice"):
+    with pytest.raises(ConfigError, match=r"schedules\[weekly\]\.name: 'weekly' is used twice"):
         parse_baton_file({"schedules": twice})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.config.playbooks import Node
+from bot.domain.checks import missing_report
 from bot.engine.patterns.base import NodeResult, PatternContext
 
 
@@ -17,6 +18,8 @@ def run(node: Node, ctx: PatternContext, feedback: str = "") -> NodeResult:
         outcome = ctx.checks()
         if outcome.passed:
             return result
+        if outcome.program_missing:  # configuration, not code: no agent attempt can fix it
+            return NodeResult(ok=False, summary=missing_report(outcome.output_tail), head=ctx.head)
         carried = (
             f"The checks failed after attempt {attempt}. Fix the code so they pass.\n"
             f"--- checks output (tail) ---\n{outcome.output_tail[-3000:]}"

@@ -11,28 +11,30 @@ before it reaches the page. Who may see the pages is decided in bot/dashboard_ro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
-from bot.domain.models import Run, RunEvent, RunSpec, RunState, RunView, Source
+from bot.domain.models import Run, RunEvent, RunSpec, RunState, RunView, Source, utcnow
 from bot.observability.redaction import redact
 from bot.store.audit import AuditRecord
+from bot.surfaces.dashboard import view as view_text
 from bot.surfaces.render import (
     TEMPLATES,
     checks_icon,
+    ended_why,
     event_data_text,
-    fmt_cost,
     fmt_duration,
     fmt_tokens,
     requester,
     short_sha,
     state_label,
     step_icon,
-    summary_line,
 )
+from bot.surfaces.timeline import by_repo, merge_position
 
 PAGE_SIZE = 50
 M = TypeVar("M", bound=BaseModel)
@@ -147,6 +149,18 @@ def _shas(shas: Mapping[str, str]) -> str:
     return ", ".join(f"{repo}@{short_sha(sha)}" for repo, sha in shas.items()) or "-"
 
 
+def _shared(now: datetime) -> dict[str, Any]:
+    """What both pages' templates use to say a state, a time and a cost (dashboard_view.py)."""
+    return {
+        "label": state_label,
+        "state_icon": view_text.state_icon,
+        "when": lambda at: view_text.when(at, now),
+        "money": view_text.cost,
+        "summary": lambda v: view_text.summary(v, now),
+        "why": ended_why,
+    }
+
+
 def render_dashboard(
     views: list[RunView],
     *,
@@ -154,6 +168,7 @@ def render_dashboard(
     repos: list[str] | None = None,
     more: bool = False,
     secrets: Iterable[str] = (),
+    now: datetime | None = None,
 ) -> str:
     hidden = list(secrets)
     template = _environment(hidden).get_template("runs.html")
@@ -164,9 +179,7 @@ def render_dashboard(
         repos=repos or [],
         page=(filters or RunFilter()).page,
         more=more,
-        label=state_label,
-        cost=fmt_cost,
-        summary=summary_line,
+        **_shared(now or utcnow()),
     )
 
 
@@ -177,18 +190,23 @@ def render_run_page(
     audit: list[AuditRecord] | None = None,
     links: list[RunLink] | None = None,
     secrets: Iterable[str] = (),
+    now: datetime | None = None,
 ) -> str:
     hidden = list(secrets)
     template = _environment(hidden).get_template("run.html")
+    shown = scrubbed(view, hidden)
+    links = links or []
     return template.render(
-        v=scrubbed(view, hidden),
+        v=shown,
         events=[scrubbed(e, hidden) for e in events],
         audit=[scrubbed(r, hidden) for r in audit or []],
-        links=links or [],
+        links=links,
         who=requester(view),
-        label=state_label,
-        cost=fmt_cost,
-        summary=summary_line,
+        steps_by_repo=by_repo(shown),
+        merge_position=merge_position,
+        failure=view_text.failure(shown),
+        approve_ways=view_text.approve_ways(shown, {link.label: link.url for link in links}),
+        **_shared(now or utcnow()),
         icon=step_icon,
         checks_icon=checks_icon,
         duration=fmt_duration,
