@@ -333,6 +333,9 @@ class CheckOutcome(BaseModel):
     output_tail: str = ""
     sha: str = ""
     pending: bool = False
+    warnings: list[str] = Field(default_factory=list)
+    """What went wrong beside the checks while reading them (a draft the forge could not mark ready
+    for review): shown to people as a warning, never a checks failure."""
 
     @property
     def state(self) -> ChecksState:
