@@ -1,10 +1,12 @@
 """The GitHub forge: `bot.domain.ports.Forge` on PyGithub, with the local forge's semantics.
 
 A PR is looked up by its head branch before one is created (idempotent after a crash or a lost
-answer), opened as a draft until its checks pass (configurable), and merged with the `sha` guard so
-a head that moved after approval is refused by GitHub itself (409). `run_checks` reads the head's
-check runs and commit statuses as they are now and never waits for CI: unfinished checks are
-`pending`, and the webhook handler or the poller reports them when they finish. Reading, judging and
+answer), opened as a draft until its checks pass (configurable; marking it ready is GitHub's GraphQL
+API, and a failure there is a warning on the checks outcome, tried again at the merge — never a
+checks failure), and merged with the `sha` guard so a head that moved after approval is refused by
+GitHub itself (409). `run_checks` reads the head's check runs and commit statuses as they are now
+and never waits for CI: unfinished checks are `pending`, and the webhook handler or the poller
+reports them when they finish. Reading, judging and
 merging one PR (base, drafts, retries, refusals) is `github_pulls.py`.
 """
 
