@@ -66,8 +66,11 @@ class Serve:
         port = port or free_port()
         out = log.open("ab")
         started = time.time()
+        # BATON_BENCH_PID is the serve's own pid (`exec` keeps the shell's), for agents to name the
+        # process that ran them: a confined agent, in its own PID namespace, cannot see its parent.
+        serve = ["sh", "-c", 'export BATON_BENCH_PID=$$; exec "$0" "$@"', sys.executable, "-m", "bot", "serve"]
         process = subprocess.Popen(
-            argv or [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+            argv or [*serve, "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -134,8 +134,10 @@ def start_in_flight(world: Any, client: httpx.Client, url: str, started: Path) -
 def measure_baton(world: Any, root: Path, count: int) -> tuple[dict[str, Samples], int]:
     from _stands import Server, free_port
 
-    home, started = root / "baton", root / "agents-started"
+    home, started = root / "baton", root / "agents" / "started"
+    started.parent.mkdir(parents=True, exist_ok=True)
     config = world.config(f"echo $$ >> {started}; exec sleep 300", concurrency={"global": IN_FLIGHT, "per_run": 1})
+    config["agents"][0]["isolation_writable"] = [str(started.parent)]  # confined: only there besides its workspace
     port = free_port()
     argv = [sys.executable, "-m", "bot", "serve", "--port", str(port)]
     server = Server("baton serve", argv, world.env(home, config), root / "baton-serve.log", port).start()

@@ -148,17 +148,20 @@ class World:
 
 
 def make_world(root: Path, slack_api: str) -> World:
-    marks = root / "invocations.log"
+    marks = root / "marks" / "invocations.log"
+    marks.parent.mkdir(parents=True)
     remotes = {name: make_remote(root / "remotes", name) for name in REPOS}
-    # Each step appends `start|end <repo> <step> <epoch> <Baton's pid>` around its work (the agent's
-    # parent is the Baton process that ran it); an append of one short line is atomic, so
-    # concurrent agents never interleave within a line.
+    # Each step appends `start|end <repo> <step> <epoch> <Baton's pid>` around its work (BATON_PID:
+    # the serve that ran it, as `_serve.Serve` exports it; a confined agent cannot see its parent);
+    # an append of one short line is atomic, so concurrent agents never interleave within a line.
+    # The agents run confined (the default), with only the marks' folder writable outside their workspace.
     agents = [
         shell_agent(
             step,
-            f'echo "start $BATON_REPO {step} $(date +%s.%N) $PPID" >> {marks}; sleep {AGENT_SLEEP_S}; '
-            f'echo {step} >> {step}.txt; echo "end $BATON_REPO {step} $(date +%s.%N) $PPID" >> {marks}',
+            f'echo "start $BATON_REPO {step} $(date +%s.%N) $BATON_PID" >> {marks}; sleep {AGENT_SLEEP_S}; '
+            f'echo {step} >> {step}.txt; echo "end $BATON_REPO {step} $(date +%s.%N) $BATON_PID" >> {marks}',
         )
+        | {"env": {"BATON_PID": "${BATON_BENCH_PID}"}, "isolation_writable": [str(marks.parent)]}
         for step in STEPS
     ]
     config = {
@@ -167,6 +170,8 @@ def make_world(root: Path, slack_api: str) -> World:
         "agents": agents,
         "playbooks": {"default": {"per_repo": {"sequential": [{"agent": s} for s in STEPS]}}},
         "concurrency": {"per_run": len(REPOS)},
+        # The mention names the repos: they must be its channel's (or the requester allowed to widen).
+        "slack": {"channel_repos": {"CBENCH": list(REPOS)}},
     }
     path = root / "baton.yml"
     path.write_text(yaml.safe_dump(config))

@@ -336,6 +336,9 @@ class CheckOutcome(BaseModel):
     pending: bool = False
     program_missing: bool = False
     """The command exited 127 (the shell found no such program): configuration, not code, is wrong."""
+    warnings: list[str] = Field(default_factory=list)
+    """What went wrong beside the checks while reading them (a draft the forge could not mark ready
+    for review): shown to people as a warning, never a checks failure."""
 
     @property
     def state(self) -> ChecksState:

@@ -341,10 +341,10 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
         }
     )
     updated = updated.model_copy(update={"diffstat": _diffstat(deps, updated)})
-    deps.store.save_change(updated)
-    Emitter(deps, change.run_id)(
-        "checks", {"repo": change.repo, "sha": updated.head_sha, "state": updated.checks.value}
-    )
+    # Announced only if the outcome is new: a webhook may have recorded it first (and a re-run step adds none).
+    event = deps.store.save_checks(updated, source="run", warnings=outcome.warnings)
+    if event is not None:
+        log.info("checks", run_id=change.run_id, seq=event.seq, repo=change.repo, state=updated.checks.value)
     return updated
 
 

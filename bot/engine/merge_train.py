@@ -116,7 +116,10 @@ def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
                     "head_sha": outcome.sha or fresh.head_sha,
                 }
             )
-        store.save_change(fresh)
+            # Announced here when the outcome is new: a webhook arriving later then finds it known.
+            store.save_checks(fresh, source="gate", warnings=outcome.warnings)
+        else:
+            store.save_change(fresh)
         changes.append(fresh)
     _void(store, run_id, store.approvals(run_id), changes)
     people = People(deps.config.people)

@@ -1,10 +1,12 @@
 """The GitHub forge: `bot.domain.ports.Forge` on PyGithub, with the local forge's semantics.
 
 A PR is looked up by its head branch before one is created (idempotent after a crash or a lost
-answer), opened as a draft until its checks pass (configurable), and merged with the `sha` guard so
-a head that moved after approval is refused by GitHub itself (409). `run_checks` reads the head's
-check runs and commit statuses as they are now and never waits for CI: unfinished checks are
-`pending`, and the webhook handler or the poller reports them when they finish. Reading, judging and
+answer), opened as a draft until its checks pass (configurable; marking it ready is GitHub's GraphQL
+API, and a failure there is a warning on the checks outcome, tried again at the merge — never a
+checks failure), and merged with the `sha` guard so a head that moved after approval is refused by
+GitHub itself (409). `run_checks` reads the head's check runs and commit statuses as they are now
+and never waits for CI: unfinished checks are `pending`, and the webhook handler or the poller
+reports them when they finish. Reading, judging and
 merging one PR (base, drafts, retries, refusals) is `github_pulls.py`.
 """
 
@@ -154,14 +156,29 @@ class GitHubForge(GitHubPulls):
             return CheckOutcome(
                 passed=False, pending=True, output_tail=output or "waiting for checks to report", sha=sha
             )
-        if self.config.github.draft_until_checks:
-            self._ready_for_review(full, number)
-        return CheckOutcome(passed=True, output_tail=output or "no checks on this repo", sha=sha)
+        problem = self._ready_for_review(full, number) if self.config.github.draft_until_checks else None
+        return CheckOutcome(
+            passed=True, output_tail=output or "no checks on this repo", sha=sha, warnings=[problem] if problem else []
+        )
 
-    def _ready_for_review(self, full: str, number: int) -> None:
-        pr = self._pull(full, number)
-        if pr.draft and pr.state == "open" and not self._redrafted(full, pr):
-            self.api.call(f"mark {full}#{number} ready for review", pr.mark_ready_for_review)
+    def _ready_for_review(self, full: str, number: int) -> str | None:
+        """Un-draft Baton's PR now its checks are green; what went wrong, if anything. Being a
+        draft is cosmetic until the merge, which tries again: a failure here is a warning."""
+        try:
+            pr = self._pull(full, number)
+            if not pr.draft or pr.state != "open" or self._redrafted(full, pr):
+                return None
+            problem = self._mark_ready(full, pr, attempts=1)
+        except GithubException as err:
+            problem = f"GitHub answered {describe(err)}"
+        except ForgeError as err:
+            problem = str(err)
+        if problem is None:
+            return None
+        return (
+            f"{full}#{number} is still a draft: Baton could not mark it ready for review ({problem}). "
+            "It tries again before merging; the token needs GraphQL access."
+        )
 
     def close(self, change: ChangeSet) -> ChangeSet:
         cfg, full = self.target(change.repo)

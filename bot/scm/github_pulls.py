@@ -88,6 +88,26 @@ class GitHubPulls:
         events = self.api.call(f"read the events of {full}#{pr.number}", lambda: list(pr.get_issue_events()))
         return any(e.event == "convert_to_draft" for e in events)
 
+    def _mark_ready(self, full: str, pr: PullRequest, attempts: int) -> str | None:
+        """Un-draft `pr` through GitHub's GraphQL API (REST cannot), up to `attempts` times with
+        back-off: a refusal `call` does not retry (a proxy's 404, a GraphQL limit) may pass later.
+        What went wrong the last time, or None once the PR is ready."""
+        problem = ""
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(self.config.github.retry_backoff_s * 2 ** (attempt - 1))
+            try:
+                self.api.call(f"mark {full}#{pr.number} ready for review", pr.mark_ready_for_review)
+                return None
+            except GithubException as err:
+                problem = f"GitHub's GraphQL API at {self.api.graphql_url} answered {describe(err)}"
+            except ForgeError as err:  # `call` already retried what is worth retrying
+                return str(err)
+            log.warning(
+                "github.ready_for_review_failed", repo=full, number=pr.number, attempt=attempt + 1, error=problem
+            )
+        return problem
+
     def readiness(self, change: ChangeSet) -> Readiness:
         cfg, full = self.target(change.repo)
         with refusals(f"read {full}#{change.number}"):
@@ -132,7 +152,13 @@ class GitHubPulls:
                     f"{pr.html_url} was moved back to draft; nothing was merged. Mark it ready for review, "
                     "then `/baton retry`"
                 )
-            self.api.call(f"mark {full}#{change.number} ready for review", pr.mark_ready_for_review)
+            problem = self._mark_ready(full, pr, attempts=self.config.github.api_retries + 1)
+            if problem is not None:
+                raise MergeRefused(
+                    f"{pr.html_url} is still a draft: Baton could not mark it ready for review ({problem}); "
+                    "nothing was merged. Give the token access to GitHub's GraphQL API (or mark the PR ready "
+                    "yourself), then `/baton retry`"
+                )
         try:
             result = self._merge_call(full, pr, expected_sha)
         except GithubException as err:

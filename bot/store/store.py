@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,8 @@ from bot.store.tables import (
 
 HEAD_SEEN = "_head_seen_at"
 """Key beside a change's fields in its row: when Baton first saw its current head (ISO, UTC)."""
+CHECKS_SEEN = "_checks_events"
+"""Key beside a change's fields in its row: how many `checks` events the PR has had (`save_checks`)."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -334,25 +336,58 @@ class Store:
 
     # -- changes ------------------------------------------------------------------------------
     def save_change(self, change: ChangeSet) -> None:
+        with self._tx() as s:
+            self._save_change(s, change)
+
+    def save_checks(self, change: ChangeSet, source: str, warnings: Sequence[str] = ()) -> RunEvent | None:
+        """A PR's checks as just read (`change` carries them), saved, with a `checks` event when its
+        head or checks state differ from what the store held. Compared, saved and announced in one
+        transaction, the event keyed on the PR's count of checks events: two readers of one outcome
+        (the approval gate and a webhook) record it once. Each warning is recorded once per head."""
+        event = None
+        try:
+            with self._tx() as s:
+                row = s.get(ChangeRow, (change.run_id, change.repo))
+                held: dict[str, Any] = dict(row.data) if row is not None else {}
+                same = held.get("head_sha") == change.head_sha and held.get("checks") == change.checks.value
+                count = int(held.get(CHECKS_SEEN) or 0) + (0 if same else 1)
+                self._save_change(s, change, checks_seen=count)
+                if not same:
+                    data = {"repo": change.repo, "sha": change.head_sha, "state": change.checks.value, "source": source}
+                    event = self._append(s, change.run_id, "checks", data, f"checks:{change.repo[:120]}:{count}")
+        except IntegrityError:  # another reader recorded this very outcome first
+            event = None
+        for warning in warnings:
+            digest = hashlib.sha256(warning.encode()).hexdigest()[:16]
+            self.append_event(
+                change.run_id,
+                "forge_warning",
+                {"repo": change.repo, "sha": change.head_sha, "message": warning, "source": source},
+                dedupe_key=f"warning:{change.repo[:120]}:{change.head_sha}:{digest}",
+            )
+        return event
+
+    def _save_change(self, s: Session, change: ChangeSet, checks_seen: int | None = None) -> None:
         shown = ("checks_output", "merge_error")
         change = change.model_copy(update={k: self._redact(getattr(change, k)) for k in shown})
-        with self._tx() as s:
-            row = s.get(ChangeRow, (change.run_id, change.repo))
-            stat = change.diffstat
-            if stat is None or stat.sha != change.head_sha:
-                # A diffstat describes one head: a refresh (which carries none) keeps the one of the
-                # same head; one measured at an older head is dropped, never shown for the new one.
-                known = row.data.get("diffstat") if row is not None else None
-                kept = isinstance(known, dict) and known.get("sha") == change.head_sha
-                change = change.model_copy(update={"diffstat": DiffStat.model_validate(known) if kept else None})
-            data = change.model_dump(mode="json")
-            # When Baton first saw this head (kept beside the change): an approval written before it is stale.
-            same = row is not None and row.data.get("head_sha") == change.head_sha
-            data[HEAD_SEEN] = row.data.get(HEAD_SEEN) if same and row is not None else utcnow().isoformat()
-            if row is None:
-                s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=data))
-            else:
-                row.data = data
+        row = s.get(ChangeRow, (change.run_id, change.repo))
+        stat = change.diffstat
+        if stat is None or stat.sha != change.head_sha:
+            # A diffstat describes one head: a refresh (which carries none) keeps the one of the
+            # same head; one measured at an older head is dropped, never shown for the new one.
+            known = row.data.get("diffstat") if row is not None else None
+            kept = isinstance(known, dict) and known.get("sha") == change.head_sha
+            change = change.model_copy(update={"diffstat": DiffStat.model_validate(known) if kept else None})
+        data = change.model_dump(mode="json")
+        # When Baton first saw this head (kept beside the change): an approval written before it is stale.
+        same = row is not None and row.data.get("head_sha") == change.head_sha
+        data[HEAD_SEEN] = row.data.get(HEAD_SEEN) if same and row is not None else utcnow().isoformat()
+        held = row.data.get(CHECKS_SEEN) if row is not None else None
+        data[CHECKS_SEEN] = checks_seen if checks_seen is not None else held
+        if row is None:
+            s.add(ChangeRow(run_id=change.run_id, repo=change.repo, data=data))
+        else:
+            row.data = data
 
     def heads_seen_at(self, run_id: str) -> dict[str, datetime]:
         """repo → when Baton first saw the current head of the run's PR there."""

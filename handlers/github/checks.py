@@ -3,8 +3,9 @@ and a polling fallback for runs still waiting on checks when no webhook came.
 
 Either way the PR's combined checks are read again from GitHub (one webhook is one check; the
 combined state is what counts), stored on the run's ChangeSet with a `checks` event when they
-changed, and the run is nudged: a re-check of its approval gate (an approval already recorded then
-merges), or a repair round for red checks when `approval.repair_on_failed_checks` allows one.
+changed (`Store.save_checks`: once per outcome, whoever read it first, this or the approval gate),
+and the run is nudged: a re-check of its approval gate (an approval already recorded then merges),
+or a repair round for red checks when `approval.repair_on_failed_checks` allows one.
 """
 
 from __future__ import annotations
@@ -59,17 +60,12 @@ class ChecksTracker:
             fresh = self.forge.refresh(change)
             outcome = self.forge.run_checks(fresh)
             current = next((c for c in store.changes(change.run_id) if c.repo == change.repo), change)
-            if current.head_sha == outcome.sha and current.checks is outcome.state:
-                return None
             updated = current.model_copy(
                 update={"head_sha": outcome.sha, "checks": outcome.state, "checks_output": outcome.output_tail[-2000:]}
             )
-            store.save_change(updated)
-            store.append_event(
-                change.run_id,
-                "checks",
-                {"repo": change.repo, "sha": outcome.sha, "state": outcome.state.value, "source": "github"},
-            )
+            # None when the store knew this outcome already (the approval gate may have read it first).
+            if store.save_checks(updated, source="github", warnings=outcome.warnings) is None:
+                return None
         log.info("github.checks", run_id=change.run_id, repo=change.repo, state=outcome.state.value)
         self._nudge(run.run_id, outcome.state, updated)
         return outcome.state

@@ -8,7 +8,11 @@ GitHub's recorded responses (`github_bodies.py`). Tests drive the world through 
 
 Faults are injected per request pattern: any status with any headers and body (5xx, 403/429
 rate limits with `Retry-After` or `x-ratelimit-reset`), optionally *after* the request took
-effect (a lost response), and delays (slow responses).
+effect (a lost response), and delays (slow responses). `graphql_status` makes every GraphQL request
+answer that status while set (a proxy in front of GitHub that does not pass `/graphql`).
+
+`FakeGitHub(enterprise=True)` serves the paths of GitHub Enterprise Server: the REST API under
+`/api/v3` and GraphQL at `/api/graphql`; github.com's paths (`/graphql`, `/repos/...`) answer 404.
 """
 
 from __future__ import annotations
@@ -61,7 +65,10 @@ class Fault:
 class FakeGitHub:
     """Start with `FakeGitHub().start()`; `url` is what `GITHUB_API_URL` should be."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, enterprise: bool = False) -> None:
+        self.enterprise = enterprise
+        self.graphql_status: int | None = None
+        """While set, every GraphQL request answers this status (and changes nothing)."""
         self.world = World()
         self.requests: list[Request] = []
         self._faults: list[Fault] = []
@@ -77,7 +84,7 @@ class FakeGitHub:
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeGitHub:
         self._server = StubServer(_Handler, self, "fake-github").start()
-        self.url = self._server.url
+        self.url = self._server.url + ("/api/v3" if self.enterprise else "")
         self.bodies = Bodies(self.url)
         return self
 
@@ -267,7 +274,8 @@ class FakeGitHub:
     # -- serving ------------------------------------------------------------------------------------------
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Answer:
         parts = urlsplit(raw_path)
-        path = unquote(parts.path)
+        sent = unquote(parts.path)
+        path = self._route_path(sent)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         body: Any = None
         if raw_body:
@@ -276,7 +284,7 @@ class FakeGitHub:
             except ValueError:
                 return Answer(400, self.bodies.error("Problems parsing JSON"))
         observed = self.observer() if self.observer else None
-        record = Request(method, path, query, body, 0, None, time.monotonic(), observed=observed)
+        record = Request(method, sent, query, body, 0, None, time.monotonic(), observed=observed)
         self.requests.append(record)  # on arrival: a request still being answered slowly is seen too
         fault = self._take_fault(method, path)
         if fault and fault.delay_s:
@@ -289,6 +297,8 @@ class FakeGitHub:
             failure = Answer(
                 fault.status, fault.body if fault.body is not None else self.bodies.error("Server Error"), fault.headers
             )
+        if path == "/graphql" and self.graphql_status is not None:
+            failure, fault = Answer(self.graphql_status, self.bodies.error("Not Found")), None
         if failure is not None and not (fault and fault.after):
             answer = failure
         elif login is None:
@@ -298,6 +308,17 @@ class FakeGitHub:
             answer = failure or answer  # `after`: the request took effect, its answer is lost
         record.status, record.login, record.response = answer.status, login, answer.body
         return answer
+
+    def _route_path(self, path: str) -> str:
+        """The github.com path a request is for: on Enterprise Server, REST is under `/api/v3` and
+        GraphQL at `/api/graphql`; anything else there is a path no route matches."""
+        if not self.enterprise:
+            return path
+        if path == "/api/graphql":
+            return "/graphql"
+        if path.startswith("/api/v3/"):
+            return path.removeprefix("/api/v3")
+        return f"/not-on-enterprise-server{path}"
 
 
 class _Handler(StubHandler):

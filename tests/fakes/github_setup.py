@@ -26,9 +26,10 @@ FAST = {
 }
 
 
-def start_fake(tmp_path: Path, names: list[str]) -> tuple[FakeGitHub, dict[str, Path]]:
-    """A running fake GitHub serving `acme/<name>` for each name, each a bare repo with one commit."""
-    fake = FakeGitHub().start()
+def start_fake(tmp_path: Path, names: list[str], *, enterprise: bool = False) -> tuple[FakeGitHub, dict[str, Path]]:
+    """A running fake GitHub (with Enterprise Server's paths if `enterprise`) serving `acme/<name>`
+    for each name, each a bare repo with one commit."""
+    fake = FakeGitHub(enterprise=enterprise).start()
     fake.add_user(BOT, token=TOKEN)
     root = tmp_path / "remotes"
     root.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,13 @@ class GitHubCredentials(BaseSettings):
         return text
 
 
+def graphql_url(api_url: str) -> str:
+    """Where GitHub's GraphQL API is for the REST API at `api_url` (`GITHUB_API_URL`), as PyGithub
+    derives it: `https://api.github.com/graphql`; on Enterprise Server `https://HOST/api/v3` →
+    `https://HOST/api/graphql`. Baton calls it only to mark a draft PR ready for review."""
+    return api_url.rstrip("/").removesuffix("/v3") + "/graphql"
+
+
 class GitHubApi:
     """PyGithub clients per repo (one per App installation) and `call`, the retry policy."""
 
@@ -85,6 +92,10 @@ class GitHubApi:
         self._clients: dict[int | None, Github] = {}
         self._installations: dict[str, int] = {}
         self._login: str | None = None
+
+    @property
+    def graphql_url(self) -> str:
+        return graphql_url(self.credentials.api_url)
 
     # -- clients ----------------------------------------------------------------------------------
     def _kwargs(self) -> dict[str, Any]:

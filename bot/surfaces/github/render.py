@@ -78,6 +78,7 @@ def status_body(
         if review_url:
             lines += ["", f"[Review changes]({review_url}) (every PR of the run on one page)"]
     lines += _round_lines(events)
+    lines += _warning_lines(view, events)
     lines += _approval_lines(view, events, approve_needs)
     if run.error:
         lines += ["", f"**What went wrong:** {one_line(run.error, 600)}"]
@@ -103,6 +104,18 @@ def _round_lines(events: list[RunEvent]) -> list[str]:
     status = "done" if finished else "in progress"
     text = one_line(str(data.get("instruction", "")), 160)
     return ["", f"**Round {data.get('round')}** ({kind}, {status}): {text}"]
+
+
+def _warning_lines(view: RunView, events: list[RunEvent]) -> list[str]:
+    """What went wrong beside the checks (a draft GitHub would not mark ready), while the PR it is
+    about is still open at the head it was raised for."""
+    open_heads = {(c.repo, c.head_sha) for c in view.changes if c.state is ChangeState.open}
+    found = [
+        str(e.data.get("message", ""))
+        for e in events
+        if e.kind == "forge_warning" and (e.data.get("repo"), e.data.get("sha")) in open_heads
+    ]
+    return ["", *(f"⚠️ **Warning:** {inert(one_line(text, 600))}" for text in found)] if found else []
 
 
 def _approval_lines(view: RunView, events: list[RunEvent], approve_needs: str) -> list[str]:
