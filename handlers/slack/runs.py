@@ -84,7 +84,7 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
     if not parsed.text:
         return "What should I do? " + HELP
     # Unknown names (with the nearest), agents' programs, repo URLs, checks programs: bot/preflight.py.
-    return refusal(ctx.runs.config, spec) or widening(ctx, spec, channel) or spec
+    return widening(ctx, spec, channel) or refusal(ctx.runs.config, spec) or spec
 
 
 def start_run(ctx: SlackContext, spec: RunSpec, channel: str, thread_ts: str | None) -> str:

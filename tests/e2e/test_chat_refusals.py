@@ -97,7 +97,8 @@ def linear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: Runti
 
     def config(fake: FakeLinear, team: Team) -> dict[str, Any]:
         alice = fake.workspace.add_user("Alice", "alice@example.com", teams=[team])
-        return {"repos": repo_entries(remotes), "agents": [GHOST], "linear": {"allowed_users": [alice.id]}}
+        linear = {"allowed_users": [alice.id], "team_repos": {team.key: ["api"]}}
+        return {"repos": repo_entries(remotes), "agents": [GHOST], "linear": linear}
 
     with linear_world(monkeypatch, start_runtime, config, tmp_path / "journal.log") as world:
         yield world
@@ -105,7 +106,7 @@ def linear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: Runti
 
 def test_linear_refuses_an_agent_whose_program_is_missing_on_the_issue(linear: LinearWorld) -> None:
     alice = next(u for u in linear.linear.workspace.users.values() if u.name == "Alice")
-    issue = linear.linear.workspace.add_issue(linear.team, "tidy", "repos: api")
+    issue = linear.linear.workspace.add_issue(linear.team, "tidy")  # the team's repos: api
     answer = linear.send(linear.hooks.issue_labelled(issue, linear.label, alice))
     assert "baton-no-such-agent-xyz" in answer.json()["refused"]
     (reply,) = until("the refusal", lambda: linear.replies(issue.id))
@@ -114,11 +115,12 @@ def test_linear_refuses_an_agent_whose_program_is_missing_on_the_issue(linear: L
 
 
 def test_linear_suggests_the_nearest_repo_for_a_typo(linear: LinearWorld) -> None:
-    alice = next(u for u in linear.linear.workspace.users.values() if u.name == "Alice")
-    issue = linear.linear.workspace.add_issue(linear.team, "tidy", "repos: apj")
-    linear.send(linear.hooks.issue_labelled(issue, linear.label, alice))
-    (reply,) = until("the refusal", lambda: linear.replies(issue.id))
-    assert reply == "Unknown repo(s): `apj`. Did you mean `api`? Known repos: `api`."
+    ws = linear.linear.workspace
+    alice = next(u for u in ws.users.values() if u.name == "Alice")
+    session = ws.add_session(ws.add_issue(linear.team, "tidy"), alice)
+    # Repos come from the words of the person who delegated the issue (never its description).
+    answer = linear.send(linear.hooks.session_event("created", session, comment="@baton tidy\nrepos: apj")).json()
+    assert answer["refused"] == "Unknown repo(s): `apj`. Did you mean `api`? Known repos: `api`."
     assert linear.runtime.store.list_runs() == []
 
 
