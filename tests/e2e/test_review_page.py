@@ -2,7 +2,8 @@
 the codemod agent, real checks, one approval, merged API first): `/runs/<id>/diff.patch` holds every
 repo's removed and added lines and each repo's part applies with `git apply -p2`; `/runs/<id>/diff`
 shows them in a real browser (Debian's Chromium, headless), and its screenshot is kept in
-docs/images/review.png for the README. The diffs are read from the remotes, never from run facts."""
+tests/artifacts/review.png (docs/images/ holds a copy for the README). The diffs are read from the
+remotes, never from run facts."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.e2e.conftest import approve_until_merged, submit, wait_for
 from tests.fakes.served_app import serve
 from tests.gitutil import ref_sha
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "review.png"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "tests" / "artifacts" / "review.png"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 REMOTE = ("203.0.113.7", 40000)
 
