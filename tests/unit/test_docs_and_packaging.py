@@ -1,6 +1,8 @@
 """The documentation and the packaging tell the truth: `baton.example.yml` loads and uses every key
-and pattern, the README documents every key (with the models' defaults), environment variable and
-the two first commands. (The Dockerfile and docker-compose.yml: tests/unit/test_dockerfile.py.)
+and pattern; docs/configuration.md documents every key (with the models' defaults) and environment
+variable; the README is a way in (the two first commands at its top, short enough to read); LICENSE
+is the licence pyproject declares. (The Dockerfile and docker-compose.yml: tests/unit/test_dockerfile.py;
+links between the documents: tests/unit/test_doc_links.py.)
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from bot.domain.models import Budget, Person
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "baton.example.yml"
 README = ROOT / "README.md"
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+LICENSE = ROOT / "LICENSE"
 PYPROJECT = ROOT / "pyproject.toml"
 
 DESIGN_ENV_VARS = [
@@ -55,7 +59,7 @@ DESIGN_ENV_VARS = [
     "LINEAR_API_URL",
 ]
 
-# Each model of baton.yml and the path its keys have in the README's configuration reference.
+# Each model of baton.yml and the path its keys have in docs/configuration.md.
 REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.BatonFile, ""),
     (cfg.RepoConfig, "repos[]."),
@@ -97,7 +101,7 @@ def _reference_paths() -> list[tuple[str, FieldInfo]]:
 
 
 def _default_text(field: FieldInfo) -> str:
-    """How the README's reference states a field's default (the same rule generated the tables)."""
+    """How docs/configuration.md states a field's default (the same rule generated the tables)."""
     if field.default is PydanticUndefined and field.default_factory is None:
         return "required"
     factory: Any = field.default_factory
@@ -107,10 +111,10 @@ def _default_text(field: FieldInfo) -> str:
     return f"`{json.dumps(value)}`"
 
 
-def _readme_rows() -> dict[str, list[str]]:
-    """Table rows whose first cell is one code span: that text → the other cells."""
+def _reference_rows() -> dict[str, list[str]]:
+    """docs/configuration.md's table rows whose first cell is one code span: that text → the other cells."""
     rows: dict[str, list[str]] = {}
-    for line in README.read_text(encoding="utf-8").splitlines():
+    for line in CONFIGURATION.read_text(encoding="utf-8").splitlines():
         match = re.match(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$", line)
         if match:
             rows[match.group(1)] = [c.strip() for c in re.split(r"(?<!\\)\|", match.group(2))]
@@ -209,16 +213,16 @@ def test_example_config_sets_every_key_of_every_model() -> None:
     assert missing == []
 
 
-# -- README.md -------------------------------------------------------------------------------------
-def test_readme_reference_has_a_row_for_every_key_of_every_model() -> None:
+# -- docs/configuration.md -----------------------------------------------------------------------
+def test_configuration_reference_has_a_row_for_every_key_of_every_model() -> None:
     covered = {model for model, _ in REFERENCE}
     assert set(_all_models(BatonFile)) <= covered
-    rows = _readme_rows()
+    rows = _reference_rows()
     assert [path for path, _ in _reference_paths() if path not in rows] == []
 
 
-def test_readme_reference_states_the_models_defaults() -> None:
-    rows = _readme_rows()
+def test_configuration_reference_states_the_models_defaults() -> None:
+    rows = _reference_rows()
     wrong = {
         path: (rows[path][1], _default_text(field))
         for path, field in _reference_paths()
@@ -227,27 +231,45 @@ def test_readme_reference_states_the_models_defaults() -> None:
     assert wrong == {}
 
 
-def test_readme_documents_every_environment_variable_of_the_design() -> None:
-    text = README.read_text(encoding="utf-8")
-    assert [name for name in DESIGN_ENV_VARS if f"`{name}`" not in text] == []
+def test_configuration_reference_documents_every_environment_variable_of_the_design() -> None:
+    rows = _reference_rows()
+    assert [name for name in DESIGN_ENV_VARS if name not in rows] == []
 
 
-def test_readme_documents_every_environment_variable_settings_reads() -> None:
+def test_configuration_reference_documents_every_environment_variable_settings_reads() -> None:
     names = []
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
         choices = getattr(alias, "choices", None)
         names.append(str(choices[0]) if choices else f"BATON_{name.upper()}")
-    text = README.read_text(encoding="utf-8")
-    assert [name for name in names if f"`{name}`" not in text] == []
+    rows = _reference_rows()
+    assert [name for name in names if name not in rows] == []
 
 
+# -- README.md -------------------------------------------------------------------------------------
 def test_readme_first_code_block_is_exactly_make_demo_and_make_test() -> None:
     text = README.read_text(encoding="utf-8")
     block = re.search(r"^```[^\n]*\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
     assert block is not None
     commands = [line.split("#", 1)[0].strip() for line in block.group(1).splitlines()]
     assert [c for c in commands if c] == ["make demo", "make test"]
+
+
+def test_readme_names_make_demo_and_make_test_within_its_first_40_lines() -> None:
+    top = README.read_text(encoding="utf-8").splitlines()[:40]
+    assert [c for c in ("make demo", "make test") if not any(c in line for line in top)] == []
+
+
+# -- LICENSE -----------------------------------------------------------------------------------------
+# The opening lines of each licence's standard text, by its SPDX identifier.
+LICENCE_TITLES = {"Apache-2.0": ["Apache License", "Version 2.0, January 2004", "http://www.apache.org/licenses/"]}
+
+
+def test_license_file_is_the_standard_text_of_the_licence_pyproject_declares() -> None:
+    declared = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]["license"]
+    lines = [line.strip() for line in LICENSE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert lines[:3] == LICENCE_TITLES[declared]
+    assert "END OF TERMS AND CONDITIONS" in lines
 
 
 # -- pyproject -----------------------------------------------------------------------------------
