@@ -260,6 +260,16 @@ def test_readme_names_make_demo_and_make_test_within_its_first_40_lines() -> Non
     assert [c for c in ("make demo", "make test") if not any(c in line for line in top)] == []
 
 
+def test_readme_is_a_way_in_under_25000_characters() -> None:
+    assert len(README.read_text(encoding="utf-8")) < 25_000
+
+
+def test_readme_shows_a_screenshot_before_its_second_section() -> None:
+    first_section = README.read_text(encoding="utf-8").split("\n## ", 1)[0]
+    images = re.findall(r"!\[[^\]]*\]\((docs/images/[\w.-]+\.png)\)", first_section)
+    assert images and all((ROOT / path).is_file() for path in images)
+
+
 # -- LICENSE -----------------------------------------------------------------------------------------
 # The opening lines of each licence's standard text, by its SPDX identifier.
 LICENCE_TITLES = {"Apache-2.0": ["Apache License", "Version 2.0, January 2004", "http://www.apache.org/licenses/"]}
