@@ -7,7 +7,7 @@
 #
 # Agents confined with `isolation: bwrap` need a container that lets bubblewrap make namespaces
 # and mount its own /proc: `--security-opt seccomp=unconfined --security-opt systempaths=unconfined`,
-# plus `--security-opt apparmor=unconfined` on AppArmor hosts (README, "In a container";
+# plus `--security-opt apparmor=unconfined` on AppArmor hosts (docs/operations.md, "In a container";
 # docker-compose.yml gives them to the workers).
 #
 # SQLite under /data by default; set BATON_DATABASE_URL=postgresql://... to share runs between one

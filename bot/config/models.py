@@ -76,7 +76,7 @@ class AgentConfig(_Strict):
     timeout_s: float = Field(default=900, gt=0)
     budget: Budget = Field(default_factory=Budget)
     usd_per_million_tokens: tuple[float, float] = (0.0, 0.0)
-    # The coding-agent CLIs (every kind but `script`); see bot/agents/ and the README's agents section.
+    # The coding-agent CLIs (every kind but `script`); see bot/agents/ and docs/configuration.md (Agent CLIs).
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -9,7 +9,7 @@ With `BATON_DASHBOARD_TOKEN` set, every client must bring it: `Authorization: Be
 `?token=<token>` once, which sets an HttpOnly cookie and redirects to the same page without the
 token in its address. Without a token, only loopback clients are answered (403 otherwise), so a
 Baton behind a public address shows nothing until a token is configured. Health, readiness,
-metrics and the webhook endpoints are not guarded here (README: HTTP endpoints).
+metrics and the webhook endpoints are not guarded here (docs/operations.md: HTTP endpoints).
 """
 
 from __future__ import annotations
