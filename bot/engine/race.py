@@ -17,7 +17,7 @@ from pathlib import Path
 from dbos import DBOS
 
 from bot.domain.models import AgentTask
-from bot.engine import activities
+from bot.engine import activities, changes
 from bot.engine.deps import EngineDeps
 from bot.engine.patterns.base import Candidate
 
@@ -73,9 +73,7 @@ def _candidate(
     )
     if checks and candidate.ok and candidate.head != head:
         key = f"{task.step_key}-checks"
-        outcome_checks = activities.workspace_checks(
-            deps, task.run_id, task.repo, branch, candidate.head, key, path=tree
-        )
+        outcome_checks = changes.workspace_checks(deps, task.run_id, task.repo, branch, candidate.head, key, path=tree)
         candidate.checks_passed = outcome_checks.passed
     return candidate
 

@@ -21,7 +21,7 @@ from dbos import error as dbos_errors
 
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
-from bot.engine import activities, approval_loop, traced, workflow
+from bot.engine import activities, approval_loop, changes, traced, workflow
 from bot.engine.approvals import GateVerdict
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
@@ -213,19 +213,19 @@ class RunEngine(DBOSConfiguredInstance):
 
     @DBOS.step()
     def checks_step(self, run_id: str, repo: str, branch: str, head: str, key: str) -> CheckOutcome:
-        return activities.workspace_checks(self.deps, run_id, repo, branch, head, key)
+        return changes.workspace_checks(self.deps, run_id, repo, branch, head, key)
 
     @DBOS.step()
     def push_step(self, run_id: str, repo: str, branch: str, head: str) -> str:
-        return activities.push_branch(self.deps, run_id, repo, branch, head)
+        return changes.push_branch(self.deps, run_id, repo, branch, head)
 
     @DBOS.step()
     def open_change_step(self, run_id: str, repo: str, branch: str, title: str, body: str, order: int) -> ChangeSet:
-        return activities.open_change(self.deps, run_id, repo, branch, title, body, order)
+        return changes.open_change(self.deps, run_id, repo, branch, title, body, order)
 
     @DBOS.step()
     def change_checks_step(self, change: ChangeSet) -> ChangeSet:
-        return activities.change_checks(self.deps, change)
+        return changes.change_checks(self.deps, change)
 
     @DBOS.step()
     def current_changes_step(self, run_id: str) -> list[ChangeSet]:

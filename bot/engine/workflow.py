@@ -12,8 +12,8 @@ from functools import partial
 from bot.domain.models import Decision, RunSpec, RunState
 from bot.domain.naming import branch_name
 from bot.engine import approval_loop, patterns
-from bot.engine.activities import pr_body
 from bot.engine.budget import BudgetExceeded
+from bot.engine.changes import pr_body
 from bot.engine.messages import LoopState, RepoOutcome
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
