@@ -140,6 +140,18 @@ def summary_line(view: RunView, now: datetime | None = None) -> str:
     return " · ".join(parts)
 
 
+INTEGRATION_STEP = "integration checks"
+"""The step the engine records for each run of a playbook's `integration_checks` (bot/engine/integration.py)."""
+
+
+def integration_red(view: RunView) -> str | None:
+    """The output's tail when the latest integration checks of the run failed, else None."""
+    last = next((s for s in reversed(view.steps) if s.name == INTEGRATION_STEP and s.repo is None), None)
+    if last is None or last.state is not StepState.failed:
+        return None
+    return last.detail or "(no output)"
+
+
 def next_actions(view: RunView) -> list[str]:
     """The decisions the run's state allows, as action ids ("cancel", "approve", ...).
 
@@ -149,7 +161,8 @@ def next_actions(view: RunView) -> list[str]:
     if state in _ACTIVE_STATES:
         return ["cancel"]
     if state is RunState.awaiting_approval:
-        return ["approve", "reject"]
+        # Red integration checks on the change set: nothing to approve until a follow-up fixes them.
+        return ["reject"] if integration_red(view) is not None else ["approve", "reject"]
     if state is RunState.failed:
         return ["retry"]
     return []

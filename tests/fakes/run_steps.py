@@ -37,6 +37,7 @@ from bot.domain.models import (
 from bot.engine import approval_loop, workflow
 from bot.engine.approvals import GateVerdict, evaluate
 from bot.engine.ids import BUDGET_TOPIC
+from bot.engine.integration import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
@@ -85,6 +86,12 @@ class FakeSteps:
     """Repos whose remote refuses the merge itself (pre-flight cannot see it)."""
     moves_before_merge: set[str] = field(default_factory=set)
     """Repos someone pushes to between approval and merge (once)."""
+    integration: bool = False
+    """Whether the playbook has `integration_checks`."""
+    integration_red: set[str] = field(default_factory=set)
+    """Stages ("approval", "merge") at which the integration checks fail."""
+    integration_runs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    """Every integration check, in order: (stage, the heads it checked)."""
     inbox: deque[dict[str, Any]] = field(default_factory=deque)
     budget_messages: deque[dict[str, Any]] = field(default_factory=deque)
     park: bool = True
@@ -169,10 +176,33 @@ class FakeSteps:
         return Done(workflow.repo_work(self, run_id, task, order.index(task.repo), plan.summary), self)
 
     def start_round_repo(
-        self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
+        self,
+        run_id: str,
+        attempt: int,
+        number: int,
+        instruction: str,
+        repair: bool,
+        change: ChangeSet,
+        *,
+        rebase: bool = False,
     ) -> Done:
         self._enter(f"{change.repo}#{number}")
-        return Done(approval_loop.round_work(self, run_id, change, number, instruction, repair), self)
+        return Done(approval_loop.round_work(self, run_id, change, number, instruction, repair, rebase), self)
+
+    def merge_base_step(self, run_id: str, repo: str, branch: str, head: str) -> tuple[str, list[str]]:
+        self.conflicts.discard(repo)  # the base merged in; the agent resolves what conflicted
+        self.events.append(("base_merged", {"repo": repo}))
+        return f"{head}-merged", []
+
+    def unresolved_step(self, run_id: str, repo: str, branch: str, head: str, files: list[str]) -> list[str]:
+        return []
+
+    def integration_step(self, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
+        if not self.integration:
+            return None
+        heads = {c.repo: c.head_sha for c in self.changes.values()}
+        self.integration_runs.append((stage, heads))
+        return IntegrationOutcome(passed=stage not in self.integration_red, heads=heads, stage=stage)
 
     def wait_first(self, handles: list[Any]) -> Any:
         return handles[0]

@@ -24,6 +24,7 @@ from bot.surfaces.render import (
     fmt_cost,
     fmt_duration,
     fmt_tokens,
+    integration_red,
     next_actions,
     one_line,
     short_sha,
@@ -262,7 +263,12 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
     train = _train(view)
     if train:
         blocks.append(_section(train))
-    if run.state is RunState.awaiting_approval:
+    red = integration_red(view)
+    if red is not None and run.state in (RunState.awaiting_approval, RunState.failed):
+        tail = esc(red[-1200:]).replace("`", "'")
+        said = f"*Integration checks failed* on the change set; approval is blocked.\n```{tail}```"
+        blocks.append(_section(_fit(said)))
+    elif run.state is RunState.awaiting_approval:
         blocks.append(_section(f"*Waiting for approval* from {approvers}."))
     if run.error and run.state in (RunState.failed, RunState.rejected, RunState.expired, RunState.cancelled):
         blocks.append(_section(f"*{state_label(run.state).capitalize()}:* {esc(one_line(run.error, 1500))}"))
