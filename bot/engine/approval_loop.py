@@ -14,7 +14,7 @@ from bot.domain.checks import missing_report
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
 from bot.engine.approvals import GateVerdict
 from bot.engine.budget import BudgetExceeded
-from bot.engine.integration import merge_report
+from bot.engine.integration_gate import merge_report
 from bot.engine.messages import (
     DECISION_TOPIC,
     EXPIRE,

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 from bot.config.models import ApprovalPolicy, BatonFile
 from bot.domain.models import Actor, Approval, ChangeSet, ChangeState, ChecksState, Decision, Run, RunState, Source
 from bot.domain.people import People
-from bot.engine.integration import approval_refusal
+from bot.engine.integration_gate import approval_refusal
 from bot.store.audit import decision_kind
 from bot.store.store import Store, shas_digest
 

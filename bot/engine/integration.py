@@ -18,30 +18,17 @@ from contextlib import suppress
 from pathlib import Path
 
 import structlog
-from pydantic import BaseModel, Field
 
-from bot.domain.models import ChangeSet, ChangeState, Step, StepState, utcnow
+from bot.domain.models import ChangeState, Step, StepState, utcnow
 from bot.engine.activities import Emitter, _stop_check
 from bot.engine.deps import EngineDeps
-from bot.store.store import Store
+from bot.engine.integration_gate import FACT, STEP_NAME, IntegrationOutcome
 
 log = structlog.get_logger(__name__)
 
-FACT = "integration"
-STEP_NAME = "integration checks"
 TIMEOUT_S = 900.0
 TAIL = 1500
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-class IntegrationOutcome(BaseModel):
-    """One run of the integration checks: on which heads, and what they said."""
-
-    passed: bool
-    heads: dict[str, str] = Field(default_factory=dict)
-    output: str = ""
-    stage: str = ""
-    """"approval" (before approval is offered) or "merge" (before the first merge)."""
 
 
 def run_integration(deps: EngineDeps, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
@@ -85,31 +72,3 @@ def run_integration(deps: EngineDeps, run_id: str, stage: str, key: str) -> Inte
     Emitter(deps, run_id)("integration_checks", outcome.model_dump(mode="json"))
     log.info("integration", run_id=run_id, stage=stage, passed=passed, repos=sorted(heads))
     return outcome
-
-
-def red_on(store: Store, run_id: str, heads: dict[str, str]) -> str | None:
-    """The output's tail when the integration checks last ran red on exactly `heads`, else None
-    (never run, run on other heads, or green)."""
-    fact = store.get_fact(run_id, FACT)
-    if not fact:
-        return None
-    outcome = IntegrationOutcome.model_validate(fact)
-    if outcome.passed or outcome.heads != heads:
-        return None
-    return outcome.output[-500:] or "(no output)"
-
-
-def approval_refusal(store: Store, run_id: str, changes: list[ChangeSet]) -> str | None:
-    """Why an approval of `changes` is refused: the integration checks are red on these very heads."""
-    red = red_on(store, run_id, {c.repo: c.head_sha for c in changes if c.state is not ChangeState.closed})
-    if red is None:
-        return None
-    return f"the integration checks failed on the change set at these heads, so it cannot be approved. Output:\n{red}"
-
-
-def merge_report(outcome: IntegrationOutcome) -> str:
-    """Why the train did not start: the integration checks are red at the approved heads."""
-    return (
-        "Nothing was merged: the integration checks failed on the approved heads of the change set. "
-        f"Fix it with a follow-up, then approve again or `retry`. Output:\n{outcome.output[-800:]}"
-    )

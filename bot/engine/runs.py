@@ -39,7 +39,8 @@ from bot.engine.ids import (
     repo_workflow_id,
     workflow_id,
 )
-from bot.engine.integration import IntegrationOutcome, run_integration
+from bot.engine.integration import run_integration
+from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight, gate_step, merge_step, preflight_step, rebase_repos
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
 from bot.engine.approvals import GateVerdict
-from bot.engine.integration import IntegrationOutcome
+from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate

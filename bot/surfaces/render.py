@@ -20,6 +20,7 @@ from bot.domain.models import (
     Usage,
     utcnow,
 )
+from bot.engine.integration_gate import STEP_NAME
 
 _STEP_ICONS: dict[StepState, str] = {
     StepState.running: "…",
@@ -140,13 +141,9 @@ def summary_line(view: RunView, now: datetime | None = None) -> str:
     return " · ".join(parts)
 
 
-INTEGRATION_STEP = "integration checks"
-"""The step the engine records for each run of a playbook's `integration_checks` (bot/engine/integration.py)."""
-
-
 def integration_red(view: RunView) -> str | None:
     """The output's tail when the latest integration checks of the run failed, else None."""
-    last = next((s for s in reversed(view.steps) if s.name == INTEGRATION_STEP and s.repo is None), None)
+    last = next((s for s in reversed(view.steps) if s.name == STEP_NAME and s.repo is None), None)
     if last is None or last.state is not StepState.failed:
         return None
     return last.detail or "(no output)"

@@ -37,7 +37,7 @@ from bot.domain.models import (
 from bot.engine import approval_loop, workflow
 from bot.engine.approvals import GateVerdict, evaluate
 from bot.engine.ids import BUDGET_TOPIC
-from bot.engine.integration import IntegrationOutcome
+from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
