@@ -156,6 +156,11 @@ class Workspace(Protocol):
         commit; conflicted files go into it with their markers. (its SHA, the conflicted files)."""
         ...
 
+    def revert(self, path: Path, sha: str) -> str:
+        """A commit on the checked-out branch undoing the merged commit `sha`; its SHA (the branch's
+        head as it is when it already holds the revert)."""
+        ...
+
     def push(self, path: Path, repo: str, branch: str) -> str:
         """Push `branch`; returns the pushed SHA. Raises PushRejected."""
         ...

@@ -21,7 +21,7 @@ from dbos import error as dbos_errors
 
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
-from bot.engine import activities, approval_loop, changes, drift, traced, workflow
+from bot.engine import activities, approval_loop, changes, drift, revert, traced, workflow
 from bot.engine.approvals import GateVerdict
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
@@ -277,3 +277,11 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def unresolved_step(self, run_id: str, repo: str, branch: str, head: str, files: list[str]) -> list[str]:
         return drift.unresolved(self.deps, run_id, repo, branch, head, files)
+
+    @DBOS.step()
+    def revert_plan_step(self, spec: RunSpec) -> list[revert.RevertItem] | str:
+        return revert.revert_plan(self.deps, spec)
+
+    @DBOS.step()
+    def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
+        return revert.revert_commit(self.deps, run_id, repo, branch, sha)

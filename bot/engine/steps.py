@@ -9,7 +9,7 @@ without a database.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
@@ -20,6 +20,9 @@ from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.concurrent import Handle
 from bot.engine.patterns.manager import Plan, SubTask
+
+if TYPE_CHECKING:
+    from bot.engine.revert import RevertItem
 
 
 class RunCancelled(Exception):
@@ -149,4 +152,13 @@ class RunSteps(Protocol):
 
     def integration_step(self, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
         """The playbook's `integration_checks` over the change set at its PRs' heads (None: none set)."""
+        ...
+
+    # -- reverting a merged run (a revert run, bot/engine/revert.py) --------------------------------
+    def revert_plan_step(self, spec: RunSpec) -> list[RevertItem] | str:
+        """The merged PRs of `spec.reverts` to revert, in reverse merge order; or why none."""
+        ...
+
+    def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
+        """The revert branch of `repo` with the merged commit `sha` undone; its head."""
         ...

@@ -136,6 +136,16 @@ class GitWorkspace:
         run_git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "--no-edit"], path)
         return self.head(path), conflicted
 
+    def revert(self, path: Path, sha: str) -> str:
+        """Add a commit undoing `sha` (a merge is reverted against its first parent, the base it
+        merged into); a branch already past its base holds that revert (a re-run step) and is kept."""
+        if self.head(path) != self.base_sha(path):
+            return self.head(path)
+        parents = run_git(["rev-list", "--parents", "-n", "1", sha], path).split()[1:]
+        mainline = ["-m", "1"] if len(parents) > 1 else []
+        run_git(["-c", "commit.gpgsign=false", "revert", "--no-edit", *mainline, sha], path)
+        return self.head(path)
+
     def diff_stats(self, path: Path, base_sha: str, head_sha: str) -> tuple[DiffStats, list[str]]:
         limit = self.limits.max_diff_bytes
         size = diff_size(path, base_sha, head_sha, stop_after=limit)

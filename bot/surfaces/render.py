@@ -162,6 +162,8 @@ def next_actions(view: RunView) -> list[str]:
         return ["reject"] if integration_red(view) is not None else ["approve", "reject"]
     if state is RunState.failed:
         return ["retry"]
+    if state is RunState.merged:
+        return ["revert"]  # the whole set, in reverse merge order (bot/engine/revert.py)
     return []
 
 

@@ -50,11 +50,13 @@ def run_command(
         return "To start a run from Linear, add the Baton label to an issue or delegate the issue to Baton."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
-        kind = AuditKind.cancellation if command.name == "cancel" else AuditKind.retry
+        kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(command.name, AuditKind.revert)
         runs.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
         return runs.cancel(run_id, actor).message
+    if command.name == "revert":
+        return runs.revert(run_id, actor).message
     return runs.retry(run_id, actor).message
 
 

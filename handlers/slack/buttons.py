@@ -48,11 +48,12 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
         return
     refusal = ctx.access.may_stop(actor, run)
     if refusal:
-        kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+        kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(name, AuditKind.revert)
         store.audit.refused(kind, actor, refusal, run_id=run.run_id)
         ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
         return
-    result = ctx.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runs.retry(run.run_id, actor)
+    act = {"cancel": ctx.runs.cancel, "retry": ctx.runs.retry}.get(name, ctx.runs.revert)
+    result = act(run.run_id, actor)
     if not result.accepted:
         ctx.ephemeral(channel, user, result.message, thread_ts)
         ctx.surface.refresh(run.run_id)

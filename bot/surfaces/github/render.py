@@ -95,6 +95,11 @@ def status_body(
         lines += ["", f"**Abandoned:** {abandoned.data.get('reason', '')}"]
     if not run.state.terminal or run.state is RunState.failed:
         lines += ["", f"<sub>Commands (alone on a line): {COMMANDS}</sub>"]
+    elif run.state is RunState.merged:
+        lines += [
+            "",
+            "<sub>`/baton revert` opens revert PRs for the whole set (reverse merge order, after approval)</sub>",
+        ]
     return "\n".join(lines)
 
 

@@ -41,6 +41,7 @@ ACTION_IDS = {
     "approve": "baton_approve",
     "reject": "baton_reject",
     "retry": "baton_retry",
+    "revert": "baton_revert",
 }
 _STATE_EMOJI = {
     RunState.queued: ":hourglass:",
@@ -171,6 +172,14 @@ def buttons(view: RunView) -> list[Block]:
             made.append(_button("reject", "Reject", button_value(run_id, heads), "danger"))
         elif action == "retry":
             made.append(_button("retry", "Retry", button_value(run_id)))
+        elif action == "revert":
+            confirm = _confirm(
+                "Revert the whole set?",
+                "Baton opens a revert PR per merged PR, in reverse merge order; they merge after an approval.",
+                "Open revert PRs",
+                "Keep",
+            )
+            made.append(_button("revert", "Revert", button_value(run_id), None, confirm))
     return made
 
 
