@@ -202,6 +202,7 @@ class FakeSteps:
             return None
         heads = {c.repo: c.head_sha for c in self.changes.values()}
         self.integration_runs.append((stage, heads))
+        self.events.append(("integration_checks", {"stage": stage}))
         return IntegrationOutcome(passed=stage not in self.integration_red, heads=heads, stage=stage)
 
     def wait_first(self, handles: list[Any]) -> Any:
