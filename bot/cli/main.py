@@ -247,7 +247,7 @@ def revert(
     """Revert a merged run: a revert run opens revert PRs for the whole set in reverse merge order,
     which merge after an authorised approval (also `baton runs revert`)."""
     from bot.cli.foreground import follow
-    from bot.engine.revert import revert_run_id
+    from bot.engine.revert_spec import revert_run_id
     from handlers.cli import operator
 
     runtime = support.build_runtime(launch=True)

@@ -15,23 +15,21 @@ the original merge order (consumers first, the provider last).
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot.domain.models import Actor, ChangeSet, Run, RunSpec, RunState, Trigger
+from bot.domain.models import ChangeSet, RunSpec, RunState
 from bot.domain.naming import branch_name
-from bot.domain.untrusted import headline, inert
+from bot.domain.untrusted import inert
 from bot.engine import approval_loop
 from bot.engine.deps import EngineDeps
+from bot.engine.revert_spec import refusal
 from bot.store.store import Store
 
 if TYPE_CHECKING:
     from bot.engine.steps import RunSteps
 
-REVERT_FACT = "revert"
-"""On the reverted run: {"run_id": the revert run}."""
 MERGE_EVENTS = ("merged", "merged_elsewhere")
 
 
@@ -42,40 +40,6 @@ class RevertItem(BaseModel):
     sha: str
     number: int
     order: int
-
-
-def revert_run_id(run_id: str) -> str:
-    """The revert run of `run_id` (deterministic: a second request joins the first)."""
-    return "v" + hashlib.sha256(f"revert:{run_id}".encode()).hexdigest()[:11]
-
-
-def refusal(run: Run | None, run_id: str) -> str | None:
-    """Why `run_id` cannot be reverted, or None."""
-    if run is None:
-        return f"no run {run_id}"
-    if run.state is not RunState.merged:
-        return f"run {run_id} is {run.state.value}; only a merged run can be reverted (nothing of it is merged)"
-    return None
-
-
-def revert_spec(run: Run, actor: Actor, delivery_id: str) -> RunSpec:
-    """The revert run of `run`, asked for by `actor`: same repos, playbook and thread, its own id."""
-    spec = run.spec
-    trigger = Trigger(
-        source=actor.source,
-        actor=actor,
-        request=f"Revert run {spec.run_id}: {headline(spec.trigger.request)[:200]}",
-        reply_to=spec.trigger.reply_to,
-        delivery_id=delivery_id,
-    )
-    return RunSpec(
-        run_id=revert_run_id(spec.run_id),
-        trigger=trigger,
-        repos=spec.repos,
-        playbook=spec.playbook,
-        budget=spec.budget,
-        reverts=spec.run_id,
-    )
 
 
 def merge_order(store: Store, run_id: str) -> list[tuple[str, str]]:

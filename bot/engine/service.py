@@ -20,7 +20,7 @@ from bot.engine.dispatch import Dispatch
 from bot.engine.ids import BUDGET_TOPIC, workflow_id
 from bot.engine.merge_train import retargeted
 from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
-from bot.engine.revert import REVERT_FACT, refusal, revert_spec
+from bot.engine.revert_spec import REVERT_FACT, refusal, revert_spec
 from bot.store.audit import AuditKind
 from bot.store.store import Store
 

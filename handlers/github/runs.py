@@ -22,6 +22,7 @@ from bot.domain.models import Actor, Decision, ReplyTo, Source, Trigger
 from bot.domain.ports import ForgeError
 from bot.domain.untrusted import clean, compose, new_nonce
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.engine.revert_spec import revert_run_id
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.github.issues import GitHubIssues
@@ -238,6 +239,8 @@ class GitHubRuns:
             else:
                 act = {"cancel": runs.cancel, "retry": runs.retry}.get(name, runs.revert)
                 result = act(run_id, who)
+                if name == "revert" and result.accepted:  # the issue now talks about the revert run
+                    self._link_issue(full, number, revert_run_id(run_id))
                 text = result.message if result.accepted else f"Not done: {result.message}."
         else:
             text = self.status_text(run_id)

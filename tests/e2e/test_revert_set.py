@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.app import Runtime
 from bot.domain.models import Decision, RunState
-from bot.engine.revert import revert_run_id
+from bot.engine.revert_spec import revert_run_id
 from bot.surfaces.render import next_actions
 from tests.e2e.conftest import (
     APPROVER,
