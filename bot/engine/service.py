@@ -170,10 +170,10 @@ class RunService:
         self.dispatch.enqueue_run(run_id, attempt)
         return DecisionResult(accepted=True, message=f"run {run_id} retrying (attempt {attempt})")
 
-    def revert(self, run_id: str, actor: Actor) -> DecisionResult:
-        return self._audited(AuditKind.revert, actor, run_id, self._revert(run_id, actor))
+    def revert(self, run_id: str, actor: Actor, before_start: Callable[[str], None] | None = None) -> DecisionResult:
+        return self._audited(AuditKind.revert, actor, run_id, self._revert(run_id, actor, before_start))
 
-    def _revert(self, run_id: str, actor: Actor) -> DecisionResult:
+    def _revert(self, run_id: str, actor: Actor, before_start: Callable[[str], None] | None) -> DecisionResult:
         """Start the revert run of a merged run (bot/engine/revert.py); asked again, it is the same run."""
         run = self.store.get_run(run_id)
         why = refusal(run, run_id)
@@ -184,7 +184,7 @@ class RunService:
         if not known:
             self.store.put_fact(run_id, REVERT_FACT, {"run_id": spec.run_id})
             self.store.append_event(run_id, "revert_requested", {"actor": actor.key, "revert_run": spec.run_id})
-        self.submit(spec)
+        self.submit(spec, before_start)
         return DecisionResult(
             accepted=True,
             message=(
