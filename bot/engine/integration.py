@@ -3,8 +3,9 @@ every repo of the run checked out at its PR head side by side (`BATON_SET_DIR/<r
 approval is offered and again before the merge, at the approved heads.
 
 Zuul gives this cross-repo gate with `Depends-On`; here it needs no CI of its own. The set is
-laid out as detached work trees of the run's own workspaces (no clone per check), run through the
-`ChecksRunner` port (confined, no secrets), and torn down after. The outcome is kept per run as a
+laid out as detached work trees of the run's own workspaces (no clone per check) with their `.git`
+link removed — the command sees files only — run through the `ChecksRunner` port (confined, no
+secrets), and torn down after. The outcome is kept per run as a
 fact bound to the heads it checked — the approval service refuses an approval while the current
 heads' result is red — and as a step ("integration checks", its detail the output's tail), which
 is how the card, the status comment and the dashboard show it.
@@ -49,8 +50,13 @@ def run_integration(deps: EngineDeps, run_id: str, stage: str, key: str) -> Inte
     trees: list[tuple[Path, Path]] = []
     try:
         for change in changes:
-            main = deps.workspace.locate(run_id, change.repo, change.branch)
-            trees.append((main, deps.workspace.add_worktree(main, set_dir / change.repo, change.head_sha)))
+            # prepare fetches, so a head someone else pushed to the PR is there to check out.
+            main = deps.workspace.prepare(run_id, change.repo, change.branch)
+            tree = deps.workspace.add_worktree(main, set_dir / change.repo, change.head_sha)
+            trees.append((main, tree))
+            # Files only: without its `.git` link the command can neither read nor write the
+            # workspace's git (the worktree's metadata is pruned once the directory is gone).
+            (tree / ".git").unlink(missing_ok=True)
         result = deps.checks.run_set(
             command, set_dir, key=f"{run_id}/integration", timeout_s=TIMEOUT_S, should_stop=_stop_check(deps, run_id)
         )
@@ -59,10 +65,10 @@ def run_integration(deps: EngineDeps, run_id: str, stage: str, key: str) -> Inte
         log.warning("integration.layout_failed", run_id=run_id, error=str(err)[:300])
         passed, output = False, f"the change set could not be laid out: {str(err)[:500]}"
     finally:
+        shutil.rmtree(set_dir, ignore_errors=True)
         for main, tree in trees:
             with suppress(Exception):  # the next check of this key lays the set out afresh anyway
                 deps.workspace.remove_worktree(main, tree)
-        shutil.rmtree(set_dir, ignore_errors=True)
     outcome = IntegrationOutcome(passed=passed, heads=heads, output=output[-TAIL:], stage=stage)
     step.state = StepState.succeeded if passed else StepState.failed
     step.finished_at = utcnow()

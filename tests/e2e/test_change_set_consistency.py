@@ -172,3 +172,20 @@ def test_a_base_that_moves_with_a_conflicting_change_gets_a_rebase_round_a_fresh
     # Their commit is in main's history: merged in, never force-pushed away.
     ancestor = subprocess.run(["git", "merge-base", "--is-ancestor", theirs, "main"], cwd=web, check=False)
     assert ancestor.returncode == 0
+
+
+def test_integration_checks_see_files_only_and_leave_no_work_tree_behind(
+    tmp_path: Path, start_runtime: RuntimeFactory
+) -> None:
+    runtime, _ = _set(tmp_path, start_runtime, 'ls -A "$BATON_SET_DIR/api" "$BATON_SET_DIR/web"', APPENDER)
+    run_id = _waiting(runtime)
+
+    [checked] = event_data(runtime, run_id, "integration_checks")
+    assert ".git" not in checked["output"].split()
+    assert "README.md" in checked["output"].split()
+    for repo in ("api", "web"):
+        clone = runtime.deps.workspace.locate(run_id, repo, "unused: the clone exists")
+        listed = subprocess.run(["git", "worktree", "list"], cwd=clone, capture_output=True, text=True, check=True)
+        assert len(listed.stdout.splitlines()) == 1
+    left = runtime.settings.home / "integration" / run_id
+    assert not left.exists() or list(left.iterdir()) == []
