@@ -42,6 +42,7 @@ from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.manager import Plan, SubTask, default_plan
+from bot.engine.revert import RevertItem
 
 REQUESTER = Actor(source=Source.slack, id="U-requester", display="requester")
 REVIEWER = Actor(source=Source.cli, id="ops", display="ops")
@@ -92,6 +93,8 @@ class FakeSteps:
     """Stages ("approval", "merge") at which the integration checks fail."""
     integration_runs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     """Every integration check, in order: (stage, the heads it checked)."""
+    merged_before: list[tuple[str, str]] = field(default_factory=list)
+    """For a revert run: (repo, merge commit) of the reverted run, in the order they merged."""
     inbox: deque[dict[str, Any]] = field(default_factory=deque)
     budget_messages: deque[dict[str, Any]] = field(default_factory=deque)
     park: bool = True
@@ -196,6 +199,17 @@ class FakeSteps:
 
     def unresolved_step(self, run_id: str, repo: str, branch: str, head: str, files: list[str]) -> list[str]:
         return []
+
+    def revert_plan_step(self, spec: RunSpec) -> list[RevertItem] | str:
+        if not self.merged_before:
+            return f"run {spec.reverts} recorded no merged PR to revert"
+        merged = list(reversed(self.merged_before))
+        return [RevertItem(repo=r, sha=sha, number=i + 1, order=i) for i, (r, sha) in enumerate(merged)]
+
+    def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
+        self._enter(f"revert {repo}")
+        self.heads[repo] = f"{repo}-reverts-{sha}"
+        return self.heads[repo]
 
     def integration_step(self, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
         if not self.integration:
