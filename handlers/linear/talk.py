@@ -17,7 +17,7 @@ from bot.store.audit import AuditKind
 from bot.surfaces.render import summary_line
 from handlers.commands import Command, mention_text, parse_commands
 from handlers.linear.payloads import AgentActivity, CommentEvent, UserRef
-from handlers.linear.runs import LinearContext, issue_run
+from handlers.linear.runs import LinearContext, issue_run, point_issue_at_revert
 
 _DECISIONS = {"approve": Decision.approve, "reject": Decision.reject}
 
@@ -92,6 +92,8 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
     if commands:
         written = _time(data.createdAt)
         answers = [run_command(ctx, run_id, actor, c, written) for c in commands]
+        if any(c.name == "revert" for c in commands):
+            point_issue_at_revert(ctx, data.issueId, run_id)
     else:
         answers = [follow_up(ctx, run_id, actor, instruction or "")]
     ctx.reply_on_issue(data.issueId, "\n\n".join(answers), data.id)
