@@ -240,6 +240,31 @@ def retry(
 
 
 @app.command()
+def revert(
+    run_id: str,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the revert run here (default).")] = True,
+) -> None:
+    """Revert a merged run: a revert run opens revert PRs for the whole set in reverse merge order,
+    which merge after an authorised approval (also `baton runs revert`)."""
+    from bot.cli.foreground import follow
+    from bot.engine.revert_spec import revert_run_id
+    from handlers.cli import operator
+
+    runtime = support.build_runtime(launch=True)
+    try:
+        result = runtime.runs.revert(run_id, operator())
+        typer.echo(result.message)
+        if result.accepted and wait:
+            follow(runtime, revert_run_id(run_id), support.console(), operator(), False, sys.stdin.isatty())
+    finally:
+        runtime.shutdown()
+    raise typer.Exit(0 if result.accepted else 1)
+
+
+runs_app.command("revert")(revert)
+
+
+@app.command()
 def audit(
     run: Annotated[str | None, typer.Option("--run", help="Only this run's records.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array for scripts.")] = False,

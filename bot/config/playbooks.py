@@ -89,6 +89,9 @@ class Playbook(_Strict):
     planner: str | None = None
     approve_plan: bool | None = None
     per_repo: Node = Field(default_factory=default_node)
+    integration_checks: str | None = None
+    """A command run on the whole change set (every repo at its PR head under `BATON_SET_DIR/<repo>`),
+    confined, before approval is offered and again before the merge; red blocks the approval."""
 
 
 def agents_in(node: Node) -> set[str]:

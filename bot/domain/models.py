@@ -128,6 +128,8 @@ class RunSpec(BaseModel):
     agent: str | None = None
     budget: Budget = Field(default_factory=Budget)
     auto_approve: bool = False
+    reverts: str | None = None
+    """A revert run: the merged run whose PRs this run reverts (in reverse merge order)."""
 
 
 class RunState(StrEnum):

@@ -103,6 +103,19 @@ class ChecksRunner(Protocol):
         should_stop: Callable[[], bool] = ...,
     ) -> CheckOutcome: ...
 
+    def run_set(
+        self,
+        command: str,
+        set_dir: Path,
+        *,
+        key: str,
+        timeout_s: float,
+        should_stop: Callable[[], bool] = ...,
+    ) -> CheckOutcome:
+        """A playbook's `integration_checks` over a change set laid out as `set_dir/<repo>`
+        (`BATON_SET_DIR` in its environment), confined like a repo's checks, no secrets."""
+        ...
+
 
 class Workspace(Protocol):
     def prepare(self, run_id: str, repo: str, branch: str) -> Path:
@@ -136,6 +149,16 @@ class Workspace(Protocol):
     def diff(self, path: Path, base_sha: str) -> tuple[str, list[str]]:
         """(unified diff cut at `limits.max_diff_bytes`, files changed) between `base_sha` and the
         working tree."""
+        ...
+
+    def merge_base(self, path: Path, head: str) -> tuple[str, list[str]]:
+        """Merge the repo's default branch (as last fetched) into the branch at `head`, as a merge
+        commit; conflicted files go into it with their markers. (its SHA, the conflicted files)."""
+        ...
+
+    def revert(self, path: Path, sha: str) -> str:
+        """A commit on the checked-out branch undoing the merged commit `sha`; its SHA (the branch's
+        head as it is when it already holds the revert)."""
         ...
 
     def push(self, path: Path, repo: str, branch: str) -> str:

@@ -14,6 +14,7 @@ from bot.domain.checks import missing_report
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, Decision, RunSpec, RunState
 from bot.engine.approvals import GateVerdict
 from bot.engine.budget import BudgetExceeded
+from bot.engine.integration_gate import merge_report
 from bot.engine.messages import (
     DECISION_TOPIC,
     EXPIRE,
@@ -30,6 +31,9 @@ from bot.engine.repo_context import RepoContext
 from bot.engine.steps import RunCancelled, RunSteps
 
 BLOCKING_RECHECK_S = 300.0
+REBASE_ROUNDS = 1
+"""Rebase rounds an attempt runs by itself when pre-flight finds a PR conflicting with its moved
+base; after that, pre-flight failing fails the run (and `retry` starts another)."""
 
 
 def await_decision(
@@ -130,6 +134,8 @@ def approve_and_merge(
             if red and allowed_repairs and loop.repairs >= allowed_repairs and loop.ask:
                 steps.event_step(run_id, "repair_exhausted", {"rounds": loop.repairs, "repos": [c.repo for c in red]})
             if loop.ask:
+                # The whole set at these heads, before anyone is asked (red: no approval counts).
+                steps.integration_step(run_id, "approval", f"a{attempt}-r{loop.rounds}")
                 steps.event_step(run_id, "approval_requested", {"prs": [c.url for c in changes], "round": loop.rounds})
                 loop.ask = False
         message = await_decision(steps, run_id, attempt, "approval", loop, enter=not resumed)
@@ -150,20 +156,39 @@ def approve_and_merge(
             if message.verdict != RECHECK:
                 steps.event_step(run_id, "approval_not_enough", {"reason": gate.reason})
             continue
-        merged = merge_train(steps, run_id, attempt, changes, gate)
+        merged = merge_train(steps, run_id, attempt, changes, gate, rebase=loop.rebases < REBASE_ROUNDS)
+        if isinstance(merged, list):  # the base moved under these PRs: rebase them, then ask again
+            loop.rebases += 1
+            loop.rounds += 1
+            instruction = rebase_instruction(steps, merged)
+            changes = run_round(steps, spec, attempt, loop.rounds, instruction, False, changes, only=merged)
+            loop.ask = True
+            continue
         if merged is not None:
             return merged
 
 
-def merge_train(steps: RunSteps, run_id: str, attempt: int, changes: list[ChangeSet], gate: GateVerdict) -> str | None:
-    """Pre-flight, then merge in plan order; None when a head or base moved (back to waiting for a
-    fresh approval). Pre-flight failing merges nothing and fails the run saying why."""
+def merge_train(
+    steps: RunSteps, run_id: str, attempt: int, changes: list[ChangeSet], gate: GateVerdict, *, rebase: bool = False
+) -> str | list[str] | None:
+    """Pre-flight, integration checks at the approved heads, then merge in plan order; None when a
+    head or base moved (back to waiting for a fresh approval); with `rebase`, the repos pre-flight
+    found conflicting with their moved base (a rebase round next, never a force-push). Otherwise
+    pre-flight or integration checks failing merge nothing and fail the run saying why."""
     steps.state_step(run_id, RunState.merging)
     preflight = steps.preflight(run_id, gate, attempt)
     if preflight.moved:
         return None
+    if not preflight.ok and rebase and preflight.conflicts:
+        steps.event_step(run_id, "base_drift", {"repos": preflight.conflicts})
+        return list(preflight.conflicts)
     if not preflight.ok:
         steps.state_step(run_id, RunState.failed, error=preflight.report)
+        return RunState.failed.value
+    digest = "-".join(sha[:7] for _repo, sha in sorted(gate.head_shas.items()))
+    integration = steps.integration_step(run_id, "merge", f"a{attempt}-merge-{digest}"[:120])
+    if integration is not None and not integration.passed:
+        steps.state_step(run_id, RunState.failed, error=merge_report(integration))
         return RunState.failed.value
     for change in sorted(changes, key=lambda c: c.order):
         result = steps.merge_change(run_id, change.repo, gate.head_shas[change.repo])
@@ -180,8 +205,9 @@ def rebase_instruction(steps: RunSteps, repos: list[str]) -> str:
     bases = sorted({steps.config.repo(r).default_branch for r in repos})
     base = " / ".join(bases)
     return (
-        f"{base} has moved on and this branch no longer merges cleanly into it. Merge origin/{base} into this "
-        "branch, resolve every conflict so both sides' changes survive, and commit the merge."
+        f"{base} has moved on and this branch no longer merged cleanly into it. Baton merged origin/{base} into "
+        "this branch; resolve every conflict (remove the <<<<<<< ======= >>>>>>> markers) so both sides' "
+        "changes survive."
     )
 
 
@@ -210,7 +236,7 @@ def run_round(
     steps.state_step(run_id, RunState.working)
     outcomes = fan_out(
         targets,
-        partial(steps.start_round_repo, run_id, attempt, number, instruction, repair),
+        partial(steps.start_round_repo, run_id, attempt, number, instruction, repair, rebase=kind == "rebase"),
         steps.wait_first,
         steps.config.concurrency.per_run,
     )
@@ -224,10 +250,21 @@ def run_round(
 
 
 def round_work(
-    steps: RunSteps, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
+    steps: RunSteps,
+    run_id: str,
+    change: ChangeSet,
+    number: int,
+    instruction: str,
+    repair: bool,
+    rebase: bool = False,
 ) -> RepoOutcome:
     spec = steps.load_spec(run_id)
     _base, head = steps.prepare_step(run_id, change.repo, change.branch)
+    conflicted: list[str] = []
+    if rebase:  # Baton merges the base in (a merge commit on the PR's branch: nobody's work is rewritten)
+        head, conflicted = steps.merge_base_step(run_id, change.repo, change.branch, head)
+        if conflicted:
+            instruction += "\n\nThe merge left conflict markers in: " + ", ".join(conflicted)
     what = "Fix the failing checks" if repair else "Follow-up request"
     task = f"{spec.trigger.request}\n\n{what} (round {number}):\n{instruction}"
     ctx = RepoContext(steps, spec, change.repo, change.branch, head, task, "", key_prefix=f"r{number}-")
@@ -240,7 +277,11 @@ def round_work(
         return RepoOutcome(repo=change.repo, status="cancelled", summary="cancelled", change=change)
     if not result.ok:
         return RepoOutcome(repo=change.repo, status="failed", summary=result.summary, change=change)
-    if ctx.head == head:
+    left = steps.unresolved_step(run_id, change.repo, change.branch, ctx.head, conflicted) if conflicted else []
+    if left:
+        summary = f"conflict markers are left in {', '.join(left)}; nothing was pushed"
+        return RepoOutcome(repo=change.repo, status="failed", summary=summary, change=change)
+    if ctx.head == head and not rebase:
         return RepoOutcome(repo=change.repo, status="unchanged", summary=result.summary, change=change)
     steps.push_step(run_id, change.repo, change.branch, ctx.head)
     updated = steps.change_checks_step(change)

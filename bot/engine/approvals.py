@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, model_validator
 from bot.config.models import ApprovalPolicy, BatonFile
 from bot.domain.models import Actor, Approval, ChangeSet, ChangeState, ChecksState, Decision, Run, RunState, Source
 from bot.domain.people import People
+from bot.engine.integration_gate import approval_refusal
 from bot.store.audit import decision_kind
 from bot.store.store import Store, shas_digest
 
@@ -278,6 +279,8 @@ class ApprovalService:
             message = "approve again: heads changed since your comment"
             return DecisionResult(accepted=False, message=message, outcome=DecisionOutcome.stale)
         binding = self._binding(run_id, actor, changes) if decision is Decision.approve else None
+        if binding is None and decision is Decision.approve:
+            binding = approval_refusal(self.store, run_id, changes)
         if binding:
             return DecisionResult(accepted=False, message=binding, outcome=DecisionOutcome.refused)
         bases = {c.repo: c.base for c in changes}

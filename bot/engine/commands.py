@@ -60,6 +60,12 @@ class RunCommands(Protocol):
 
     def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult: ...
 
+    def revert(self, run_id: str, actor: Actor, before_start: Callable[[str], None] | None = None) -> DecisionResult:
+        """On a merged run: a revert run opens revert PRs for the whole set, in reverse merge order,
+        behind the same approval gate; refused for a run that did not merge. `before_start(revert
+        run id)` as for `submit` (a surface's first post of the revert run)."""
+        ...
+
     def base_changed(self, run_id: str, repo: str, base: str, by: str) -> str | None:
         """A PR of the run now targets `base` (someone retargeted it): approvals void. The event
         recorded, or None when its base did not change."""

@@ -41,6 +41,8 @@ class LoopState(BaseModel):
     stage: str = "approval"  # plan | approval
     rounds: int = 0
     repairs: int = 0
+    rebases: int = 0
+    """Rebase rounds this attempt ran because pre-flight found a PR conflicting with its moved base."""
     ask: bool = True
     plan: dict[str, object] | None = None
 

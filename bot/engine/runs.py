@@ -21,7 +21,7 @@ from dbos import error as dbos_errors
 
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
-from bot.engine import activities, approval_loop, changes, traced, workflow
+from bot.engine import activities, approval_loop, changes, drift, revert, traced, workflow
 from bot.engine.approvals import GateVerdict
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
@@ -39,6 +39,8 @@ from bot.engine.ids import (
     repo_workflow_id,
     workflow_id,
 )
+from bot.engine.integration import run_integration
+from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight, gate_step, merge_step, preflight_step, rebase_repos
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
@@ -133,22 +135,30 @@ class RunEngine(DBOSConfiguredInstance):
 
     # -- rounds: follow-ups and repairs on the run's existing branches ----------------------------
     def start_round_repo(
-        self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
+        self,
+        run_id: str,
+        attempt: int,
+        number: int,
+        instruction: str,
+        repair: bool,
+        change: ChangeSet,
+        *,
+        rebase: bool = False,
     ) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
         round_id = f"{repo_workflow_id(run_id, attempt, change.repo)}-r{number}"
         with SetWorkflowID(round_id), SetEnqueueOptions(queue_partition_key=change.repo):
-            return queue.enqueue(self.round_workflow, run_id, change, number, instruction, repair)
+            return queue.enqueue(self.round_workflow, run_id, change, number, instruction, repair, rebase)
 
     @DBOS.workflow(name=ROUND_WORKFLOW)
     @traced.in_run
     @binds_run_id
     def round_workflow(
-        self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool
+        self, run_id: str, change: ChangeSet, number: int, instruction: str, repair: bool, rebase: bool = False
     ) -> RepoOutcome:
         try:
-            return approval_loop.round_work(self, run_id, change, number, instruction, repair)
+            return approval_loop.round_work(self, run_id, change, number, instruction, repair, rebase)
         except _CANCELLED:
             raise  # the run was cancelled: DBOS ends this workflow, nothing failed
         except Exception as err:  # one repo's fault leaves its PR as it was
@@ -255,3 +265,23 @@ class RunEngine(DBOSConfiguredInstance):
     @DBOS.step()
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
         return merge_step(self.deps, run_id, repo, expected_sha)
+
+    @DBOS.step()
+    def integration_step(self, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
+        return run_integration(self.deps, run_id, stage, key)
+
+    @DBOS.step()
+    def merge_base_step(self, run_id: str, repo: str, branch: str, head: str) -> tuple[str, list[str]]:
+        return drift.merge_base(self.deps, run_id, repo, branch, head)
+
+    @DBOS.step()
+    def unresolved_step(self, run_id: str, repo: str, branch: str, head: str, files: list[str]) -> list[str]:
+        return drift.unresolved(self.deps, run_id, repo, branch, head, files)
+
+    @DBOS.step()
+    def revert_plan_step(self, spec: RunSpec) -> list[revert.RevertItem] | str:
+        return revert.revert_plan(self.deps, spec)
+
+    @DBOS.step()
+    def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
+        return revert.revert_commit(self.deps, run_id, repo, branch, sha)

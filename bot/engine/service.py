@@ -20,6 +20,7 @@ from bot.engine.dispatch import Dispatch
 from bot.engine.ids import BUDGET_TOPIC, workflow_id
 from bot.engine.merge_train import retargeted
 from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
+from bot.engine.revert_spec import REVERT_FACT, refusal, revert_spec
 from bot.store.audit import AuditKind
 from bot.store.store import Store
 
@@ -168,6 +169,29 @@ class RunService:
         self.store.set_state(run_id, RunState.queued)
         self.dispatch.enqueue_run(run_id, attempt)
         return DecisionResult(accepted=True, message=f"run {run_id} retrying (attempt {attempt})")
+
+    def revert(self, run_id: str, actor: Actor, before_start: Callable[[str], None] | None = None) -> DecisionResult:
+        return self._audited(AuditKind.revert, actor, run_id, self._revert(run_id, actor, before_start))
+
+    def _revert(self, run_id: str, actor: Actor, before_start: Callable[[str], None] | None) -> DecisionResult:
+        """Start the revert run of a merged run (bot/engine/revert.py); asked again, it is the same run."""
+        run = self.store.get_run(run_id)
+        why = refusal(run, run_id)
+        if why or run is None:
+            return DecisionResult(accepted=False, message=why or f"no run {run_id}")
+        spec = revert_spec(run, actor, delivery_id=f"revert:{run_id}")
+        known = self.store.get_fact(run_id, REVERT_FACT)
+        if not known:
+            self.store.put_fact(run_id, REVERT_FACT, {"run_id": spec.run_id})
+            self.store.append_event(run_id, "revert_requested", {"actor": actor.key, "revert_run": spec.run_id})
+        self.submit(spec, before_start)
+        return DecisionResult(
+            accepted=True,
+            message=(
+                f"revert run {spec.run_id} opens revert PRs for {', '.join(spec.repos)} in reverse merge order; "
+                "they merge only after an authorised approval"
+            ),
+        )
 
     def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:
         run = self.store.get_run(run_id)

@@ -9,16 +9,20 @@ without a database.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
 from bot.engine.approvals import GateVerdict
+from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.concurrent import Handle
 from bot.engine.patterns.manager import Plan, SubTask
+
+if TYPE_CHECKING:
+    from bot.engine.revert import RevertItem
 
 
 class RunCancelled(Exception):
@@ -71,9 +75,27 @@ class RunSteps(Protocol):
         ...
 
     def start_round_repo(
-        self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
+        self,
+        run_id: str,
+        attempt: int,
+        number: int,
+        instruction: str,
+        repair: bool,
+        change: ChangeSet,
+        *,
+        rebase: bool = False,
     ) -> Handle[Any]:
-        """Start one repo's part of a follow-up or repair round."""
+        """Start one repo's part of a follow-up, repair or rebase round."""
+        ...
+
+    def merge_base_step(self, run_id: str, repo: str, branch: str, head: str) -> tuple[str, list[str]]:
+        """Merge the repo's moved default branch into `branch` at `head` in the workspace, as a commit
+        (conflicted files committed with their markers, for the agent to resolve): (new head, the
+        conflicted files)."""
+        ...
+
+    def unresolved_step(self, run_id: str, repo: str, branch: str, head: str, files: list[str]) -> list[str]:
+        """Which of `files` still hold conflict markers at `head`."""
         ...
 
     def wait_first(self, handles: list[Handle[Any]]) -> Handle[Any]:
@@ -127,3 +149,16 @@ class RunSteps(Protocol):
         ...
 
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome: ...
+
+    def integration_step(self, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
+        """The playbook's `integration_checks` over the change set at its PRs' heads (None: none set)."""
+        ...
+
+    # -- reverting a merged run (a revert run, bot/engine/revert.py) --------------------------------
+    def revert_plan_step(self, spec: RunSpec) -> list[RevertItem] | str:
+        """The merged PRs of `spec.reverts` to revert, in reverse merge order; or why none."""
+        ...
+
+    def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
+        """The revert branch of `repo` with the merged commit `sha` undone; its head."""
+        ...

@@ -11,7 +11,7 @@ from functools import partial
 
 from bot.domain.models import Decision, RunSpec, RunState
 from bot.domain.naming import branch_name
-from bot.engine import approval_loop, patterns
+from bot.engine import approval_loop, patterns, revert
 from bot.engine.budget import BudgetExceeded
 from bot.engine.changes import pr_body
 from bot.engine.messages import LoopState, RepoOutcome
@@ -24,6 +24,8 @@ from bot.engine.steps import RunCancelled, RunSteps
 def run(steps: RunSteps, run_id: str, attempt: int) -> str:
     """A run from its start: plan it, let a person approve the plan when the playbook asks, work."""
     spec = steps.load_spec(run_id)
+    if spec.reverts:  # a revert run: Baton's revert commits, no agent (bot/engine/revert.py)
+        return revert.run_revert(steps, spec, attempt)
     steps.state_step(run_id, RunState.planning)
     plan = steps.plan_step(spec, attempt)
     if isinstance(plan, str):

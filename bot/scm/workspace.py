@@ -118,6 +118,34 @@ class GitWorkspace:
             raise GitError(["commit"], made.returncode, failure_tail(made))
         return self.head(path)
 
+    def merge_base(self, path: Path, head: str) -> tuple[str, list[str]]:
+        """Merge the fetched default branch into the branch at `head` as a merge commit (nothing of
+        the branch is rewritten); conflicted files are committed with their markers for an agent to
+        resolve. Returns (the merge commit, or `head` when already up to date; the conflicted files)."""
+        self.reset_to(path, head)
+        base = "refs/remotes/origin/" + run_git(["config", "--get", "baton.defaultBranch"], path)
+        message = f"Merge {base.removeprefix('refs/remotes/')} into this branch (the base moved)"
+        merge = ["-c", "commit.gpgsign=false", "merge", "--no-ff", "--no-verify", "--quiet", "-m", message, base]
+        if git_result(merge, path).returncode == 0:
+            return self.head(path), []
+        conflicted = run_git(["diff", "--name-only", "--diff-filter=U"], path).splitlines()
+        if not conflicted:
+            git_result(["merge", "--abort"], path)
+            raise GitError(["merge", base], 1, "the merge failed without a conflict")
+        run_git(["add", "-A", "--", *conflicted], path)
+        run_git(["-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "--no-edit"], path)
+        return self.head(path), conflicted
+
+    def revert(self, path: Path, sha: str) -> str:
+        """Add a commit undoing `sha` (a merge is reverted against its first parent, the base it
+        merged into); a branch already past its base holds that revert (a re-run step) and is kept."""
+        if self.head(path) != self.base_sha(path):
+            return self.head(path)
+        parents = run_git(["rev-list", "--parents", "-n", "1", sha], path).split()[1:]
+        mainline = ["-m", "1"] if len(parents) > 1 else []
+        run_git(["-c", "commit.gpgsign=false", "revert", "--no-edit", *mainline, sha], path)
+        return self.head(path)
+
     def diff_stats(self, path: Path, base_sha: str, head_sha: str) -> tuple[DiffStats, list[str]]:
         limit = self.limits.max_diff_bytes
         size = diff_size(path, base_sha, head_sha, stop_after=limit)

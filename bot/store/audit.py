@@ -29,6 +29,7 @@ class AuditKind(StrEnum):
     retry = "retry"
     follow_up = "follow_up"
     merge = "merge"
+    revert = "revert"
 
 
 class AuditOutcome(StrEnum):

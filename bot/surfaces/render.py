@@ -20,6 +20,7 @@ from bot.domain.models import (
     Usage,
     utcnow,
 )
+from bot.engine.integration_gate import STEP_NAME
 
 _STEP_ICONS: dict[StepState, str] = {
     StepState.running: "…",
@@ -140,6 +141,14 @@ def summary_line(view: RunView, now: datetime | None = None) -> str:
     return " · ".join(parts)
 
 
+def integration_red(view: RunView) -> str | None:
+    """The output's tail when the latest integration checks of the run failed, else None."""
+    last = next((s for s in reversed(view.steps) if s.name == STEP_NAME and s.repo is None), None)
+    if last is None or last.state is not StepState.failed:
+        return None
+    return last.detail or "(no output)"
+
+
 def next_actions(view: RunView) -> list[str]:
     """The decisions the run's state allows, as action ids ("cancel", "approve", ...).
 
@@ -149,9 +158,12 @@ def next_actions(view: RunView) -> list[str]:
     if state in _ACTIVE_STATES:
         return ["cancel"]
     if state is RunState.awaiting_approval:
-        return ["approve", "reject"]
+        # Red integration checks on the change set: nothing to approve until a follow-up fixes them.
+        return ["reject"] if integration_red(view) is not None else ["approve", "reject"]
     if state is RunState.failed:
         return ["retry"]
+    if state is RunState.merged:
+        return ["revert"]  # the whole set, in reverse merge order (bot/engine/revert.py)
     return []
 
 

@@ -22,6 +22,7 @@ from bot.domain.models import Actor, Decision, ReplyTo, Source, Trigger
 from bot.domain.ports import ForgeError
 from bot.domain.untrusted import clean, compose, new_nonce
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.engine.revert_spec import revert_run_id
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.github.issues import GitHubIssues
@@ -227,16 +228,19 @@ class GitHubRuns:
             decision = Decision.approve if name == "approve" else Decision.reject
             result = runs.decide(run_id, who, decision, args, not_before=written_at)
             text = result.message if result.accepted else f"Not recorded: {result.message}."
-        elif name in ("cancel", "retry"):
+        elif name in ("cancel", "retry", "revert"):
             run = runs.store.get_run(run_id)
             is_requester = run is not None and run.spec.trigger.actor.key == who.key
             refusal = None if is_requester else self.access.may_trigger(full, login, f"{name} this run")
             if refusal:
-                kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+                kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(name, AuditKind.revert)
                 runs.store.audit.refused(kind, who, refusal, run_id=run_id)
                 text = f"Not done: {refusal}."
             else:
-                result = runs.cancel(run_id, who) if name == "cancel" else runs.retry(run_id, who)
+                act = {"cancel": runs.cancel, "retry": runs.retry}.get(name, runs.revert)
+                result = act(run_id, who)
+                if name == "revert" and result.accepted:  # the issue now talks about the revert run
+                    self._link_issue(full, number, revert_run_id(run_id))
                 text = result.message if result.accepted else f"Not done: {result.message}."
         else:
             text = self.status_text(run_id)

@@ -25,6 +25,7 @@ from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from bot.engine.commands import RunCommands
 from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for, without_options
+from bot.engine.revert_spec import revert_run_id
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.linear import documents as docs
@@ -80,6 +81,13 @@ def issue_run(ctx: LinearContext, issue_id: str) -> str | None:
 
 def _point_issue(ctx: LinearContext, issue_id: str, run_id: str) -> None:
     ctx.runs.store.link(_issue_key(issue_id), run_id)
+
+
+def point_issue_at_revert(ctx: LinearContext, issue_id: str, run_id: str) -> None:
+    """After `/baton revert`, the issue's commands are about the revert run (once it exists)."""
+    revert = revert_run_id(run_id)
+    if ctx.runs.store.get_run(revert) is not None:
+        _point_issue(ctx, issue_id, revert)
 
 
 # -- what a run is asked to do --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.store.audit import AuditKind
 from bot.surfaces.render import summary_line
 from handlers.commands import Command, mention_text, parse_commands
 from handlers.linear.payloads import AgentActivity, CommentEvent, UserRef
-from handlers.linear.runs import LinearContext, issue_run
+from handlers.linear.runs import LinearContext, issue_run, point_issue_at_revert
 
 _DECISIONS = {"approve": Decision.approve, "reject": Decision.reject}
 
@@ -50,11 +50,13 @@ def run_command(
         return "To start a run from Linear, add the Baton label to an issue or delegate the issue to Baton."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
-        kind = AuditKind.cancellation if command.name == "cancel" else AuditKind.retry
+        kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(command.name, AuditKind.revert)
         runs.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
         return runs.cancel(run_id, actor).message
+    if command.name == "revert":
+        return runs.revert(run_id, actor).message
     return runs.retry(run_id, actor).message
 
 
@@ -90,6 +92,8 @@ def on_comment(ctx: LinearContext, event: CommentEvent, delivery: str) -> dict[s
     if commands:
         written = _time(data.createdAt)
         answers = [run_command(ctx, run_id, actor, c, written) for c in commands]
+        if any(c.name == "revert" for c in commands):
+            point_issue_at_revert(ctx, data.issueId, run_id)
     else:
         answers = [follow_up(ctx, run_id, actor, instruction or "")]
     ctx.reply_on_issue(data.issueId, "\n\n".join(answers), data.id)

@@ -48,11 +48,14 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
         return
     refusal = ctx.access.may_stop(actor, run)
     if refusal:
-        kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+        kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(name, AuditKind.revert)
         store.audit.refused(kind, actor, refusal, run_id=run.run_id)
         ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
         return
-    result = ctx.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runs.retry(run.run_id, actor)
+    if name == "revert":  # the revert run's card goes into this thread before it starts
+        result = ctx.runs.revert(run.run_id, actor, lambda rid: _post_card(ctx, rid, channel, thread_ts))
+    else:
+        result = ctx.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runs.retry(run.run_id, actor)
     if not result.accepted:
         ctx.ephemeral(channel, user, result.message, thread_ts)
         ctx.surface.refresh(run.run_id)
@@ -112,3 +115,7 @@ def on_reaction(ctx: SlackContext, event_id: str, event: dict[str, Any]) -> None
         return
     ctx.runs.cancel(run_id, actor)
     log.info("slack_reaction_cancel", run_id=run_id, user=user)
+
+
+def _post_card(ctx: SlackContext, run_id: str, channel: str, thread_ts: str | None) -> None:
+    ctx.surface.post_card(run_id, channel, thread_ts)

@@ -14,7 +14,16 @@ import pytest
 from bot.app import Runtime
 from bot.domain.models import Decision, RunState
 from bot.store.audit import AuditKind
-from tests.e2e.conftest import APPROVER, RuntimeFactory, agent, event_data, make_repos, repo_entries, submit, wait_for
+from tests.e2e.conftest import (
+    APPROVER,
+    RuntimeFactory,
+    agent,
+    event_data,
+    make_repos,
+    repo_entries,
+    submit,
+    wait_for,
+)
 from tests.e2e.github_gate_support import ask, comment, events, green, merges, status_comment
 from tests.fakes.github_stack import Stack, github_stack
 from tests.fakes.served_app import until
@@ -48,10 +57,15 @@ def _local_train(tmp_path: Path, start_runtime: RuntimeFactory) -> tuple[Runtime
 
 
 def _conflicting_train(runtime: Runtime, remotes: dict[str, Path]) -> str:
-    """A run on a, b, c whose PR on c conflicts with c's main before anyone approves it."""
+    """A run on a, b, c whose PR on c conflicts with c's main before anyone approves it. The
+    attempt's own rebase round cannot resolve it (this agent appends a line, leaving the markers,
+    so nothing is pushed); approved again, pre-flight finds it still conflicting."""
     run_id = submit(runtime, "move to /v2/items", ["a", "b", "c"])
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=40)
     commit_to_remote(remotes["c"], "main", {"README.md": "# c\nuse /v3/items\n"}, "someone else's change")
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
+    until("the rebase round to end", lambda: bool(event_data(runtime, run_id, "round_finished")))
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
     wait_for(runtime, run_id, RunState.failed, timeout=30)
     return run_id
@@ -71,8 +85,9 @@ def test_a_pr_conflicting_before_the_merge_stops_the_train_before_anything_merge
     assert "retry" in error and "rebase" in error
     assert ref_sha(remotes["a"], "main") == mains["a"] and ref_sha(remotes["b"], "main") == mains["b"]
     assert event_data(runtime, run_id, "merged") == []
-    [preflight] = event_data(runtime, run_id, "preflight_failed")
-    assert preflight["conflicts"] == ["c"]
+    assert [p["conflicts"] for p in event_data(runtime, run_id, "preflight_failed")] == [["c"], ["c"]]
+    [round_finished] = event_data(runtime, run_id, "round_finished")
+    assert round_finished["results"] == {"c": "failed"}
 
 
 def test_retrying_after_a_conflict_starts_a_rebase_round_on_the_conflicting_repo_only(
@@ -84,9 +99,9 @@ def test_retrying_after_a_conflict_starts_a_rebase_round_on_the_conflicting_repo
     assert runtime.runs.retry(run_id, APPROVER).accepted
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
 
-    [started] = event_data(runtime, run_id, "round_started")
-    assert (started["kind"], started["repos"]) == ("rebase", ["c"])
-    assert "main" in str(started["instruction"])
+    started = event_data(runtime, run_id, "round_started")
+    assert [(r["kind"], r["repos"]) for r in started] == [("rebase", ["c"]), ("rebase", ["c"])]
+    assert "main" in str(started[-1]["instruction"])
     assert event_data(runtime, run_id, "merged") == []
 
 
@@ -149,6 +164,11 @@ def test_a_conflict_on_github_before_the_merge_merges_nothing(stack: Stack) -> N
     commit_to_remote(stack.remotes["web"], "main", {"README.md": "# web\nuse /v3/items\n"}, "someone else's change")
     api_main = ref_sha(stack.remotes["api"], "main")
 
+    comment(stack, issue, "/baton approve", "maya")
+    # The attempt's rebase round leaves the markers (this agent appends), so nothing is pushed and
+    # the PRs wait again; approved again, pre-flight still finds the conflict.
+    until("the rebase round to end", lambda: events(stack, run_id, "round_finished"), timeout=60)
+    wait_for(stack.runtime, run_id, RunState.awaiting_approval, timeout=60)
     comment(stack, issue, "/baton approve", "maya")
 
     view = wait_for(stack.runtime, run_id, RunState.failed, timeout=60)

@@ -37,10 +37,12 @@ from bot.domain.models import (
 from bot.engine import approval_loop, workflow
 from bot.engine.approvals import GateVerdict, evaluate
 from bot.engine.ids import BUDGET_TOPIC
+from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken
 from bot.engine.patterns.base import Candidate
 from bot.engine.patterns.manager import Plan, SubTask, default_plan
+from bot.engine.revert import RevertItem
 
 REQUESTER = Actor(source=Source.slack, id="U-requester", display="requester")
 REVIEWER = Actor(source=Source.cli, id="ops", display="ops")
@@ -85,6 +87,14 @@ class FakeSteps:
     """Repos whose remote refuses the merge itself (pre-flight cannot see it)."""
     moves_before_merge: set[str] = field(default_factory=set)
     """Repos someone pushes to between approval and merge (once)."""
+    integration: bool = False
+    """Whether the playbook has `integration_checks`."""
+    integration_red: set[str] = field(default_factory=set)
+    """Stages ("approval", "merge") at which the integration checks fail."""
+    integration_runs: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    """Every integration check, in order: (stage, the heads it checked)."""
+    merged_before: list[tuple[str, str]] = field(default_factory=list)
+    """For a revert run: (repo, merge commit) of the reverted run, in the order they merged."""
     inbox: deque[dict[str, Any]] = field(default_factory=deque)
     budget_messages: deque[dict[str, Any]] = field(default_factory=deque)
     park: bool = True
@@ -169,10 +179,45 @@ class FakeSteps:
         return Done(workflow.repo_work(self, run_id, task, order.index(task.repo), plan.summary), self)
 
     def start_round_repo(
-        self, run_id: str, attempt: int, number: int, instruction: str, repair: bool, change: ChangeSet
+        self,
+        run_id: str,
+        attempt: int,
+        number: int,
+        instruction: str,
+        repair: bool,
+        change: ChangeSet,
+        *,
+        rebase: bool = False,
     ) -> Done:
         self._enter(f"{change.repo}#{number}")
-        return Done(approval_loop.round_work(self, run_id, change, number, instruction, repair), self)
+        return Done(approval_loop.round_work(self, run_id, change, number, instruction, repair, rebase), self)
+
+    def merge_base_step(self, run_id: str, repo: str, branch: str, head: str) -> tuple[str, list[str]]:
+        self.conflicts.discard(repo)  # the base merged in; the agent resolves what conflicted
+        self.events.append(("base_merged", {"repo": repo}))
+        return f"{head}-merged", []
+
+    def unresolved_step(self, run_id: str, repo: str, branch: str, head: str, files: list[str]) -> list[str]:
+        return []
+
+    def revert_plan_step(self, spec: RunSpec) -> list[RevertItem] | str:
+        if not self.merged_before:
+            return f"run {spec.reverts} recorded no merged PR to revert"
+        merged = list(reversed(self.merged_before))
+        return [RevertItem(repo=r, sha=sha, number=i + 1, order=i) for i, (r, sha) in enumerate(merged)]
+
+    def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
+        self._enter(f"revert {repo}")
+        self.heads[repo] = f"{repo}-reverts-{sha}"
+        return self.heads[repo]
+
+    def integration_step(self, run_id: str, stage: str, key: str) -> IntegrationOutcome | None:
+        if not self.integration:
+            return None
+        heads = {c.repo: c.head_sha for c in self.changes.values()}
+        self.integration_runs.append((stage, heads))
+        self.events.append(("integration_checks", {"stage": stage}))
+        return IntegrationOutcome(passed=stage not in self.integration_red, heads=heads, stage=stage)
 
     def wait_first(self, handles: list[Any]) -> Any:
         return handles[0]

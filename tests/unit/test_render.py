@@ -157,10 +157,14 @@ def test_next_actions_offers_retry_when_failed() -> None:
 
 @pytest.mark.parametrize(
     "state",
-    [RunState.merging, RunState.merged, RunState.cancelled, RunState.rejected, RunState.expired],
+    [RunState.merging, RunState.cancelled, RunState.rejected, RunState.expired],
 )
-def test_next_actions_offers_nothing_while_merging_or_when_finished(state: RunState) -> None:
+def test_next_actions_offers_nothing_while_merging_or_when_finished_unmerged(state: RunState) -> None:
     assert next_actions(make_view(state)) == []
+
+
+def test_next_actions_offers_only_revert_on_a_merged_run() -> None:
+    assert next_actions(make_view(RunState.merged)) == ["revert"]
 
 
 def test_event_data_text_renders_key_values_and_compacts_structures() -> None:

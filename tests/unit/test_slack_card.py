@@ -128,7 +128,7 @@ def test_a_failed_card_offers_retry_and_says_why() -> None:
     assert "*Failed:* api: the agent produced no diff" in texts(blocks)
 
 
-def test_a_merged_card_shows_who_approved_when_and_the_whole_train_with_no_buttons() -> None:
+def test_a_merged_card_shows_who_approved_when_and_the_whole_train_with_only_revert() -> None:
     approval = Approval(run_id="r1", actor=BOB, decision=Decision.approve, at=T0, head_shas={"api": "1"})
     view = make_view(
         RunState.merged,
@@ -139,7 +139,7 @@ def test_a_merged_card_shows_who_approved_when_and_the_whole_train_with_no_butto
     body = texts(blocks)
     assert f"Approved by <@U0BOB> at <!date^{int(T0.timestamp())}^{{time}}|14:03 UTC>" in body
     assert "*Merge train:* 2/2 merged" in body
-    assert action_ids(blocks) == []
+    assert action_ids(blocks) == ["baton_revert"]
 
 
 def test_a_train_stopped_half_way_says_what_merged_and_what_did_not() -> None:
@@ -285,3 +285,31 @@ def test_the_card_links_the_run_id_to_its_page_when_baton_knows_its_address() ->
 def test_without_an_address_the_run_id_is_plain_code() -> None:
     run_id = make_view(RunState.working).run.run_id
     assert f"`{run_id}`" in texts(card_blocks(make_view(RunState.working), "x"))
+
+
+def _integration(state: StepState, detail: str) -> Step:
+    return Step(run_id="r1", key="integration/a1-r0", name="integration checks", state=state, detail=detail)
+
+
+def test_red_integration_checks_withhold_the_approve_button_and_show_their_output() -> None:
+    view = make_view(
+        RunState.awaiting_approval,
+        changes=[change("api", 1), change("web", 2)],
+        steps=[_integration(StepState.failed, "web still calls /v2 <@U0BOB>")],
+    )
+    blocks = card_blocks(view, "x")
+    assert action_ids(blocks) == ["baton_reject"]
+    body = texts(blocks)
+    assert "*Integration checks failed* on the change set; approval is blocked." in body
+    assert "web still calls /v2 &lt;@U0BOB&gt;" in body
+    assert "*Waiting for approval*" not in body
+    validate_blocks(blocks)
+
+
+def test_green_integration_checks_leave_the_approve_button() -> None:
+    view = make_view(
+        RunState.awaiting_approval,
+        changes=[change("api", 1), change("web", 2)],
+        steps=[_integration(StepState.failed, "red before"), _integration(StepState.succeeded, "passed")],
+    )
+    assert action_ids(card_blocks(view, "x")) == ["baton_approve", "baton_reject"]

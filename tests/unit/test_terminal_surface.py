@@ -157,8 +157,12 @@ def test_awaiting_approval_shows_approve_and_reject_actions() -> None:
     assert "actions: approve · reject" in text
 
 
-def test_finished_run_shows_no_actions() -> None:
-    assert "actions: none" in rendered(make_view(RunState.merged))
+def test_a_merged_run_shows_only_revert() -> None:
+    assert "actions: revert" in rendered(make_view(RunState.merged))
+
+
+def test_a_cancelled_run_shows_no_actions() -> None:
+    assert "actions: none" in rendered(make_view(RunState.cancelled))
 
 
 def test_invalidated_approval_says_so() -> None:
@@ -276,7 +280,7 @@ def test_timeline_lists_steps_prs_approvals_and_totals() -> None:
     assert "api#7  abcdef0  checks passed  merged  http://forge.local/api/pull/7" in text
     assert "approve by github:bob" in text
     assert "totals: merged · api, web" in text
-    assert "actions: none" in text
+    assert "actions: revert" in text
 
 
 def test_timeline_says_none_for_empty_sections() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
 from bot.domain.untrusted import headline, inert
 from bot.surfaces.links import diffstat_text, pr_href
-from bot.surfaces.render import fmt_duration, one_line, short_sha, state_label
+from bot.surfaces.render import fmt_duration, integration_red, one_line, short_sha, state_label
 
 SIBLINGS_START = "<!-- baton:linked-prs -->"
 SIBLINGS_END = "<!-- /baton:linked-prs -->"
@@ -79,6 +79,11 @@ def status_body(
             lines += ["", f"[Review changes]({review_url}) (every PR of the run on one page)"]
     lines += _round_lines(events)
     lines += _warning_lines(view, events)
+    red = integration_red(view)
+    if red is not None and run.state in (RunState.awaiting_approval, RunState.failed):
+        tail = inert(red[-1200:]).replace("`", "'")
+        lines += ["", "❌ **Integration checks failed** on the change set; approval is blocked."]
+        lines += ["", f"```\n{tail}\n```"]
     lines += _approval_lines(view, events, approve_needs)
     if run.error:
         lines += ["", f"**What went wrong:** {one_line(run.error, 600)}"]
@@ -90,6 +95,11 @@ def status_body(
         lines += ["", f"**Abandoned:** {abandoned.data.get('reason', '')}"]
     if not run.state.terminal or run.state is RunState.failed:
         lines += ["", f"<sub>Commands (alone on a line): {COMMANDS}</sub>"]
+    elif run.state is RunState.merged:
+        lines += [
+            "",
+            "<sub>`/baton revert` opens revert PRs for the whole set (reverse merge order, after approval)</sub>",
+        ]
     return "\n".join(lines)
 
 

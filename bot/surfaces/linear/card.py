@@ -45,6 +45,7 @@ _COMMANDS = {
     "reject": "`/baton reject <reason>` closes the run",
     "cancel": "`/baton cancel` stops the work",
     "retry": "`/baton retry` tries again",
+    "revert": "`/baton revert` opens revert PRs for the whole set",
 }
 _MARKDOWN = re.compile(r"([\\`*_\[\]|<>#@!~])")
 

@@ -24,6 +24,7 @@ from bot.surfaces.render import (
     fmt_cost,
     fmt_duration,
     fmt_tokens,
+    integration_red,
     next_actions,
     one_line,
     short_sha,
@@ -40,6 +41,7 @@ ACTION_IDS = {
     "approve": "baton_approve",
     "reject": "baton_reject",
     "retry": "baton_retry",
+    "revert": "baton_revert",
 }
 _STATE_EMOJI = {
     RunState.queued: ":hourglass:",
@@ -170,6 +172,14 @@ def buttons(view: RunView) -> list[Block]:
             made.append(_button("reject", "Reject", button_value(run_id, heads), "danger"))
         elif action == "retry":
             made.append(_button("retry", "Retry", button_value(run_id)))
+        elif action == "revert":
+            confirm = _confirm(
+                "Revert the whole set?",
+                "Baton opens a revert PR per merged PR, in reverse merge order; they merge after an approval.",
+                "Open revert PRs",
+                "Keep",
+            )
+            made.append(_button("revert", "Revert", button_value(run_id), None, confirm))
     return made
 
 
@@ -262,7 +272,12 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
     train = _train(view)
     if train:
         blocks.append(_section(train))
-    if run.state is RunState.awaiting_approval:
+    red = integration_red(view)
+    if red is not None and run.state in (RunState.awaiting_approval, RunState.failed):
+        tail = esc(red[-1200:]).replace("`", "'")
+        said = f"*Integration checks failed* on the change set; approval is blocked.\n```{tail}```"
+        blocks.append(_section(_fit(said)))
+    elif run.state is RunState.awaiting_approval:
         blocks.append(_section(f"*Waiting for approval* from {approvers}."))
     if run.error and run.state in (RunState.failed, RunState.rejected, RunState.expired, RunState.cancelled):
         blocks.append(_section(f"*{state_label(run.state).capitalize()}:* {esc(one_line(run.error, 1500))}"))

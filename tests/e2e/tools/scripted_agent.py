@@ -19,6 +19,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--append", nargs=2, action="append", default=[], metavar=("PATH", "TEXT"))
     p.add_argument("--remove", action="append", default=[], metavar="PATH")
+    p.add_argument("--write", nargs=2, action="append", default=[], metavar=("PATH", "TEXT"), help="replace PATH")
     p.add_argument("--summary", default="")
     p.add_argument("--exit", type=int, default=0)
     p.add_argument("--sleep", type=float, default=0.0)
@@ -79,6 +80,8 @@ def main() -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("a", encoding="utf-8") as f:
             f.write(text + "\n")
+    for path, text in args.write:
+        Path(path).write_text(text + "\n", encoding="utf-8")
     for path in args.remove:
         Path(path).unlink(missing_ok=True)
     if args.task_to:

@@ -76,9 +76,24 @@ def test_a_push_between_approval_and_merge_voids_the_approval_and_the_run_waits_
     assert sorted(steps.merged) == ["api", "mobile", "web"]
 
 
-def test_a_conflict_found_before_merging_merges_nothing_and_fails_the_run_saying_why() -> None:
+def test_a_conflict_found_before_merging_starts_a_rebase_round_and_asks_for_approval_again() -> None:
     steps = _waiting()
     steps.conflicts = {"mobile"}
+    steps.approve()
+    assert workflow.resume(steps, "run1", 1) == PARKED
+    assert steps.merged == []
+    assert steps.started[-1] == "mobile#1"
+    assert [d["kind"] for k, d in steps.events if k == "round_started"] == ["rebase"]
+    steps.approve()
+    assert workflow.resume(steps, "run1", 1) == RunState.merged.value
+
+
+def test_a_conflict_after_the_attempts_rebase_round_merges_nothing_and_fails_the_run_saying_why() -> None:
+    steps = _waiting()
+    steps.conflicts = {"mobile"}
+    steps.approve()
+    workflow.resume(steps, "run1", 1)
+    steps.conflicts = {"mobile"}  # the base moved again
     steps.approve()
     assert workflow.resume(steps, "run1", 1) == RunState.failed.value
     assert steps.merged == []
@@ -90,9 +105,12 @@ def test_the_next_attempt_after_a_conflict_starts_with_a_rebase_round_on_that_re
     steps.conflicts = {"mobile"}
     steps.approve()
     workflow.resume(steps, "run1", 1)
+    steps.conflicts = {"mobile"}
+    steps.approve()
+    workflow.resume(steps, "run1", 1)
     assert workflow.run(steps, "run1", 2) == PARKED  # `retry`: attempt 2 (finished repos are kept)
-    assert steps.started[-1] == "mobile#1"
-    assert ("round_started", "rebase") in [(k, d.get("kind")) for k, d in steps.events]
+    assert steps.started[-1] == "mobile#1"  # rounds count per attempt
+    assert [d["kind"] for k, d in steps.events if k == "round_started"] == ["rebase", "rebase"]
     steps.approve()
     assert workflow.resume(steps, "run1", 2) == RunState.merged.value
 
