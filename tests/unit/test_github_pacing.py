@@ -60,8 +60,20 @@ def test_writes_of_one_token_go_one_at_a_time(world: tuple[FakeGitHub, dict[str,
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda i: _comment(api, f"note {i}"), range(6)))
 
-    assert len(fake.comments_on("acme/api", 1)) == 6
     assert fake.limits.most_writes_in_flight == 1
+
+
+def test_requests_waiting_their_turn_are_sent_as_each_thread_made_them(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, remotes = world
+    api = _api(fake, baton_config(remotes), Sleeps())
+    fake.slow("POST", COMMENTS, delay_s=0.2, times=6)  # the others wait for their turn meanwhile
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: _comment(api, f"note {i}"), range(6)))
+
+    assert sorted(c.body for c in fake.comments_on("acme/api", 1)) == [f"note {i}" for i in range(6)]
 
 
 def test_nothing_waits_when_github_asks_for_no_pause(world: tuple[FakeGitHub, dict[str, Path]]) -> None:

@@ -12,6 +12,10 @@ optional least gaps (default 0).
 
 The pacer sits in the client's connection class (as `tracing.py` does), around the one call that
 sends a request and reads its answer; the retry of the refused request itself is `client.call`'s.
+That class also keeps each thread's pending request apart: PyGithub shares one connection object
+per client, and its `request()` stores the verb, URL and body on it for `getresponse()` to send —
+with a run's repos worked on at once, another thread's `request()` in between would send that
+thread's request twice and this one never (a PR read answered with an issue, a write repeated).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from github import Github
 log = structlog.get_logger(__name__)
 
 _CONNECTION_CLASS = "_Requester__connectionClass"
+_PENDING = ("verb", "url", "input", "headers", "stream")
+"""What PyGithub's connection `request()` stores for `getresponse()`: kept per thread here."""
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -123,5 +129,27 @@ def paced(client: Github, pacer: Pacer) -> Github:
             answered(int(response.status), dict(response.getheaders()))
             return response
 
-    setattr(requester, _CONNECTION_CLASS, type(f"Paced{base.__name__}", (base,), {"getresponse": getresponse}))
+    members: dict[str, Any] = {name: _per_thread(name) for name in _PENDING}
+    members["getresponse"] = getresponse
+    setattr(requester, _CONNECTION_CLASS, type(f"Paced{base.__name__}", (base,), members))
     return client
+
+
+def _per_thread(name: str) -> property:
+    """An attribute of the connection object whose value is the current thread's own."""
+
+    def pending(self: Any) -> threading.local:
+        # dict.setdefault is atomic: two threads' first requests get one and the same store.
+        store: threading.local = self.__dict__.setdefault("_baton_pending", threading.local())
+        return store
+
+    def get(self: Any) -> Any:
+        try:
+            return getattr(pending(self), name)
+        except AttributeError:
+            raise AttributeError(name) from None
+
+    def put(self: Any, value: Any) -> None:
+        setattr(pending(self), name, value)
+
+    return property(get, put)
