@@ -150,6 +150,24 @@ def _env() -> dict[str, str]:
 
 # -- Baton through each source -------------------------------------------------------------------------------
 Driver = Callable[[int], float]
+TIMELINES: list[str] = []
+"""With `--timeline`: each counted run's events and steps, seconds from its first event."""
+SHOW_TIMELINE = False
+
+
+def note_timeline(source: str, runtime: Any, run_id: str) -> None:
+    if not SHOW_TIMELINE or not run_id:
+        return
+    events = runtime.store.events(run_id)
+    if not events:
+        return
+    t0 = events[0].at
+    lines = [f"{(e.at - t0).total_seconds():7.2f}  event {e.kind} {e.data.get('repo', '')}" for e in events]
+    for step in runtime.store.steps(run_id):
+        took = f"{step.duration_s:.2f}s" if step.duration_s is not None else "?"
+        at = (step.started_at - t0).total_seconds()
+        lines.append(f"{at:7.2f}  step  {step.name} {step.repo or ''} {took}")
+    TIMELINES.append(f"{source} {run_id}\n" + "\n".join(sorted(lines, key=lambda x: float(x.split()[0]))))
 
 
 @contextmanager
@@ -183,6 +201,7 @@ def slack(root: Path) -> Iterator[Driver]:
             w.click("U0BOB", "C111", ts, "baton_approve", str(button_value(card, "baton_approve")), thread)
             wall = time.monotonic() - started if reached(w.runtime, run_id, RunState.merged) else float("nan")
             check_merged("slack", remotes, k)
+            note_timeline("slack", w.runtime, run_id)
             return wall
 
         yield one
@@ -233,6 +252,7 @@ def github(root: Path) -> Iterator[Driver]:
             stack.hooks.send("issue_comment", stack.hooks.issue_comment("acme/api", issue, approval.id))
             wall = time.monotonic() - started if reached(stack.runtime, run_id, RunState.merged) else float("nan")
             check_merged("github", stack.remotes, k)
+            note_timeline("github", stack.runtime, run_id)
             return wall
 
         yield one
@@ -276,6 +296,7 @@ def linear(root: Path) -> Iterator[Driver]:
             w.send(w.hooks.comment_created(issue, people["bob"], "/baton approve"))
             wall = time.monotonic() - started if reached(w.runtime, run_id, RunState.merged) else float("nan")
             check_merged("linear", remotes, k)
+            note_timeline("linear", w.runtime, run_id)
             return wall
 
         yield one
@@ -319,7 +340,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one run per source and loop (about two minutes)")
     parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated: slack, github, linear")
+    parser.add_argument("--timeline", action="store_true", help="print each run's events and steps")
     args = parser.parse_args()
+    global SHOW_TIMELINE
+    SHOW_TIMELINE = args.timeline
     sources = [s.strip() for s in args.sources.split(",") if s.strip()]
     if not set(sources) <= set(SOURCES):
         parser.error(f"--sources: unknown source in {args.sources!r}")
@@ -342,6 +366,7 @@ def main() -> int:
                 baton[source] = [one(k) for k in runs]
             print(f"{source}: {len(runs) + 1} runs in {took.s:.1f}s: {baton[source]}", file=sys.stderr)
     print(f"loops: {loops}", file=sys.stderr)
+    print(*TIMELINES, sep="\n\n", file=sys.stderr)
     return conclude("pitch", figures_for(baton, loops), whole.s, lost)
 
 
