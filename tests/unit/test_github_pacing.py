@@ -138,3 +138,19 @@ def test_a_spent_quota_is_waited_out_before_github_must_refuse(world: tuple[Fake
 
     assert len(fake.comments_on("acme/api", 1)) == 5
     assert fake.limits.refused_for_quota == 0
+
+
+def test_a_secondary_limit_naming_no_time_holds_the_tokens_next_request(
+    world: tuple[FakeGitHub, dict[str, Path]],
+) -> None:
+    fake, remotes = world
+    sleeps = Sleeps()
+    api = _api(fake, baton_config(remotes, secondary_rate_wait_s=1), sleeps)
+    message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+    fake.fail("POST", COMMENTS, 403, body=fake.bodies.error(message))
+    with pytest.raises(GithubException):  # outside `call`: refused, not retried
+        api.repo("acme/api").get_issue(1).create_comment("refused")
+
+    GitHubIssues(api).issue_text("acme/api", 1)
+
+    assert len(sleeps.asked) == 1

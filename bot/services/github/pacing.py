@@ -63,9 +63,9 @@ class Pacer:
         self._last_request = 0.0
 
     @contextmanager
-    def turn(self, verb: str) -> Iterator[Callable[[int, Mapping[str, str]], None]]:
+    def turn(self, verb: str) -> Iterator[Callable[[int, Mapping[str, str], str], None]]:
         """Wait for this request's turn; the caller reports GitHub's answer through the yielded
-        function (status, headers) before the turn ends."""
+        function (status, headers, GitHub's message on a 403) before the turn ends."""
         write = verb.upper() not in _READS
         if write:
             self._writes.acquire()
@@ -92,16 +92,16 @@ class Pacer:
         if wait > 0:
             self._sleep(min(wait, self.max_wait_s))
 
-    def _answered(self, status: int, headers: Mapping[str, str]) -> None:
+    def _answered(self, status: int, headers: Mapping[str, str], message: str = "") -> None:
         """Note the pause GitHub's answer asks of this token's later requests, if any."""
-        pause = self.pause_for(status, headers)
+        pause = self.pause_for(status, headers, message)
         if pause is None:
             return
         with self._state:
             self._resume_at = max(self._resume_at, self._clock() + min(pause, self.max_wait_s))
         log.info("github.paced", status=status, pause_s=round(pause, 2))
 
-    def pause_for(self, status: int, headers: Mapping[str, str]) -> float | None:
+    def pause_for(self, status: int, headers: Mapping[str, str], message: str = "") -> float | None:
         """Seconds GitHub asks this token to hold off after an answer, or None."""
         h = {k.lower(): str(v) for k, v in headers.items()}
         retry_after = h.get("retry-after", "")
@@ -110,8 +110,8 @@ class Pacer:
         reset = h.get("x-ratelimit-reset", "")
         if h.get("x-ratelimit-remaining") == "0" and reset.isdigit():
             return max(0.0, int(reset) - self._clock()) + 1.0  # the quota is spent: none left before its reset
-        if status == 429:
-            return self.secondary_wait_s
+        if status == 429 or (status == 403 and "secondary rate limit" in message.lower()):
+            return self.secondary_wait_s  # GitHub: wait at least a minute when it names no time
         return None
 
 
@@ -126,7 +126,9 @@ def paced(client: Github, pacer: Pacer) -> Github:
     def getresponse(self: Any) -> Any:
         with pacer.turn(str(getattr(self, "verb", "GET"))) as answered:
             response = base.getresponse(self)
-            answered(int(response.status), dict(response.getheaders()))
+            status = int(response.status)
+            message = str(response.read())[:2000] if status == 403 else ""  # requests keeps the body
+            answered(status, dict(response.getheaders()), message)
             return response
 
     members: dict[str, Any] = {name: _per_thread(name) for name in _PENDING}
