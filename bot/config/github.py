@@ -28,8 +28,9 @@ class GitHubConfig(BaseModel):
     retry_backoff_s: float = Field(default=1.0, ge=0)
     secondary_rate_wait_s: float = Field(default=60.0, ge=0)
     max_rate_limit_wait_s: float = Field(default=900.0, ge=0)
-    seconds_between_requests: float = Field(default=0.25, ge=0)
-    seconds_between_writes: float = Field(default=1.0, ge=0)
+    # Optional least gaps (0 = none): the pace otherwise follows GitHub's answers (services/github/pacing.py).
+    seconds_between_requests: float = Field(default=0.0, ge=0)
+    seconds_between_writes: float = Field(default=0.0, ge=0)
     timeout_s: float = Field(default=15.0, gt=0)
     mergeable_poll_attempts: int = Field(default=10, ge=0)
     mergeable_poll_interval_s: float = Field(default=1.0, ge=0)

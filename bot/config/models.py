@@ -160,7 +160,9 @@ class ApprovalPolicy(_Strict):
 
 
 class Concurrency(_Strict):
-    per_run: int = Field(default=4, ge=1)
+    # Repos of one run at once: 8 (as `global`) lets a provider-and-six-clients run fan out fully;
+    # `global` still bounds all runs together.
+    per_run: int = Field(default=8, ge=1)
     global_: int = Field(default=8, ge=1, alias="global")
     # Repo work at once in one process (`baton serve --execute` or `baton worker`), and in one repo
     # across all processes (DBOS's partitioned queue, keyed by repo); unset: only `global` bounds them.

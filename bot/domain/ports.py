@@ -199,7 +199,11 @@ class Forge(Protocol):
         """Current head SHA and state of a PR."""
         ...
 
-    def run_checks(self, change: ChangeSet) -> CheckOutcome: ...
+    def run_checks(self, change: ChangeSet, known: CheckOutcome | None = None) -> CheckOutcome:
+        """The PR's checks at its head. `known`: the outcome of the repo's checks command at a head
+        (the run's workspace checks); a forge whose PR checks are that same command uses it when
+        it is for the PR's current head instead of running them again."""
+        ...
 
     def readiness(self, change: ChangeSet) -> Readiness:
         """Whether the PR could merge into its base now (conflicts, a draft a person made, …)."""

@@ -1,6 +1,10 @@
 """A repo's work becomes a pull request: the checks in its workspace, the push of exactly the
 settled commit, the PR opened (or found), its checks at the forge and its diffstat, and the PR's body.
 Each function is the body of one durable step (runs.py), safe to run again after a crash.
+
+Checks run once per head: a passing workspace outcome is recorded per (repo, head SHA) in the
+run's facts, and the PR's checks at that same head are offered it (`Forge.run_checks(known=)`);
+a forge whose PR checks are that command (the local forge) reuses it, a new head runs them again.
 """
 
 from __future__ import annotations
@@ -69,7 +73,26 @@ def workspace_checks(
         else (missing_report(outcome.output_tail) if outcome.program_missing else outcome.output_tail[-300:])
     )
     deps.store.save_step(step)
+    if passed and outcome.sha:
+        deps.store.put_fact(run_id, _passed_key(repo, outcome.sha), _recorded(deps, outcome))
     return outcome
+
+
+def _passed_key(repo: str, sha: str) -> str:
+    return f"checks-passed@{sha}:{repo[:120]}"
+
+
+def _recorded(deps: EngineDeps, outcome: CheckOutcome) -> dict[str, object]:
+    """What is kept of a passing outcome: the head, and the tail people may read (redacted)."""
+    return {"sha": outcome.sha, "output_tail": deps.store.redact(outcome.output_tail[-2000:])}
+
+
+def passed_at(deps: EngineDeps, run_id: str, repo: str, sha: str) -> CheckOutcome | None:
+    """The run's passing checks outcome for `repo` at `sha`, if its workspace checks recorded one."""
+    held = deps.store.get_fact(run_id, _passed_key(repo, sha))
+    if held is None or held.get("sha") != sha:
+        return None
+    return CheckOutcome(passed=True, sha=sha, output_tail=str(held.get("output_tail") or ""))
 
 
 def push_branch(deps: EngineDeps, run_id: str, repo: str, branch: str, head: str) -> str:
@@ -98,7 +121,7 @@ def open_change(deps: EngineDeps, run_id: str, repo: str, branch: str, title: st
 def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
     """Refresh a PR's head and run its checks there; the result is saved for the surfaces."""
     current = deps.forge.refresh(change)
-    outcome = deps.forge.run_checks(current)
+    outcome = deps.forge.run_checks(current, passed_at(deps, change.run_id, change.repo, current.head_sha))
     updated = current.model_copy(
         update={
             "run_id": change.run_id,

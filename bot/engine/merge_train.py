@@ -10,6 +10,7 @@ approved SHA; a PR someone merged by hand is reported as such, with its real mer
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -134,6 +135,7 @@ def preflight_step(deps: EngineDeps, run_id: str, gate: GateVerdict, attempt: in
     conflicts: list[str] = []
     moved = False
     fresh_changes: list[ChangeSet] = []
+    found: list[tuple[str, ChangeSet | None]] = []  # (a problem, or "" and the PR whose readiness decides)
     for change in sorted(store.changes(run_id), key=lambda c: c.order):
         if change.state is ChangeState.merged:
             continue
@@ -151,16 +153,23 @@ def preflight_step(deps: EngineDeps, run_id: str, gate: GateVerdict, attempt: in
         where = f"{change.repo}: #{current.number}"
         target = defaults.get(change.repo, current.base)
         if current.state is ChangeState.closed:
-            problems.append(f"{where} was closed without merging; reopen it")
+            found.append((f"{where} was closed without merging; reopen it", None))
         elif current.base != target:
-            problems.append(f"{where} targets {current.base}, not {target}")
+            found.append((f"{where} targets {current.base}, not {target}", None))
         elif deps.config.approval.require_green_checks and current.checks is not ChecksState.passed:
-            problems.append(f"{where} has no green checks at the approved head {current.head_sha[:7]}")
+            found.append((f"{where} has no green checks at the approved head {current.head_sha[:7]}", None))
         else:
-            ready = deps.forge.readiness(current)
-            if ready.problem:
-                problems.append(f"{change.repo}: {ready.problem}")
-                conflicts += [change.repo] if ready.conflict else []
+            found.append(("", current))
+    # Each PR's readiness (a merge-tree against its base) at once: a run's PRs are independent here.
+    asked = [c for _, c in found if c is not None]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(asked), deps.config.concurrency.per_run))) as pool:
+        readiness = dict(zip((c.repo for c in asked), pool.map(deps.forge.readiness, asked), strict=True))
+    for problem, pr in found:
+        if pr is None:
+            problems.append(problem)
+        elif readiness[pr.repo].problem:
+            problems.append(f"{pr.repo}: {readiness[pr.repo].problem}")
+            conflicts += [pr.repo] if readiness[pr.repo].conflict else []
     if moved:
         _void(store, run_id, store.approvals(run_id), fresh_changes)
         if store.invalidate_approvals(run_id):

@@ -105,8 +105,9 @@ class GitHubForge(GitHubPulls):
             fresh = fresh.model_copy(update={"checks": change.checks, "checks_output": change.checks_output})
         return fresh
 
-    def run_checks(self, change: ChangeSet) -> CheckOutcome:
-        """The combined state of the head's check runs and commit statuses, as GitHub has it now."""
+    def run_checks(self, change: ChangeSet, known: CheckOutcome | None = None) -> CheckOutcome:
+        """The combined state of the head's check runs and commit statuses, as GitHub has it now
+        (`known`, Baton's own workspace checks, is not GitHub's CI: it is not used here)."""
         _cfg, full = self.target(change.repo)
         sha = change.head_sha
         repo = self.api.repo(full)

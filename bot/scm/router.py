@@ -39,8 +39,8 @@ class ForgeRouter:
     def refresh(self, change: ChangeSet) -> ChangeSet:
         return self.for_repo(change.repo).refresh(change)
 
-    def run_checks(self, change: ChangeSet) -> CheckOutcome:
-        return self.for_repo(change.repo).run_checks(change)
+    def run_checks(self, change: ChangeSet, known: CheckOutcome | None = None) -> CheckOutcome:
+        return self.for_repo(change.repo).run_checks(change, known)
 
     def readiness(self, change: ChangeSet) -> Readiness:
         return self.for_repo(change.repo).readiness(change)

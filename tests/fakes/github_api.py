@@ -9,7 +9,9 @@ GitHub's recorded responses (`github_bodies.py`). Tests drive the world through 
 Faults are injected per request pattern: any status with any headers and body (5xx, 403/429
 rate limits with `Retry-After` or `x-ratelimit-reset`), optionally *after* the request took
 effect (a lost response), and delays (slow responses). `graphql_status` makes every GraphQL request
-answer that status while set (a proxy in front of GitHub that does not pass `/graphql`).
+answer that status while set (a proxy in front of GitHub that does not pass `/graphql`). `limits`
+(`github_limits.py`) counts the writes answered at once and, after `limits.set_quota`, keeps a
+primary quota.
 
 `FakeGitHub(enterprise=True)` serves the paths of GitHub Enterprise Server: the REST API under
 `/api/v3` and GraphQL at `/api/graphql`; github.com's paths (`/graphql`, `/repos/...`) answer 404.
@@ -28,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fakes.github_bodies import Bodies
 from tests.fakes.github_http import Answer
+from tests.fakes.github_limits import Limits
 from tests.fakes.github_routes import Routes
 from tests.fakes.github_state import ROLES, Comment, Issue, IssueEvent, Repo, World, now_iso
 from tests.fakes.http_stub import StubHandler, StubServer
@@ -80,6 +83,7 @@ class FakeGitHub:
         self.installations: dict[str, int] = {}  # repo full name (lower) -> installation id
         self.token_lifetime_s = 3600
         self.observer: Callable[[], Any] | None = None
+        self.limits = Limits()
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> FakeGitHub:
@@ -273,6 +277,12 @@ class FakeGitHub:
 
     # -- serving ------------------------------------------------------------------------------------------
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Answer:
+        with self.limits.serving(method):
+            refused, quota = self.limits.charge(self.bodies.error("API rate limit exceeded for user ID 1."))
+            answer = refused or self._handle(method, raw_path, headers, raw_body)
+        return Answer(answer.status, answer.body, {**answer.headers, **quota})
+
+    def _handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Answer:
         parts = urlsplit(raw_path)
         sent = unquote(parts.path)
         path = self._route_path(sent)

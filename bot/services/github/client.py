@@ -7,6 +7,8 @@ Retries live here, not in urllib3: a request that may have taken effect before i
 `recover` function. 5xx and connection errors back off exponentially; rate limits wait as GitHub
 says (`Retry-After`, else `x-ratelimit-reset` when the quota is spent, else the secondary-limit
 pause), never longer than `max_rate_limit_wait_s`; attempts are bounded by `api_retries`.
+How fast requests go at all is each client's `Pacer` (`pacing.py`: writes in turn per token, the
+pauses GitHub's answers ask for), not a flat spacing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.config.github import GitHubConfig
 from bot.domain.ports import ForgeError
 from bot.observability.tracing import Tracer
+from bot.services.github.pacing import Pacer, paced
 from bot.services.github.tracing import traced
 
 log = structlog.get_logger(__name__)
@@ -104,10 +107,23 @@ class GitHubApi:
             "base_url": self.credentials.api_url.rstrip("/"),
             "timeout": int(max(1, cfg.timeout_s)),
             "retry": None,  # `call` retries, knowing which requests are safe to repeat
-            "seconds_between_requests": cfg.seconds_between_requests or None,
-            "seconds_between_writes": cfg.seconds_between_writes or None,
+            # The pace is the Pacer's (per token, from GitHub's answers); PyGithub's own is off.
+            "seconds_between_requests": None,
+            "seconds_between_writes": None,
             "lazy": True,
         }
+
+    def _paced(self, client: Github) -> Github:
+        """`client` traced, and paced by a Pacer of its own (one client per token)."""
+        cfg = self.config
+        pacer = Pacer(
+            write_gap_s=cfg.seconds_between_writes,
+            request_gap_s=cfg.seconds_between_requests,
+            secondary_wait_s=cfg.secondary_rate_wait_s,
+            max_wait_s=cfg.max_rate_limit_wait_s,
+            sleep=self._sleep,
+        )
+        return paced(traced(client, self._tracer), pacer)
 
     def _app_auth(self) -> Auth.AppAuth:
         assert self.credentials.app_id is not None
@@ -134,14 +150,14 @@ class GitHubApi:
             key: int | None = None
             if key not in self._clients:
                 token = self.credentials.token.get_secret_value()
-                self._clients[key] = traced(Github(auth=Auth.Token(token), **self._kwargs()), self._tracer)
+                self._clients[key] = self._paced(Github(auth=Auth.Token(token), **self._kwargs()))
             return self._clients[key]
         if full_name is None:
             raise ForgeError("a GitHub App acts per installation: name the repo")
         installation = self._installation(full_name)
         if installation not in self._clients:
             auth = self._app_auth().get_installation_auth(installation)
-            self._clients[installation] = traced(Github(auth=auth, **self._kwargs()), self._tracer)
+            self._clients[installation] = self._paced(Github(auth=auth, **self._kwargs()))
         return self._clients[installation]
 
     def git_token(self, full_name: str) -> str | None:
