@@ -128,6 +128,9 @@ class RunSpec(BaseModel):
     agent: str | None = None
     budget: Budget = Field(default_factory=Budget)
     auto_approve: bool = False
+    discover: str | None = None
+    """A regex (`--discover`, `discover=`): the run also takes every configured repo whose default
+    branch matches it, and their providers."""
 
 
 class RunState(StrEnum):

@@ -60,6 +60,10 @@ class RunCommands(Protocol):
 
     def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult: ...
 
+    def drop_repo(self, run_id: str, actor: Actor, repo: str) -> DecisionResult:
+        """Take a repo out of the plan awaiting approval (it then proceeds without it)."""
+        ...
+
     def base_changed(self, run_id: str, repo: str, base: str, by: str) -> str | None:
         """A PR of the run now targets `base` (someone retargeted it): approvals void. The event
         recorded, or None when its base did not change."""

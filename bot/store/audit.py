@@ -29,6 +29,8 @@ class AuditKind(StrEnum):
     retry = "retry"
     follow_up = "follow_up"
     merge = "merge"
+    plan_change = "plan_change"
+    """A repo dropped from a plan awaiting approval."""
 
 
 class AuditOutcome(StrEnum):

@@ -21,7 +21,7 @@ import structlog
 from bot.domain.models import Actor, Decision, ReplyTo, Source, Trigger
 from bot.domain.ports import ForgeError
 from bot.domain.untrusted import clean, compose, new_nonce
-from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.engine.intake import RequestError, build_spec, parse_request, reach, run_id_for
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.github.issues import GitHubIssues
@@ -29,6 +29,7 @@ from bot.store.audit import AuditKind
 from bot.surfaces.github.render import pr_ref
 from bot.surfaces.github.surface import GitHubSurface, issue_key
 from bot.surfaces.render import state_label
+from handlers.commands import dropped_repo
 from handlers.github.access import GitHubAccess
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class GitHubRuns:
         except RequestError as err:
             self.reply(full, number, f"I can't start this run: {err}", reply_key)
             return None
-        widened = self.widening_refusal(full, login, spec.repos)
+        widened = self.widening_refusal(full, login, reach(spec, self.runs.config))  # discover= may reach all
         if widened:
             self._refused(login, widened, delivery)
             self.reply(full, number, f"I can't start this run: {widened}.", reply_key)
@@ -238,6 +239,10 @@ class GitHubRuns:
             else:
                 result = runs.cancel(run_id, who) if name == "cancel" else runs.retry(run_id, who)
                 text = result.message if result.accepted else f"Not done: {result.message}."
+        elif name == "drop":
+            repo = dropped_repo(f"drop {args}")
+            result = runs.drop_repo(run_id, who, repo) if repo else None
+            text = "Say which repo: `/baton drop <repo>`." if result is None else result.message
         else:
             text = self.status_text(run_id)
         self.reply(full, number, text, key)

@@ -24,7 +24,7 @@ from bot.config.models import BatonFile
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from bot.engine.commands import RunCommands
-from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for, without_options
+from bot.engine.intake import RequestError, build_spec, parse_request, reach, run_id_for, without_options
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.linear import documents as docs
@@ -240,7 +240,8 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         repos, refusal = choose_repos(ctx.runs.config, issue.teamId, issue.team.key, instruction, may_widen)
     spec, refusal = _spec(ctx, trigger, repos, refusal)
     if spec is not None and issue is not None:  # a playbook the request chose may bring repos of its own
-        refusal = beyond_team(ctx.runs.config, issue.teamId, issue.team.key, spec.repos, may_widen)
+        reached = reach(spec, ctx.runs.config)  # discover= may reach every configured repo
+        refusal = beyond_team(ctx.runs.config, issue.teamId, issue.team.key, reached, may_widen)
         spec = spec if refusal is None else None
     if refusal is not None or spec is None or issue is None:
         ctx.runs.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
