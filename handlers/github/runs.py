@@ -241,8 +241,7 @@ class GitHubRuns:
                 text = result.message if result.accepted else f"Not done: {result.message}."
         elif name == "drop":
             repo = dropped_repo(f"drop {args}")
-            result = runs.drop_repo(run_id, who, repo) if repo else None
-            text = "Say which repo: `/baton drop <repo>`." if result is None else result.message
+            text = runs.drop_repo(run_id, who, repo).message if repo else "Say which repo: `/baton drop <repo>`."
         else:
             text = self.status_text(run_id)
         self.reply(full, number, text, key)

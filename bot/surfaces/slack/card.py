@@ -26,6 +26,7 @@ from bot.surfaces.render import (
     fmt_tokens,
     next_actions,
     one_line,
+    plan_lines,
     short_sha,
     state_label,
     step_icon,
@@ -288,6 +289,8 @@ def _run_ref(run_id: str, page_url: str) -> str:
     return f"<{page_url}|{run_id}>" if page_url else f"`{run_id}`"
 
 
+PLAN_TEXT_CHARS = 2500
+"""Of a discovered plan's evidence, what its thread reply carries (a Slack message's text stays short)."""
 PR_LINKS_SHOWN = 20
 """How many PRs a grouped thread reply names before "and N more" (the card lists them all)."""
 
@@ -304,7 +307,13 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str, review_url: s
         more = len(data.get("order", [])) - PR_LINKS_SHOWN
         order += f" → … {more} more" if more > 0 else ""
         summary = esc(one_line(str(data.get("summary") or ""), 1000))
-        return f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
+        text = f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
+        if data.get("evidence"):  # discovered: why each repo is in it (repository text: escaped, in a code block)
+            found = "\n".join(plan_lines(data)[1:])[:PLAN_TEXT_CHARS].replace("`", "'")
+            text += f"\n```{esc(found)}```"
+        if view.run.waiting_for == "plan":
+            text += "\nTo take a repo out before approving, reply `@baton drop <repo>`."
+        return text
     if event.kind == "approval_requested":
         opened = [c for c in view.changes if c.state is not ChangeState.closed]
         what = "updated" if int(data.get("round") or 0) else "opened"
