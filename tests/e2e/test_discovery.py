@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from bot.domain.models import Decision, RunState
 from bot.scm.git import run_git
-from tests.e2e.conftest import CHECKS, agent
+from tests.e2e.conftest import APPROVER, CHECKS, RuntimeFactory, agent, event_data, submit, until, wait_for
 from tests.gitutil import make_remote
 
 BATON = [sys.executable, "-m", "bot"]
@@ -111,3 +112,56 @@ def test_a_pattern_git_rejects_fails_the_run_saying_why(tmp_path: Path) -> None:
     result = _baton_run(tmp_path, config, "--discover", "(v1")
     assert result.returncode == 1
     assert "git grep rejected the pattern '(v1'" in result.stdout
+
+
+# -- in one process: a plan awaiting approval, a planner ---------------------------------------------
+def _runtime_config(config: dict[str, object], **playbook: object) -> dict[str, object]:
+    return {**config, "playbooks": {"rename": {"discover": "/v1/items", **playbook}}}
+
+
+def test_a_repo_dropped_from_a_discovered_plan_gets_no_pr(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
+    remotes, config = _setup(tmp_path)
+    runtime = start_runtime(_runtime_config(config, approve_plan=True))
+    run_id = submit(runtime, "Rename /v1/items", [], playbook="rename")
+    assert wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30).run.waiting_for == "plan"
+    assert runtime.runs.drop_repo(run_id, APPROVER, "mobile").accepted
+    until("the plan without mobile", lambda: bool(event_data(runtime, run_id, "repo_dropped")))
+    assert runtime.runs.decide(run_id, APPROVER, Decision.approve).accepted
+    until("the PRs", lambda: runtime.store.get_run(run_id).waiting_for == "approval")  # type: ignore[union-attr]
+    assert sorted(c.repo for c in runtime.store.changes(run_id)) == ["api", "billing", "web"]
+    assert _branches(remotes["mobile"]) == ["refs/heads/main"]
+    assert [p["order"] for p in event_data(runtime, run_id, "plan_ready")][-1] == ["api", "web", "billing"]
+
+
+def test_a_repo_cannot_be_dropped_once_the_plan_is_approved(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
+    _remotes, config = _setup(tmp_path)
+    runtime = start_runtime(_runtime_config(config))
+    run_id = submit(runtime, "Rename /v1/items", [], playbook="rename")
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
+    refused = runtime.runs.drop_repo(run_id, APPROVER, "mobile")
+    assert (refused.accepted, "repos drop only from a plan" in refused.message) == (False, True)
+
+
+def test_a_planner_receives_the_hits_and_may_narrow_the_repos(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
+    _remotes, config = _setup(tmp_path)
+    seen = tmp_path / "tasks" / "plan"
+    narrowed = {"subtasks": [{"repo": "api"}, {"repo": "web", "depends_on": ["api"]}]}
+    planner = agent("planner", "--plan", json.dumps(narrowed), "--plan-to", str(seen))
+    runtime = start_runtime(_runtime_config({**config, "agents": [*config["agents"], planner]}, planner="planner"))  # type: ignore[list-item]
+    run_id = submit(runtime, "Rename /v1/items", [], playbook="rename")
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=60)
+    hits = json.loads(seen.read_text())["hits"]
+    assert sorted(hits) == sorted(["api", *CONSUMERS])
+    assert hits["web"] == [{"path": "src/client.py", "line": 2, "text": 'return get("/v1/items")'}]
+    assert sorted(c.repo for c in runtime.store.changes(run_id)) == ["api", "web"]
+
+
+def test_a_planner_cannot_widen_beyond_the_discovered_repos(tmp_path: Path, start_runtime: RuntimeFactory) -> None:
+    _remotes, config = _setup(tmp_path)
+    widened = {"subtasks": [{"repo": "web"}, {"repo": "docs"}]}
+    planner = agent("planner", "--plan", json.dumps(widened))
+    runtime = start_runtime(_runtime_config({**config, "agents": [*config["agents"], planner]}, planner="planner"))  # type: ignore[list-item]
+    run_id = submit(runtime, "Rename /v1/items", [], playbook="rename")
+    view = wait_for(runtime, run_id, RunState.failed, timeout=60)
+    assert view.run.error is not None and view.run.error.startswith("the plan names repos outside this run: docs")
+    assert runtime.store.changes(run_id) == []
