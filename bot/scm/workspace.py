@@ -3,9 +3,10 @@
 `GitWorkspace` implements `bot.domain.ports.Workspace` over the git CLI. Each run gets its own clone at
 `root/<run_id>/<repo>`, made in a temporary sibling directory and renamed into place, so a crash
 mid-clone leaves nothing that looks finished; `prepare` is safe to call again after a restart.
-Given `mirrors` (bot/scm/mirrors.py), a clone is made from the repo's mirror, fetched first: git
-hardlinks its objects (a copy across filesystems), so a run pays an incremental fetch, not a full
-clone; then `origin` is set to the real remote. Hardlinks, not alternates: a confined agent sees
+Given `mirrors` (bot/scm/mirrors.py), a clone is made from the repo's mirror, fetched first unless
+it was fetched in the last `fresh_for_s` seconds (a discovery just did): git hardlinks its objects (a
+copy across filesystems), so a run pays at most an incremental fetch, not a full clone; then
+`origin` is set to the real remote, which every later `prepare` fetches from. Hardlinks, not alternates: a confined agent sees
 only its workspace, and an alternates file pointing into Baton's home would be a hidden path to it.
 
 A change is measured, never held: `commit_all` refuses a changed file over `limits.max_file_bytes`
@@ -206,7 +207,8 @@ class GitWorkspace:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
             if self.mirrors is not None:
-                mirror = self.mirrors.ensure(cfg, max_age_s=0)  # current now: no second fetch needed
+                # Fetched now, or in the last `fresh_for_s` (a discovery just did): one fetch, not two.
+                mirror = self.mirrors.ensure(cfg)
                 run_git(["clone", "--quiet", "--origin", "origin", "--", str(mirror), str(tmp)], path.parent)
                 run_git(["remote", "set-url", "origin", cfg.url], tmp)
             else:
