@@ -6,8 +6,9 @@ mid-clone leaves nothing that looks finished; `prepare` is safe to call again af
 Given `mirrors` (bot/scm/mirrors.py), a clone is made from the repo's mirror, fetched first unless
 it was fetched in the last `fresh_for_s` seconds (a discovery just did): git hardlinks its objects (a
 copy across filesystems), so a run pays at most an incremental fetch, not a full clone; then
-`origin` is set to the real remote, which every later `prepare` fetches from. Hardlinks, not alternates: a confined agent sees
-only its workspace, and an alternates file pointing into Baton's home would be a hidden path to it.
+`origin` is set to the real remote, which every later `prepare` fetches from. Hardlinks, not
+alternates: a confined agent sees only its workspace, and an alternates file pointing into Baton's
+home would be a hidden path to it.
 
 A change is measured, never held: `commit_all` refuses a changed file over `limits.max_file_bytes`
 before git reads it, `diff_stats` counts the diff's bytes as git streams it (over
