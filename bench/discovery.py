@@ -24,17 +24,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from _common import Figure, conclude, median, run_benchmark, timed
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bot.config.models import RepoConfig  # noqa: E402
-from bot.scm.mirrors import Mirrors  # noqa: E402
-from bot.scm.workspace import GitWorkspace  # noqa: E402
+from bot.config.models import RepoConfig
+from bot.scm.mirrors import Mirrors
+from bot.scm.workspace import GitWorkspace
 
 PATTERN = r'get\("/v1/items'
 problems: list[str] = []

@@ -81,6 +81,17 @@ def without_options(text: str) -> str:
     return " ".join(_OPTION.sub(" ", text).split())
 
 
+def asks_discovery(words: str, config: BatonFile) -> bool:
+    """Whether a requester's own words ask the run to find its repos (`discover=`, or a playbook
+    with `discover:`): then a source's default repos (a channel's, an issue's, a team's) do not apply."""
+    try:
+        parsed = parse_request(words)
+    except RequestError:
+        return False  # building the spec says what is wrong
+    book = config.playbooks.get(parsed.playbook or "default")
+    return bool(parsed.discover or (book is not None and book.discover))
+
+
 def discovers(spec: RunSpec, config: BatonFile) -> bool:
     """Whether the run finds its repos by a search (its own pattern or its playbook's)."""
     book = config.playbooks.get(spec.playbook)

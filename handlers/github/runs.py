@@ -21,7 +21,7 @@ import structlog
 from bot.domain.models import Actor, Decision, ReplyTo, Source, Trigger
 from bot.domain.ports import ForgeError
 from bot.domain.untrusted import clean, compose, new_nonce
-from bot.engine.intake import RequestError, build_spec, parse_request, reach, run_id_for
+from bot.engine.intake import RequestError, asks_discovery, build_spec, parse_request, reach, run_id_for
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.github.issues import GitHubIssues
@@ -146,6 +146,7 @@ class GitHubRuns:
                 agent=options.agent,
                 playbook=options.playbook,
                 budget_usd=options.budget_usd,
+                discover=options.discover,
             )
         except RequestError as err:
             self.reply(full, number, f"I can't start this run: {err}", reply_key)
@@ -205,6 +206,8 @@ class GitHubRuns:
                 f"I can't start this run: {', '.join(unknown)} is not a repo in baton.yml (configured: {listed})."
                 + did_you_mean(unknown, known),
             )
+        if asks_discovery(asked, config):  # the search finds the repos: the issue's own is not assumed
+            return list(dict.fromkeys(named)), None
         repos = list(dict.fromkeys(([here.name] if here else []) + named))
         if not repos:
             listed = ", ".join(known) or "none yet (ask the operator to run `baton doctor`)"

@@ -24,7 +24,15 @@ from bot.config.models import BatonFile
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from bot.engine.commands import RunCommands
-from bot.engine.intake import RequestError, build_spec, parse_request, reach, run_id_for, without_options
+from bot.engine.intake import (
+    RequestError,
+    asks_discovery,
+    build_spec,
+    parse_request,
+    reach,
+    run_id_for,
+    without_options,
+)
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
 from bot.services.linear import documents as docs
@@ -114,10 +122,11 @@ def choose_repos(
     team's in `linear.team_repos`. A named repo outside the team's needs `may_widen`."""
     mapped = config.linear.team_repos.get(team_key) or config.linear.team_repos.get(team) or []
     named = named_repos(words) if words else []
-    chosen = named or mapped
+    discovering = bool(words) and asks_discovery(words, config)
+    chosen = named or ([] if discovering else mapped)  # a discovering request takes what its search finds
     known = sorted(r.name for r in config.repos)
     listing = ", ".join(f"`{r}`" for r in known) or "none configured"
-    if not chosen:
+    if not chosen and not discovering:
         return [], (
             f"Baton does not know which repos team {team_key or team} works on. Map the team under "
             f"`linear.team_repos` in baton.yml, or delegate the issue to Baton with `repos: a, b` in your "

@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import clean
 from bot.engine.commands import RunCommands
-from bot.engine.intake import RequestError, build_spec, parse_request, reach, run_id_for
+from bot.engine.intake import RequestError, asks_discovery, build_spec, parse_request, reach, run_id_for
 from bot.preflight import refusal
 from bot.store.audit import AuditKind
 from bot.surfaces.slack.home import HELP
@@ -77,7 +77,9 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
     """The RunSpec for a request (repos default to the channel's), or why it cannot be run."""
     try:
         parsed = parse_request(trigger.request)
-        repos = parsed.repos or ctx.runs.config.slack.channel_repos.get(channel, [])
+        config = ctx.runs.config
+        default = [] if asks_discovery(trigger.request, config) else config.slack.channel_repos.get(channel, [])
+        repos = parsed.repos or default  # a discovering request takes what its search finds, not the channel's
         spec = build_spec(trigger, ctx.runs.config, repos=repos or None)
     except RequestError as err:
         return f"I could not read that request: {err}"

@@ -41,7 +41,10 @@ ACTION_IDS = {
     "approve": "baton_approve",
     "reject": "baton_reject",
     "retry": "baton_retry",
+    "drop": "baton_drop",
 }
+DROP_OPTIONS = 100
+"""Slack's limit on a select's options: a plan of more repos lists its first 100 (`@baton drop <repo>` takes any)."""
 _STATE_EMOJI = {
     RunState.queued: ":hourglass:",
     RunState.planning: ":thinking_face:",
@@ -62,6 +65,8 @@ class ButtonValue(BaseModel):
 
     run: str
     heads: str | None = None
+    repo: str | None = None
+    """The repo a "drop from the plan" option names."""
 
 
 def button_value(run_id: str, heads: dict[str, str] | None = None) -> str:
@@ -171,7 +176,26 @@ def buttons(view: RunView) -> list[Block]:
             made.append(_button("reject", "Reject", button_value(run_id, heads), "danger"))
         elif action == "retry":
             made.append(_button("retry", "Retry", button_value(run_id)))
+    run = view.run
+    if run.state is RunState.awaiting_approval and run.waiting_for == "plan" and len(run.spec.repos) > 1:
+        made.append(_drop_select(run_id, run.spec.repos))
     return made
+
+
+def _drop_select(run_id: str, repos: list[str]) -> Block:
+    """A select that takes one repo out of the plan awaiting approval (one block, however many repos)."""
+    values = [(r, ButtonValue(run=run_id, repo=r).model_dump_json(exclude_none=True)) for r in repos]
+    options = [
+        {"text": {"type": "plain_text", "text": one_line(repo, 75)}, "value": value}
+        for repo, value in values
+        if len(value) <= 150  # Slack's limit on an option's value
+    ]
+    return {
+        "type": "static_select",
+        "action_id": ACTION_IDS["drop"],
+        "placeholder": {"type": "plain_text", "text": "Drop a repo from the plan"},
+        "options": options[:DROP_OPTIONS],
+    }
 
 
 def _when(at: datetime) -> str:
