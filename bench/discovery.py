@@ -11,9 +11,10 @@ calls `/v1/items` (the pattern), every one mentions `/v2/items` (near misses). T
   unchanged), beside the same fresh-clone loop;
 - warm: the search over mirrors fetched in the last minute (grep only), beside a plain `for` loop
   of `git grep` over the same mirrors, one after another;
-- workspaces: a run's clone of one repo made from its mirror (`GitWorkspace(mirrors=...)`) beside a
-  plain clone from the remote, per repo: once with the mirror just fetched by a discovery (reused),
-  once with the mirror fetched again first.
+- workspaces: a run's clone of a larger repo (3,000 files; 500 with --quick) made from its mirror
+  (`GitWorkspace(mirrors=...)`) beside a clone from the remote (a `file://` URL: git's transport
+  packs the objects, as for a remote on a network), per repo: once with the mirror just fetched by
+  a discovery (reused), once with the mirror fetched again first.
 
 Every search must find exactly the repos that match; a wrong set is reported as lost work (exit 1).
 `search_repos(n)` is importable for other benches (the campaign bench) to time discovery the same way.
@@ -42,11 +43,12 @@ def _git(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
     return done.stdout.decode()
 
 
-def make_repo(root: Path, name: str, matches: bool) -> Path:
+def make_repo(root: Path, name: str, matches: bool, files_n: int = 10) -> Path:
     """A bare repo with one commit on main, written by `git fast-import` (two processes a repo)."""
     path = root / f"{name}.git"
     _git("init", "--quiet", "--bare", "--initial-branch=main", str(path), cwd=root)
-    files = {f"src/module_{i}.py": f"# {name} module {i}\n" + "def f():\n    return 1\n" * 20 for i in range(10)}
+    body = "def f():\n    return 1\n" * 20
+    files = {f"src/module_{i}.py": f"# {name} module {i}\n{body}" for i in range(files_n)}
     files["src/client.py"] = 'def items():\n    return get("/v2/items")\n'
     if matches:
         files["src/legacy.py"] = 'def old_items():\n    return get("/v1/items")\n'
@@ -128,17 +130,23 @@ def search_repos(n: int, root: Path) -> dict[str, float]:
     }
 
 
-def workspace_clones(root: Path, repos: list[RepoConfig], count: int, fresh_for_s: float) -> tuple[float, float]:
-    """Median ms per repo: a run's workspace cloned from the mirror (which is fetched first unless
-    it was fetched in the last `fresh_for_s`), and from the remote."""
+def workspace_clones(root: Path, count: int, files_n: int, fresh_for_s: float) -> tuple[float, float]:
+    """Median ms per repo: a run's workspace cloned from the mirror (fetched first unless it was
+    fetched in the last `fresh_for_s`), and cloned from the remote. The remotes are `file://` URLs,
+    so git's transport packs objects as it would for a remote on a network (a plain path would be
+    hardlinked, which no real remote is)."""
+    folder = root / f"ws-remotes-{fresh_for_s:g}"
+    folder.mkdir()
+    repos = [
+        RepoConfig(name=f"big-{i}", url=make_repo(folder, f"big-{i}", False, files_n).as_uri()) for i in range(count)
+    ]
     lookup = {r.name: r for r in repos}.__getitem__
-    chosen = repos[:count]
-    mirrors = Mirrors(root / "mirrors", fresh_for_s=fresh_for_s)
-    mirrors.refresh(chosen, max_age_s=0)  # as a discovery just before the run leaves them
+    mirrors = Mirrors(root / f"ws-mirrors-{fresh_for_s:g}", fresh_for_s=fresh_for_s)
+    mirrors.refresh(repos, max_age_s=0)  # as a discovery just before the run leaves them
     mirrored = GitWorkspace(root / f"ws-mirrored-{fresh_for_s:g}", lookup, mirrors=mirrors)
     plain = GitWorkspace(root / f"ws-plain-{fresh_for_s:g}", lookup)
     with_mirror, without = [], []
-    for cfg in chosen:
+    for cfg in repos:
         with timed() as one:
             mirrored.prepare("r1", cfg.name, "baton/r1/bench")
         with_mirror.append(one.ms)
@@ -156,9 +164,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="baton-bench-discovery-") as tmp, timed() as whole:
         root = Path(tmp)
         seconds = search_repos(n, root)
-        repos = [RepoConfig(name=p.stem, url=str(p)) for p in sorted((root / "remotes").glob("*.git"))]
-        after_discovery = workspace_clones(root, repos, 20, fresh_for_s=3600)
-        fetched_first = workspace_clones(root, repos, 20, fresh_for_s=0)
+        big = 500 if args.quick else 3000
+        after_discovery = workspace_clones(root, 10, big, fresh_for_s=3600)
+        fetched_first = workspace_clones(root, 10, big, fresh_for_s=0)
     target = "500 repos in seconds"
     figures = [
         Figure(f"search {n} repos, no mirrors yet (vs fresh-clone loop)", seconds["cold"], "s",
@@ -167,9 +175,9 @@ def main() -> int:
                seconds["fresh_clone_loop"], target),
         Figure(f"search {n} repos, mirrors fresh (vs sequential git grep)", seconds["warm"], "s",
                seconds["sequential_grep"], target),
-        Figure("workspace clone per repo, from a mirror a discovery fetched (vs from the remote)",
+        Figure(f"workspace of a {big}-file repo, from a mirror a discovery fetched (vs clone from the remote)",
                after_discovery[0], "ms", after_discovery[1]),
-        Figure("workspace clone per repo, from its mirror fetched first (vs from the remote)",
+        Figure(f"workspace of a {big}-file repo, from its mirror fetched first (vs clone from the remote)",
                fetched_first[0], "ms", fetched_first[1]),
     ]  # fmt: skip
     return conclude("discovery", figures, whole.s, problems)
