@@ -1,6 +1,7 @@
 """What a consumer's repo is told about the providers it depends on in the same run: each
-provider's PR (URL, head, size) and its agent's summary of the change go into the consumer's
-prompt, and its PR body carries a `Depends-On: <provider PR URL>` line per provider (the
+provider's PR (URL, head, size) and its agent's summary of the change go into the plan its agent
+is given (CLI agents read it in their prompt as "Plan for the whole change"; the sub-task stays its
+own), and its PR body carries a `Depends-On: <provider PR URL>` line per provider (the
 Zuul/Mergify convention), so outside gates and people merging by hand follow the same order.
 
 Providers work in earlier waves (workflow.py), so their outcomes are recorded when a consumer
@@ -20,7 +21,7 @@ SUMMARY_CHARS = 1500
 
 class ProviderContext(BaseModel):
     prompt: str = ""
-    """Added to the consumer's task ("" without providers)."""
+    """Added to the plan the consumer's agent is given ("" without providers); its task stays its own."""
     urls: list[str] = Field(default_factory=list)
     """The providers' PR URLs, in plan order (the Depends-On lines)."""
 

@@ -96,7 +96,7 @@ def repo_work(steps: RunSteps, run_id: str, task: SubTask, order: int, plan: str
     branch = branch_name(run_id, spec.trigger.request)
     base, head = steps.prepare_step(run_id, task.repo, branch)
     providers = provider_context(steps, run_id, task)  # their PRs are open: earlier waves
-    ctx = RepoContext(steps, spec, task.repo, branch, head, task.task + providers.prompt, plan)
+    ctx = RepoContext(steps, spec, task.repo, branch, head, task.task, plan + providers.prompt)
     book = steps.config.playbook(spec.playbook)
     try:
         result = patterns.execute(book.per_repo, ctx)

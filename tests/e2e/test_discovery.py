@@ -35,7 +35,7 @@ def _setup(tmp_path: Path) -> tuple[dict[str, Path], dict[str, object]]:
     depends = {n: ["api"] for n in [*CONSUMERS, "admin"]}
     tasks = tmp_path / "tasks" / "log"
     tasks.parent.mkdir()
-    coder = agent("coder", "--append", "CHANGED.md", "renamed", "--task-to", str(tasks), "--summary", "ROUTE renamed")
+    coder = agent("coder", "--append", "CHANGED.md", "renamed", "--plan-to", str(tasks), "--summary", "ROUTE renamed")
     config: dict[str, object] = {
         "repos": [
             {"name": n, "url": str(p), "checks": CHECKS, "depends_on": depends.get(n, [])} for n, p in made.items()

@@ -4,6 +4,7 @@ plan before approval is never worked, and consumers build on their providers' PR
 
 from __future__ import annotations
 
+from bot.agents.cli import task_prompt
 from bot.domain.models import AgentResult, AgentStatus, AgentTask, RunState
 from bot.engine import workflow
 from bot.engine.messages import DROP, PARKED
@@ -70,11 +71,11 @@ def test_a_provider_pr_body_has_no_depends_on_line() -> None:
     assert "Depends-On:" not in steps.bodies["api"]
 
 
-def test_a_consumer_prompt_carries_the_provider_change() -> None:
+def test_a_consumer_agent_prompt_carries_the_provider_change() -> None:
     prompts: dict[str, str] = {}
 
     def agent(task: AgentTask, name: str) -> AgentResult:
-        prompts[task.repo] = task.prompt
+        prompts[task.repo] = task_prompt(task)  # what a CLI agent is told
         return AgentResult(status=AgentStatus.succeeded, summary=f"renamed the route in {task.repo}")
 
     steps = FakeSteps(config_for(API_AND_CLIENTS), spec_for(["api", "web"]), agent=agent)
