@@ -44,6 +44,7 @@ from bot.observability.tracing import Tracer
 from bot.scm.gitguard import remote_auth_env
 from bot.scm.github import GitHubForge
 from bot.scm.local import LocalForge
+from bot.scm.mirrors import Mirrors
 from bot.scm.router import ForgeRouter
 from bot.scm.workspace import GitWorkspace
 from bot.services.github.client import GitHubApi, GitHubCredentials
@@ -101,16 +102,19 @@ class Runtime:
             self.forges.add("github", GitHubForge(self.github_api, self.config))
         # Events → the places people look; sources register their surfaces, `serve` runs the thread.
         self.hub = SurfaceHub(self.store)
+        # One bare mirror per repo: discovery searches them, workspaces are cloned from them.
+        self.mirrors = Mirrors(home / "mirrors", self._remote_auth())
         self.deps = EngineDeps(
             settings=settings,
             config=self.config,
             store=self.store,
             forge=self.forges,
-            workspace=GitWorkspace(home / "workspaces", repo, self.config.limits, self._remote_auth()),
+            workspace=GitWorkspace(home / "workspaces", repo, self.config.limits, self._remote_auth(), self.mirrors),
             agents=AgentRegistry(self.config, self._agent_factories()),
             tracer=self.tracer,
             checks=checks,
             processes=PidFiles(settings.home / "pids"),
+            search=self.mirrors,
         )
         # Runs are handed to DBOS by name; the edge, the clock and the CLI command them through `runs`.
         self.dispatch = Dispatch(self.store, settings.system_database_url, APP_VERSION)

@@ -28,6 +28,7 @@ from bot.config.models import AgentConfig, BatonFile, RepoConfig
 from bot.config.playbooks import ROUTED_AGENT, Node, agents_in
 from bot.domain.models import RunSpec
 from bot.domain.ports import UnknownAgent
+from bot.engine.intake import discovers
 from bot.observability.redaction import strip_url_credentials as redact
 from bot.scm.git import git_result
 
@@ -173,7 +174,7 @@ def _names_problem(config: BatonFile, spec: RunSpec, name_repos: str) -> str | N
     unknown = [r for r in spec.repos if r not in known]
     if unknown:
         return f"Unknown repo {_ticked(unknown)}.{did_you_mean(unknown, known)} Valid repos: {', '.join(known)}."
-    if not spec.repos:
+    if not spec.repos and not discovers(spec, config):
         return f"Which repos? {name_repos} Valid repos: {', '.join(known)}."
     agents = [a.name for a in config.agents]
     if spec.agent and spec.agent not in agents:

@@ -12,8 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-CommandName = Literal["approve", "reject", "cancel", "retry", "revert", "status", "run"]
-_COMMAND = re.compile(r"^/baton\s+(approve|reject|cancel|retry|revert|status|run)\b[ \t]*(.*)$", re.IGNORECASE)
+CommandName = Literal["approve", "reject", "cancel", "retry", "revert", "status", "run", "drop"]
+_COMMAND = re.compile(r"^/baton\s+(approve|reject|cancel|retry|revert|status|run|drop)\b[ \t]*(.*)$", re.IGNORECASE)
+_DROP = re.compile(r"^drop\s+`?([A-Za-z0-9._/-]+)`?\s*$", re.IGNORECASE)
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 
 
@@ -53,6 +54,13 @@ def parse_commands(text: str) -> list[Command]:
             name = match.group(1).lower()
             commands.append(Command.model_validate({"name": name, "args": match.group(2).strip()}))
     return commands
+
+
+def dropped_repo(text: str) -> str | None:
+    """The repo of a `drop <repo>` request (`/baton drop <repo>`'s argument, or a chat reply in a
+    run's thread that says only that); None for anything else."""
+    match = _DROP.match(text.strip())
+    return match.group(1) if match else None
 
 
 def mention_text(text: str, handle: str) -> str | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bot.cli import plan as cli_plan
 from bot.cli import run as cli_run
 from bot.cli import serve as cli_serve
 from bot.cli import support
@@ -316,6 +317,7 @@ app.command()(cli_serve.migrate)
 app.command()(cli_serve.worker)
 app.command()(cli_serve.serve)
 app.add_typer(runs_app, name="runs")
+app.add_typer(cli_plan.app, name="plan")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ def _prepared(
     playbook: str | None,
     agent: str | None,
     budget: str | None,
+    discover: str | None = None,
 ) -> RunSpec:
     """The run's spec, or exit before anything is recorded (or even a home created): 2 for a
     request that cannot be read or an invalid config, 1 for one preflight refuses."""
@@ -43,11 +44,13 @@ def _prepared(
         raise typer.Exit(2) from None
     try:
         usd = parse_usd(budget) if budget else None
-        spec = build_spec(cli_trigger(request), config, repos=repos, agent=agent, playbook=playbook, budget_usd=usd)
+        spec = build_spec(
+            cli_trigger(request), config, repos=repos, agent=agent, playbook=playbook, budget_usd=usd, discover=discover
+        )
     except (RequestError, ValueError) as err:
         support.error("bad request", str(err))
         raise typer.Exit(2) from None
-    problem = refusal(config, spec, name_repos="Name them with --repo NAME.")
+    problem = refusal(config, spec, name_repos="Name them with --repo NAME, or find them with --discover PATTERN.")
     if problem:
         support.error("not started", problem)
         raise typer.Exit(1)
@@ -61,7 +64,9 @@ def _start_and_follow(runtime: Runtime, spec: RunSpec, yes: bool) -> int:
 
     console = support.console()
     run_id = runtime.runs.submit(spec)
-    console.print(f"run {run_id} started: {', '.join(spec.repos) or 'no repos'}", markup=False, highlight=False)
+    repos = ", ".join(spec.repos) or ("repos to be discovered" if spec.discover else "no repos")
+    found = f" (discovering {spec.discover!r})" if spec.discover and spec.repos else ""
+    console.print(f"run {run_id} started: {repos}{found}", markup=False, highlight=False)
     view = follow(runtime, run_id, console, operator(), yes, sys.stdin.isatty() and not yes)
     if view.run.error:
         support.error(view.run.state.value, view.run.error)
@@ -76,10 +81,19 @@ def run(
     agent: Annotated[str | None, typer.Option(help="Use this agent instead of routing.")] = None,
     budget: Annotated[str | None, typer.Option(help="Spending limit, e.g. $5.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+    discover: Annotated[
+        str | None,
+        typer.Option(
+            "--discover",
+            metavar="PATTERN",
+            help="Also run on every configured repo whose default branch matches this regex (git grep -E), "
+            "and their providers.",
+        ),
+    ] = None,
 ) -> None:
     """Start a run from the terminal and follow it to the end."""
     settings = support.load_settings()
-    spec = _prepared(settings, request, repo, playbook, agent, budget)
+    spec = _prepared(settings, request, repo, playbook, agent, budget, discover)
     runtime = support.build_runtime(settings, launch=True, log_to_file=True)
     try:
         code = _start_and_follow(runtime, spec, yes)

@@ -88,6 +88,9 @@ class Playbook(_Strict):
     repos: list[str] = Field(default_factory=list)
     planner: str | None = None
     approve_plan: bool | None = None
+    discover: str | None = Field(default=None, min_length=1)
+    """A regex (git grep -E): runs of this playbook also take every configured repo whose default
+    branch matches it, plus their providers."""
     per_repo: Node = Field(default_factory=default_node)
     integration_checks: str | None = None
     """A command run on the whole change set (every repo at its PR head under `BATON_SET_DIR/<repo>`),

@@ -130,6 +130,9 @@ class RunSpec(BaseModel):
     auto_approve: bool = False
     reverts: str | None = None
     """A revert run: the merged run whose PRs this run reverts (in reverse merge order)."""
+    discover: str | None = None
+    """A regex (`--discover`, `discover=`): the run also takes every configured repo whose default
+    branch matches it, and their providers."""
 
 
 class RunState(StrEnum):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bot.domain.diffs import ChangeDiff, DiffLimits
+from bot.domain.discovery import RepoHits
 
 if TYPE_CHECKING:
     from bot.config.models import RepoConfig
@@ -183,6 +184,15 @@ class Workspace(Protocol):
 
     def keep(self, main: Path, ref: str, sha: str) -> None:
         """Keep `sha` reachable under a ref of Baton's own after its work tree is gone."""
+        ...
+
+
+class RepoSearch(Protocol):
+    """A regex search of repos' default branches (`git grep -E` over cached mirrors)."""
+
+    def search(self, pattern: str, repos: list[RepoConfig]) -> list[RepoHits]:
+        """Every repo of `repos` with at least one match, in the order given. Raises
+        DiscoveryError for a pattern git rejects or a repo that cannot be read."""
         ...
 
 

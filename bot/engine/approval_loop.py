@@ -17,6 +17,7 @@ from bot.engine.budget import BudgetExceeded
 from bot.engine.integration_gate import merge_report
 from bot.engine.messages import (
     DECISION_TOPIC,
+    DROP,
     EXPIRE,
     FOLLOW_UP,
     PARKED,
@@ -27,6 +28,8 @@ from bot.engine.messages import (
     RepoOutcome,
 )
 from bot.engine.patterns.concurrent import fan_out
+from bot.engine.patterns.manager import Plan
+from bot.engine.plan_view import plan_event, without_repo
 from bot.engine.repo_context import RepoContext
 from bot.engine.steps import RunCancelled, RunSteps
 
@@ -73,6 +76,10 @@ def interpret(steps: RunSteps, run_id: str, message: dict[str, Any]) -> Decision
     if decision == Decision.cancel.value:
         steps.state_step(run_id, RunState.cancelled)
         return DecisionMessage(verdict=RunState.cancelled.value)
+    if decision == DROP:
+        return DecisionMessage(
+            verdict=DROP, instruction=str(message.get("repo", "")), actor=str(message.get("actor", ""))
+        )
     if decision in (FOLLOW_UP, RECHECK):
         return DecisionMessage(
             verdict=decision,
@@ -95,7 +102,28 @@ def await_plan_approval(steps: RunSteps, run_id: str, attempt: int, loop: LoopSt
             continue
         if message.verdict == RECHECK:
             continue
+        if message.verdict == DROP:
+            if drop_from_plan(steps, run_id, loop, message.instruction, message.actor):
+                continue
+            steps.state_step(run_id, RunState.cancelled, error="every repo was dropped from the plan")
+            return RunState.cancelled.value
         return message.verdict
+
+
+def drop_from_plan(steps: RunSteps, run_id: str, loop: LoopState, repo: str, actor: str) -> bool:
+    """Take `repo` out of the plan awaiting approval (announced with the plan as it now stands);
+    False when no repo is left."""
+    plan = Plan.model_validate(loop.plan)
+    if repo not in plan.order:
+        steps.event_step(run_id, "drop_ignored", {"repo": repo, "reason": "not in the plan"})
+        return True
+    plan = without_repo(plan, repo)
+    loop.plan = plan.model_dump(mode="json")
+    steps.event_step(run_id, "repo_dropped", {"repo": repo, "actor": actor})
+    if not plan.subtasks:
+        return False
+    steps.event_step(run_id, "plan_ready", plan_event(plan))
+    return True
 
 
 def approve_and_merge(
@@ -144,6 +172,9 @@ def approve_and_merge(
             return PARKED
         if message.verdict in TERMINAL_VERDICTS:
             return message.verdict
+        if message.verdict == DROP:  # the plan was approved: its PRs are open, nothing to drop from
+            steps.event_step(run_id, "drop_ignored", {"repo": message.instruction, "reason": "the plan is approved"})
+            continue
         if message.verdict == FOLLOW_UP:
             if message.repair:
                 continue  # red checks reported by the forge: the top of the loop repairs them

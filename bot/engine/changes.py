@@ -140,7 +140,7 @@ def change_checks(deps: EngineDeps, change: ChangeSet) -> ChangeSet:
     return updated
 
 
-def pr_body(spec: RunSpec, plan: str, summary: str) -> str:
+def pr_body(spec: RunSpec, plan: str, summary: str, depends_on: list[str] | None = None) -> str:
     """A PR's description: who asked, what the agent did, and the run it is linked through.
 
     Everything quoted here (the request, the agent's summary, the plan) may carry text Baton did not
@@ -156,7 +156,8 @@ def pr_body(spec: RunSpec, plan: str, summary: str) -> str:
         f"**What changed**\n\n{inert(clean(summary[:2000])) or '(no summary)'}\n\n"
         f"**Linked changes** (merge order): {inert(clean(plan))}\n\n"
         "This PR merges only after an authorised approval bound to the head SHAs of every PR "
-        "in the run."
+        "in the run." + ("\n\n" + "\n".join(f"Depends-On: {url}" for url in depends_on) if depends_on else "")
+        # Zuul/Mergify's convention: one line per provider PR that must merge first.
     )
 
 

@@ -64,6 +64,9 @@ class RunCommands(Protocol):
         """On a merged run: a revert run opens revert PRs for the whole set, in reverse merge order,
         behind the same approval gate; refused for a run that did not merge. `before_start(revert
         run id)` as for `submit` (a surface's first post of the revert run)."""
+
+    def drop_repo(self, run_id: str, actor: Actor, repo: str) -> DecisionResult:
+        """Take a repo out of the plan awaiting approval (it then proceeds without it)."""
         ...
 
     def base_changed(self, run_id: str, repo: str, base: str, by: str) -> str | None:

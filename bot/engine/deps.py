@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.config.models import BatonFile
 from bot.config.settings import Settings
-from bot.domain.ports import AgentPool, AgentProcesses, ChecksRunner, Forge, Workspace
+from bot.domain.ports import AgentPool, AgentProcesses, ChecksRunner, Forge, RepoSearch, Workspace
 from bot.observability.tracing import Tracer
 from bot.store.store import Store
 
@@ -25,6 +25,8 @@ class EngineDeps:
     processes: AgentProcesses
     """Which agents run on this host (a cancel or a re-run step stops them)."""
     tracer: Tracer = field(default_factory=Tracer.disabled)
+    search: RepoSearch | None = None
+    """Searches every configured repo's default branch (discovery); None: runs must name their repos."""
 
     @property
     def scratch(self) -> Path:

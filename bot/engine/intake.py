@@ -2,7 +2,8 @@
 
 Every source (Slack mention, GitHub comment, Linear issue, the CLI) goes through here, so a
 request means the same thing wherever it was made: `repo=a,b`, `agent=`, `playbook=`,
-`budget=$5` anywhere in the requester's own words; the rest is the request. Text quoted from an
+`budget=$5`, `discover=PATTERN` (quoted when it has spaces: `discover="fetch\\(.v1/items"`) anywhere in
+the requester's own words; the rest is the request. Text quoted from an
 issue or a description (the blocks `bot.domain.untrusted.compose` adds after the words) is never read for
 options: an issue cannot choose its agent, budget, playbook or repos.
 """
@@ -19,7 +20,11 @@ from bot.domain.models import Budget, RunSpec, Trigger
 from bot.domain.untrusted import split_request
 from bot.engine.budget import parse_usd
 
-_OPTION = re.compile(r"(?:^|\s)(repo|repos|agent|playbook|budget)=(\S+)", re.IGNORECASE)
+_OPTION = re.compile(
+    r"(?:^|\s)(repo|repos|agent|playbook|budget|discover)=(\"[^\"\n]*\"|'[^'\n]*'|\u201c[^\u201d\n]*\u201d|\S+)",
+    re.IGNORECASE,
+)
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d"}
 
 
 class RequestError(ValueError):
@@ -32,12 +37,28 @@ class ParsedRequest(BaseModel):
     agent: str | None = None
     playbook: str | None = None
     budget_usd: float | None = None
+    discover: str | None = None
+
+
+def _unquoted(value: str) -> str | None:
+    """The text inside a quoted option value; None when it is not quoted."""
+    close = _QUOTES.get(value[:1])
+    if close is not None and len(value) >= 2 and value.endswith(close):
+        return value[1:-1]
+    return None
 
 
 def parse_request(text: str) -> ParsedRequest:
     parsed = ParsedRequest(text="")
     for match in _OPTION.finditer(text):
-        key, value = match.group(1).lower(), match.group(2).strip().rstrip(".,;")
+        key, raw = match.group(1).lower(), match.group(2).strip()
+        quoted = _unquoted(raw)
+        if key == "discover":  # a regex: its punctuation is its own
+            if quoted == "" or not raw:
+                raise RequestError('discover= needs a pattern, e.g. discover="/v1/items"')
+            parsed.discover = quoted if quoted is not None else raw
+            continue
+        value = quoted if quoted is not None else raw.rstrip(".,;")
         if key in ("repo", "repos"):
             parsed.repos += [r for r in value.split(",") if r]
         elif key == "agent":
@@ -60,6 +81,29 @@ def without_options(text: str) -> str:
     return " ".join(_OPTION.sub(" ", text).split())
 
 
+def asks_discovery(words: str, config: BatonFile) -> bool:
+    """Whether a requester's own words ask the run to find its repos (`discover=`, or a playbook
+    with `discover:`): then a source's default repos (a channel's, an issue's, a team's) do not apply."""
+    try:
+        parsed = parse_request(words)
+    except RequestError:
+        return False  # building the spec says what is wrong
+    book = config.playbooks.get(parsed.playbook or "default")
+    return bool(parsed.discover or (book is not None and book.discover))
+
+
+def discovers(spec: RunSpec, config: BatonFile) -> bool:
+    """Whether the run finds its repos by a search (its own pattern or its playbook's)."""
+    book = config.playbooks.get(spec.playbook)
+    return bool(spec.discover or (book is not None and book.discover))
+
+
+def reach(spec: RunSpec, config: BatonFile) -> list[str]:
+    """Every repo the run may touch: its named repos, or every configured repo when it discovers
+    (a source's widening rules check these, before anyone knows what the search finds)."""
+    return [r.name for r in config.repos] if discovers(spec, config) else spec.repos
+
+
 def run_id_for(trigger: Trigger) -> str:
     """Stable per delivery: a redelivered webhook maps to the run it already started."""
     digest = hashlib.sha256(f"{trigger.source.value}:{trigger.delivery_id}".encode()).hexdigest()
@@ -74,6 +118,7 @@ def build_spec(
     agent: str | None = None,
     playbook: str | None = None,
     budget_usd: float | None = None,
+    discover: str | None = None,
 ) -> RunSpec:
     """The RunSpec for a trigger: explicit arguments win over options written in the request's own
     words; the blocks it quotes are kept as they are and never read for options."""
@@ -94,4 +139,5 @@ def build_spec(
         playbook=name,
         agent=agent or parsed.agent,
         budget=budget,
+        discover=discover or parsed.discover,
     )

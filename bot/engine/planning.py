@@ -1,5 +1,6 @@
-"""Turning a RunSpec into a Plan: validate what the request names, then plan (a planner agent
-for the manager pattern, or one sub-task per repo ordered by config dependencies).
+"""Turning a RunSpec into a Plan: find the repos when the run discovers them (discovery.py),
+validate what the request names, then plan (a planner agent for the manager pattern, or one
+sub-task per repo ordered by config dependencies).
 """
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from __future__ import annotations
 import json
 
 from bot.config.playbooks import ROUTED_AGENT, agents_in
+from bot.domain.discovery import Evidence
 from bot.domain.models import AgentTask, RunSpec
 from bot.domain.ports import UnknownAgent
 from bot.engine import activities
 from bot.engine.deps import EngineDeps
+from bot.engine.discovery import discover, pattern_for
 from bot.engine.patterns.manager import Plan, PlanError, default_plan, parse_plan, waves
 
 
@@ -44,6 +47,24 @@ def validation_error(deps: EngineDeps, spec: RunSpec) -> str | None:
 
 def make_plan(deps: EngineDeps, spec: RunSpec, attempt: int) -> Plan | str:
     """The run's plan, or the message that explains why there is none."""
+    pattern = pattern_for(deps.config, spec) if deps.config.repos else None
+    evidence: dict[str, Evidence] = {}
+    if pattern:
+        found = discover(deps, spec, pattern)
+        if isinstance(found, str):
+            return found
+        spec = spec.model_copy(update={"repos": found.repos})
+        evidence = found.evidence
+    plan = _plan(deps, spec, attempt, evidence)
+    if isinstance(plan, Plan) and pattern:
+        kept = set(plan.order)  # a planner may have narrowed the list
+        plan.discovered = pattern
+        plan.evidence = {r: e for r, e in evidence.items() if r in kept}
+        deps.store.update_repos(spec.run_id, plan.order)
+    return plan
+
+
+def _plan(deps: EngineDeps, spec: RunSpec, attempt: int, evidence: dict[str, Evidence]) -> Plan | str:
     problem = validation_error(deps, spec)
     if problem:
         return problem
@@ -54,12 +75,15 @@ def make_plan(deps: EngineDeps, spec: RunSpec, attempt: int) -> Plan | str:
             waves(plan)
             return plan
         repos = {r: deps.config.repo(r).depends_on for r in spec.repos}
+        context: dict[str, object] = {"repos": repos}
+        if evidence:  # what the search found: the planner may narrow the list, never widen it
+            context["hits"] = {r: [h.model_dump() for h in e.hits] for r, e in evidence.items()}
         task = AgentTask(
             run_id=spec.run_id,
             repo="",
             step_key=f"plan-a{attempt}",
             prompt=spec.trigger.request,
-            plan=json.dumps({"repos": repos}),
+            plan=json.dumps(context),
             role="planner",
         )
         result = activities.invoke_planner(deps, task, book.planner)

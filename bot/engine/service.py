@@ -19,7 +19,7 @@ from bot.engine.approvals import ApprovalService, DecisionResult
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import BUDGET_TOPIC, workflow_id
 from bot.engine.merge_train import retargeted
-from bot.engine.messages import DECISION_TOPIC, EXPIRE, FOLLOW_UP, RECHECK
+from bot.engine.messages import DECISION_TOPIC, DROP, EXPIRE, FOLLOW_UP, RECHECK
 from bot.engine.revert_spec import REVERT_FACT, refusal, revert_spec
 from bot.store.audit import AuditKind
 from bot.store.store import Store
@@ -192,6 +192,33 @@ class RunService:
                 "they merge only after an authorised approval"
             ),
         )
+
+    def drop_repo(self, run_id: str, actor: Actor, repo: str) -> DecisionResult:
+        return self._audited(AuditKind.plan_change, actor, run_id, self._drop_repo(run_id, actor, repo))
+
+    def _drop_repo(self, run_id: str, actor: Actor, repo: str) -> DecisionResult:
+        """Take `repo` out of the plan awaiting approval: the requester, or anyone who may approve
+        the run, may narrow it (never widen it); the run's workflow drops it and shows the new plan."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if run.state is not RunState.awaiting_approval or run.waiting_for != "plan":
+            return DecisionResult(
+                accepted=False,
+                message=f"run {run_id} is not waiting for its plan's approval; repos drop only from a plan",
+            )
+        planned = [e for e in self.store.events(run_id) if e.kind == "plan_ready"]
+        order = [str(r) for r in planned[-1].data.get("order", [])] if planned else []
+        if repo not in order:
+            return DecisionResult(
+                accepted=False, message=f"`{repo}` is not in the plan ({', '.join(order) or 'empty'})"
+            )
+        if actor.key != run.spec.trigger.actor.key:
+            why = self.approvals.refusal(actor, run)
+            if why:
+                return DecisionResult(accepted=False, message=why)
+        self.dispatch.notify(run_id, {"decision": DROP, "repo": repo, "actor": actor.key})
+        return DecisionResult(accepted=True, message=f"dropping {repo} from run {run_id}'s plan")
 
     def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:
         run = self.store.get_run(run_id)

@@ -14,9 +14,11 @@ from bot.domain.naming import branch_name
 from bot.engine import approval_loop, patterns, revert
 from bot.engine.budget import BudgetExceeded
 from bot.engine.changes import pr_body
+from bot.engine.consumers import provider_context
 from bot.engine.messages import LoopState, RepoOutcome
 from bot.engine.patterns.concurrent import fan_out
 from bot.engine.patterns.manager import Plan, SubTask, waves
+from bot.engine.plan_view import plan_event
 from bot.engine.repo_context import RepoContext
 from bot.engine.steps import RunCancelled, RunSteps
 
@@ -32,12 +34,13 @@ def run(steps: RunSteps, run_id: str, attempt: int) -> str:
         steps.state_step(run_id, RunState.failed, error=plan)
         return RunState.failed.value
     book = steps.config.playbook(spec.playbook)
-    steps.event_step(run_id, "plan_ready", {"order": plan.order, "summary": plan.summary})
+    steps.event_step(run_id, "plan_ready", plan_event(plan))
     if book.approve_plan or (book.approve_plan is None and steps.config.approval.approve_plan):
         loop = LoopState(stage="plan", plan=plan.model_dump(mode="json"))
         verdict = approval_loop.await_plan_approval(steps, run_id, attempt, loop)
         if verdict != Decision.approve.value:
             return verdict
+        plan = Plan.model_validate(loop.plan)  # as approved: repos may have been dropped
     return work(steps, spec, attempt, plan)
 
 
@@ -94,7 +97,8 @@ def repo_work(steps: RunSteps, run_id: str, task: SubTask, order: int, plan: str
         return finished
     branch = branch_name(run_id, spec.trigger.request)
     base, head = steps.prepare_step(run_id, task.repo, branch)
-    ctx = RepoContext(steps, spec, task.repo, branch, head, task.task, plan)
+    providers = provider_context(steps, run_id, task)  # their PRs are open: earlier waves
+    ctx = RepoContext(steps, spec, task.repo, branch, head, task.task, plan + providers.prompt)
     book = steps.config.playbook(spec.playbook)
     try:
         result = patterns.execute(book.per_repo, ctx)
@@ -108,7 +112,7 @@ def repo_work(steps: RunSteps, run_id: str, task: SubTask, order: int, plan: str
         return RepoOutcome(repo=task.repo, status="failed", summary="the agent produced no diff; no PR opened")
     steps.push_step(run_id, task.repo, branch, ctx.head)
     title = f"[baton] {spec.trigger.request.splitlines()[0][:60]}"
-    body = pr_body(spec, plan, result.summary)
+    body = pr_body(spec, plan, result.summary, depends_on=providers.urls)
     change = steps.open_change_step(run_id, task.repo, branch, title, body, order)
     change = steps.change_checks_step(change)
     outcome = RepoOutcome(repo=task.repo, status="done", summary=result.summary, change=change)

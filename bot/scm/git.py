@@ -182,6 +182,43 @@ def git_output(
     return bytes(kept), min(seen, max_bytes + 1)
 
 
+def git_lines(
+    args: Sequence[str], cwd: Path, max_lines: int, timeout: float = DEFAULT_TIMEOUT_S
+) -> tuple[list[str], bool, int, str]:
+    """(the first `max_lines` lines of `git <args>`'s stdout, whether it wrote more, its exit code,
+    its stderr's tail): a search that matches everything is read only as far as it is shown."""
+    argv, full_env = _prepared(args, cwd, None)
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    lines: list[str] = []
+    more = False
+    try:
+        for raw in proc.stdout:
+            if len(lines) >= max_lines:
+                more = True
+                break
+            lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    finally:
+        if more:
+            proc.kill()  # the rest is never shown
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8", errors="replace")
+        proc.stderr.close()
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+    return lines, more, (0 if more else code), _clean(err, _STDERR_TAIL)
+
+
 _DIFF = ["diff", "--no-renames", "--no-ext-diff", "--no-textconv"]
 
 

@@ -95,12 +95,13 @@ def _config_files(cwd: Path) -> list[Path]:
     the top of a work tree, or outside any: `GIT_CEILING_DIRECTORIES` keeps it from looking up)."""
     dirs = git_dirs(cwd)
     if dirs is None:
-        return []
+        # A bare repository (a mirror, bot/scm/mirrors.py): git reads its own `config`.
+        return [cwd / "config"] if (cwd / "HEAD").is_file() and (cwd / "objects").is_dir() else []
     own, common = dirs
     return [common / "config", own / "config.worktree"]
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=4096)  # one per mirror and workspace: hundreds in a campaign
 def _unsafe_keys(path: str, _version: tuple[int, int, int]) -> tuple[str, ...]:
     """The unsafe keys set in the config file `path` (as of `_version`: inode, size, mtime)."""
     done = subprocess.run(

@@ -3,6 +3,12 @@
 `GitWorkspace` implements `bot.domain.ports.Workspace` over the git CLI. Each run gets its own clone at
 `root/<run_id>/<repo>`, made in a temporary sibling directory and renamed into place, so a crash
 mid-clone leaves nothing that looks finished; `prepare` is safe to call again after a restart.
+Given `mirrors` (bot/scm/mirrors.py), a clone is made from the repo's mirror, fetched first unless
+it was fetched in the last `fresh_for_s` seconds (a discovery just did): git hardlinks its objects (a
+copy across filesystems), so a run pays at most an incremental fetch, not a full clone; then
+`origin` is set to the real remote, which every later `prepare` fetches from. Hardlinks, not
+alternates: a confined agent sees only its workspace, and an alternates file pointing into Baton's
+home would be a hidden path to it.
 
 A change is measured, never held: `commit_all` refuses a changed file over `limits.max_file_bytes`
 before git reads it, `diff_stats` counts the diff's bytes as git streams it (over
@@ -38,6 +44,7 @@ from bot.scm.git import (
     run_git,
     worktree_diff,
 )
+from bot.scm.mirrors import Mirrors
 
 _MARKER_KEY = "baton.repo"
 # What tools leave behind when an agent runs a repo's tests: never part of a change. Goes in the
@@ -67,11 +74,13 @@ class GitWorkspace:
         repos: Callable[[str], RepoConfig],
         limits: Limits | None = None,
         remote_auth: RemoteAuth | None = None,
+        mirrors: Mirrors | None = None,
     ) -> None:
         self.root = root
         self._repos = repos
         self.limits = limits or Limits()
         self._remote_auth = remote_auth
+        self.mirrors = mirrors
 
     def path_for(self, run_id: str, repo: str) -> Path:
         return self.root / _safe_component(run_id, "run") / _safe_component(repo, "repo")
@@ -226,8 +235,14 @@ class GitWorkspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
-            clone = ["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)]
-            run_git(clone, path.parent, self._auth(cfg))
+            if self.mirrors is not None:
+                # Fetched now, or in the last `fresh_for_s` (a discovery just did): one fetch, not two.
+                mirror = self.mirrors.ensure(cfg)
+                run_git(["clone", "--quiet", "--origin", "origin", "--", str(mirror), str(tmp)], path.parent)
+                run_git(["remote", "set-url", "origin", cfg.url], tmp)
+            else:
+                clone = ["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)]
+                run_git(clone, path.parent, self._auth(cfg))
             default_ref = f"refs/remotes/origin/{cfg.default_branch}"
             if not git_ok(["rev-parse", "--verify", "--quiet", default_ref], tmp):
                 raise GitError(

@@ -30,6 +30,8 @@ class AuditKind(StrEnum):
     follow_up = "follow_up"
     merge = "merge"
     revert = "revert"
+    plan_change = "plan_change"
+    """A repo dropped from a plan awaiting approval."""
 
 
 class AuditOutcome(StrEnum):

@@ -128,6 +128,14 @@ class RunRecords(StoreBase):
                 raise KeyError(run_id)
             row.spec = {**row.spec, "budget": budget.model_dump()}
 
+    def update_repos(self, run_id: str, repos: list[str]) -> None:
+        """The repos a run takes, once its plan knows them (discovery, a repo dropped from the plan)."""
+        with self._tx() as s:
+            row = s.get(RunRow, run_id)
+            if row is None:
+                raise KeyError(run_id)
+            row.spec = {**row.spec, "repos": list(repos)}
+
     def set_attempt(self, run_id: str, attempt: int) -> None:
         with self._tx() as s:
             s.execute(update(RunRow).where(RunRow.run_id == run_id).values(attempt=attempt))

@@ -226,3 +226,45 @@ def ended_why(view: RunView) -> str | None:
     if view.run.state in (RunState.failed, RunState.rejected, RunState.cancelled, RunState.expired):
         return view.run.error or state_label(view.run.state)
     return None
+
+
+PLAN_REPOS_SHOWN = 20
+"""Repos a plan's text names with their evidence before "and N more" (a 500-repo plan stays short)."""
+
+
+def plan_lines(data: Mapping[str, object], repos_shown: int = PLAN_REPOS_SHOWN) -> list[str]:
+    """A `plan_ready` event in plain lines: the waves, and for a discovered plan each repo's
+    evidence (its first matching lines, or the consumers it provides for). The matching lines are
+    repository text: each surface escapes these lines for its own markup."""
+    order = [str(r) for r in _listed(data.get("order"))]
+    waves = [[str(r) for r in _listed(w)] for w in _listed(data.get("waves"))]
+    pattern = data.get("discovered")
+    head = f"Plan: {len(order)} repo(s)" + (f" in {len(waves)} wave(s)" if waves else "")
+    lines = [head + (f", found by `{pattern}`" if pattern else "")]
+    for i, wave in enumerate(waves, 1):
+        names = ", ".join(wave[:repos_shown]) + (
+            f", … {len(wave) - repos_shown} more" if len(wave) > repos_shown else ""
+        )
+        lines.append(f"  wave {i}: {names}")
+    evidence = data.get("evidence")
+    if not isinstance(evidence, Mapping):
+        return lines
+    for repo in order[:repos_shown]:
+        found = evidence.get(repo)
+        if not isinstance(found, Mapping):
+            continue
+        hits = [h for h in _listed(found.get("hits")) if isinstance(h, Mapping)]
+        files = found.get("files") or 0
+        why = [f"{files}{'+' if found.get('truncated') else ''} file(s) match"] if hits else []
+        providers = [str(p) for p in _listed(found.get("provider_of"))]
+        why += [f"provider of {', '.join(providers[:5])}{' …' if len(providers) > 5 else ''}"] if providers else []
+        why += ["named in the request"] if found.get("explicit") else []
+        lines.append(f"  {repo}: {'; '.join(why) or 'in the plan'}")
+        lines += [f"    {h.get('path')}:{h.get('line')}: {one_line(str(h.get('text') or ''), 100)}" for h in hits]
+    if len(order) > repos_shown:
+        lines.append(f"  … and {len(order) - repos_shown} more repo(s)")
+    return lines
+
+
+def _listed(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []

@@ -29,6 +29,7 @@ from bot.surfaces.render import (
     fmt_tokens,
     next_actions,
     one_line,
+    plan_lines,
     requester,
     short_sha,
     state_label,
@@ -201,6 +202,8 @@ class TerminalSurface:
             if self.live:
                 return
             lines = _milestone_lines(view, self._seen.setdefault(view.run.run_id, _Seen()))
+            if event.kind == "plan_ready":  # the plan and, when discovered, why each repo is in it
+                lines = [f"[{view.run.run_id}] {line.strip()}" for line in plan_lines(event.data)] + lines
         for line in lines:
             self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 

@@ -21,7 +21,7 @@ import structlog
 from bot.domain.models import Actor, Decision, ReplyTo, Source, Trigger
 from bot.domain.ports import ForgeError
 from bot.domain.untrusted import clean, compose, new_nonce
-from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.engine.intake import RequestError, asks_discovery, build_spec, parse_request, reach, run_id_for
 from bot.engine.revert_spec import revert_run_id
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
@@ -30,6 +30,7 @@ from bot.store.audit import AuditKind
 from bot.surfaces.github.render import pr_ref
 from bot.surfaces.github.surface import GitHubSurface, issue_key
 from bot.surfaces.render import state_label
+from handlers.commands import dropped_repo
 from handlers.github.access import GitHubAccess
 
 if TYPE_CHECKING:
@@ -146,11 +147,12 @@ class GitHubRuns:
                 agent=options.agent,
                 playbook=options.playbook,
                 budget_usd=options.budget_usd,
+                discover=options.discover,
             )
         except RequestError as err:
             self.reply(full, number, f"I can't start this run: {err}", reply_key)
             return None
-        widened = self.widening_refusal(full, login, spec.repos)
+        widened = self.widening_refusal(full, login, reach(spec, self.runs.config))  # discover= may reach all
         if widened:
             self._refused(login, widened, delivery)
             self.reply(full, number, f"I can't start this run: {widened}.", reply_key)
@@ -205,6 +207,8 @@ class GitHubRuns:
                 f"I can't start this run: {', '.join(unknown)} is not a repo in baton.yml (configured: {listed})."
                 + did_you_mean(unknown, known),
             )
+        if asks_discovery(asked, config):  # the search finds the repos: the issue's own is not assumed
+            return list(dict.fromkeys(named)), None
         repos = list(dict.fromkeys(([here.name] if here else []) + named))
         if not repos:
             listed = ", ".join(known) or "none yet (ask the operator to run `baton doctor`)"
@@ -242,6 +246,9 @@ class GitHubRuns:
                 if name == "revert" and result.accepted:  # the issue now talks about the revert run
                     self._link_issue(full, number, revert_run_id(run_id))
                 text = result.message if result.accepted else f"Not done: {result.message}."
+        elif name == "drop":
+            repo = dropped_repo(f"drop {args}")
+            text = runs.drop_repo(run_id, who, repo).message if repo else "Say which repo: `/baton drop <repo>`."
         else:
             text = self.status_text(run_id)
         self.reply(full, number, text, key)

@@ -24,7 +24,15 @@ from bot.config.models import BatonFile
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import INTRO_TAIL, block, clean, inert_plain, new_nonce
 from bot.engine.commands import RunCommands
-from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for, without_options
+from bot.engine.intake import (
+    RequestError,
+    asks_discovery,
+    build_spec,
+    parse_request,
+    reach,
+    run_id_for,
+    without_options,
+)
 from bot.engine.revert_spec import revert_run_id
 from bot.preflight import did_you_mean
 from bot.preflight import refusal as preflight_refusal
@@ -122,10 +130,11 @@ def choose_repos(
     team's in `linear.team_repos`. A named repo outside the team's needs `may_widen`."""
     mapped = config.linear.team_repos.get(team_key) or config.linear.team_repos.get(team) or []
     named = named_repos(words) if words else []
-    chosen = named or mapped
+    discovering = bool(words) and asks_discovery(words, config)
+    chosen = named or ([] if discovering else mapped)  # a discovering request takes what its search finds
     known = sorted(r.name for r in config.repos)
     listing = ", ".join(f"`{r}`" for r in known) or "none configured"
-    if not chosen:
+    if not chosen and not discovering:
         return [], (
             f"Baton does not know which repos team {team_key or team} works on. Map the team under "
             f"`linear.team_repos` in baton.yml, or delegate the issue to Baton with `repos: a, b` in your "
@@ -248,7 +257,8 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         repos, refusal = choose_repos(ctx.runs.config, issue.teamId, issue.team.key, instruction, may_widen)
     spec, refusal = _spec(ctx, trigger, repos, refusal)
     if spec is not None and issue is not None:  # a playbook the request chose may bring repos of its own
-        refusal = beyond_team(ctx.runs.config, issue.teamId, issue.team.key, spec.repos, may_widen)
+        reached = reach(spec, ctx.runs.config)  # discover= may reach every configured repo
+        refusal = beyond_team(ctx.runs.config, issue.teamId, issue.team.key, reached, may_widen)
         spec = spec if refusal is None else None
     if refusal is not None or spec is None or issue is None:
         ctx.runs.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)

@@ -15,7 +15,7 @@ from datetime import datetime
 from bot.domain.models import Actor, Decision, Source
 from bot.store.audit import AuditKind
 from bot.surfaces.render import summary_line
-from handlers.commands import Command, mention_text, parse_commands
+from handlers.commands import Command, dropped_repo, mention_text, parse_commands
 from handlers.linear.payloads import AgentActivity, CommentEvent, UserRef
 from handlers.linear.runs import LinearContext, issue_run, point_issue_at_revert
 
@@ -48,6 +48,9 @@ def run_command(
         return summary_line(view) if view else f"no run {run_id}"
     if command.name == "run":
         return "To start a run from Linear, add the Baton label to an issue or delegate the issue to Baton."
+    if command.name == "drop":
+        repo = dropped_repo(f"drop {command.args}")
+        return runs.drop_repo(run_id, actor, repo).message if repo else "Say which repo: `/baton drop <repo>`."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
         kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(command.name, AuditKind.revert)

@@ -31,7 +31,8 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
     channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
     thread_ts = container.get("thread_ts") or container.get("message_ts")
     name = ACTIONS.get(str(action.get("action_id", "")))
-    value = parse_button_value(str(action.get("value", "")))
+    chosen = action.get("selected_option") or {}  # a select (drop from the plan) carries its option's value
+    value = parse_button_value(str(action.get("value") or chosen.get("value", "")))
     if not user or not channel or name is None or value is None:
         log.info("slack_button_ignored", action_id=action.get("action_id"), reason="not a Baton button")
         return
@@ -45,6 +46,11 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
     if name in ("approve", "reject"):
         decision = Decision.approve if name == "approve" else Decision.reject
         _decide(ctx, run.run_id, actor, decision, value.heads, channel, thread_ts)
+        return
+    if name == "drop":
+        dropped = ctx.runs.drop_repo(run.run_id, actor, value.repo or "")
+        if not dropped.accepted:
+            ctx.ephemeral(channel, user, f"Not dropped: {dropped.message}.", thread_ts)
         return
     refusal = ctx.access.may_stop(actor, run)
     if refusal:

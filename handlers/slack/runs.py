@@ -22,12 +22,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
 from bot.domain.untrusted import clean
 from bot.engine.commands import RunCommands
-from bot.engine.intake import RequestError, build_spec, parse_request, run_id_for
+from bot.engine.intake import RequestError, asks_discovery, build_spec, parse_request, reach, run_id_for
 from bot.preflight import refusal
 from bot.store.audit import AuditKind
 from bot.surfaces.slack.home import HELP
 from bot.surfaces.slack.surface import SlackSurface, thread_key
-from handlers.commands import mention_text
+from handlers.commands import dropped_repo, mention_text
 from handlers.slack.access import SlackAccess
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ def widening(ctx: SlackContext, spec: RunSpec, channel: str) -> str | None:
     """Why this request may not reach beyond its channel's repos, or None."""
     slack = ctx.runs.config.slack
     mapped = slack.channel_repos.get(channel, [])
-    outside = [r for r in spec.repos if r not in mapped]
+    outside = [r for r in reach(spec, ctx.runs.config) if r not in mapped]  # discover= may reach them all
     if not outside or slack.allowed_users or slack.allowed_usergroups:
         return None
     names = ", ".join(f"`{r}`" for r in outside)
@@ -77,7 +77,9 @@ def understand(ctx: SlackContext, trigger: Trigger, channel: str) -> RunSpec | s
     """The RunSpec for a request (repos default to the channel's), or why it cannot be run."""
     try:
         parsed = parse_request(trigger.request)
-        repos = parsed.repos or ctx.runs.config.slack.channel_repos.get(channel, [])
+        config = ctx.runs.config
+        default = [] if asks_discovery(trigger.request, config) else config.slack.channel_repos.get(channel, [])
+        repos = parsed.repos or default  # a discovering request takes what its search finds, not the channel's
         spec = build_spec(trigger, ctx.runs.config, repos=repos or None)
     except RequestError as err:
         return f"I could not read that request: {err}"
@@ -140,6 +142,12 @@ def on_mention(ctx: SlackContext, event_id: str, event: dict[str, Any], bot_user
 
 
 def follow_up(ctx: SlackContext, run_id: str, actor: Actor, request: str, channel: str, thread_ts: str) -> None:
+    repo = dropped_repo(request)
+    run = ctx.runs.store.get_run(run_id) if repo else None
+    if repo and run is not None and run.waiting_for == "plan":  # `@baton drop <repo>` while the plan waits
+        dropped = ctx.runs.drop_repo(run_id, actor, repo)
+        ctx.reply(channel, thread_ts, ("" if dropped.accepted else "Not done: ") + dropped.message[:3000])
+        return
     result = ctx.runs.follow_up(run_id, actor, request)
     prefix = "" if result.accepted else "Not queued: "
     ctx.reply(channel, thread_ts, prefix + result.message[:3000])

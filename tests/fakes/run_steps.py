@@ -110,6 +110,8 @@ class FakeSteps:
     facts: dict[str, Any] = field(default_factory=dict)
     parked_loop: LoopState | None = None
     heads: dict[str, str] = field(default_factory=dict)
+    bodies: dict[str, str] = field(default_factory=dict)
+    """Each repo's PR body as the run wrote it."""
     in_flight: int = 0
     most_in_flight: int = 0
     _commits: int = 0
@@ -263,6 +265,7 @@ class FakeSteps:
             url=f"local://{repo}/pull/1", head_sha=self.heads[repo], order=order,
         )  # fmt: skip
         self.changes[repo] = change
+        self.bodies[repo] = body
         self.events.append(("pr_opened", {"repo": repo}))
         return change
 

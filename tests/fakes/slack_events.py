@@ -104,8 +104,10 @@ def block_actions(
     response_url: str,
     thread_ts: str | None = None,
     team: str = TEAM,
+    select: bool = False,
 ) -> dict[str, Any]:
-    """bolt's block_actions sample, clicked on a message (not ephemeral) in `channel` by a user of `team`."""
+    """bolt's block_actions sample, clicked on a message (not ephemeral) in `channel` by a user of `team`;
+    `select`: an option chosen in a static select (Slack sends `selected_option`, no `value`)."""
     body = _fixture(BOLT / "block_actions.json")
     body["user"] = {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team}
     body["team"] = {"id": team, "domain": "baton-test" if team == TEAM else "elsewhere"}
@@ -117,6 +119,9 @@ def block_actions(
     body["api_app_id"] = APP
     action = body["actions"][0]
     action.update({"action_id": action_id, "block_id": "baton_actions", "value": value, "action_ts": _fresh_ts()})
+    if select:
+        del action["value"]
+        action.update({"type": "static_select", "selected_option": {"text": {"type": "plain_text"}, "value": value}})
     return body
 
 

@@ -55,9 +55,11 @@ class SlackWorld:
         value: str,
         thread_ts: str,
         team: str = slack_events.TEAM,
+        select: bool = False,
     ) -> Any:
+        url = self.slack.response_url("action")
         payload = slack_events.block_actions(
-            user, channel, card_ts, action_id, value, self.slack.response_url("action"), thread_ts=thread_ts, team=team
+            user, channel, card_ts, action_id, value, url, thread_ts=thread_ts, team=team, select=select
         )
         return self.sender.action(payload)
 

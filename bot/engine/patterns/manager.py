@@ -13,6 +13,7 @@ import re
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.config.models import BatonFile
+from bot.domain.discovery import Evidence
 
 
 class PlanError(Exception):
@@ -28,6 +29,10 @@ class SubTask(BaseModel):
 class Plan(BaseModel):
     subtasks: list[SubTask]
     summary: str = ""
+    discovered: str | None = None
+    """The pattern the repos were found by (`--discover`), when they were."""
+    evidence: dict[str, Evidence] = Field(default_factory=dict)
+    """Per repo of a discovered plan: the matches that put it there, or the consumers it provides for."""
 
     @property
     def order(self) -> list[str]:

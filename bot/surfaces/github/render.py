@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
 from bot.domain.untrusted import headline, inert
 from bot.surfaces.links import diffstat_text, pr_href
-from bot.surfaces.render import fmt_duration, integration_red, one_line, short_sha, state_label
+from bot.surfaces.render import fmt_duration, integration_red, one_line, plan_lines, short_sha, state_label
 
 SIBLINGS_START = "<!-- baton:linked-prs -->"
 SIBLINGS_END = "<!-- /baton:linked-prs -->"
@@ -30,6 +30,10 @@ _CHECKS = {
     ChecksState.failed: "❌ failed",
 }
 COMMANDS = "`/baton approve` · `/baton reject <reason>` · `/baton cancel` · `/baton retry` · `/baton status`"
+
+
+PLAN_TEXT_CHARS = 6000
+"""Of a discovered plan's evidence, what the status comment carries."""
 
 
 def pr_ref(change: ChangeSet, full_names: dict[str, str], review_url: str = "") -> str:
@@ -77,6 +81,7 @@ def status_body(
             lines.append(f"| {change.repo} | {ref} | `{short_sha(change.head_sha)}` | {_pr_state(change)} | {stat} |")
         if review_url:
             lines += ["", f"[Review changes]({review_url}) (every PR of the run on one page)"]
+    lines += _plan_lines(view, events)
     lines += _round_lines(events)
     lines += _warning_lines(view, events)
     red = integration_red(view)
@@ -101,6 +106,19 @@ def status_body(
             "<sub>`/baton revert` opens revert PRs for the whole set (reverse merge order, after approval)</sub>",
         ]
     return "\n".join(lines)
+
+
+def _plan_lines(view: RunView, events: list[RunEvent]) -> list[str]:
+    """A discovered plan's evidence (repository text, so in a code block: no mention, no markup)
+    until its PRs are open; with the drop command while it waits for approval."""
+    plan = _latest(events, "plan_ready")
+    if plan is None or not plan.data.get("evidence") or view.changes:
+        return []
+    found = "\n".join(plan_lines(plan.data)).replace("`", "'")[:PLAN_TEXT_CHARS]
+    lines = ["", "```", found, "```"]
+    if view.run.waiting_for == "plan":
+        lines += ["", "To take a repo out of the plan before approving it: `/baton drop <repo>`."]
+    return lines
 
 
 def _round_lines(events: list[RunEvent]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.domain.models import RunEvent, RunState, RunView
 from bot.surfaces.links import diffstat_text, pr_href
-from bot.surfaces.render import one_line, state_label
+from bot.surfaces.render import one_line, plan_lines, state_label
 
 Content = dict[str, Any]
 
@@ -36,6 +36,11 @@ def activity_for(view: RunView, event: RunEvent, review_url: str = "") -> Conten
     `review_url` is the run's review page, which the call for approval links to."""
     data = event.data
     kind = event.kind
+    if kind == "plan_ready" and data.get("evidence"):  # discovered: why each repo is in the plan
+        found = "\n".join(plan_lines(data)).replace("`", "'")[:3000]
+        waiting = view.run.waiting_for == "plan"
+        drop = "\n\nTo take a repo out before approving: `/baton drop <repo>`." if waiting else ""
+        return {"type": "thought", "body": f"```\n{found}\n```{drop}"}
     if kind == "plan_ready" and data.get("summary"):
         return {"type": "thought", "body": f"Plan: {one_line(str(data['summary']), 400)}"}
     if kind == "step_started":

@@ -27,6 +27,7 @@ from bot.surfaces.render import (
     integration_red,
     next_actions,
     one_line,
+    plan_lines,
     short_sha,
     state_label,
     step_icon,
@@ -42,7 +43,10 @@ ACTION_IDS = {
     "reject": "baton_reject",
     "retry": "baton_retry",
     "revert": "baton_revert",
+    "drop": "baton_drop",
 }
+DROP_OPTIONS = 100
+"""Slack's limit on a select's options: a plan of more repos lists its first 100 (`@baton drop <repo>` takes any)."""
 _STATE_EMOJI = {
     RunState.queued: ":hourglass:",
     RunState.planning: ":thinking_face:",
@@ -63,6 +67,8 @@ class ButtonValue(BaseModel):
 
     run: str
     heads: str | None = None
+    repo: str | None = None
+    """The repo a "drop from the plan" option names."""
 
 
 def button_value(run_id: str, heads: dict[str, str] | None = None) -> str:
@@ -180,7 +186,26 @@ def buttons(view: RunView) -> list[Block]:
                 "Keep",
             )
             made.append(_button("revert", "Revert", button_value(run_id), None, confirm))
+    run = view.run
+    if run.state is RunState.awaiting_approval and run.waiting_for == "plan" and len(run.spec.repos) > 1:
+        made.append(_drop_select(run_id, run.spec.repos))
     return made
+
+
+def _drop_select(run_id: str, repos: list[str]) -> Block:
+    """A select that takes one repo out of the plan awaiting approval (one block, however many repos)."""
+    values = [(r, ButtonValue(run=run_id, repo=r).model_dump_json(exclude_none=True)) for r in repos]
+    options = [
+        {"text": {"type": "plain_text", "text": one_line(repo, 75)}, "value": value}
+        for repo, value in values
+        if len(value) <= 150  # Slack's limit on an option's value
+    ]
+    return {
+        "type": "static_select",
+        "action_id": ACTION_IDS["drop"],
+        "placeholder": {"type": "plain_text", "text": "Drop a repo from the plan"},
+        "options": options[:DROP_OPTIONS],
+    }
 
 
 def _when(at: datetime) -> str:
@@ -303,6 +328,8 @@ def _run_ref(run_id: str, page_url: str) -> str:
     return f"<{page_url}|{run_id}>" if page_url else f"`{run_id}`"
 
 
+PLAN_TEXT_CHARS = 2500
+"""Of a discovered plan's evidence, what its thread reply carries (a Slack message's text stays short)."""
 PR_LINKS_SHOWN = 20
 """How many PRs a grouped thread reply names before "and N more" (the card lists them all)."""
 
@@ -319,7 +346,13 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str, review_url: s
         more = len(data.get("order", [])) - PR_LINKS_SHOWN
         order += f" → … {more} more" if more > 0 else ""
         summary = esc(one_line(str(data.get("summary") or ""), 1000))
-        return f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
+        text = f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
+        if data.get("evidence"):  # discovered: why each repo is in it (repository text: escaped, in a code block)
+            found = "\n".join(plan_lines(data)[1:])[:PLAN_TEXT_CHARS].replace("`", "'")
+            text += f"\n```{esc(found)}```"
+        if view.run.waiting_for == "plan":
+            text += "\nTo take a repo out before approving, reply `@baton drop <repo>`."
+        return text
     if event.kind == "approval_requested":
         opened = [c for c in view.changes if c.state is not ChangeState.closed]
         what = "updated" if int(data.get("round") or 0) else "opened"

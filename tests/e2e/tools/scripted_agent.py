@@ -46,6 +46,7 @@ def main() -> int:
         help="summary FIRST on the first call for this repo, LATER afterwards",
     )
     p.add_argument("--task-to", metavar="PATH", help="append the task it was given to this file")
+    p.add_argument("--plan-to", metavar="PATH", help="append the plan context it was given (BATON_PLAN) to this file")
     p.add_argument(
         "--break-unless-feedback",
         metavar="PATH",
@@ -87,6 +88,9 @@ def main() -> int:
     if args.task_to:
         with Path(args.task_to).open("a", encoding="utf-8") as f:
             f.write(os.environ.get("BATON_TASK", "") + "\n")
+    if args.plan_to:
+        with Path(args.plan_to).open("a", encoding="utf-8") as f:
+            f.write(os.environ.get("BATON_PLAN", "") + "\n")
     if args.break_unless_feedback:
         broken = Path(args.break_unless_feedback)
         if os.environ.get("BATON_FEEDBACK"):
