@@ -5,8 +5,8 @@
 mid-clone leaves nothing that looks finished; `prepare` is safe to call again after a restart.
 Given `mirrors` (bot/scm/mirrors.py), a clone is made from the repo's mirror, fetched first unless
 it was fetched in the last `fresh_for_s` seconds (a discovery just did): git hardlinks its objects (a
-copy across filesystems), so a run pays at most an incremental fetch, not a full clone; then
-`origin` is set to the real remote, which every later `prepare` fetches from. Hardlinks, not
+copy across filesystems); then `origin` is set to the real remote and fetched, so a run pays an
+incremental fetch, not a full clone, and never starts from a stale base. Hardlinks, not
 alternates: a confined agent sees only its workspace, and an alternates file pointing into Baton's
 home would be a hidden path to it.
 
@@ -236,10 +236,13 @@ class GitWorkspace:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
             if self.mirrors is not None:
-                # Fetched now, or in the last `fresh_for_s` (a discovery just did): one fetch, not two.
+                # The mirror holds the objects (fetched in the last `fresh_for_s`, or now); the fetch
+                # from the real remote then brings only what moved since, so a run never starts from a
+                # base (or reverts a merge) older than the remote's.
                 mirror = self.mirrors.ensure(cfg)
                 run_git(["clone", "--quiet", "--origin", "origin", "--", str(mirror), str(tmp)], path.parent)
                 run_git(["remote", "set-url", "origin", cfg.url], tmp)
+                run_git(["fetch", "--quiet", "--prune", "origin"], tmp, self._auth(cfg))
             else:
                 clone = ["clone", "--quiet", "--origin", "origin", "--", cfg.url, str(tmp)]
                 run_git(clone, path.parent, self._auth(cfg))
