@@ -53,7 +53,8 @@ def world(tmp_path: Path, database_url: str) -> Iterator[Cluster]:
     env = github_env(tmp_path, config, fake, BATON_DATABASE_URL=database_url)
     engine = make_engine(Settings(database_url=database_url).store_url)
     try:
-        yield Cluster(fake, env, Store(engine), AgentLog(tmp_path / "agents"), f"http://127.0.0.1:{free_port()}", remotes)
+        url = f"http://127.0.0.1:{free_port()}"
+        yield Cluster(fake, env, Store(engine), AgentLog(tmp_path / "agents"), url, remotes)
     finally:
         engine.dispose()
         fake.stop()
@@ -123,9 +124,9 @@ def test_a_worker_on_another_home_finishes_a_killed_workers_playbook_without_rer
         # The review agent the kill orphaned stops with its worker, before anyone else works the repo.
         until("the orphaned review agent to stop", lambda: not any(process_alive(pid) for pid in review))
         (tmp_path / "gates" / "gate").touch()
-        until("the run to await approval", lambda: _state(world, run_id) is RunState.awaiting_approval, timeout=120)
+        until("the run to await approval", lambda: _reached(world, run_id, RunState.awaiting_approval), timeout=120)
         world.approve("svc", issue)
-        until("the run to merge", lambda: _state(world, run_id) is RunState.merged)
+        until("the run to merge", lambda: _reached(world, run_id, RunState.merged))
     finally:
         for process in (server, *workers):
             process.kill()
@@ -138,6 +139,9 @@ def test_a_worker_on_another_home_finishes_a_killed_workers_playbook_without_rer
     assert len(world.fake.calls("PUT", r"/repos/acme/svc/pulls/\d+/merge$")) == 1
 
 
-def _state(world: Cluster, run_id: str) -> RunState | None:
+def _reached(world: Cluster, run_id: str, state: RunState) -> bool:
+    """Whether the run is in `state`; a run that ended otherwise fails the test at once, saying why."""
     run = world.store.get_run(run_id)
-    return run.state if run is not None else None
+    assert run is not None
+    assert run.state is state or not run.state.terminal, (run.state, run.error)
+    return run.state is state
