@@ -26,13 +26,13 @@ from bot.domain.models import (
     StepState,
     utcnow,
 )
-from bot.domain.ports import ChangeTooLarge, ForgeError, UnknownAgent
+from bot.domain.ports import ChangeTooLarge, UnknownAgent
 from bot.engine import budget as budgets
-from bot.engine import traced
+from bot.engine import step_refs, traced
 from bot.engine.commit_message import commit_message
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
-from bot.engine.repo_lease import RepoLease
+from bot.engine.repo_lease import RepoLease, homes_may_differ
 
 log = structlog.get_logger(__name__)
 
@@ -88,21 +88,8 @@ def set_state(
     key = f"{wf}:{sid}:state" if wf is not None else None
     deps.store.set_state(run_id, state, error=error, waiting_for=waiting_for, dedupe_key=key)
     log.info("state", run_id=run_id, state=state.value, error=error, waiting_for=waiting_for)
-    if state.terminal:
-        drop_saved_steps(deps, run_id)
-
-
-def drop_saved_steps(deps: EngineDeps, run_id: str) -> None:
-    """The run ended: delete its agent steps' hidden refs from its repos' remotes (best effort:
-    a remote that cannot be reached keeps them, harmless refs no branch points at)."""
-    repos = sorted({step.repo for step in deps.store.steps(run_id) if step.repo and step.agent})
-    try:
-        dropped = deps.workspace.drop_saved(run_id, repos) if repos else 0
-    except (ForgeError, LookupError) as err:
-        log.warning("step_refs_kept", run_id=run_id, error=str(err)[:300])
-        return
-    if dropped:
-        log.info("step_refs_dropped", run_id=run_id, refs=dropped)
+    if state.terminal and homes_may_differ(deps.settings):
+        step_refs.drop(deps, run_id)
 
 
 def _stop_check(deps: EngineDeps, run_id: str, lease: RepoLease | None = None) -> Callable[[], bool]:
@@ -188,15 +175,18 @@ def invoke_agent(
     emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name}, step)
 
     deps.processes.stop_leftover(task.run_id, task.step_key)
-    lease = RepoLease(deps.store, task.run_id, task.repo, DBOS.executor_id)
-    lease.claim()  # fences an agent an earlier holder of this repo may still be running elsewhere
+    elsewhere = homes_may_differ(deps.settings)
+    lease = RepoLease(deps.store, task.run_id, task.repo, DBOS.executor_id) if elsewhere else None
+    if lease is not None:
+        lease.claim()  # fences an agent an earlier holder of this repo may still be running elsewhere
     progress = _Progress(emit, task.step_key, partial(deps.processes.started, task.run_id, task.step_key))
     with traced.step(deps, name, agent=agent_name, repo=task.repo, step=task.step_key) as span:
         result = agent.run(task, path, _stop_check(deps, task.run_id, lease), progress)
         traced.record(span, result)
     progress.flush()
     deps.processes.finished(task.run_id, task.step_key)
-    lease.check()  # taken over while the agent ran: its work is not ours to record
+    if lease is not None:
+        lease.check()  # taken over while the agent ran: its work is not ours to record
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
     if over and result.ok:
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
@@ -206,8 +196,8 @@ def invoke_agent(
         )
     if not result.ok:
         deps.workspace.reset_to(path, expected_head)
-    elif result.commit_sha and result.commit_sha != expected_head:
-        _save(deps, path, task, result.commit_sha)
+    elif elsewhere and result.commit_sha and result.commit_sha != expected_head:
+        step_refs.save(deps, path, task, result.commit_sha)
     total = deps.store.add_usage(task.run_id, result.usage)
 
     step.state = StepState.succeeded if result.ok else StepState.failed
@@ -242,19 +232,6 @@ def _commit(deps: EngineDeps, path: Path, base: str, message: str, result: Agent
     except ChangeTooLarge as err:
         return result.model_copy(update={"status": AgentStatus.failed, "summary": str(err)})
     return result.model_copy(update={"commit_sha": sha or base, "diff_stats": stats, "files_changed": files})
-
-
-def _save(deps: EngineDeps, path: Path, task: AgentTask, sha: str) -> None:
-    """Push the step's commit to its hidden ref before its outcome is recorded, so a worker on
-    another machine that continues the repo finds the recorded SHA (a failed push leaves the run
-    working here; only a takeover elsewhere would miss the commit)."""
-    try:
-        ref = deps.workspace.save_step(path, task.run_id, task.repo, task.step_key, sha)
-    except ForgeError as err:
-        why = str(err)[:300]
-        log.warning("step_commit_not_saved", run_id=task.run_id, repo=task.repo, step=task.step_key, error=why)
-        return
-    log.info("step_commit_saved", run_id=task.run_id, repo=task.repo, step=task.step_key, ref=ref, sha=sha)
 
 
 def _finished_before(deps: EngineDeps, run_id: str, done_key: str | None) -> StepOutcome | None:

@@ -13,6 +13,7 @@ import time
 
 import structlog
 
+from bot.config.settings import Settings
 from bot.store.leases import Lease
 from bot.store.store import Store
 
@@ -22,6 +23,14 @@ TTL_S = 20.0
 """Below the executors' 30 s staleness (bot/engine/recovery.py): a holder that lost the database has
 stopped its agent before anyone takes its runs over for that reason."""
 RENEW_S = 2.0
+
+
+def homes_may_differ(settings: Settings) -> bool:
+    """Whether another process with another home may continue this process's repos: on a shared
+    database (PostgreSQL) workers may live anywhere. On SQLite every executor is on this machine and
+    shares this home (its checkouts, its pidfiles), so no lease or hidden ref is needed there and a
+    step pays for neither."""
+    return not settings.store_url.startswith("sqlite")
 
 
 class RepoTakenOver(RuntimeError):
