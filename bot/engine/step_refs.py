@@ -5,6 +5,7 @@ and the run's refs deleted when it ends. Used only where homes may differ (`home
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -12,6 +13,7 @@ import structlog
 from bot.domain.models import AgentTask
 from bot.domain.ports import ForgeError
 from bot.engine.deps import EngineDeps
+from bot.engine.repo_lease import homes_may_differ
 
 log = structlog.get_logger(__name__)
 
@@ -40,3 +42,16 @@ def drop(deps: EngineDeps, run_id: str) -> None:
         return
     if dropped:
         log.info("step_refs_dropped", run_id=run_id, refs=dropped)
+
+
+def stop_run(deps: EngineDeps) -> Callable[[str], int]:
+    """What a cancel does here once it stopped the run's workflows (no workflow code runs after
+    that to end the run): kill the run's agents on this host, then drop its step refs."""
+
+    def stop(run_id: str) -> int:
+        stopped = deps.processes.stop_run(run_id)
+        if homes_may_differ(deps.settings):
+            drop(deps, run_id)
+        return stopped
+
+    return stop

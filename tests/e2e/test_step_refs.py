@@ -16,6 +16,7 @@ from bot.config.settings import Settings
 from bot.domain.models import RunState
 from bot.scm.git import run_git
 from tests.e2e.conftest import (
+    APPROVER,
     RuntimeFactory,
     _close_open_runs,
     agent,
@@ -90,6 +91,17 @@ def test_a_runs_hidden_refs_are_gone_once_it_merges(tmp_path: Path, on_postgres:
     run_id = submit(runtime, "add the endpoint", ["svc"], playbook="chain")
     wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
     approve_until_merged(runtime, run_id, timeout=30)
+    assert _step_refs(remotes["svc"]) == {}
+
+
+@pytest.mark.postgres
+def test_a_cancelled_runs_hidden_refs_are_gone(tmp_path: Path, on_postgres: OnPostgres) -> None:
+    remotes = make_repos(tmp_path, ["svc"])
+    runtime = on_postgres(_config(remotes))
+    run_id = submit(runtime, "add the endpoint", ["svc"], playbook="chain")
+    wait_for(runtime, run_id, RunState.awaiting_approval, timeout=30)
+    assert len(_step_refs(remotes["svc"])) == 2
+    assert runtime.runs.cancel(run_id, APPROVER).accepted
     assert _step_refs(remotes["svc"]) == {}
 
 
