@@ -31,6 +31,7 @@ from bot.config.models import AgentConfig, BatonFile, RepoConfig, load_baton_fil
 from bot.config.settings import Settings
 from bot.domain.models import Actor, Source, utcnow
 from bot.domain.ports import Agent
+from bot.engine import step_refs
 from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
@@ -121,7 +122,7 @@ class Runtime:
         self.approvals = ApprovalService(self.store, self.config, self.dispatch.notify)
         if self.github_api is not None:  # GitHub identities approve only with `github.approve_permission`
             self.approvals.github = github_approvers(self.github_api, self.config)
-        self.runs = RunService(self.store, self.config, self.approvals, self.dispatch, self.deps.processes.stop_run)
+        self.runs = RunService(self.store, self.config, self.approvals, self.dispatch, step_refs.stop_run(self.deps))
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
         self.scheduler = self.make_scheduler()
         self.engine: RunEngine | None = None

@@ -2,17 +2,22 @@
 
 Every adapter goes through `run_process`, so every agent gets the same guarantees: its own process
 group (a timeout or a cancel kills grandchildren too), no inherited stdin, output streamed line by
-line while it runs, and a bounded tail kept in memory. `scrubbed_env` builds the only environment an
-agent sees, and `redact` blanks secret values out of anything shown to people.
+line while it runs, a bounded tail kept in memory, and death with Baton: the kernel kills the
+agent when the thread that started it dies (`kill -9` of a worker leaves no orphan writing a
+workspace another worker may be continuing; a confined agent's bwrap does the same for its tree).
+`scrubbed_env` builds the only environment an agent sees, and `redact` blanks secret values out of
+anything shown to people.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +35,14 @@ _POLL_S = 0.1
 _READ_CHUNK = 64 * 1024  # a "line" longer than this is delivered in pieces, never buffered whole
 _QUEUE_LINES = 10_000
 _DRAIN_S = 2.0  # how long to wait for the output pipe to close once the process group is gone
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the thread that started it dies (kept across exec)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
 class ProcessStartError(RuntimeError):
@@ -160,6 +173,7 @@ def run_process(
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=_die_with_parent,  # one prctl call in the child: takes no lock a thread could hold
         )
     except OSError as err:
         reason = err.strerror or str(err)

@@ -130,7 +130,8 @@ class Workspace(Protocol):
     def head(self, path: Path) -> str: ...
 
     def reset_to(self, path: Path, sha: str) -> None:
-        """Discard anything not committed, back to `sha` (used before a retried agent step)."""
+        """Discard anything not committed, back to `sha` (used before a retried agent step); a
+        commit missing here is fetched from the run's hidden step refs."""
         ...
 
     def commit_all(self, path: Path, message: str) -> str | None:
@@ -184,6 +185,15 @@ class Workspace(Protocol):
 
     def keep(self, main: Path, ref: str, sha: str) -> None:
         """Keep `sha` reachable under a ref of Baton's own after its work tree is gone."""
+        ...
+
+    def save_step(self, path: Path, run_id: str, repo: str, step_key: str, sha: str) -> str:
+        """Push a finished agent step's commit to a hidden ref on the repo's remote, so a worker
+        elsewhere can continue from it (`reset_to` fetches it when missing); returns the ref."""
+        ...
+
+    def drop_saved(self, run_id: str, repos: list[str]) -> int:
+        """Delete the run's hidden step refs from its repos' remotes; how many there were."""
         ...
 
 

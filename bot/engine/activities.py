@@ -28,10 +28,11 @@ from bot.domain.models import (
 )
 from bot.domain.ports import ChangeTooLarge, UnknownAgent
 from bot.engine import budget as budgets
-from bot.engine import traced
+from bot.engine import step_refs, traced
 from bot.engine.commit_message import commit_message
 from bot.engine.deps import EngineDeps
 from bot.engine.messages import StepOutcome
+from bot.engine.repo_lease import RepoLease, homes_may_differ
 
 log = structlog.get_logger(__name__)
 
@@ -87,12 +88,17 @@ def set_state(
     key = f"{wf}:{sid}:state" if wf is not None else None
     deps.store.set_state(run_id, state, error=error, waiting_for=waiting_for, dedupe_key=key)
     log.info("state", run_id=run_id, state=state.value, error=error, waiting_for=waiting_for)
+    if state.terminal and homes_may_differ(deps.settings):
+        step_refs.drop(deps, run_id)
 
 
-def _stop_check(deps: EngineDeps, run_id: str) -> Callable[[], bool]:
+def _stop_check(deps: EngineDeps, run_id: str, lease: RepoLease | None = None) -> Callable[[], bool]:
+    """The agent's watch loop asks this: stop on a cancel, or once the repo's lease is lost."""
     last = [0.0, False]
 
     def should_stop() -> bool:
+        if lease is not None and not lease.held():
+            return True
         now = time.monotonic()
         if now - last[0] >= 0.25:
             last[0] = now
@@ -169,12 +175,18 @@ def invoke_agent(
     emit("step_started", {"step": task.step_key, "name": name, "repo": task.repo, "agent": agent_name}, step)
 
     deps.processes.stop_leftover(task.run_id, task.step_key)
+    elsewhere = homes_may_differ(deps.settings)
+    lease = RepoLease(deps.store, task.run_id, task.repo, DBOS.executor_id) if elsewhere else None
+    if lease is not None:
+        lease.claim()  # fences an agent an earlier holder of this repo may still be running elsewhere
     progress = _Progress(emit, task.step_key, partial(deps.processes.started, task.run_id, task.step_key))
     with traced.step(deps, name, agent=agent_name, repo=task.repo, step=task.step_key) as span:
-        result = agent.run(task, path, _stop_check(deps, task.run_id), progress)
+        result = agent.run(task, path, _stop_check(deps, task.run_id, lease), progress)
         traced.record(span, result)
     progress.flush()
     deps.processes.finished(task.run_id, task.step_key)
+    if lease is not None:
+        lease.check()  # taken over while the agent ran: its work is not ours to record
     over = budgets.step_exceeded(deps.config.agent(agent_name).budget, result.usage)
     if over and result.ok:
         result = result.model_copy(update={"status": AgentStatus.failed, "summary": over})
@@ -184,6 +196,8 @@ def invoke_agent(
         )
     if not result.ok:
         deps.workspace.reset_to(path, expected_head)
+    elif elsewhere and result.commit_sha and result.commit_sha != expected_head:
+        step_refs.save(deps, path, task, result.commit_sha)
     total = deps.store.add_usage(task.run_id, result.usage)
 
     step.state = StepState.succeeded if result.ok else StepState.failed
@@ -195,6 +209,7 @@ def invoke_agent(
         "state": step.state.value,
         "agent": agent_name,
         "files": len(result.files_changed),
+        "commit": result.commit_sha if result.ok else None,
         "summary": step.detail[:300],
         "cost_usd": total.cost_usd,
     }

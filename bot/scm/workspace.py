@@ -31,6 +31,7 @@ from bot.config.models import Limits, RepoConfig
 from bot.domain.models import DiffStats
 from bot.domain.naming import safe_component as _safe_component
 from bot.domain.ports import ChangeTooLarge, PushRejected
+from bot.scm import hidden_refs
 from bot.scm.git import (
     GitError,
     add_excludes,
@@ -47,6 +48,7 @@ from bot.scm.git import (
 from bot.scm.mirrors import Mirrors
 
 _MARKER_KEY = "baton.repo"
+_RUN_KEY = "baton.run"  # which run's step refs (bot/scm/hidden_refs.py) a missing commit is among
 # What tools leave behind when an agent runs a repo's tests: never part of a change. Goes in the
 # clone's own `.git/info/exclude`, so a repo's `.gitignore` (and anything it tracks) is untouched.
 # The agent CLIs' own bookkeeping files (aider's) too: written at clone time, so no step later
@@ -94,6 +96,7 @@ class GitWorkspace:
             if run_git(["remote", "get-url", "origin"], path) != cfg.url:
                 run_git(["remote", "set-url", "origin", cfg.url], path)
             run_git(["fetch", "--prune", "--quiet", "origin"], path, self._auth(cfg))
+        run_git(["config", _RUN_KEY, run_id], path)
         self._switch_to(path, cfg, branch)
         return path
 
@@ -113,8 +116,45 @@ class GitWorkspace:
         return run_git(["merge-base", "HEAD", f"refs/remotes/origin/{default}"], path)
 
     def reset_to(self, path: Path, sha: str) -> None:
-        run_git(["reset", "--hard", "--quiet", sha], path)
+        """The checkout at `sha`; a commit made by an earlier step on another machine is fetched
+        from the run's step refs first (only when missing: no extra git call otherwise)."""
+        try:
+            run_git(["reset", "--hard", "--quiet", sha], path)
+        except GitError:
+            if git_ok(["cat-file", "-e", f"{sha}^{{commit}}"], path):
+                raise
+            self._fetch_saved(path)
+            run_git(["reset", "--hard", "--quiet", sha], path)
         run_git(["clean", "-fdxq"], path)
+
+    def save_step(self, path: Path, run_id: str, repo: str, step_key: str, sha: str) -> str:
+        """Push a finished step's commit to its hidden ref on the repo's remote; the ref."""
+        ref = hidden_refs.step_ref(run_id, repo, step_key)
+        hidden_refs.save(path, sha, ref, self._auth(self._repos(repo)))
+        return ref
+
+    def drop_saved(self, run_id: str, repos: list[str]) -> int:
+        """Delete a run's step refs from its repos' remotes (the run ended); how many went."""
+        dropped = 0
+        for repo in repos:
+            cfg = self._repos(repo)
+            here = self.path_for(run_id, repo)
+            where = here if (here / ".git").is_dir() else self._scratch_repo()
+            dropped += hidden_refs.drop(where, cfg.url, run_id, repo, self._auth(cfg))
+        return dropped
+
+    def _fetch_saved(self, path: Path) -> None:
+        run_id = run_git(["config", "--get", _RUN_KEY], path)
+        cfg = self._repos(run_git(["config", "--get", _MARKER_KEY], path))
+        hidden_refs.fetch(path, run_id, cfg.name, self._auth(cfg))
+
+    def _scratch_repo(self) -> Path:
+        """An empty repository to run remote-only git commands from (git wants one to push)."""
+        path = self.root / ".scratch-git"
+        if not (path / "HEAD").exists():
+            path.mkdir(parents=True, exist_ok=True)
+            run_git(["init", "--quiet", "--bare", str(path)], path)
+        return path
 
     def commit_all(self, path: Path, message: str) -> str | None:
         self._refuse_large_files(path)
@@ -213,7 +253,7 @@ class GitWorkspace:
     def run_ids(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def _is_clone(self, path: Path, cfg: RepoConfig) -> bool:
         if not (path / ".git").exists():
@@ -284,6 +324,8 @@ class GitWorkspace:
         """A detached work tree of `main`'s repository at `head` (a leftover from a crashed race goes first)."""
         self.remove_worktree(main, tree)
         tree.parent.mkdir(parents=True, exist_ok=True)
+        if not git_ok(["cat-file", "-e", f"{head}^{{commit}}"], main):
+            self._fetch_saved(main)  # an earlier step's commit, made on another machine
         run_git(["worktree", "add", "--detach", "--force", str(tree), head], main)
         return tree
 

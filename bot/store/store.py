@@ -17,6 +17,7 @@ from bot.store.audit import AuditLog
 from bot.store.base import StoreBase, make_engine, shas_digest
 from bot.store.changes import CHECKS_SEEN, HEAD_SEEN, ChangeRecords
 from bot.store.inbox import Inbox
+from bot.store.leases import AgentLeases
 from bot.store.records import Records
 from bot.store.schema import migrate as migrate
 
@@ -29,6 +30,7 @@ class Store(ChangeRecords, Records):
         StoreBase.__init__(self, engine, redactor)
         self.audit = AuditLog(self._sessions)
         self.inbox = Inbox(self._sessions)
+        self.leases = AgentLeases(self._sessions)
 
     # -- views --------------------------------------------------------------------------------
     def view(self, run_id: str) -> RunView | None:
