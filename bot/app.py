@@ -35,6 +35,7 @@ from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
+from bot.engine.pace import QueuePace
 from bot.engine.recovery import ExecutorLease, new_executor_id
 from bot.engine.runs import RunEngine
 from bot.engine.service import RunService
@@ -114,6 +115,15 @@ class Runtime:
         )
         # Runs are handed to DBOS by name; the edge, the clock and the CLI command them through `runs`.
         self.dispatch = Dispatch(self.store, settings.system_database_url, APP_VERSION)
+        # Queues polled quickly while there is work, slowly when idle (bot/engine/pace.py).
+        self.pace = QueuePace(
+            self.dispatch.workflows,
+            [RUN_QUEUE, REPO_QUEUE],
+            settings.queue_polling_s,
+            settings.queue_idle_polling_s,
+            settings.queue_idle_after_s,
+        )
+        self.dispatch.pace = self.pace
         self.approvals = ApprovalService(self.store, self.config, self.dispatch.notify)
         if self.github_api is not None:  # GitHub identities approve only with `github.approve_permission`
             self.approvals.github = github_approvers(self.github_api, self.config)
@@ -205,7 +215,10 @@ class Runtime:
         DBOS(config=config)
         DBOS.launch()
         self.dispatch.executing = True
-        self.lease = ExecutorLease(self.store, executor_id)
+        if self.settings.system_database_url.startswith("sqlite"):
+            # One host, and this process executes: its runs start here at once, not at a queue poll.
+            self.dispatch.start_here = self.engine.start_here
+        self.lease = ExecutorLease(self.store, executor_id, on_beat=self.pace.settle)
         self.lease.start()
         self.dispatch.resume_claimed()
 
@@ -239,6 +252,7 @@ class Runtime:
             DBOS.destroy(destroy_registry=False)
             self.engine = None
             self.dispatch.executing = False
+            self.dispatch.start_here = None
         self.dispatch.close()
         self.tracer.shutdown()
         self.db.dispose()
