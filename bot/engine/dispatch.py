@@ -86,13 +86,13 @@ class Dispatch:
         self._enqueue(continuation_enqueue_options(run_id, attempt, number, self.app_version), run_id, attempt, number)
 
     def _enqueue(self, options: EnqueueOptions, *args: Any) -> None:
+        if self.pace is not None:  # the run's repo work goes through the repo queue
+            self.pace.busy()
         if self.executing and self.start_here is not None and DBOS.workflow_id is None:
             # Started, not enqueued: no wait for a queue poll. Same id, so a start or enqueue of
             # the same run elsewhere joins this one (DBOS runs a workflow id once).
             self.start_here(options["workflow_name"], options["workflow_id"], args)
             return
-        if self.pace is not None:
-            self.pace.busy()
         if self.executing:
             DBOS.enqueue_workflow_with_options(options, *args)
         else:
