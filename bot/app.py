@@ -120,7 +120,7 @@ class Runtime:
             self.dispatch.workflows,
             [RUN_QUEUE, REPO_QUEUE],
             settings.queue_polling_s,
-            settings.queue_idle_polling_s,
+            _idle_polling_s(settings),
             settings.queue_idle_after_s,
         )
         self.dispatch.pace = self.pace
@@ -256,6 +256,15 @@ class Runtime:
         self.dispatch.close()
         self.tracer.shutdown()
         self.db.dispose()
+
+
+def _idle_polling_s(settings: Settings) -> float:
+    """`queue_idle_polling_s`, else 2 s on SQLite (runs start in the executing process; only repo
+    work queued right after a quiet spell waits for a slow poll) and never slowed on PostgreSQL,
+    where every run goes from `serve` to a worker through the run queue."""
+    if settings.queue_idle_polling_s is not None:
+        return settings.queue_idle_polling_s
+    return 2.0 if settings.system_database_url.startswith("sqlite") else settings.queue_polling_s
 
 
 def github_approvers(api: GitHubApi, config: BatonFile) -> GitHubCheck:
