@@ -1,10 +1,11 @@
 """Composition root: settings → store → adapters → engine → (optionally) the durable executor.
 
-This is the one place that knows every concrete class. Commands that only read or decide
-(`runs list`, `approve`) build a Runtime without launching the executor; commands that execute
-runs (`run`, `demo`, `worker`, and `serve` on SQLite or with `--execute`) launch it. Either kind
-starts runs the same way: by enqueueing them on DBOS's run queue (`submit`), which a Runtime that
-is not launched (`serve` on PostgreSQL) does as a client of DBOS's database.
+This is the one place that knows every concrete class. Commands that decide (`approve`) build a
+Runtime without launching the executor (`runs list` reads the store alone, bot/cli/support.py);
+commands that execute runs (`run`, `demo`, `worker`, and `serve` on SQLite or with `--execute`)
+launch it. Either kind starts runs the same way: by enqueueing them on DBOS's run queue
+(`submit`), which a Runtime that is not launched (`serve` on PostgreSQL) does as a client of DBOS's
+database; a launched one on SQLite starts them in-process under the same workflow id instead.
 """
 
 from __future__ import annotations
