@@ -181,7 +181,7 @@ def _store_figures(
         Figure(
             f"pace: {tag}idle serve CPU, pace on (idle polls every {PACED_S} s)",
             on[0],
-            "%",
+            "% of a core",
             bare,
             "< 1%",
             f"of one core, quiet window after the pace settled; baseline: a bare DBOS app with one queue at "
@@ -190,7 +190,7 @@ def _store_figures(
         Figure(
             f"pace: {tag}idle serve CPU, pace off (polls every 0.1 s)",
             off[0],
-            "%",
+            "% of a core",
             bare,
             note="BATON_QUEUE_IDLE_POLLING_S=0.1: the queues polled as before the pace",
         ),
