@@ -15,6 +15,12 @@ At 1000 waiting runs the default executor cap (`BATON_EXECUTOR_THREADS`, 512) is
 number of waits, so it is measured twice: at the default cap and with the cap raised above it.
 Then the same serve, with a sampler thread inside, says which threads spend the idle CPU.
 
+Then the queue pace (bench/_pace.py, bot/engine/pace.py): an idle `baton serve` on SQLite and on
+PostgreSQL (`--execute`) with the pace on and off, beside a bare DBOS app with one queue at DBOS's
+default polling on the same kind of database, and trigger -> first step of a run after a quiet
+spell, triggered in the executing process and from another process (`--pace-only`: just this).
+Target (issue 19): under 1% of a core idle without slowing the first step.
+
 Targets (issue 8): under 300 MB and under 1% of a core with 1000 waiting runs, "a waiting run
 holds no thread and no process". Exit 1 only when a run was lost (left awaiting_approval or
 failed); a missed target never fails it.
@@ -37,7 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import Figure, conclude, median, pyplot, run_benchmark, save_figure, timed
+from _common import Figure, conclude, median, pyplot, run_benchmark, save_figure, table, timed
+from _pace import bare_dbos_child, in_process_child, pace_figures
 from _serve import Serve, baton_env, free_port, make_remote, open_fds, shell_agent
 
 REQUEST = "Idle benchmark: touch a file"
@@ -512,7 +519,21 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="0/20/100 runs, 5 s windows")
     parser.add_argument("--setup", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--profiled-serve", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--pace-only", action="store_true", help="only the queue pace section (idle CPU, first step)")
+    parser.add_argument("--bare-dbos", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--pace-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_dbos:
+        bare_dbos_child(args.bare_dbos[0], float(args.bare_dbos[1]), Path(args.bare_dbos[2]))
+        return 0
+    if args.pace_child:
+        in_process_child(Path(args.pace_child[0]), float(args.pace_child[1]), int(args.pace_child[2]))
+        return 0
+    if args.pace_only:  # printed, not published: bench/results/idle.json keeps the whole bench's figures
+        with tempfile.TemporaryDirectory(prefix="baton-bench-idle-") as tmp, timed() as whole:
+            figures = pace_figures(Path(tmp), args.quick)
+        print(table(figures, title=f"bench/idle.py --pace-only: {whole.s:.0f}s"))
+        return 0
     if args.setup:
         setup_child(int(args.setup[0]), int(args.setup[1]), Path(args.setup[2]))
         return 0
@@ -550,6 +571,7 @@ def main() -> int:
             check_runs(root, total)
         figures = figures_for(samples, cap, raised, made)
         figures += profile_figures(found, raised or samples[-1])
+        figures += pace_figures(root / "pace-section", args.quick)
     plot(samples, raised)
     return conclude("idle", figures, whole.s, problems)
 

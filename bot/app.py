@@ -1,10 +1,11 @@
 """Composition root: settings → store → adapters → engine → (optionally) the durable executor.
 
-This is the one place that knows every concrete class. Commands that only read or decide
-(`runs list`, `approve`) build a Runtime without launching the executor; commands that execute
-runs (`run`, `demo`, `worker`, and `serve` on SQLite or with `--execute`) launch it. Either kind
-starts runs the same way: by enqueueing them on DBOS's run queue (`submit`), which a Runtime that
-is not launched (`serve` on PostgreSQL) does as a client of DBOS's database.
+This is the one place that knows every concrete class. Commands that decide (`approve`) build a
+Runtime without launching the executor (`runs list` reads the store alone, bot/cli/support.py);
+commands that execute runs (`run`, `demo`, `worker`, and `serve` on SQLite or with `--execute`)
+launch it. Either kind starts runs the same way: by enqueueing them on DBOS's run queue
+(`submit`), which a Runtime that is not launched (`serve` on PostgreSQL) does as a client of DBOS's
+database; a launched one on SQLite starts them in-process under the same workflow id instead.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
+from bot.engine.pace import QueuePace
 from bot.engine.recovery import ExecutorLease, new_executor_id
 from bot.engine.runs import RunEngine
 from bot.engine.service import RunService
@@ -119,6 +121,15 @@ class Runtime:
         )
         # Runs are handed to DBOS by name; the edge, the clock and the CLI command them through `runs`.
         self.dispatch = Dispatch(self.store, settings.system_database_url, APP_VERSION)
+        # Queues polled quickly while there is work, slowly when idle (bot/engine/pace.py).
+        self.pace = QueuePace(
+            self.dispatch.workflows,
+            [RUN_QUEUE, REPO_QUEUE],
+            settings.queue_polling_s,
+            _idle_polling_s(settings),
+            settings.queue_idle_after_s,
+        )
+        self.dispatch.pace = self.pace
         self.approvals = ApprovalService(self.store, self.config, self.dispatch.notify)
         if self.github_api is not None:  # GitHub identities approve only with `github.approve_permission`
             self.approvals.github = github_approvers(self.github_api, self.config)
@@ -210,7 +221,10 @@ class Runtime:
         DBOS(config=config)
         DBOS.launch()
         self.dispatch.executing = True
-        self.lease = ExecutorLease(self.store, executor_id)
+        if self.settings.system_database_url.startswith("sqlite"):
+            # One host, and this process executes: its runs start here at once, not at a queue poll.
+            self.dispatch.start_here = self.engine.start_here
+        self.lease = ExecutorLease(self.store, executor_id, on_beat=self.pace.settle)
         self.lease.start()
         self.dispatch.resume_claimed()
 
@@ -244,9 +258,19 @@ class Runtime:
             DBOS.destroy(destroy_registry=False)
             self.engine = None
             self.dispatch.executing = False
+            self.dispatch.start_here = None
         self.dispatch.close()
         self.tracer.shutdown()
         self.db.dispose()
+
+
+def _idle_polling_s(settings: Settings) -> float:
+    """`queue_idle_polling_s`, else 2 s on SQLite (runs start in the executing process; only repo
+    work queued right after a quiet spell waits for a slow poll) and never slowed on PostgreSQL,
+    where every run goes from `serve` to a worker through the run queue."""
+    if settings.queue_idle_polling_s is not None:
+        return settings.queue_idle_polling_s
+    return 2.0 if settings.system_database_url.startswith("sqlite") else settings.queue_polling_s
 
 
 def github_approvers(api: GitHubApi, config: BatonFile) -> GitHubCheck:

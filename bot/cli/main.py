@@ -89,11 +89,11 @@ def runs_list(
     if not has_store(settings.home, settings.database_url):  # nothing to read: create nothing either
         typer.echo("[]" if as_json else f"no runs in {support.where_runs_are(settings)}")
         return
-    runtime = support.build_runtime(settings)
+    store = support.read_store(settings)  # no runtime: `runs list` imports no DBOS and starts fast
     try:
-        views = [v for v in (runtime.store.view(r.run_id) for r in runtime.store.list_runs(limit)) if v is not None]
+        views = [v for v in (store.view(r.run_id) for r in store.list_runs(limit)) if v is not None]
     finally:
-        runtime.shutdown()
+        store.engine.dispose()
     if as_json:
         typer.echo(json.dumps([run_json(v) for v in views], indent=2))
         return

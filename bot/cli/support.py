@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from bot.app import Runtime
     from bot.config.settings import Settings
+    from bot.store.store import Store
 
 
 @cache
@@ -64,6 +65,18 @@ def build_runtime(
     if launch:
         runtime.launch()
     return runtime
+
+
+def read_store(settings: Settings) -> Store:
+    """The store alone, for commands that only read runs (`runs list`): no runtime, so no DBOS
+    import and no executor's setup; what it shows is redacted as a runtime's store would."""
+    from bot.observability.logging import Redactor, configure, process_secrets
+    from bot.store.store import Store, make_engine, migrate
+
+    configure(settings.log_format, secrets_of(settings))
+    db = make_engine(settings.store_url)
+    migrate(db)
+    return Store(db, Redactor(process_secrets(settings)))
 
 
 def config_or_exit(settings: Settings) -> None:

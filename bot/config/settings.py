@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     # Idle CPU of one process, measured here: 0.05 s → 9.9% of a core, 0.1 s → 6.1%, 0.2 s → 3.5%;
     # a repo waits on average half of it before it starts.
     queue_polling_s: float = 0.1
+    # While no workflow is pending or enqueued anywhere (for `queue_idle_after_s`), the queues are
+    # polled this slowly instead (bot/engine/pace.py); equal to queue_polling_s: never slowed.
+    # Unset: 2 s on SQLite; on PostgreSQL never slowed (a run handed from `serve` to a worker
+    # after a quiet spell would wait up to one slow poll: DBOS cannot wake a sleeping poller).
+    queue_idle_polling_s: float | None = None
+    queue_idle_after_s: float = 10.0
     notification_polling_s: float = 0.05
     # Threads are created lazily, so a high cap costs nothing until work needs them. A run waiting
     # for a person holds one only when it blocks (`park_waits` off), in `recv`.

@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -54,9 +55,11 @@ def live_executors(store: Store) -> list[tuple[str, str, int]]:
 
 
 class ExecutorLease:
-    def __init__(self, store: Store, executor_id: str) -> None:
+    def __init__(self, store: Store, executor_id: str, on_beat: Callable[[], object] | None = None) -> None:
+        """`on_beat`: also called at every heartbeat (the queue pace's `settle`)."""
         self.store = store
         self.executor_id = executor_id
+        self.on_beat = on_beat
         self.host = socket.gethostname()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,6 +80,8 @@ class ExecutorLease:
             try:
                 self.store.heartbeat(self.executor_id, self.host, os.getpid())
                 self.sweep()
+                if self.on_beat is not None:
+                    self.on_beat()
             except Exception as err:  # a lost heartbeat must not kill the process
                 log.warning("lease.heartbeat_failed", error=str(err))
 

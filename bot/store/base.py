@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.observability.logging import Redactor
+
+APPENDED = "baton.appended"
+"""Set in a session's `info` by a write that appends an event (see `StoreBase.on_append`)."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -58,11 +61,20 @@ class StoreBase:
         self.engine = engine
         self._redact = redactor.value if redactor is not None else _unchanged
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._on_append: list[Callable[[], None]] = []
+
+    def on_append(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each transaction of this process that appended an event commits
+        (the surface hub's wake-up: events of other processes it still finds by polling)."""
+        self._on_append.append(listener)
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+        if session.info.pop(APPENDED, False):
+            for listener in self._on_append:
+                listener()
 
     def redact(self, value: Any) -> Any:
         """`value` with the secrets this store hides replaced, for text read from elsewhere (a diff,

@@ -22,7 +22,7 @@ from bot.domain.models import (
     Usage,
     utcnow,
 )
-from bot.store.base import StoreBase, _aware
+from bot.store.base import APPENDED, StoreBase, _aware
 from bot.store.tables import (
     EventRow,
     RunRow,
@@ -200,6 +200,7 @@ class RunRecords(StoreBase):
         if seq is None:
             raise KeyError(run_id)
         s.add(EventRow(run_id=run_id, seq=seq, kind=kind, at=at, data=data, dedupe_key=dedupe_key))
+        s.info[APPENDED] = True
         return RunEvent(run_id=run_id, seq=seq, kind=kind, at=at, data=data)
 
     def events(self, run_id: str, after_seq: int = 0) -> list[RunEvent]:

@@ -14,6 +14,7 @@ thread and position, so one service being slow or down never holds back the othe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,16 +45,37 @@ class _Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
     failing: tuple[str, int] | None = None  # (run, seq) last refused: logged once, not every tick
+    woken: threading.Event = field(default_factory=threading.Event)
 
 
 class SurfaceHub:
-    def __init__(self, store: Store, interval_s: float = 0.1, lookback: timedelta = timedelta(days=3)) -> None:
+    def __init__(
+        self,
+        store: Store,
+        interval_s: float = 0.1,
+        lookback: timedelta = timedelta(days=3),
+        idle_interval_s: float = 1.0,
+        hot_s: float = 10.0,
+    ) -> None:
+        """Each surface looks for new events every `interval_s` for `hot_s` after this process
+        appended one (a run it started or executes: the store wakes the hub at once), or after the
+        surface delivered one; else every `idle_interval_s` (events only other processes write)."""
         self.store = store
         self.interval_s = interval_s
+        self.idle_interval_s = max(idle_interval_s, interval_s)
+        self.hot_s = hot_s
         self.lookback = lookback
         self._entries: list[_Entry] = []
         self._stop = threading.Event()
         self._running = False
+        self._hot_until = 0.0
+        store.on_append(self.wake)
+
+    def wake(self) -> None:
+        """New events in this process: every surface looks now, and often for a while."""
+        self._hot_until = time.monotonic() + self.hot_s
+        for entry in list(self._entries):
+            entry.woken.set()
 
     def register(self, name: str, surface: Surface, wants: Wants) -> None:
         """Deliver events of the runs `wants` accepts to `surface`, under `name` (its cursor key)."""
@@ -152,14 +174,19 @@ class SurfaceHub:
         self._stop.set()
         self._running = False
         for entry in self._entries:
+            entry.woken.set()
             if entry.thread is not None:
                 entry.thread.join(timeout=5)
                 entry.thread = None
 
     def _loop(self, entry: _Entry) -> None:
         while not self._stop.is_set():
+            entry.woken.clear()
             try:
-                self._pump(entry)
+                if self._pump(entry):
+                    self._hot_until = max(self._hot_until, time.monotonic() + self.hot_s)
             except Exception as err:  # the store may be briefly unavailable; try again next tick
                 log.warning("surface_pump_failed", surface=entry.name, error=str(err))
-            self._stop.wait(self.interval_s)
+            # Often while events flow (and a coalescing surface has edits to flush), seldom idle.
+            hot = time.monotonic() < self._hot_until
+            entry.woken.wait(self.interval_s if hot else self.idle_interval_s)

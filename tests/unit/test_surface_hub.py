@@ -225,3 +225,35 @@ def test_an_event_written_while_the_view_is_read_waits_for_a_view_that_shows_it(
     hub.pump_once()
 
     assert surface.seen[-1] == ("state:rejected", "rejected")
+
+
+def test_an_event_appended_in_this_process_wakes_an_idle_hub(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _run(store, "r1")
+    hub, surface = SurfaceHub(store, idle_interval_s=3600, hot_s=0), Recorder()
+    hub.register("slack", surface, lambda view: True)
+
+    def append_once_started() -> None:
+        # The first pump delivers what is there; then the threads sleep the idle hour unless woken.
+        while len(surface.seen) < 1:
+            time.sleep(0.01)
+        store.append_event("r1", "plan_ready", {})
+
+    writer = threading.Thread(target=append_once_started)
+    writer.start()
+    _run_threads_until(hub, lambda: any(kind == "plan_ready" for _, _, kind in surface.seen))
+    writer.join()
+
+    assert [kind for _, _, kind in surface.seen] == ["run_created", "plan_ready"]
+
+
+def test_the_store_announces_a_commit_that_appended_an_event_and_not_a_read(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    announced: list[str] = []
+    store.on_append(lambda: announced.append("appended"))
+    _run(store, "r1")  # the run's row, then its run_created event
+    store.events("r1")
+    store.get_run("r1")
+    store.append_event("r1", "plan_ready", {})
+
+    assert announced == ["appended", "appended"]
