@@ -15,11 +15,14 @@ from bot.domain.models import ChangeSet, ChangeState, ChecksState, Decision, Run
 from bot.engine.approvals import GateVerdict
 from bot.engine.budget import BudgetExceeded
 from bot.engine.messages import (
+    CLOSE,
     DECISION_TOPIC,
     EXPIRE,
     FOLLOW_UP,
     PARKED,
     RECHECK,
+    RETRY_FAILED,
+    SKIP,
     TERMINAL_VERDICTS,
     DecisionMessage,
     LoopState,
@@ -69,10 +72,10 @@ def interpret(steps: RunSteps, run_id: str, message: dict[str, Any]) -> Decision
     if decision == Decision.cancel.value:
         steps.state_step(run_id, RunState.cancelled)
         return DecisionMessage(verdict=RunState.cancelled.value)
-    if decision in (FOLLOW_UP, RECHECK):
+    if decision in (FOLLOW_UP, RECHECK, RETRY_FAILED, SKIP, CLOSE):
         return DecisionMessage(
             verdict=decision,
-            instruction=str(message.get("instruction", "")),
+            instruction=str(message.get("instruction", message.get("repo", ""))),
             actor=str(message.get("actor", "")),
             repair=bool(message.get("repair", False)),
         )

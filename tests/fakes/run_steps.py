@@ -36,6 +36,7 @@ from bot.domain.models import (
 )
 from bot.engine import approval_loop, workflow
 from bot.engine.approvals import GateVerdict, evaluate
+from bot.engine.campaign_plan import CampaignState, approved_repos
 from bot.engine.ids import BUDGET_TOPIC
 from bot.engine.merge_train import MergeOutcome, Preflight, train_report
 from bot.engine.messages import FOLLOW_UP, LoopState, RepoOutcome, StepOutcome, Taken
@@ -95,6 +96,9 @@ class FakeSteps:
     """Repo work started, in order (`repo` or `repo#round`)."""
     agent_calls: list[tuple[str, str]] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    most_open: int = 0
+    """The most PRs open (unmerged, unclosed) at once, counted as each opens."""
     changes: dict[str, ChangeSet] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -164,7 +168,9 @@ class FakeSteps:
         self.states.append((RunState.expired, "the approval window closed", None))
         return RunState.expired.value
 
-    def start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Done:
+    def start_repo(
+        self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask, retry: int = 0
+    ) -> Done:
         self._enter(task.repo)
         return Done(workflow.repo_work(self, run_id, task, order.index(task.repo), plan.summary), self)
 
@@ -219,6 +225,7 @@ class FakeSteps:
         )  # fmt: skip
         self.changes[repo] = change
         self.events.append(("pr_opened", {"repo": repo}))
+        self.most_open = max(self.most_open, sum(c.state is ChangeState.open for c in self.changes.values()))
         return change
 
     def change_checks_step(self, change: ChangeSet) -> ChangeSet:
@@ -243,8 +250,22 @@ class FakeSteps:
         changes = list(self.changes.values())
         return evaluate(self.config.approval, changes, self.approvals, utcnow(), utcnow())
 
-    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
+    def wave_gate(self, run_id: str, repos: list[str]) -> GateVerdict:
+        changes = [c for c in self.changes.values() if c.repo in repos]
+        return approved_repos(self.config.approval, changes, self.approvals, utcnow(), utcnow())
+
+    def close_change_step(self, run_id: str, repo: str) -> ChangeSet:
+        self.closed.append(repo)
+        self.changes[repo] = self.changes[repo].model_copy(update={"state": ChangeState.closed})
+        return self.changes[repo]
+
+    def campaign_step(self, run_id: str, state: CampaignState, summary: dict[str, Any]) -> None:
+        self.facts["campaign"] = state.model_dump(mode="json")
+        self.events.append(("campaign_progress", summary))
+
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int, repos: list[str] | None = None) -> Preflight:
         open_prs = [c for c in self.changes.values() if c.state is ChangeState.open]
+        open_prs = [c for c in open_prs if repos is None or c.repo in repos]
         conflicting = sorted(c.repo for c in open_prs if c.repo in self.conflicts)
         if not conflicting:
             return Preflight(ok=True)
