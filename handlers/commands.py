@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-CommandName = Literal["approve", "reject", "cancel", "retry", "status", "run"]
-_COMMAND = re.compile(r"^/baton\s+(approve|reject|cancel|retry|status|run)\b[ \t]*(.*)$", re.IGNORECASE)
+CommandName = Literal["approve", "reject", "cancel", "retry", "status", "run", "skip", "close"]
+_COMMAND = re.compile(r"^/baton\s+(approve|reject|cancel|retry|status|run|skip|close)\b[ \t]*(.*)$", re.IGNORECASE)
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 
 

@@ -227,16 +227,21 @@ class GitHubRuns:
             decision = Decision.approve if name == "approve" else Decision.reject
             result = runs.decide(run_id, who, decision, args, not_before=written_at)
             text = result.message if result.accepted else f"Not recorded: {result.message}."
-        elif name in ("cancel", "retry"):
+        elif name in ("cancel", "retry", "skip", "close"):
             run = runs.store.get_run(run_id)
             is_requester = run is not None and run.spec.trigger.actor.key == who.key
             refusal = None if is_requester else self.access.may_trigger(full, login, f"{name} this run")
             if refusal:
-                kind = AuditKind.cancellation if name == "cancel" else AuditKind.retry
+                kind = AuditKind.retry if name == "retry" else AuditKind.cancellation
                 runs.store.audit.refused(kind, who, refusal, run_id=run_id)
                 text = f"Not done: {refusal}."
             else:
-                result = runs.cancel(run_id, who) if name == "cancel" else runs.retry(run_id, who)
+                result = {
+                    "cancel": lambda: runs.cancel(run_id, who),
+                    "retry": lambda: runs.retry(run_id, who),
+                    "skip": lambda: runs.skip(run_id, who, args.split()[0] if args.split() else ""),
+                    "close": lambda: runs.close(run_id, who),
+                }[name]()
                 text = result.message if result.accepted else f"Not done: {result.message}."
         else:
             text = self.status_text(run_id)
