@@ -52,7 +52,8 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
         store.audit.refused(kind, actor, refusal, run_id=run.run_id)
         ctx.ephemeral(channel, user, f"You can't {name} this run: {refusal}.", thread_ts)
         return
-    result = ctx.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runs.retry(run.run_id, actor)
+    commands = {"cancel": ctx.runs.cancel, "retry": ctx.runs.retry, "close": ctx.runs.close}
+    result = commands[name](run.run_id, actor)
     if not result.accepted:
         ctx.ephemeral(channel, user, result.message, thread_ts)
         ctx.surface.refresh(run.run_id)

@@ -29,6 +29,7 @@ _KINDS = {
     "reject": AuditKind.rejection,
     "cancel": AuditKind.cancellation,
     "retry": AuditKind.retry,
+    "close": AuditKind.cancellation,
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.models import ChangeState, RunState, RunView
+from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
     approval_lines,
@@ -45,6 +46,7 @@ _COMMANDS = {
     "reject": "`/baton reject <reason>` closes the run",
     "cancel": "`/baton cancel` stops the work",
     "retry": "`/baton retry` tries again",
+    "close": "`/baton close` ends the campaign",
 }
 _MARKDOWN = re.compile(r"([\\`*_\[\]|<>#@!~])")
 
@@ -71,7 +73,13 @@ def render_card(view: RunView, run_page: str) -> str:
         lines.append(f"Waiting for: **{run.waiting_for}**")
     if run.error:
         lines.append(f"Error: {plain(run.error, 300)}")
-    lines += _steps(view) + _changes(view, review_url_of(run_page)) + _decisions(view)
+    rollout = campaign.summary(view)
+    if rollout is not None:  # a burndown, not a row per repo: the card stays small at 500 repos
+        lines += ["", f"**Campaign** · {campaign.count_line(rollout)} · [every repo]({link(run_page)})"]
+        lines += [f"- failing: {plain(line, 200)}" for line in campaign.failing_lines(rollout)]
+        lines += _decisions(view)
+    else:
+        lines += _steps(view) + _changes(view, review_url_of(run_page)) + _decisions(view)
     usage = total_usage(view)
     totals = f"{fmt_tokens(usage.tokens)} tokens · {fmt_cost(usage.cost_usd)}"
     if run.state.terminal:
