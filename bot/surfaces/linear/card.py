@@ -75,7 +75,7 @@ def render_card(view: RunView, run_page: str) -> str:
         lines.append(f"Error: {plain(run.error, 300)}")
     rollout = campaign.summary(view)
     if rollout is not None:  # a burndown, not a row per repo: the card stays small at 500 repos
-        lines += ["", f"**Campaign** · {campaign.count_line(rollout)} · [every repo]({link(run_page)})"]
+        lines += ["", f"**Campaign** · {campaign.count_line(rollout)} · [every repo]({link(run_page)}/repos)"]
         lines += [f"- failing: {plain(line, 200)}" for line in campaign.failing_lines(rollout)]
         lines += _decisions(view)
     else:

@@ -242,7 +242,7 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
     ]
     rollout = campaign.summary(view)
     if rollout is not None:  # a fixed number of blocks, whatever the number of repos
-        table = f" · <{page_url}|every repo>" if page_url else ""
+        table = f" · <{page_url}/repos|every repo>" if page_url else ""
         blocks.append(_section(f"*Campaign*{table}\n{esc(campaign.count_line(rollout))}"))
         failing = [esc(line) for line in campaign.failing_lines(rollout)]
         if failing:
