@@ -95,7 +95,8 @@ def status_body(
     if abandoned is not None:
         lines += ["", f"**Abandoned:** {abandoned.data.get('reason', '')}"]
     if not run.state.terminal or run.state is RunState.failed:
-        lines += ["", f"<sub>Commands (alone on a line): {COMMANDS}</sub>"]
+        extra = " · `/baton skip <repo>` · `/baton close` (campaigns)" if rollout is not None else ""
+        lines += ["", f"<sub>Commands (alone on a line): {COMMANDS}{extra}</sub>"]
     return "\n".join(lines)
 
 

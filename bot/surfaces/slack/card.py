@@ -320,6 +320,9 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str, review_url: s
         return f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
     if event.kind == "approval_requested":
         opened = [c for c in view.changes if c.state is not ChangeState.closed]
+        if view.campaign and data.get("wave"):  # a campaign asks wave by wave: name this wave's PRs
+            wave = {str(r) for r in data["wave"]}
+            opened = [c for c in opened if c.repo in wave and c.state is ChangeState.open]
         what = "updated" if int(data.get("round") or 0) else "opened"
         ask = f"Approval needed from {approvers}. Use *Approve & merge* on the card."
         if review_url:
