@@ -10,7 +10,7 @@ Plain functions over `RunSteps`, like `approval_loop`: the decisions themselves 
 from __future__ import annotations
 
 from bot.config.playbooks import Campaign
-from bot.domain.models import ChangeSet, ChangeState, RunSpec, RunState
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunSpec, RunState
 from bot.engine import campaign_plan as cp
 from bot.engine.approval_loop import await_decision
 from bot.engine.messages import (
@@ -138,8 +138,9 @@ def _merge_approved(
     if preflight.moved:
         state.approved = []
         return False
-    if not preflight.ok:
-        for repo in ready:
+    if not preflight.ok:  # the repos the report names failed; the others wait for the next try
+        named = [r for r in ready if f"{r}:" in preflight.report] or ready
+        for repo in named:
             state.status[repo] = "failed"
             state.reasons[repo] = preflight.report[:300]
         return True
@@ -187,12 +188,16 @@ def _retry_failed(steps: RunSteps, spec: RunSpec, attempt: int, state: cp.Campai
     run_id = spec.run_id
     changes = _changes(steps, run_id)
     failed = [r for r in state.order if state.status[r] == "failed"]
-    red = [changes[r] for r in failed if r in changes and changes[r].state is ChangeState.open]
+    opened = [changes[r] for r in failed if r in changes and changes[r].state is ChangeState.open]
+    red = [c for c in opened if c.checks is ChecksState.failed]
     steps.event_step(run_id, "campaign_retry", {"repos": failed[:ASK_SHOWN], "count": len(failed)})
     for repo in failed:
         if repo not in changes or changes[repo].state is not ChangeState.open:
             state.status[repo] = "queued"
             state.tries[repo] = state.tries.get(repo, 0) + 1
+        elif changes[repo].checks is not ChecksState.failed:
+            state.status[repo] = "done"  # a green PR that did not merge: it is approved and merged again
+        if state.status[repo] != "failed":
             state.reasons.pop(repo, None)
     if not red:
         return

@@ -271,7 +271,9 @@ class FakeSteps:
             return Preflight(ok=True)
         self.facts["rebase"] = {"attempt": attempt, "repos": conflicting}
         return Preflight(
-            ok=False, report=f"Nothing was merged: {', '.join(conflicting)} conflict", conflicts=conflicting
+            ok=False,
+            report="Nothing was merged: " + "; ".join(f"{r}: merge conflict with main" for r in conflicting),
+            conflicts=conflicting,
         )
 
     def rebase_step(self, run_id: str, attempt: int) -> list[str]:

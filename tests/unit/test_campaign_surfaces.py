@@ -7,6 +7,7 @@ from bot.domain.models import Actor, ChangeSet, ChangeState, ChecksState, RunSta
 from bot.engine.campaign_plan import CampaignState
 from bot.surfaces import campaign
 from bot.surfaces.github.render import status_body
+from bot.surfaces.linear.card import render_card
 from bot.surfaces.slack.card import card_blocks
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
@@ -88,3 +89,12 @@ def test_the_github_status_comment_of_a_500_repo_campaign_has_no_row_per_repo() 
     assert "500 repos: queued 390" in body
     assert "svc0011" not in body  # an open PR is counted, not listed
     assert "500 in all" in body
+
+
+def test_the_linear_comment_of_a_500_repo_campaign_is_a_burndown_and_a_link() -> None:
+    text = render_card(campaign_view(500), "https://baton.example/runs/r1")
+    assert "500 repos: queued 390" in text
+    assert "(https://baton.example/runs/r1/repos)" in text
+    assert "svc0011" not in text  # an open PR is counted, not listed
+    assert len(text.splitlines()) < 30
+    assert "`/baton close` ends the campaign" in text

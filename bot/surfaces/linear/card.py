@@ -63,17 +63,18 @@ def link(url: str) -> str:
 
 def render_card(view: RunView, run_page: str) -> str:
     run = view.run
+    rollout = campaign.summary(view)
+    repos = run.spec.repos if rollout is None else [*run.spec.repos[:5], f"… {len(run.spec.repos)} in all"]
     lines = [
         f"{_STATE_MARK[run.state]} **Baton run [`{run.run_id}`]({run_page})** — {state_label(run.state)}",
         "",
-        f"Requested by {plain(requester(view), 80)} · repos: {', '.join(run.spec.repos) or '-'}"
+        f"Requested by {plain(requester(view), 80)} · repos: {', '.join(repos) or '-'}"
         f" · playbook: `{run.spec.playbook}`",
     ]
     if run.waiting_for:
         lines.append(f"Waiting for: **{run.waiting_for}**")
     if run.error:
         lines.append(f"Error: {plain(run.error, 300)}")
-    rollout = campaign.summary(view)
     if rollout is not None:  # a burndown, not a row per repo: the card stays small at 500 repos
         lines += ["", f"**Campaign** · {campaign.count_line(rollout)} · [every repo]({link(run_page)}/repos)"]
         lines += [f"- failing: {plain(line, 200)}" for line in campaign.failing_lines(rollout)]

@@ -151,3 +151,34 @@ def test_close_leaves_the_open_prs_open_when_the_policy_says_leave() -> None:
     assert workflow.resume(steps, "run1", 1) == RunState.cancelled.value
     assert steps.closed == []
     assert all(c.state is ChangeState.open for c in steps.changes.values())
+
+
+def test_with_canary_approval_the_rest_start_only_after_the_canary_merged() -> None:
+    steps = campaign(canary_approval=True)
+    workflow.run(steps, "run1", 1)
+    assert steps.started == ["api", "client01", "client02"]
+    steps.approve()
+    workflow.resume(steps, "run1", 1)
+    assert sorted(steps.merged) == ["api", "client01", "client02"]
+    assert steps.started[3:] == ["client03", "client04", "client05", "client06"]
+
+
+def test_a_conflict_before_merging_fails_only_the_conflicting_repo() -> None:
+    steps = campaign({"conflicts": {"client02"}})
+    workflow.run(steps, "run1", 1)
+    steps.approve()
+    workflow.resume(steps, "run1", 1)
+    progress = [data for kind, data in steps.events if kind == "campaign_progress"][-1]
+    assert [f["repo"] for f in progress["failing"]] == ["client02"]
+
+
+def test_retry_merges_a_green_pr_whose_merge_was_refused_without_working_it_again() -> None:
+    steps = campaign({"refused_push": {"client05"}})
+    approve_until_parked_or_done(steps, workflow.run(steps, "run1", 1))
+    assert "client05" not in steps.merged
+    steps.refused_push.clear()  # the remote takes pushes again
+    started = list(steps.started)
+    steps.say(RETRY_FAILED)
+    assert approve_until_parked_or_done(steps, workflow.resume(steps, "run1", 1)) == RunState.merged.value
+    assert steps.started == started
+    assert "client05" in steps.merged
