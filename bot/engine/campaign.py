@@ -144,14 +144,20 @@ def _merge_approved(
             state.status[repo] = "failed"
             state.reasons[repo] = preflight.report[:300]
         return True
-    for repo in ready:
-        result = steps.merge_change(run_id, repo, verdict.head_shas[repo])
-        if result.moved:
+    remaining = list(ready)
+    while remaining:  # layer by layer: PRs with no provider left to merge go at once
+        layer = [r for r in remaining if not any(d in remaining for d in state.deps[r])]
+        results = steps.merge_changes(run_id, {r: verdict.head_shas[r] for r in layer})
+        stop = False
+        for repo in layer:
+            result = results[repo]
+            stop = stop or result.moved or not result.ok
+            if not result.ok and not result.moved:
+                state.status[repo] = "failed"
+                state.reasons[repo] = result.report[:300]
+        if stop:  # a provider that did not merge holds its consumers back; a moved head voids approvals
             break
-        if not result.ok:
-            state.status[repo] = "failed"
-            state.reasons[repo] = result.report[:300]
-            break
+        remaining = [r for r in remaining if r not in layer]
     state.approved = [r for r in state.approved if r not in ready]
     return True
 

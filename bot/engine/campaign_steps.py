@@ -6,6 +6,8 @@ wave, close a PR the campaign drops, keep its progress for the surfaces.
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.domain.models import ChangeSet, ChangeState, utcnow
@@ -14,7 +16,7 @@ from bot.engine.activities import Emitter
 from bot.engine.approvals import GateVerdict
 from bot.engine.campaign_plan import CAMPAIGN_FACT, CampaignState, approved_repos
 from bot.engine.deps import EngineDeps
-from bot.engine.merge_train import refreshed
+from bot.engine.merge_train import MergeOutcome, merge_step, refreshed
 
 
 def wave_gate_step(deps: EngineDeps, run_id: str, repos: list[str]) -> GateVerdict:
@@ -44,3 +46,16 @@ def save_campaign(deps: EngineDeps, run_id: str, state: CampaignState, summary: 
     (every surface's summary: a fixed size whatever the number of repos)."""
     deps.store.put_fact(run_id, CAMPAIGN_FACT, state.model_dump(mode="json"))
     Emitter(deps, run_id)("campaign_progress", summary)
+
+
+def merge_changes(deps: EngineDeps, run_id: str, heads: dict[str, str]) -> dict[str, MergeOutcome]:
+    """Merge PRs that do not depend on one another at once, each guarded by its approved SHA
+    (`merge_step`: never twice, so a step repeated after a crash merges only what is left)."""
+    workers = max(1, min(len(heads), deps.config.concurrency.per_run))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        # Each thread logs with the run's bound context (run_id) like the workflow does.
+        futures = {
+            repo: pool.submit(contextvars.copy_context().run, merge_step, deps, run_id, repo, sha)
+            for repo, sha in heads.items()
+        }
+        return {repo: future.result() for repo, future in futures.items()}

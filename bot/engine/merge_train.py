@@ -10,6 +10,7 @@ approved SHA; a PR someone merged by hand is reported as such, with its real mer
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
@@ -148,6 +149,7 @@ def preflight_step(
     conflicts: list[str] = []
     moved = False
     fresh_changes: list[ChangeSet] = []
+    checkable: list[ChangeSet] = []
     for change in sorted(store.changes(run_id), key=lambda c: c.order):
         if change.state is ChangeState.merged or (repos is not None and change.repo not in repos):
             continue
@@ -171,10 +173,13 @@ def preflight_step(
         elif deps.config.approval.require_green_checks and current.checks is not ChecksState.passed:
             problems.append(f"{where} has no green checks at the approved head {current.head_sha[:7]}")
         else:
-            ready = deps.forge.readiness(current)
+            checkable.append(current)
+    # Whether each PR merges cleanly, asked of the forge for several PRs at once (a campaign's wave).
+    with ThreadPoolExecutor(max_workers=max(1, min(len(checkable), deps.config.concurrency.per_run))) as pool:
+        for current, ready in zip(checkable, pool.map(deps.forge.readiness, checkable), strict=True):
             if ready.problem:
-                problems.append(f"{change.repo}: {ready.problem}")
-                conflicts += [change.repo] if ready.conflict else []
+                problems.append(f"{current.repo}: {ready.problem}")
+                conflicts += [current.repo] if ready.conflict else []
     if moved:
         _void(store, run_id, store.approvals(run_id), fresh_changes)
         if store.invalidate_approvals(run_id):

@@ -255,6 +255,10 @@ class RunEngine(DBOSConfiguredInstance):
         return campaign_steps.wave_gate_step(self.deps, run_id, repos)
 
     @DBOS.step()
+    def merge_changes(self, run_id: str, heads: dict[str, str]) -> dict[str, MergeOutcome]:
+        return campaign_steps.merge_changes(self.deps, run_id, heads)
+
+    @DBOS.step()
     def close_change_step(self, run_id: str, repo: str) -> ChangeSet:
         return campaign_steps.close_change(self.deps, run_id, repo)
 

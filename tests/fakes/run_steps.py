@@ -97,6 +97,8 @@ class FakeSteps:
     agent_calls: list[tuple[str, str]] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    merge_layers: list[list[str]] = field(default_factory=list)
+    """The repos each `merge_changes` merged at once."""
     most_open: int = 0
     """The most PRs open (unmerged, unclosed) at once, counted as each opens."""
     changes: dict[str, ChangeSet] = field(default_factory=dict)
@@ -283,6 +285,10 @@ class FakeSteps:
         self.facts["rebase"] = {"attempt": attempt, "repos": []}
         self.conflicts -= set(fact["repos"])  # the agent merges the base in
         return list(fact["repos"])
+
+    def merge_changes(self, run_id: str, heads: dict[str, str]) -> dict[str, MergeOutcome]:
+        self.merge_layers.append(sorted(heads))
+        return {repo: self.merge_change(run_id, repo, sha) for repo, sha in heads.items()}
 
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
         change = self.changes[repo]

@@ -182,3 +182,11 @@ def test_retry_merges_a_green_pr_whose_merge_was_refused_without_working_it_agai
     assert approve_until_parked_or_done(steps, workflow.resume(steps, "run1", 1)) == RunState.merged.value
     assert steps.started == started
     assert "client05" in steps.merged
+
+
+def test_approved_prs_with_no_dependency_between_them_merge_together_after_their_provider() -> None:
+    steps = campaign()
+    workflow.run(steps, "run1", 1)
+    steps.approve()
+    workflow.resume(steps, "run1", 1)
+    assert steps.merge_layers == [["api"], ["client01", "client02", "client03"]]
