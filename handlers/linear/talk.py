@@ -50,11 +50,15 @@ def run_command(
         return "To start a run from Linear, add the Baton label to an issue or delegate the issue to Baton."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
-        kind = AuditKind.cancellation if command.name == "cancel" else AuditKind.retry
+        kind = AuditKind.retry if command.name == "retry" else AuditKind.cancellation
         runs.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
         return runs.cancel(run_id, actor).message
+    if command.name == "skip":
+        return runs.skip(run_id, actor, command.args.split()[0] if command.args.split() else "").message
+    if command.name == "close":
+        return runs.close(run_id, actor).message
     return runs.retry(run_id, actor).message
 
 
