@@ -100,6 +100,7 @@ def _work(
         state.status[repo] = "working"
     steps.state_step(run_id, RunState.working)
     steps.event_step(run_id, "campaign_wave_started", {"repos": batch[:ASK_SHOWN], "count": len(batch)})
+    _report(steps, run_id, state, _changes(steps, run_id))  # the burndown shows them working
     limit = policy.max_concurrent_agents or steps.config.concurrency.per_run
     outcomes = fan_out(
         [tasks[r] for r in batch],

@@ -180,7 +180,7 @@ class SlackSurface:
             card = self._cards.setdefault(view.run.run_id, _Card())
             # A campaign's card moves with its burndown, not with each repo's events: its edits
             # stay as few at 500 repos as at 5.
-            calm = view.campaign is not None and card.view is not None and event.kind not in CAMPAIGN_CARD_EVENTS
+            calm = view.campaign is not None and event.kind not in CAMPAIGN_CARD_EVENTS
             if not calm and (card.view is None or view.last_seq >= card.view.last_seq):
                 card.view = view
                 card.urgent = card.urgent or is_urgent(event)
