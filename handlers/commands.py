@@ -12,8 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-CommandName = Literal["approve", "reject", "cancel", "retry", "revert", "status", "run", "drop"]
-_COMMAND = re.compile(r"^/baton\s+(approve|reject|cancel|retry|revert|status|run|drop)\b[ \t]*(.*)$", re.IGNORECASE)
+CommandName = Literal["approve", "reject", "cancel", "retry", "revert", "status", "run", "drop", "skip", "close"]
+_COMMAND = re.compile(
+    r"^/baton\s+(approve|reject|cancel|retry|revert|status|run|drop|skip|close)\b[ \t]*(.*)$", re.IGNORECASE
+)
 _DROP = re.compile(r"^drop\s+`?([A-Za-z0-9._/-]+)`?\s*$", re.IGNORECASE)
 _FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 

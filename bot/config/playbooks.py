@@ -83,6 +83,21 @@ def default_node() -> Node:
     return Node(verify=Verify(do=Node(fallback=[ROUTED_AGENT]), max_attempts=2))
 
 
+class Campaign(_Strict):
+    """`campaign:` in a playbook: roll one change out over many repos in waves (bot/engine/campaign.py)."""
+
+    canary: int = Field(default=0, ge=0)
+    """The first N repos of the plan (providers first) must reach green checks before the rest start."""
+    canary_approval: bool = False
+    """The canary waits for its own approval and merges before the rest start."""
+    max_open_prs: int | None = Field(default=None, ge=1)
+    """At most this many of the campaign's PRs open (unmerged) at once; the rest queue."""
+    max_concurrent_agents: int | None = Field(default=None, ge=1)
+    """At most this many repos worked at once (default: `concurrency.per_run`)."""
+    on_close: Literal["close", "leave"] = "leave"
+    """What `close` (and `skip`) does with the campaign's PRs that are still open."""
+
+
 class Playbook(_Strict):
     description: str = ""
     repos: list[str] = Field(default_factory=list)
@@ -95,6 +110,7 @@ class Playbook(_Strict):
     integration_checks: str | None = None
     """A command run on the whole change set (every repo at its PR head under `BATON_SET_DIR/<repo>`),
     confined, before approval is offered and again before the merge; red blocks the approval."""
+    campaign: Campaign | None = None
 
 
 def agents_in(node: Node) -> set[str]:

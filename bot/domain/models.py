@@ -275,6 +275,8 @@ class RunView(BaseModel):
     changes: list[ChangeSet] = Field(default_factory=list)
     approvals: list[Approval] = Field(default_factory=list)
     last_seq: int = 0
+    campaign: dict[str, Any] | None = None
+    """A campaign's per-repo progress (the engine's `campaign` fact), when the run is one."""
 
 
 class AgentStatus(StrEnum):

@@ -16,12 +16,15 @@ from bot.engine.approvals import GateVerdict
 from bot.engine.budget import BudgetExceeded
 from bot.engine.integration_gate import merge_report
 from bot.engine.messages import (
+    CLOSE,
     DECISION_TOPIC,
     DROP,
     EXPIRE,
     FOLLOW_UP,
     PARKED,
     RECHECK,
+    RETRY_FAILED,
+    SKIP,
     TERMINAL_VERDICTS,
     DecisionMessage,
     LoopState,
@@ -80,10 +83,10 @@ def interpret(steps: RunSteps, run_id: str, message: dict[str, Any]) -> Decision
         return DecisionMessage(
             verdict=DROP, instruction=str(message.get("repo", "")), actor=str(message.get("actor", ""))
         )
-    if decision in (FOLLOW_UP, RECHECK):
+    if decision in (FOLLOW_UP, RECHECK, RETRY_FAILED, SKIP, CLOSE):
         return DecisionMessage(
             verdict=decision,
-            instruction=str(message.get("instruction", "")),
+            instruction=str(message.get("instruction", message.get("repo", ""))),
             actor=str(message.get("actor", "")),
             repair=bool(message.get("repair", False)),
         )

@@ -79,7 +79,9 @@ def _void(store: Store, run_id: str, approvals: list[Approval], changes: list[Ch
     """Void the approvals whose PR heads or bases moved since, saying which moved how."""
     reasons: list[str] = []
     for change in (c for c in changes if c.state is ChangeState.open):
-        for approval in (a for a in approvals if a.valid):
+        # An approval binds the PRs open when it was given: a PR opened later (a campaign's next
+        # wave) is not covered by it, so it cannot have moved away from it.
+        for approval in (a for a in approvals if a.valid and change.repo in a.head_shas):
             was = approval.bases.get(change.repo, change.base)
             if approval.head_shas.get(change.repo) != change.head_sha:
                 reasons.append(f"{change.repo}#{change.number} was pushed to after the approval")
@@ -96,11 +98,21 @@ def _void(store: Store, run_id: str, approvals: list[Approval], changes: list[Ch
 
 def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
     """Refresh every PR's head and base from the forge, void stale approvals, then evaluate."""
-    store = deps.store
-    run = store.get_run(run_id)
+    run = deps.store.get_run(run_id)
     assert run is not None
+    changes = refreshed(deps, run_id)
+    people = People(deps.config.people)
+    return evaluate(deps.config.approval, changes, deps.store.approvals(run_id), run.created_at, utcnow(), people)
+
+
+def refreshed(deps: EngineDeps, run_id: str, repos: list[str] | None = None) -> list[ChangeSet]:
+    """The run's PRs (those of `repos`, when given) read again from the forge, checks run on a new
+    head, and every approval voided that a PR moved away from."""
+    store = deps.store
     changes = []
     for change in store.changes(run_id):
+        if repos is not None and change.repo not in repos:
+            continue
         fresh = deps.forge.refresh(change).model_copy(
             update={"order": change.order, "run_id": run_id, "checks": change.checks}
         )
@@ -123,12 +135,14 @@ def gate_step(deps: EngineDeps, run_id: str) -> GateVerdict:
             store.save_change(fresh)
         changes.append(fresh)
     _void(store, run_id, store.approvals(run_id), changes)
-    people = People(deps.config.people)
-    return evaluate(deps.config.approval, changes, store.approvals(run_id), run.created_at, utcnow(), people)
+    return changes
 
 
-def preflight_step(deps: EngineDeps, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
-    """Before the first merge: every PR read again must be mergeable exactly as approved."""
+def preflight_step(
+    deps: EngineDeps, run_id: str, gate: GateVerdict, attempt: int, repos: list[str] | None = None
+) -> Preflight:
+    """Before the first merge: every PR (of `repos`, when given: a campaign's wave) read again must
+    be mergeable exactly as approved."""
     store = deps.store
     defaults = {r.name: r.default_branch for r in deps.config.repos}
     problems: list[str] = []
@@ -137,7 +151,7 @@ def preflight_step(deps: EngineDeps, run_id: str, gate: GateVerdict, attempt: in
     fresh_changes: list[ChangeSet] = []
     found: list[tuple[str, ChangeSet | None]] = []  # (a problem, or "" and the PR whose readiness decides)
     for change in sorted(store.changes(run_id), key=lambda c: c.order):
-        if change.state is ChangeState.merged:
+        if change.state is ChangeState.merged or (repos is not None and change.repo not in repos):
             continue
         current = deps.forge.refresh(change).model_copy(update={"order": change.order, "run_id": run_id})
         fresh_changes.append(current)

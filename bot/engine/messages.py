@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bot.domain.models import AgentResult, ChangeSet, RunState
 
@@ -17,6 +17,12 @@ DROP = "drop"
 names it)."""
 EXPIRE = "expire"
 """A message on the decision topic: the approval window closed (sent by the scheduler's expiry job)."""
+RETRY_FAILED = "retry_failed"
+"""A message on the decision topic of a campaign: work the failed repos again (only those)."""
+SKIP = "skip"
+"""A message on the decision topic of a campaign: drop one repo (`repo` in the message)."""
+CLOSE = "close"
+"""A message on the decision topic of a campaign: end it; its open PRs are closed or left per `on_close`."""
 PARKED = "parked"
 """What a run's workflow returns when it ends at a wait for a person (the run goes on in a
 continuation workflow when a message comes)."""
@@ -41,13 +47,17 @@ class LoopState(BaseModel):
     """Where a run waits and what its approval loop needs to go on from there (kept in the store
     while the run is parked, so a continuation picks it up)."""
 
-    stage: str = "approval"  # plan | approval
+    stage: str = "approval"  # plan | approval | campaign
     rounds: int = 0
     repairs: int = 0
     rebases: int = 0
     """Rebase rounds this attempt ran because pre-flight found a PR conflicting with its moved base."""
     ask: bool = True
     plan: dict[str, object] | None = None
+    campaign: dict[str, object] | None = None
+    """A campaign's per-repo progress (`campaign_plan.CampaignState`) while it waits."""
+    asked: list[str] = Field(default_factory=list)
+    """The repos a campaign's last approval request covered (a new PR asks again)."""
 
 
 class Taken(BaseModel):

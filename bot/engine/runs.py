@@ -21,8 +21,9 @@ from dbos import error as dbos_errors
 
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
-from bot.engine import activities, approval_loop, changes, drift, revert, traced, workflow
+from bot.engine import activities, approval_loop, campaign_steps, changes, drift, revert, traced, workflow
 from bot.engine.approvals import GateVerdict
+from bot.engine.campaign_plan import CampaignState
 from bot.engine.deps import EngineDeps
 from bot.engine.expiry import expire_run, expiry_reason
 from bot.engine.ids import (
@@ -123,11 +124,12 @@ class RunEngine(DBOSConfiguredInstance):
             self.state_step(run_id, RunState.failed, error=describe(err))
             return RunState.failed.value
 
-    def start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Any:
+    def start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask, retry: int = 0) -> Any:
         queue = DBOS.retrieve_queue(REPO_QUEUE)
         assert queue is not None
+        wf_id = repo_workflow_id(run_id, attempt, task.repo) + (f"-t{retry}" if retry else "")
         with (
-            SetWorkflowID(repo_workflow_id(run_id, attempt, task.repo)),
+            SetWorkflowID(wf_id),
             SetEnqueueOptions(queue_partition_key=task.repo),
         ):
             return queue.enqueue(self.repo_workflow, run_id, task, order.index(task.repo), plan.summary)
@@ -266,8 +268,24 @@ class RunEngine(DBOSConfiguredInstance):
         return gate_step(self.deps, run_id)
 
     @DBOS.step()
-    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
-        return preflight_step(self.deps, run_id, gate, attempt)
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int, repos: list[str] | None = None) -> Preflight:
+        return preflight_step(self.deps, run_id, gate, attempt, repos)
+
+    @DBOS.step()
+    def wave_gate(self, run_id: str, repos: list[str]) -> GateVerdict:
+        return campaign_steps.wave_gate_step(self.deps, run_id, repos)
+
+    @DBOS.step()
+    def merge_changes(self, run_id: str, heads: dict[str, str]) -> dict[str, MergeOutcome]:
+        return campaign_steps.merge_changes(self.deps, run_id, heads)
+
+    @DBOS.step()
+    def close_change_step(self, run_id: str, repo: str) -> ChangeSet:
+        return campaign_steps.close_change(self.deps, run_id, repo)
+
+    @DBOS.step()
+    def campaign_step(self, run_id: str, state: CampaignState, summary: dict[str, Any]) -> None:
+        campaign_steps.save_campaign(self.deps, run_id, state, summary)
 
     @DBOS.step()
     def rebase_step(self, run_id: str, attempt: int) -> list[str]:

@@ -19,7 +19,7 @@ from bot.engine.approvals import ApprovalService, DecisionResult
 from bot.engine.dispatch import Dispatch
 from bot.engine.ids import BUDGET_TOPIC, workflow_id
 from bot.engine.merge_train import retargeted
-from bot.engine.messages import DECISION_TOPIC, DROP, EXPIRE, FOLLOW_UP, RECHECK
+from bot.engine.messages import CLOSE, DECISION_TOPIC, DROP, EXPIRE, FOLLOW_UP, RECHECK, RETRY_FAILED, SKIP
 from bot.engine.revert_spec import REVERT_FACT, refusal, revert_spec
 from bot.store.audit import AuditKind
 from bot.store.store import Store
@@ -158,6 +158,8 @@ class RunService:
         run = self.store.get_run(run_id)
         if run is None:
             return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if not run.state.terminal and self._campaign(run.spec.playbook):
+            return self._tell_campaign(run_id, actor, {"decision": RETRY_FAILED}, "retrying its failed repos")
         if run.state not in (RunState.failed, RunState.expired, RunState.cancelled):
             return DecisionResult(accepted=False, message=f"run {run_id} is {run.state.value}; only failed runs retry")
         attempt = run.attempt + 1
@@ -219,6 +221,40 @@ class RunService:
                 return DecisionResult(accepted=False, message=why)
         self.dispatch.notify(run_id, {"decision": DROP, "repo": repo, "actor": actor.key})
         return DecisionResult(accepted=True, message=f"dropping {repo} from run {run_id}'s plan")
+
+    # -- campaigns --------------------------------------------------------------------------------------
+    def skip(self, run_id: str, actor: Actor, repo: str) -> DecisionResult:
+        """Drop one repo from a campaign (its open PR closed or left per `campaign.on_close`)."""
+        run = self.store.get_run(run_id)
+        if run is None or repo not in run.spec.repos:
+            return self._audited(AuditKind.cancellation, actor, run_id, DecisionResult(
+                accepted=False, message=f"no repo {repo} in run {run_id}"))  # fmt: skip
+        result = self._tell_campaign(run_id, actor, {"decision": SKIP, "repo": repo}, f"skipping {repo}")
+        return self._audited(AuditKind.cancellation, actor, run_id, result)
+
+    def close(self, run_id: str, actor: Actor) -> DecisionResult:
+        """End a campaign: nothing more starts or merges; its open PRs are closed or left per policy."""
+        result = self._tell_campaign(run_id, actor, {"decision": CLOSE}, "closing it")
+        return self._audited(AuditKind.cancellation, actor, run_id, result)
+
+    def _campaign(self, playbook: str) -> bool:
+        try:
+            return self.config.playbook(playbook).campaign is not None
+        except KeyError:
+            return False
+
+    def _tell_campaign(self, run_id: str, actor: Actor, message: dict[str, str], doing: str) -> DecisionResult:
+        """A command for a campaign's workflow: taken at its next wait (now, if it waits)."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            return DecisionResult(accepted=False, message=f"no run {run_id}")
+        if not self._campaign(run.spec.playbook):
+            return DecisionResult(accepted=False, message=f"run {run_id} is not a campaign")
+        if run.state.terminal:
+            return DecisionResult(accepted=False, message=f"run {run_id} is already {run.state.value}")
+        self.store.append_event(run_id, f"campaign_{message['decision']}_requested", {"actor": actor.key, **message})
+        self.dispatch.notify(run_id, {**message, "actor": actor.key})
+        return DecisionResult(accepted=True, message=f"campaign {run_id}: {doing}")
 
     def extend_budget(self, run_id: str, actor: Actor, budget: Budget) -> DecisionResult:
         run = self.store.get_run(run_id)

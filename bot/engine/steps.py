@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot.config.models import BatonFile
 from bot.domain.models import AgentTask, ChangeSet, CheckOutcome, RunSpec, RunState
 from bot.engine.approvals import GateVerdict
+from bot.engine.campaign_plan import CampaignState
 from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight
 from bot.engine.messages import LoopState, RepoOutcome, StepOutcome, Taken
@@ -70,8 +71,11 @@ class RunSteps(Protocol):
     def expire_step(self, run_id: str) -> str: ...
 
     # -- repos -----------------------------------------------------------------------------------
-    def start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Handle[Any]:
-        """Start one repo's work of the run (a child workflow on the repo queue)."""
+    def start_repo(
+        self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask, retry: int = 0
+    ) -> Handle[Any]:
+        """Start one repo's work of the run (a child workflow on the repo queue); `retry`: how many
+        times a campaign's `retry` started it over (each try is its own child workflow)."""
         ...
 
     def start_round_repo(
@@ -139,9 +143,22 @@ class RunSteps(Protocol):
 
     def gate(self, run_id: str) -> GateVerdict: ...
 
-    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
-        """Every PR read again before the first merge: open, not a person's draft, mergeable, green,
-        at the approved head and base."""
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int, repos: list[str] | None = None) -> Preflight:
+        """Every PR (of `repos`, when given) read again before the first merge: open, not a
+        person's draft, mergeable, green, at the approved head and base."""
+        ...
+
+    def wave_gate(self, run_id: str, repos: list[str]) -> GateVerdict:
+        """`repos`' PRs refreshed from the forge (stale approvals void); `head_shas` holds each PR
+        an approval binds at its current head and base (a campaign approves wave by wave)."""
+        ...
+
+    def close_change_step(self, run_id: str, repo: str) -> ChangeSet:
+        """Close the run's PR in `repo` unmerged (a campaign's `close`/`skip` with `on_close: close`)."""
+        ...
+
+    def campaign_step(self, run_id: str, state: CampaignState, summary: dict[str, Any]) -> None:
+        """Keep a campaign's per-repo progress (the dashboard's table) and announce its burndown."""
         ...
 
     def rebase_step(self, run_id: str, attempt: int) -> list[str]:
@@ -161,4 +178,8 @@ class RunSteps(Protocol):
 
     def revert_commit_step(self, run_id: str, repo: str, branch: str, sha: str) -> str:
         """The revert branch of `repo` with the merged commit `sha` undone; its head."""
+        ...
+
+    def merge_changes(self, run_id: str, heads: dict[str, str]) -> dict[str, MergeOutcome]:
+        """Merge PRs that do not depend on one another at once (repo → approved SHA)."""
         ...

@@ -11,7 +11,7 @@ from functools import partial
 
 from bot.domain.models import Decision, RunSpec, RunState
 from bot.domain.naming import branch_name
-from bot.engine import approval_loop, patterns, revert
+from bot.engine import approval_loop, campaign, patterns, revert
 from bot.engine.budget import BudgetExceeded
 from bot.engine.changes import pr_body
 from bot.engine.consumers import provider_context
@@ -48,6 +48,8 @@ def resume(steps: RunSteps, run_id: str, attempt: int) -> str:
     """A parked run going on from the wait it parked in (a message claimed it)."""
     spec = steps.load_spec(run_id)
     loop = steps.loop_step(run_id, attempt)
+    if loop.stage == "campaign":
+        return campaign.roll_out(steps, spec, attempt, Plan.model_validate(loop.plan), loop)
     if loop.stage == "plan":
         verdict = approval_loop.await_plan_approval(steps, run_id, attempt, loop, enter=False)
         if verdict != Decision.approve.value:
@@ -59,6 +61,8 @@ def resume(steps: RunSteps, run_id: str, attempt: int) -> str:
 
 def work(steps: RunSteps, spec: RunSpec, attempt: int, plan: Plan) -> str:
     steps.state_step(spec.run_id, RunState.working)
+    if campaign.is_campaign(steps, spec):
+        return campaign.roll_out(steps, spec, attempt, plan)
     outcomes = fan_out_repos(steps, spec, attempt, plan)
     if isinstance(outcomes, str):
         return outcomes

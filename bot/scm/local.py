@@ -40,6 +40,8 @@ class PullRecord(BaseModel):
     body: str = ""
     checks_sha: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+    """When it was merged or closed (the forge's own record of how many PRs were open at once)."""
 
 
 class LocalForge:
@@ -150,6 +152,7 @@ class LocalForge:
                     "merge_error": None,
                 }
             )
+            record.ended_at = utcnow()
             self._save(cfg, record)
             return self._view(record)
 
@@ -159,6 +162,7 @@ class LocalForge:
             record = self._load(cfg, change.number)
             if record.change.state is ChangeState.open:
                 record.change = record.change.model_copy(update={"state": ChangeState.closed})
+                record.ended_at = utcnow()
                 self._save(cfg, record)
             return self._view(record)
 

@@ -43,4 +43,5 @@ class Store(ChangeRecords, Records):
             changes=self.changes(run_id),
             approvals=self.approvals(run_id),
             last_seq=self.last_seq(run_id),
+            campaign=self.get_fact(run_id, "campaign") or None,
         )

@@ -155,6 +155,12 @@ def next_actions(view: RunView) -> list[str]:
     Merging allows nothing: stopping a merge train half way is what "retry" after a failure is for.
     """
     state = view.run.state
+    if view.campaign and not state.terminal:  # a campaign goes on around its failed repos
+        failed = any(v == "failed" for v in dict(view.campaign.get("status") or {}).values())
+        asks = (
+            ["approve", "reject"] if state is RunState.awaiting_approval and view.run.waiting_for == "approval" else []
+        )
+        return [*asks, *(["retry"] if failed else []), "close", "cancel"]
     if state in _ACTIVE_STATES:
         return ["cancel"]
     if state is RunState.awaiting_approval:

@@ -232,17 +232,23 @@ class GitHubRuns:
             decision = Decision.approve if name == "approve" else Decision.reject
             result = runs.decide(run_id, who, decision, args, not_before=written_at)
             text = result.message if result.accepted else f"Not recorded: {result.message}."
-        elif name in ("cancel", "retry", "revert"):
+        elif name in ("cancel", "retry", "revert", "skip", "close"):
             run = runs.store.get_run(run_id)
             is_requester = run is not None and run.spec.trigger.actor.key == who.key
             refusal = None if is_requester else self.access.may_trigger(full, login, f"{name} this run")
             if refusal:
-                kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(name, AuditKind.revert)
+                kinds = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry, "revert": AuditKind.revert}
+                kind = kinds.get(name, AuditKind.cancellation)
                 runs.store.audit.refused(kind, who, refusal, run_id=run_id)
                 text = f"Not done: {refusal}."
             else:
-                act = {"cancel": runs.cancel, "retry": runs.retry}.get(name, runs.revert)
-                result = act(run_id, who)
+                result = {
+                    "cancel": lambda: runs.cancel(run_id, who),
+                    "retry": lambda: runs.retry(run_id, who),
+                    "revert": lambda: runs.revert(run_id, who),
+                    "skip": lambda: runs.skip(run_id, who, args.split()[0] if args.split() else ""),
+                    "close": lambda: runs.close(run_id, who),
+                }[name]()
                 if name == "revert" and result.accepted:  # the issue now talks about the revert run
                     self._link_issue(full, number, revert_run_id(run_id))
                 text = result.message if result.accepted else f"Not done: {result.message}."

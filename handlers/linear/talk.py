@@ -53,13 +53,18 @@ def run_command(
         return runs.drop_repo(run_id, actor, repo).message if repo else "Say which repo: `/baton drop <repo>`."
     refusal = ctx.access.may_trigger(actor)
     if refusal:
-        kind = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry}.get(command.name, AuditKind.revert)
+        kinds = {"cancel": AuditKind.cancellation, "retry": AuditKind.retry, "revert": AuditKind.revert}
+        kind = kinds.get(command.name, AuditKind.cancellation)
         runs.store.audit.refused(kind, actor, refusal, run_id=run_id)
         return refusal
     if command.name == "cancel":
         return runs.cancel(run_id, actor).message
     if command.name == "revert":
         return runs.revert(run_id, actor).message
+    if command.name == "skip":
+        return runs.skip(run_id, actor, command.args.split()[0] if command.args.split() else "").message
+    if command.name == "close":
+        return runs.close(run_id, actor).message
     return runs.retry(run_id, actor).message
 
 

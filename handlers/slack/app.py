@@ -178,6 +178,11 @@ def build_app(ctx: SlackContext, token: str, base_url: str) -> AsyncApp:
         await ack()
         await _work(on_button, ctx, body, action)
 
+    @app.action("baton_close")
+    async def close(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await _work(on_button, ctx, body, action)
+
     @app.command(COMMAND)
     async def baton_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         try:

@@ -61,7 +61,8 @@ def on_button(ctx: SlackContext, body: dict[str, Any], action: dict[str, Any]) -
     if name == "revert":  # the revert run's card goes into this thread before it starts
         result = ctx.runs.revert(run.run_id, actor, lambda rid: _post_card(ctx, rid, channel, thread_ts))
     else:
-        result = ctx.runs.cancel(run.run_id, actor) if name == "cancel" else ctx.runs.retry(run.run_id, actor)
+        commands = {"cancel": ctx.runs.cancel, "retry": ctx.runs.retry, "close": ctx.runs.close}
+        result = commands[name](run.run_id, actor)
     if not result.accepted:
         ctx.ephemeral(channel, user, result.message, thread_ts)
         ctx.surface.refresh(run.run_id)

@@ -1,5 +1,6 @@
-"""The `/baton` slash command (`run`, `status`, `list`, `cancel`, `help`; every answer ephemeral) and
-the App Home tab (the viewer's recent runs and the approvals waiting for them, via `views.publish`)."""
+"""The `/baton` slash command (`run`, `status`, `list`, `cancel`, a campaign's `skip` and `close`,
+`help`; every answer ephemeral) and the App Home tab (the viewer's recent runs and the approvals
+waiting for them, via `views.publish`)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def on_command(ctx: SlackContext, command: dict[str, Any]) -> tuple[str, Any]:
         return list_text(_views(ctx)), None
     if verb == "cancel":
         return _cancel(ctx, user, rest), None
+    if verb in ("skip", "close"):
+        return _campaign(ctx, user, verb, rest), None
     return HELP, None
 
 
@@ -100,6 +103,24 @@ def _cancel(ctx: SlackContext, user: str, run_id: str) -> str:
         return f"You can't cancel this run: {refusal}."
     message: str = ctx.runs.cancel(run_id, actor).message
     return message
+
+
+def _campaign(ctx: SlackContext, user: str, verb: str, rest: str) -> str:
+    """`/baton skip <run> <repo>` drops a repo from a campaign; `/baton close <run>` ends it."""
+    run_id, _, repo = rest.partition(" ")
+    usage = "`/baton skip <run> <repo>`" if verb == "skip" else "`/baton close <run>`"
+    if not run_id or (verb == "skip" and not repo.strip()):
+        return f"Which run? {usage} (`/baton list` shows them)."
+    run = ctx.runs.store.get_run(run_id)
+    if run is None:
+        return f"No run `{run_id}`."
+    actor = ctx.access.actor(user)
+    refusal = ctx.access.may_stop(actor, run)
+    if refusal:
+        ctx.runs.store.audit.refused(AuditKind.cancellation, actor, refusal, run_id=run_id)
+        return f"You can't {verb} in this run: {refusal}."
+    result = ctx.runs.skip(run_id, actor, repo.strip()) if verb == "skip" else ctx.runs.close(run_id, actor)
+    return result.message
 
 
 def on_home_opened(ctx: SlackContext, event: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ _KINDS = {
     "cancel": AuditKind.cancellation,
     "retry": AuditKind.retry,
     "revert": AuditKind.revert,
+    "close": AuditKind.cancellation,
 }
 
 

@@ -36,6 +36,7 @@ from bot.domain.models import (
 )
 from bot.engine import approval_loop, workflow
 from bot.engine.approvals import GateVerdict, evaluate
+from bot.engine.campaign_plan import CampaignState, approved_repos
 from bot.engine.ids import BUDGET_TOPIC
 from bot.engine.integration_gate import IntegrationOutcome
 from bot.engine.merge_train import MergeOutcome, Preflight, train_report
@@ -105,6 +106,11 @@ class FakeSteps:
     """Repo work started, in order (`repo` or `repo#round`)."""
     agent_calls: list[tuple[str, str]] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    merge_layers: list[list[str]] = field(default_factory=list)
+    """The repos each `merge_changes` merged at once."""
+    most_open: int = 0
+    """The most PRs open (unmerged, unclosed) at once, counted as each opens."""
     changes: dict[str, ChangeSet] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -176,7 +182,9 @@ class FakeSteps:
         self.states.append((RunState.expired, "the approval window closed", None))
         return RunState.expired.value
 
-    def start_repo(self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask) -> Done:
+    def start_repo(
+        self, run_id: str, attempt: int, order: list[str], plan: Plan, task: SubTask, retry: int = 0
+    ) -> Done:
         self._enter(task.repo)
         return Done(workflow.repo_work(self, run_id, task, order.index(task.repo), plan.summary), self)
 
@@ -267,6 +275,7 @@ class FakeSteps:
         self.changes[repo] = change
         self.bodies[repo] = body
         self.events.append(("pr_opened", {"repo": repo}))
+        self.most_open = max(self.most_open, sum(c.state is ChangeState.open for c in self.changes.values()))
         return change
 
     def change_checks_step(self, change: ChangeSet) -> ChangeSet:
@@ -291,14 +300,30 @@ class FakeSteps:
         changes = list(self.changes.values())
         return evaluate(self.config.approval, changes, self.approvals, utcnow(), utcnow())
 
-    def preflight(self, run_id: str, gate: GateVerdict, attempt: int) -> Preflight:
+    def wave_gate(self, run_id: str, repos: list[str]) -> GateVerdict:
+        changes = [c for c in self.changes.values() if c.repo in repos]
+        return approved_repos(self.config.approval, changes, self.approvals, utcnow(), utcnow())
+
+    def close_change_step(self, run_id: str, repo: str) -> ChangeSet:
+        self.closed.append(repo)
+        self.changes[repo] = self.changes[repo].model_copy(update={"state": ChangeState.closed})
+        return self.changes[repo]
+
+    def campaign_step(self, run_id: str, state: CampaignState, summary: dict[str, Any]) -> None:
+        self.facts["campaign"] = state.model_dump(mode="json")
+        self.events.append(("campaign_progress", summary))
+
+    def preflight(self, run_id: str, gate: GateVerdict, attempt: int, repos: list[str] | None = None) -> Preflight:
         open_prs = [c for c in self.changes.values() if c.state is ChangeState.open]
+        open_prs = [c for c in open_prs if repos is None or c.repo in repos]
         conflicting = sorted(c.repo for c in open_prs if c.repo in self.conflicts)
         if not conflicting:
             return Preflight(ok=True)
         self.facts["rebase"] = {"attempt": attempt, "repos": conflicting}
         return Preflight(
-            ok=False, report=f"Nothing was merged: {', '.join(conflicting)} conflict", conflicts=conflicting
+            ok=False,
+            report="Nothing was merged: " + "; ".join(f"{r}: merge conflict with main" for r in conflicting),
+            conflicts=conflicting,
         )
 
     def rebase_step(self, run_id: str, attempt: int) -> list[str]:
@@ -308,6 +333,10 @@ class FakeSteps:
         self.facts["rebase"] = {"attempt": attempt, "repos": []}
         self.conflicts -= set(fact["repos"])  # the agent merges the base in
         return list(fact["repos"])
+
+    def merge_changes(self, run_id: str, heads: dict[str, str]) -> dict[str, MergeOutcome]:
+        self.merge_layers.append(sorted(heads))
+        return {repo: self.merge_change(run_id, repo, sha) for repo, sha in heads.items()}
 
     def merge_change(self, run_id: str, repo: str, expected_sha: str) -> MergeOutcome:
         change = self.changes[repo]

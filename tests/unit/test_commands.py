@@ -79,3 +79,10 @@ def test_a_mention_in_inline_code_is_not_a_mention() -> None:
 
 def test_no_mention_yields_none() -> None:
     assert mention_text("looks good to me", "@baton") is None
+
+
+def test_a_campaigns_skip_and_close_are_commands() -> None:
+    assert parse_commands("/baton skip client07\n/baton close") == [
+        Command(name="skip", args="client07"),
+        Command(name="close"),
+    ]

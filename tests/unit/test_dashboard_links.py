@@ -60,7 +60,7 @@ def test_a_cli_run_has_no_links() -> None:
 def test_the_templates_live_in_the_bot_package_and_are_not_ignored_by_git() -> None:
     # hatch's wheel takes every file of `packages = ["bot", "handlers"]` that git does not ignore.
     names = sorted(p.name for p in TEMPLATES.glob("*.html"))
-    assert names == ["base.html", "review.html", "run.html", "runs.html"]
+    assert names == ["base.html", "campaign.html", "review.html", "run.html", "runs.html"]
     assert TEMPLATES.resolve().is_relative_to(ROOT / "bot")
     ignored = subprocess.run(
         ["git", "check-ignore", *[str(TEMPLATES / n) for n in names]], cwd=ROOT, capture_output=True, text=True

@@ -68,6 +68,7 @@ REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.Routing, "routing."),
     (cfg.RoutingRule, "routing.rules[]."),
     (plays.Playbook, "playbooks.<name>."),
+    (plays.Campaign, "playbooks.<name>.campaign."),
     (plays.Node, "<node>."),
     (plays.BestOf, "<node>.best_of."),
     (plays.GroupChat, "<node>.group_chat."),

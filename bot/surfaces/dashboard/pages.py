@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -132,6 +133,12 @@ def scrubbed(model: M, secrets: Iterable[str]) -> M:
 
 
 def _environment(secrets: Iterable[str]) -> Environment:
+    return _cached_environment(tuple(secrets))
+
+
+@lru_cache(maxsize=8)
+def _cached_environment(secrets: tuple[str, ...]) -> Environment:
+    """One environment per set of secrets (a process has one): templates compile once, not per page."""
     hidden = list(secrets)
 
     def finalize(value: Any) -> Any:

@@ -27,8 +27,10 @@ from starlette.routing import BaseRoute, Route
 from bot.config.models import BatonFile
 from bot.config.settings import Settings
 from bot.domain.models import RunView
+from bot.engine.campaign_plan import CAMPAIGN_FACT
 from bot.observability.logging import process_secrets
 from bot.store.store import Store
+from bot.surfaces.dashboard.campaign_page import RepoFilter, render_campaign_page
 from bot.surfaces.dashboard.pages import PAGE_SIZE, RunFilter, render_dashboard, render_run_page, run_links
 from bot.surfaces.linear.surface import TARGET_FACT as LINEAR_TARGET
 from bot.surfaces.slack.surface import CARD_FACT as SLACK_CARD
@@ -171,4 +173,25 @@ def dashboard_routes(store: Store, settings: Settings, config: BatonFile) -> lis
         )
         return HTMLResponse(page)
 
-    return [Route("/", runs), Route("/runs/{run_id}", run_page)]
+    def repos_page(request: Request) -> Response:
+        denied = wrong_host(request, settings.public_url) or token_visit(request, token) or refusal(request, token)
+        if denied is not None:
+            return denied
+        run_id = request.path_params["run_id"]
+        run = store.get_run(run_id)
+        if run is None:
+            return PlainTextResponse(f"no run {run_id}", status_code=404)
+        params = {k: v for k, v in request.query_params.items() if v and k in RepoFilter.model_fields}
+        try:
+            filters = RepoFilter.model_validate(params)
+        except ValidationError as err:
+            fields = ", ".join(str(e["loc"][0]) for e in err.errors())
+            return PlainTextResponse(f"bad filter: {fields}", status_code=400)
+        # Only what the table shows: not the run's steps, events or audit trail.
+        view = RunView(run=run, changes=store.changes(run_id), campaign=store.get_fact(run_id, CAMPAIGN_FACT))
+        page = render_campaign_page(view, filters, secrets)
+        if page is None:
+            return PlainTextResponse(f"run {run_id} is not a campaign", status_code=404)
+        return HTMLResponse(page)
+
+    return [Route("/", runs), Route("/runs/{run_id}", run_page), Route("/runs/{run_id}/repos", repos_page)]

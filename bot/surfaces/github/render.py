@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
 from bot.domain.untrusted import headline, inert
+from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href
 from bot.surfaces.render import fmt_duration, integration_red, one_line, plan_lines, short_sha, state_label
 
@@ -71,9 +72,14 @@ def status_body(
         f"{_STATE_ICON[run.state]} **Baton** · run `{run.run_id}` · **{state_label(run.state)}**",
         "",
         f"Requested by {who}: {inert(one_line(headline(run.spec.trigger.request), 200))}",
-        f"Repos: {', '.join(run.spec.repos) or '-'}",
     ]
-    if view.changes:
+    rollout = campaign.summary(view)
+    repos = run.spec.repos if rollout is None else [*run.spec.repos[:5], f"… {len(run.spec.repos)} in all"]
+    lines.append(f"Repos: {', '.join(repos) or '-'}")
+    if rollout is not None:  # a burndown, not a row per repo: the comment stays small at 500 repos
+        lines += ["", f"**Campaign** · {campaign.count_line(rollout)}"]
+        lines += [f"- failing: {inert(line)}" for line in campaign.failing_lines(rollout)]
+    elif view.changes:
         lines += ["", "| Repo | Pull request | Head | Checks | Changes |", "| --- | --- | --- | --- | --- |"]
         for change in sorted(view.changes, key=lambda c: c.order):
             ref = pr_ref(change, full_names, review_url)
@@ -99,7 +105,8 @@ def status_body(
     if abandoned is not None:
         lines += ["", f"**Abandoned:** {abandoned.data.get('reason', '')}"]
     if not run.state.terminal or run.state is RunState.failed:
-        lines += ["", f"<sub>Commands (alone on a line): {COMMANDS}</sub>"]
+        extra = " · `/baton skip <repo>` · `/baton close` (campaigns)" if rollout is not None else ""
+        lines += ["", f"<sub>Commands (alone on a line): {COMMANDS}{extra}</sub>"]
     elif run.state is RunState.merged:
         lines += [
             "",

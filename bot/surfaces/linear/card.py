@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.models import ChangeState, RunState, RunView
+from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
     approval_lines,
@@ -46,6 +47,7 @@ _COMMANDS = {
     "cancel": "`/baton cancel` stops the work",
     "retry": "`/baton retry` tries again",
     "revert": "`/baton revert` opens revert PRs for the whole set",
+    "close": "`/baton close` ends the campaign",
 }
 _MARKDOWN = re.compile(r"([\\`*_\[\]|<>#@!~])")
 
@@ -62,17 +64,24 @@ def link(url: str) -> str:
 
 def render_card(view: RunView, run_page: str) -> str:
     run = view.run
+    rollout = campaign.summary(view)
+    repos = run.spec.repos if rollout is None else [*run.spec.repos[:5], f"… {len(run.spec.repos)} in all"]
     lines = [
         f"{_STATE_MARK[run.state]} **Baton run [`{run.run_id}`]({run_page})** — {state_label(run.state)}",
         "",
-        f"Requested by {plain(requester(view), 80)} · repos: {', '.join(run.spec.repos) or '-'}"
+        f"Requested by {plain(requester(view), 80)} · repos: {', '.join(repos) or '-'}"
         f" · playbook: `{run.spec.playbook}`",
     ]
     if run.waiting_for:
         lines.append(f"Waiting for: **{run.waiting_for}**")
     if run.error:
         lines.append(f"Error: {plain(run.error, 300)}")
-    lines += _steps(view) + _changes(view, review_url_of(run_page)) + _decisions(view)
+    if rollout is not None:  # a burndown, not a row per repo: the card stays small at 500 repos
+        lines += ["", f"**Campaign** · {campaign.count_line(rollout)} · [every repo]({link(run_page)}/repos)"]
+        lines += [f"- failing: {plain(line, 200)}" for line in campaign.failing_lines(rollout)]
+        lines += _decisions(view)
+    else:
+        lines += _steps(view) + _changes(view, review_url_of(run_page)) + _decisions(view)
     usage = total_usage(view)
     totals = f"{fmt_tokens(usage.tokens)} tokens · {fmt_cost(usage.cost_usd)}"
     if run.state.terminal:

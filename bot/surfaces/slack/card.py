@@ -18,6 +18,7 @@ from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
 from bot.domain.models import ChangeSet, ChangeState, Decision, RunEvent, RunState, RunView, Source, StepState
 from bot.store.store import shas_digest
+from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
     checks_icon,
@@ -44,6 +45,7 @@ ACTION_IDS = {
     "retry": "baton_retry",
     "revert": "baton_revert",
     "drop": "baton_drop",
+    "close": "baton_close",
 }
 DROP_OPTIONS = 100
 """Slack's limit on a select's options: a plan of more repos lists its first 100 (`@baton drop <repo>` takes any)."""
@@ -177,7 +179,11 @@ def buttons(view: RunView) -> list[Block]:
         elif action == "reject":
             made.append(_button("reject", "Reject", button_value(run_id, heads), "danger"))
         elif action == "retry":
-            made.append(_button("retry", "Retry", button_value(run_id)))
+            label = "Retry failed" if view.campaign else "Retry"
+            made.append(_button("retry", label, button_value(run_id)))
+        elif action == "close":
+            confirm = _confirm("Close this campaign?", "Nothing more starts or merges.", "Close", "Keep going")
+            made.append(_button("close", "Close campaign", button_value(run_id), "danger", confirm))
         elif action == "revert":
             confirm = _confirm(
                 "Revert the whole set?",
@@ -269,7 +275,14 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
             ],
         },
     ]
-    if view.steps:
+    rollout = campaign.summary(view)
+    if rollout is not None:  # a fixed number of blocks, whatever the number of repos
+        table = f" · <{page_url}/repos|every repo>" if page_url else ""
+        blocks.append(_section(f"*Campaign*{table}\n{esc(campaign.count_line(rollout))}"))
+        failing = [esc(line) for line in campaign.failing_lines(rollout)]
+        if failing:
+            blocks.append(_section(_fit_lines("*Failing*", failing)))
+    if view.steps and rollout is None:
         lines = [
             f"{step_icon(s.state)} {esc(s.repo or 'run')} · {esc(one_line(s.name, 60))}"
             + (f" · {esc(s.agent)}" if s.agent else "")
@@ -282,7 +295,7 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
             for s in view.steps
         ]
         blocks.append(_section(_fit_lines("*Steps*", lines)))
-    if view.changes:
+    if view.changes and rollout is None:
         review = review_url_of(page_url)
         lines = [
             f"{_pr_link(c, review)} · {c.state.value} · checks {checks_icon(c.checks)} {c.checks.value}"
@@ -355,6 +368,9 @@ def milestone_text(view: RunView, event: RunEvent, approvers: str, review_url: s
         return text
     if event.kind == "approval_requested":
         opened = [c for c in view.changes if c.state is not ChangeState.closed]
+        if view.campaign and data.get("wave"):  # a campaign asks wave by wave: name this wave's PRs
+            wave = {str(r) for r in data["wave"]}
+            opened = [c for c in opened if c.repo in wave and c.state is ChangeState.open]
         what = "updated" if int(data.get("round") or 0) else "opened"
         ask = f"Approval needed from {approvers}. Use *Approve & merge* on the card."
         if review_url:

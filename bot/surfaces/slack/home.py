@@ -19,6 +19,7 @@ HELP = "\n".join(
         "• `/baton status [run]` — a run (yours, latest, by default)",
         "• `/baton list` — recent runs",
         "• `/baton cancel <run>` — stop a run (its requester or an approver)",
+        "• `/baton skip <run> <repo>` — drop one repo from a campaign; `/baton close <run>` — end the campaign",
         "• `/baton help` — this text",
         "React with :x: on a run's card to cancel it.",
     ]

@@ -29,6 +29,9 @@ from bot.store.store import Store
 from bot.surfaces.links import review_url_of, run_page_url
 from bot.surfaces.slack.card import card_blocks, card_text, is_urgent, milestone_text
 
+CAMPAIGN_CARD_EVENTS = frozenset({"campaign_progress", "state", "decision", "approval_invalidated"})
+"""The events that redraw a campaign's card (its burndown, its state, a decision on it)."""
+
 log = structlog.get_logger(__name__)
 
 CARD_FACT = "slack:card"
@@ -175,9 +178,12 @@ class SlackSurface:
     def publish(self, view: RunView, event: RunEvent) -> None:
         with self._lock:
             card = self._cards.setdefault(view.run.run_id, _Card())
-            if card.view is None or view.last_seq >= card.view.last_seq:
+            # A campaign's card moves with its burndown, not with each repo's events: its edits
+            # stay as few at 500 repos as at 5.
+            calm = view.campaign is not None and event.kind not in CAMPAIGN_CARD_EVENTS
+            if not calm and (card.view is None or view.last_seq >= card.view.last_seq):
                 card.view = view
-            card.urgent = card.urgent or is_urgent(event)
+                card.urgent = card.urgent or is_urgent(event)
         text = milestone_text(view, event, self.approvers, review_url_of(self._page(view)))
         if text is not None:
             self._reply_once(view, event, text)
