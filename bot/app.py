@@ -34,6 +34,7 @@ from bot.domain.ports import Agent
 from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
+from bot.engine.drain import Drain
 from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
 from bot.engine.recovery import ExecutorLease, new_executor_id
 from bot.engine.runs import RunEngine
@@ -120,6 +121,8 @@ class Runtime:
         self.runs = RunService(self.store, self.config, self.approvals, self.dispatch, self.deps.processes.stop_run)
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
         self.scheduler = self.make_scheduler()
+        # Webhooks stored before they are answered are processed from here (sources register on it).
+        self.drain = Drain(self.store)
         self.engine: RunEngine | None = None
         self.lease: ExecutorLease | None = None
 
@@ -232,6 +235,7 @@ class Runtime:
             client.destroy()
 
     def shutdown(self) -> None:
+        self.drain.stop()
         self.scheduler.stop()
         if self.lease is not None:
             self.lease.stop()

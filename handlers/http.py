@@ -21,8 +21,11 @@ import threading
 import time
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from bot.engine.drain import Drain
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
 """GitHub's cap on webhook payloads; the same for every source."""
@@ -127,3 +130,12 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 def error_response(err: WebhookError) -> Response:
     return JSONResponse({"ok": False, "error": err.reason}, status_code=err.status, headers=err.headers)
+
+
+async def accept(drain: Drain, source: str, delivery: str, kind: str, body: bytes) -> Response:
+    """Store a verified, well-formed delivery (one insert), wake the drain, and answer: what the
+    delivery means is worked out after the answer, from the store (`bot/engine/drain.py`)."""
+    text = body.decode("utf-8")  # parse_json read it already: valid UTF-8
+    intake_id = await run_in_threadpool(drain.store.store_intake, source, delivery, kind, text)
+    drain.wake(intake_id)
+    return JSONResponse({"ok": True, "action": "accepted", "intake": intake_id})

@@ -49,7 +49,7 @@ def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **gith
     runtime.launch()
     try:
         with serve(create_web_app(runtime)) as url:
-            yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET), remotes, url)
+            yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET, outcomes=runtime.store.intake_outcome), remotes, url)
     finally:
         _close_open_runs(runtime)
         runtime.shutdown()
