@@ -8,6 +8,7 @@ behind a lock: `/readyz` says ready only after that."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -64,6 +65,9 @@ def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Surfaces are fed from the process that serves people; workers only execute runs.
+        # Answering first: a thread wanting the GIL (the event loop, with an answer to write) waits
+        # at most 1 ms for one doing background work (processing deliveries, runs), not 5 ms.
+        sys.setswitchinterval(0.001)
         runtime.hub.start()
         runtime.scheduler.start()
         warm.start()

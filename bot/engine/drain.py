@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from bot.domain.models import utcnow
-from bot.store.records import Stored
+from bot.store.intake import Stored
 from bot.store.store import Store
 
 log = structlog.get_logger(__name__)

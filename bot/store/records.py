@@ -5,83 +5,27 @@ about), facts (a run's small durable notes) and executors' heartbeats."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.models import (
     utcnow,
 )
 from bot.observability.metrics import note_duplicate_delivery
-from bot.store.base import StoreBase, _aware
+from bot.store.base import _aware
+from bot.store.intake import IntakeRecords, intake_table
 from bot.store.tables import (
     DeliveryRow,
     ExecutorRow,
-    IntakeRow,
     KeyValueRow,
     LinkRow,
 )
 
 
-@dataclass(frozen=True)
-class Stored:
-    """A stored webhook as the drain hands it to its source's processor."""
-
-    id: int
-    source: str
-    delivery: str
-    kind: str
-    body: str
-
-
-class Records(StoreBase):
-    # -- the intake: stored first, answered, processed after ------------------------------------
-    def store_intake(self, source: str, delivery: str, kind: str, body: str) -> int:
-        """Keep a verified webhook (one insert, one commit); its id, for the drain."""
-        row = {"source": source, "delivery": delivery, "kind": kind, "body": body, "received_at": utcnow(), "done": 0}
-        with self.engine.begin() as conn:
-            return int(conn.execute(insert(IntakeRow).values(row)).inserted_primary_key[0])  # type: ignore[index]
-
-    def claim_intake(self, intake_id: int, owner: str, stale_before: datetime, dead: list[str]) -> Stored | None:
-        """Take a stored webhook to process it: when nobody holds it, its holder's claim is older
-        than `stale_before`, or its holder is one of `dead` (processes known to have ended). Only one
-        caller wins; None for the others, and when it is done."""
-        with self._tx() as s:
-            claimable = or_(
-                IntakeRow.claimed_by.is_(None), IntakeRow.claimed_at < stale_before, IntakeRow.claimed_by.in_(dead)
-            )
-            won = s.execute(
-                update(IntakeRow)
-                .where(IntakeRow.id == intake_id, IntakeRow.done == 0, claimable)
-                .values(claimed_by=owner, claimed_at=utcnow())
-            )
-            if not getattr(won, "rowcount", 0):
-                return None
-            row = s.get(IntakeRow, intake_id)
-            assert row is not None
-            return Stored(row.id, row.source, row.delivery, row.kind, row.body)
-
-    def finish_intake(self, intake_id: int, outcome: dict[str, Any]) -> None:
-        with self._tx() as s:
-            s.execute(update(IntakeRow).where(IntakeRow.id == intake_id).values(done=1, outcome=outcome))
-
-    def unfinished_intake(self, sources: list[str]) -> list[tuple[int, str | None, datetime | None]]:
-        """(id, holder, claimed at) of every stored webhook of `sources` not processed yet, oldest first."""
-        with self._tx() as s:
-            query = select(IntakeRow.id, IntakeRow.claimed_by, IntakeRow.claimed_at).where(
-                IntakeRow.done == 0, IntakeRow.source.in_(sources)
-            )
-            return [(i, by, _aware(at) if at else None) for i, by, at in s.execute(query.order_by(IntakeRow.id))]
-
-    def intake_outcome(self, intake_id: int) -> dict[str, Any] | None:
-        """What processing the stored webhook came to (None while it is not processed)."""
-        with self._tx() as s:
-            row = s.get(IntakeRow, intake_id)
-            return dict(row.outcome or {}) if row is not None and row.done else None
-
+class Records(IntakeRecords):
     # -- deliveries ---------------------------------------------------------------------------
     def claim_delivery(self, key: str, run_id: str | None) -> str | None:
         """Record a delivery; if it was seen before, return the run it started (or '')."""
@@ -104,8 +48,10 @@ class Records(StoreBase):
         """Forget the deliveries received before `before` (`retention.deliveries_days`); how many."""
         with self._tx() as s:
             result = s.execute(delete(DeliveryRow).where(DeliveryRow.received_at < before))
-            s.execute(delete(IntakeRow).where(IntakeRow.received_at < before, IntakeRow.done == 1))
-            return int(getattr(result, "rowcount", 0) or 0)
+            pruned = int(getattr(result, "rowcount", 0) or 0)
+        with self.intake_db().begin() as conn:  # what was processed and is that old
+            conn.execute(delete(intake_table).where(intake_table.c.received_at < before, intake_table.c.done == 1))
+        return pruned
 
     # -- links: where a run is talked about -----------------------------------------------------
     def link(self, key: str, run_id: str) -> None:

@@ -23,7 +23,7 @@ from bot.domain.models import ChecksState, Decision, RunState
 from bot.domain.ports import ForgeError
 from bot.services.github.client import GitHubApi
 from bot.services.github.issues import is_baton_comment
-from bot.store.records import Stored
+from bot.store.intake import Stored
 from bot.surfaces.github.surface import pr_key
 from handlers.commands import mention_text, parse_commands
 from handlers.github import models as m

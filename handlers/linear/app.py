@@ -35,7 +35,7 @@ from bot.engine.commands import RunCommands
 from bot.engine.drain import Drain
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient
-from bot.store.records import Stored
+from bot.store.intake import Stored
 from bot.surfaces.linear.surface import LinearSurface
 from handlers.http import WebhookError, accept, error_response, parse_json, read_body, verify_hmac_sha256
 from handlers.linear.access import LinearAccess
