@@ -21,7 +21,6 @@ import threading
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -136,10 +135,7 @@ async def accept(drain: Drain, source: str, delivery: str, kind: str, body: byte
     """Store a verified, well-formed delivery (one insert), wake the drain, and answer: what the
     delivery means is worked out after the answer, from the store (`bot/engine/drain.py`)."""
     text = body.decode("utf-8")  # parse_json read it already: valid UTF-8
-    store = drain.store
-    if store.intake_is_local:  # a small local write: cheaper here than two thread hand-offs
-        intake_id = store.store_intake(source, delivery, kind, text)
-    else:
-        intake_id = await run_in_threadpool(store.store_intake, source, delivery, kind, text)
+    intake_id = await asyncio.wrap_future(drain.store.submit_intake(source, delivery, kind, text))
+    drain.answered()
     drain.wake(intake_id)
     return JSONResponse({"ok": True, "action": "accepted", "intake": intake_id})

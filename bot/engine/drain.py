@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,13 @@ Processor = Callable[[Stored], dict[str, Any]]
 """A source's processing of one stored delivery; returns what came of it (kept with the delivery)."""
 
 WORKERS = 4
-"""Deliveries processed at once: their work is mostly waiting on the source's API and the store."""
+"""Deliveries processed at once when no webhook is being answered: their work is mostly waiting
+on the source's API and the store."""
+BUSY_WORKERS = 1
+"""... and while webhooks keep arriving: answering comes first (processing shares the process's
+GIL and cores with the event loop), but processing never stops."""
+BUSY_S = 0.05
+"""Webhooks are arriving when one was answered less than this long ago."""
 SWEEP_S = 5.0
 CLAIM_TTL_S = 300.0
 _HOST = socket.gethostname()
@@ -74,9 +81,19 @@ class Drain:
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._closed = False
+        self._answered_at = 0.0
+        self._working = 0
+        self._turn = threading.Condition()
 
     def register(self, source: str, processor: Processor) -> None:
         self.processors[source] = processor
+
+    def answered(self) -> None:
+        """An endpoint answered a webhook: for `BUSY_S`, process on `BUSY_WORKERS` threads only."""
+        self._answered_at = time.monotonic()
+
+    def _busy(self) -> bool:
+        return time.monotonic() - self._answered_at < BUSY_S
 
     def wake(self, intake_id: int, ended: str | None = None) -> bool:
         """Process a delivery just stored (by this process's endpoints), or found by a sweep (held
@@ -110,6 +127,7 @@ class Drain:
             self._sweeper.join(timeout=5)
             self._sweeper = None
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.store.close_intake()
 
     def sweep(self) -> int:
         """Queue every unfinished delivery of a registered source this process may take; how many."""
@@ -131,6 +149,10 @@ class Drain:
                 log.exception("intake.sweep_failed")
 
     def _process(self, intake_id: int, ended: str | None) -> None:
+        with self._turn:  # while webhooks arrive, wait for a turn (one thread works on)
+            while self._working >= BUSY_WORKERS and self._busy() and not self._stop.is_set():
+                self._turn.wait(BUSY_S)
+            self._working += 1
         try:
             self._claimed(intake_id, ended)
         except Exception:  # a bug or an outage: logged; the delivery stays stored for a later sweep
@@ -138,6 +160,9 @@ class Drain:
         finally:
             with self._lock:
                 self._queued.discard(intake_id)
+            with self._turn:
+                self._working -= 1
+                self._turn.notify()
 
     def _claimed(self, intake_id: int, ended: str | None) -> None:
         stale = utcnow() - timedelta(seconds=CLAIM_TTL_S)

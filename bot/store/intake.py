@@ -1,22 +1,30 @@
 """The intake: webhooks stored before they are answered, then processed once (`bot/engine/drain.py`).
 
 Storing is the only work between a verified webhook and its answer, so it must not wait behind
-anything else. On PostgreSQL the rows are in the store's database (row locks: an insert waits for
-nobody). On SQLite, where a writer holds the whole file, they are in a file of their own beside
-the store's (`<name>-intake.db`, hidden from agents like the store's): the runs being started from
-earlier deliveries write the store's file all the time, and an answer queued behind their writes
-(SQLite's busy wait sleeps 1-100 ms between tries) would take as long as they do.
+anything else. On SQLite, where a writer holds the whole file, the rows are in a file of their own
+beside the store's (`<name>-intake.db`, hidden from agents like the store's): the runs being
+started from earlier deliveries write the store's file all the time, and an answer queued behind
+their writes (SQLite's busy wait sleeps 1-100 ms between tries) would take as long as they do.
+On PostgreSQL they are in the store's database.
+
+Every write to the intake (store, claim, finish) is made by one writer thread, which commits
+whatever is queued in one transaction: writers never wait for each other's locks, and a burst of
+webhooks costs one commit per batch, not one each.
 """
 
 from __future__ import annotations
 
+import queue
+import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Table, insert, or_, select, update
 
 from bot.domain.models import utcnow
 from bot.store.base import StoreBase, _aware, make_engine
@@ -24,6 +32,59 @@ from bot.store.tables import IntakeRow
 
 intake_table = cast(Table, IntakeRow.__table__)
 _LOCK = threading.Lock()
+T = TypeVar("T")
+BATCH = 256
+
+
+class Writer:
+    """One thread that makes every write to the intake, a batch per transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, write: Callable[[Connection], T]) -> Future[T]:
+        done: Future[T] = Future()
+        self._queue.put((write, done))
+        return done
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)  # close after this batch
+                    break
+                batch.append(more)
+            self._commit(batch)
+
+    def _commit(self, batch: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
+        try:
+            with self.engine.begin() as conn:
+                results = [write(conn) for write, _ in batch]
+        except Exception:  # one write failed: the others again, each in its own transaction
+            if len(batch) > 1:
+                for one in batch:
+                    self._commit([one])
+                return
+
+            batch[0][1].set_exception(sys.exc_info()[1] or RuntimeError("intake write failed"))
+            return
+        for (_, done), result in zip(batch, results, strict=True):
+            done.set_result(result)
 
 
 @dataclass(frozen=True)
@@ -44,6 +105,7 @@ def intake_file(store_db: Path) -> Path:
 
 class IntakeRecords(StoreBase):
     _intake_engine: Engine | None = None
+    _intake_writer: Writer | None = None
 
     def intake_db(self) -> Engine:
         """Where the intake lives: the store's database, or on SQLite a file of its own."""
@@ -53,6 +115,24 @@ class IntakeRecords(StoreBase):
                     self._intake_engine = self._open_intake()
         return self._intake_engine
 
+    def intake_writer(self) -> Writer:
+        if self._intake_writer is None:
+            engine = self.intake_db()
+            with _LOCK:
+                if self._intake_writer is None:
+                    self._intake_writer = Writer(engine)
+        return self._intake_writer
+
+    def close_intake(self) -> None:
+        """End the writer thread (a later write starts another) and the intake's own file's engine."""
+        with _LOCK:
+            writer, self._intake_writer = self._intake_writer, None
+            engine, self._intake_engine = self._intake_engine, None
+        if writer is not None:
+            writer.close()
+        if engine is not None and engine is not self.engine:
+            engine.dispose()
+
     def _open_intake(self) -> Engine:
         url = self.engine.url
         if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
@@ -61,16 +141,18 @@ class IntakeRecords(StoreBase):
         intake_table.create(engine, checkfirst=True)
         return engine
 
-    @property
-    def intake_is_local(self) -> bool:
-        """Whether storing is a local file's write (SQLite), cheap enough to do on the event loop."""
-        return self.intake_db().url.get_backend_name() == "sqlite"
+    def submit_intake(self, source: str, delivery: str, kind: str, body: str) -> Future[int]:
+        """Keep a verified webhook (one insert, committed with whatever else is being written);
+        its id, for the drain, once committed."""
+        row = {"source": source, "delivery": delivery, "kind": kind, "body": body, "received_at": utcnow(), "done": 0}
+
+        def write(conn: Connection) -> int:
+            return int(conn.execute(insert(intake_table).values(row)).inserted_primary_key[0])  # type: ignore[index]
+
+        return self.intake_writer().submit(write)
 
     def store_intake(self, source: str, delivery: str, kind: str, body: str) -> int:
-        """Keep a verified webhook (one insert, one commit); its id, for the drain."""
-        row = {"source": source, "delivery": delivery, "kind": kind, "body": body, "received_at": utcnow(), "done": 0}
-        with self.intake_db().begin() as conn:
-            return int(conn.execute(insert(intake_table).values(row)).inserted_primary_key[0])  # type: ignore[index]
+        return self.submit_intake(source, delivery, kind, body).result()
 
     def claim_intake(self, intake_id: int, owner: str, stale_before: datetime, dead: list[str]) -> Stored | None:
         """Take a stored webhook to process it: when nobody holds it, its holder's claim is older
@@ -78,20 +160,19 @@ class IntakeRecords(StoreBase):
         caller wins; None for the others, and when it is done."""
         c = intake_table.c
         claimable = or_(c.claimed_by.is_(None), c.claimed_at < stale_before, c.claimed_by.in_(dead))
-        with self.intake_db().begin() as conn:
-            won = conn.execute(
-                update(intake_table)
-                .where(c.id == intake_id, c.done == 0, claimable)
-                .values(claimed_by=owner, claimed_at=utcnow())
-            )
-            if not won.rowcount:
+        claim = update(intake_table).where(c.id == intake_id, c.done == 0, claimable)
+
+        def write(conn: Connection) -> Stored | None:
+            if not conn.execute(claim.values(claimed_by=owner, claimed_at=utcnow())).rowcount:
                 return None
             row = conn.execute(select(c.id, c.source, c.delivery, c.kind, c.body).where(c.id == intake_id)).one()
             return Stored(*row)
 
+        return self.intake_writer().submit(write).result()
+
     def finish_intake(self, intake_id: int, outcome: dict[str, Any]) -> None:
-        with self.intake_db().begin() as conn:
-            conn.execute(update(intake_table).where(intake_table.c.id == intake_id).values(done=1, outcome=outcome))
+        done = update(intake_table).where(intake_table.c.id == intake_id).values(done=1, outcome=outcome)
+        self.intake_writer().submit(lambda conn: conn.execute(done)).result()
 
     def unfinished_intake(self, sources: list[str]) -> list[tuple[int, str | None, datetime | None]]:
         """(id, holder, claimed at) of every stored webhook of `sources` not processed yet, oldest first."""

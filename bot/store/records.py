@@ -49,8 +49,9 @@ class Records(IntakeRecords):
         with self._tx() as s:
             result = s.execute(delete(DeliveryRow).where(DeliveryRow.received_at < before))
             pruned = int(getattr(result, "rowcount", 0) or 0)
-        with self.intake_db().begin() as conn:  # what was processed and is that old
-            conn.execute(delete(intake_table).where(intake_table.c.received_at < before, intake_table.c.done == 1))
+        c = intake_table.c  # the intake's processed deliveries that old too (written by its one writer)
+        old = delete(intake_table).where(c.received_at < before, c.done == 1)
+        self.intake_writer().submit(lambda conn: conn.execute(old)).result()
         return pruned
 
     # -- links: where a run is talked about -----------------------------------------------------
