@@ -8,6 +8,7 @@ behind a lock: `/readyz` says ready only after that."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -32,6 +33,10 @@ from bot.surfaces.dashboard.routes import dashboard_routes
 from handlers.slack.app import SlackEdge
 
 log = structlog.get_logger(__name__)
+
+SWITCH_S = 0.0002
+"""The serving process's GIL switch interval. An answer takes the GIL back some ten times (each
+read, write and commit lets it go); with background threads busy, each costs up to this long."""
 
 
 def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlette:
@@ -66,16 +71,18 @@ def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlett
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Surfaces are fed from the process that serves people; workers only execute runs.
         # Answering first: a thread wanting the GIL (the event loop, with an answer to write) waits
-        # at most 1 ms for one doing background work (processing deliveries, runs), not 5 ms.
-        sys.setswitchinterval(0.001)
+        # at most SWITCH_S for one doing background work (processing deliveries, runs), not 5 ms.
+        sys.setswitchinterval(SWITCH_S)
         runtime.hub.start()
         runtime.scheduler.start()
         warm.start()
+        runtime.store.attach_intake(asyncio.get_running_loop())  # the loop writes the intake itself
         await run_in_threadpool(runtime.drain.start)  # replays what a crash left stored, unprocessed
         try:
             yield
         finally:
-            runtime.drain.stop()
+            runtime.store.attach_intake(None)
+            await run_in_threadpool(runtime.drain.stop)  # the loop goes on meanwhile
             runtime.scheduler.stop()
             runtime.hub.stop()
 

@@ -45,6 +45,8 @@ BUSY_S = 0.05
 """Webhooks are arriving when one was answered less than this long ago."""
 SWEEP_S = 5.0
 CLAIM_TTL_S = 300.0
+TRIES = 3
+"""A delivery whose processing raised is tried again (after CLAIM_TTL_S); after this many, it is done."""
 _HOST = socket.gethostname()
 _OWNER = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 """Who holds a claim: this process (every drain in it), so a later process can tell it ended."""
@@ -174,9 +176,12 @@ class Drain:
             return
         try:
             outcome = processor(stored)
-        except Exception:
-            log.exception("intake.failed", source=stored.source, delivery=stored.delivery, kind=stored.kind)
-            outcome = {"ok": False, "error": "the event could not be handled; it is logged"}
+        except Exception:  # an outage (or a bug): tried again after CLAIM_TTL_S, up to TRIES times
+            failures = stored.failures + 1
+            log.exception("intake.failed", source=stored.source, delivery=stored.delivery, failures=failures)
+            outcome = {"ok": False, "error": "the event could not be handled; it is logged", "failures": failures}
+            self.store.finish_intake(intake_id, outcome, done=failures >= TRIES)
+            return
         self.store.finish_intake(intake_id, outcome)
         brief = _brief(outcome)
         log.info("intake.processed", source=stored.source, delivery=stored.delivery, kind=stored.kind, **brief)

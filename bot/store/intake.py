@@ -7,13 +7,18 @@ started from earlier deliveries write the store's file all the time, and an answ
 their writes (SQLite's busy wait sleeps 1-100 ms between tries) would take as long as they do.
 On PostgreSQL they are in the store's database.
 
-Every write to the intake (store, claim, finish) is made by one writer thread, which commits
-whatever is queued in one transaction: writers never wait for each other's locks, and a burst of
-webhooks costs one commit per batch, not one each.
+Every write to the intake (store, claim, finish) is made by one writer, so writers never wait for
+each other's locks. In `baton serve` that writer is the event loop's thread (`attach`): the
+answer's insert is made right there, with no hand-off to another thread — each costs a wait for
+a core on a busy machine — and the drain's claims and finishes are scheduled onto the loop. Without
+a loop (commands, tests) a thread of its own writes, committing whatever is queued in one
+transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import sys
 import threading
@@ -37,18 +42,45 @@ BATCH = 256
 
 
 class Writer:
-    """One thread that makes every write to the intake, a batch per transaction."""
+    """Makes every write to the intake: on an attached event loop's thread, else on a thread of its
+    own, a batch per transaction."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.engine = engine
         self._queue: queue.SimpleQueue[tuple[Callable[[Connection], Any], Future[Any]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="intake-writer", daemon=True)
         self._thread.start()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: the thread writes
+                loop.call_soon_threadsafe(self.attach, loop)
+
+    def attach(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Write on `loop`'s thread from now on (call it there); None: on the writer thread."""
+        self._loop_thread = threading.get_ident() if loop is not None else None
+        self._loop = loop
 
     def submit(self, write: Callable[[Connection], T]) -> Future[T]:
         done: Future[T] = Future()
+        loop = self._loop
+        if loop is not None and threading.get_ident() == self._loop_thread:
+            self._commit([(write, done)])  # the loop itself: at once
+            return done
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._on_loop, write, done)
+                return done
+            except RuntimeError:  # the loop is closed
+                pass
         self._queue.put((write, done))
         return done
+
+    def _on_loop(self, write: Callable[[Connection], Any], done: Future[Any]) -> None:
+        if self._loop is None:  # detached since: the writer thread does it
+            self._queue.put((write, done))
+        else:
+            self._commit([(write, done)])
 
     def close(self) -> None:
         self._queue.put(None)
@@ -96,6 +128,8 @@ class Stored:
     delivery: str
     kind: str
     body: str
+    failures: int = 0
+    """Times its processing raised before (it is tried again after the claim's time runs out)."""
 
 
 def intake_file(store_db: Path) -> Path:
@@ -106,6 +140,12 @@ def intake_file(store_db: Path) -> Path:
 class IntakeRecords(StoreBase):
     _intake_engine: Engine | None = None
     _intake_writer: Writer | None = None
+    _intake_loop: asyncio.AbstractEventLoop | None = None
+
+    def attach_intake(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Make `loop`'s thread (call this on it) the intake's writer; None: a thread of its own."""
+        self._intake_loop = loop
+        self.intake_writer().attach(loop)
 
     def intake_db(self) -> Engine:
         """Where the intake lives: the store's database, or on SQLite a file of its own."""
@@ -120,7 +160,7 @@ class IntakeRecords(StoreBase):
             engine = self.intake_db()
             with _LOCK:
                 if self._intake_writer is None:
-                    self._intake_writer = Writer(engine)
+                    self._intake_writer = Writer(engine, self._intake_loop)
         return self._intake_writer
 
     def close_intake(self) -> None:
@@ -165,14 +205,18 @@ class IntakeRecords(StoreBase):
         def write(conn: Connection) -> Stored | None:
             if not conn.execute(claim.values(claimed_by=owner, claimed_at=utcnow())).rowcount:
                 return None
-            row = conn.execute(select(c.id, c.source, c.delivery, c.kind, c.body).where(c.id == intake_id)).one()
-            return Stored(*row)
+            row = conn.execute(select(c.id, c.source, c.delivery, c.kind, c.body, c.outcome).where(c.id == intake_id))
+            got = row.one()
+            failures = int((got.outcome or {}).get("failures", 0))
+            return Stored(got.id, got.source, got.delivery, got.kind, got.body, failures)
 
         return self.intake_writer().submit(write).result()
 
-    def finish_intake(self, intake_id: int, outcome: dict[str, Any]) -> None:
-        done = update(intake_table).where(intake_table.c.id == intake_id).values(done=1, outcome=outcome)
-        self.intake_writer().submit(lambda conn: conn.execute(done)).result()
+    def finish_intake(self, intake_id: int, outcome: dict[str, Any], done: bool = True) -> None:
+        """Record what processing came to; `done=False`: it failed and is to be tried again (the
+        claim stays until its time runs out, then any replica's sweep takes it)."""
+        write = update(intake_table).where(intake_table.c.id == intake_id).values(done=int(done), outcome=outcome)
+        self.intake_writer().submit(lambda conn: conn.execute(write)).result()
 
     def unfinished_intake(self, sources: list[str]) -> list[tuple[int, str | None, datetime | None]]:
         """(id, holder, claimed at) of every stored webhook of `sources` not processed yet, oldest first."""
