@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from bot.engine.drain import Drain
+from bot.store.intake import Stored
 
 MAX_BODY_BYTES = 25 * 1024 * 1024
 """GitHub's cap on webhook payloads; the same for every source."""
@@ -135,7 +136,8 @@ async def accept(drain: Drain, source: str, delivery: str, kind: str, body: byte
     """Store a verified, well-formed delivery (one insert), wake the drain, and answer: what the
     delivery means is worked out after the answer, from the store (`bot/engine/drain.py`)."""
     text = body.decode("utf-8")  # parse_json read it already: valid UTF-8
-    intake_id = await asyncio.wrap_future(drain.store.submit_intake(source, delivery, kind, text))
+    stored = drain.store.submit_intake(source, delivery, kind, text, owner=drain.owner)
+    intake_id = stored.result() if stored.done() else await asyncio.wrap_future(stored)  # done: written here
     drain.answered()
-    drain.wake(intake_id)
+    drain.take(Stored(intake_id, source, delivery, kind, text))
     return JSONResponse({"ok": True, "action": "accepted", "intake": intake_id})

@@ -97,9 +97,22 @@ class Drain:
     def _busy(self) -> bool:
         return time.monotonic() - self._answered_at < BUSY_S
 
+    @property
+    def owner(self) -> str:
+        """Who this process is, as the holder of the deliveries it stores and claims."""
+        return _OWNER
+
+    def take(self, stored: Stored) -> None:
+        """Process a delivery this process's endpoint just stored, claimed in the same insert."""
+        with self._lock:
+            if self._closed:  # stopping: it stays stored and is replayed on the next start
+                return
+            self._queued.add(stored.id)
+        self._pool.submit(self._process, stored.id, None, stored)
+
     def wake(self, intake_id: int, ended: str | None = None) -> bool:
-        """Process a delivery just stored (by this process's endpoints), or found by a sweep (held
-        by `ended`, a process known to have ended); False when it is already queued here."""
+        """Process a delivery a sweep found (held by nobody, by `ended`, a process known to have
+        ended, or by a claim whose time ran out); False when it is already queued here."""
         with self._lock:
             if intake_id in self._queued or self._closed:
                 return False
@@ -150,13 +163,13 @@ class Drain:
             except Exception:  # the store was unreachable: the next sweep tries again
                 log.exception("intake.sweep_failed")
 
-    def _process(self, intake_id: int, ended: str | None) -> None:
+    def _process(self, intake_id: int, ended: str | None, stored: Stored | None = None) -> None:
         with self._turn:  # while webhooks arrive, wait for a turn (one thread works on)
             while self._working >= BUSY_WORKERS and self._busy() and not self._stop.is_set():
                 self._turn.wait(BUSY_S)
             self._working += 1
         try:
-            self._claimed(intake_id, ended)
+            self._claimed(intake_id, ended, stored)
         except Exception:  # a bug or an outage: logged; the delivery stays stored for a later sweep
             log.exception("intake.process_failed", intake=intake_id)
         finally:
@@ -166,9 +179,10 @@ class Drain:
                 self._working -= 1
                 self._turn.notify()
 
-    def _claimed(self, intake_id: int, ended: str | None) -> None:
-        stale = utcnow() - timedelta(seconds=CLAIM_TTL_S)
-        stored = self.store.claim_intake(intake_id, _OWNER, stale, [ended] if ended else [])
+    def _claimed(self, intake_id: int, ended: str | None, stored: Stored | None) -> None:
+        if stored is None:  # found by a sweep: claim it first (one process wins)
+            stale = utcnow() - timedelta(seconds=CLAIM_TTL_S)
+            stored = self.store.claim_intake(intake_id, _OWNER, stale, [ended] if ended else [])
         if stored is None:
             return
         processor = self.processors.get(stored.source)

@@ -181,10 +181,14 @@ class IntakeRecords(StoreBase):
         intake_table.create(engine, checkfirst=True)
         return engine
 
-    def submit_intake(self, source: str, delivery: str, kind: str, body: str) -> Future[int]:
-        """Keep a verified webhook (one insert, committed with whatever else is being written);
-        its id, for the drain, once committed."""
-        row = {"source": source, "delivery": delivery, "kind": kind, "body": body, "received_at": utcnow(), "done": 0}
+    def submit_intake(self, source: str, delivery: str, kind: str, body: str, owner: str | None = None) -> Future[int]:
+        """Keep a verified webhook (one insert, committed with whatever else is being written),
+        claimed already by `owner` when given (the process that will process it); its id, once
+        committed."""
+        now = utcnow()
+        row = {"source": source, "delivery": delivery, "kind": kind, "body": body, "received_at": now, "done": 0}
+        if owner is not None:
+            row |= {"claimed_by": owner, "claimed_at": now}
 
         def write(conn: Connection) -> int:
             return int(conn.execute(insert(intake_table).values(row)).inserted_primary_key[0])  # type: ignore[index]
