@@ -34,7 +34,7 @@ from handlers.slack.app import SlackEdge
 
 log = structlog.get_logger(__name__)
 
-SWITCH_S = 0.0002
+SWITCH_S = 0.001
 """The serving process's GIL switch interval. An answer takes the GIL back some ten times (each
 read, write and commit lets it go); with background threads busy, each costs up to this long."""
 
