@@ -9,7 +9,6 @@ behind a lock: `/readyz` says ready only after that."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -33,10 +32,6 @@ from bot.surfaces.dashboard.routes import dashboard_routes
 from handlers.slack.app import SlackEdge
 
 log = structlog.get_logger(__name__)
-
-SWITCH_S = 0.001
-"""The serving process's GIL switch interval. An answer takes the GIL back some ten times (each
-read, write and commit lets it go); with background threads busy, each costs up to this long."""
 
 
 def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlette:
@@ -70,9 +65,6 @@ def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlett
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # Surfaces are fed from the process that serves people; workers only execute runs.
-        # Answering first: a thread wanting the GIL (the event loop, with an answer to write) waits
-        # at most SWITCH_S for one doing background work (processing deliveries, runs), not 5 ms.
-        sys.setswitchinterval(SWITCH_S)
         runtime.hub.start()
         runtime.scheduler.start()
         warm.start()
