@@ -94,12 +94,21 @@ class WarmUp:
         self.done = threading.Event()
         self.failed: str | None = None
         self._lock = threading.Lock()
+        self._running = threading.Lock()
+        self._started = False
+        if not tasks:
+            self.done.set()
 
     def start(self) -> None:
+        """Warm in a thread of its own (once; the app's start does it, or the first `/readyz`)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
         threading.Thread(target=self.run, name="warm-up", daemon=True).start()
 
     def run(self) -> None:
-        with self._lock:
+        with self._running:
             if self.done.is_set():
                 return
             try:
@@ -114,6 +123,7 @@ class WarmUp:
     def problem(self) -> str | None:
         if self.done.is_set():
             return None
+        self.start()  # served without its start (an ASGI test transport): warm now
         return self.failed or "warming up"
 
 
