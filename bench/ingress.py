@@ -16,6 +16,10 @@ Starlette endpoint per source that only checks the signature (the floor), and a 
 app with a no-op `app_mention` listener (Slack only). Targets: p99 <= 20 ms and within 3x the
 floor's p99 at 200 requests/s; throughput >= 50% of the floor's.
 
+GitHub and Linear deliveries are stored and answered at once; their parsing, claim, first reply and
+run start happen after the answer, from the store (`bot/engine/drain.py`): the ack measured is the
+answer, and "runs recorded per second" is how fast that processing keeps up.
+
 The runs stay cheap: every run is recorded and its workflow started, but the process executes one
 at a time (BATON_EXECUTOR_THREADS=1) and the first waits for plan approval, so no agent, clone or
 push competes with the intake being measured. After each phase the benchmark waits until every

@@ -36,6 +36,7 @@ from bot.engine import step_refs
 from bot.engine.approvals import ApprovalService, GitHubCheck
 from bot.engine.deps import EngineDeps
 from bot.engine.dispatch import Dispatch
+from bot.engine.drain import Drain
 from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
 from bot.engine.pace import QueuePace
 from bot.engine.recovery import ExecutorLease, new_executor_id
@@ -136,6 +137,8 @@ class Runtime:
         self.runs = RunService(self.store, self.config, self.approvals, self.dispatch, step_refs.stop_run(self.deps))
         # Cron playbooks, approval reminders and expiry, cleanup, pollers; `serve` starts it.
         self.scheduler = self.make_scheduler()
+        # Webhooks stored before they are answered are processed from here (sources register on it).
+        self.drain = Drain(self.store)
         self.engine: RunEngine | None = None
         self.lease: ExecutorLease | None = None
 
@@ -251,6 +254,7 @@ class Runtime:
             client.destroy()
 
     def shutdown(self) -> None:
+        self.drain.stop()
         self.scheduler.stop()
         if self.lease is not None:
             self.lease.stop()

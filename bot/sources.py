@@ -8,7 +8,6 @@ building routes has no hidden side effects and no handler sees the Runtime.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import structlog
@@ -61,7 +60,7 @@ def github_endpoint(runtime: Runtime) -> GitHubEndpoint:
         surface = GitHubSurface(runtime.store, issues, config, public_url=settings.public_url)
     except ForgeError as err:
         log.warning("github.disabled", reason=str(err))
-        return GitHubEndpoint(None, secret, config.github.webhook_answer_s, missing=str(err))
+        return GitHubEndpoint(None, secret, None, missing=str(err))
     checks = ChecksTracker(runtime.runs, forge)
     if not runtime.forges.has("github"):
         runtime.forges.add("github", forge)
@@ -70,7 +69,8 @@ def github_endpoint(runtime: Runtime) -> GitHubEndpoint:
     if interval > 0 and "github-checks" not in runtime.scheduler.job_ids:
         runtime.scheduler.every("github-checks", interval, checks.poll)
     events = GitHubEvents(runtime.runs, api, GitHubRuns(runtime.runs, issues, access, surface), checks)
-    return GitHubEndpoint(events, secret, config.github.webhook_answer_s)
+    runtime.drain.register("github", events.process)  # deliveries are processed after their answer
+    return GitHubEndpoint(events, secret, runtime.drain)
 
 
 def slack_edge(runtime: Runtime) -> SlackEdge:
@@ -109,11 +109,11 @@ def linear_edge(runtime: Runtime, client: LinearClient | None = None) -> LinearE
         throttle=runtime.throttle("linear"),
         tracer=runtime.tracer,
     )
-    # Parsing Linear's schema takes ~0.7 s: do it now, not in the first webhook's 5 s.
-    threading.Thread(target=lambda: client.schema, name="linear-schema", daemon=True).start()
     surface = LinearSurface(client, runtime.store, runtime.config, settings.public_url)
     access = LinearAccess(client, runtime.config.linear)
     if "linear" not in runtime.hub.names:
         runtime.hub.register("linear", surface, linear_wants)
     runtime.approvals.authorizers["linear"] = access.authorize
-    return LinearEdge(runtime.runs, client, surface, access, _secret(settings.linear_webhook_secret))
+    edge = LinearEdge(runtime.runs, client, surface, access, _secret(settings.linear_webhook_secret), runtime.drain)
+    runtime.drain.register("linear", edge.process)  # deliveries are processed after their answer
+    return edge

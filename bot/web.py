@@ -1,10 +1,16 @@
 """The ASGI app `baton serve` runs: health, readiness, metrics, the runs dashboard and review page,
 and the webhook endpoints (a source whose secret is unset answers 404, design §2); with
-`--socket-mode`, Slack over a WebSocket instead."""
+`--socket-mode`, Slack over a WebSocket instead.
+
+On start it replays the webhooks stored but never processed (the intake drain, `bot/engine/drain.py`)
+and warms what the first request would otherwise pay for (Linear's schema and documents), once,
+behind a lock: `/readyz` says ready only after that."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -33,8 +39,10 @@ def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlett
         return JSONResponse({"ok": True})
 
     async def readyz(_request: Request) -> Response:
-        # Ready: the database answers and its migrations are current (not during a half-done upgrade).
+        # Ready: the database answers and its migrations are current (not during a half-done
+        # upgrade), and nothing is left that the first request would pay for.
         problem = await run_in_threadpool(runtime.schema_problem)
+        problem = problem or warm.problem()
         if problem is not None:
             return JSONResponse({"ok": False, "reason": problem}, status_code=503)
         return JSONResponse({"ok": True})
@@ -43,13 +51,15 @@ def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlett
         body = await run_in_threadpool(runtime.metrics.exposition)  # reads the store
         return Response(body, media_type=METRICS_CONTENT_TYPE)
 
+    edges, warm_ups = source_edges(runtime, slack)
+    warm = WarmUp(warm_ups)
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
         *dashboard_routes(runtime.store, runtime.settings, runtime.config),
         *review_routes(runtime.store, runtime.settings, runtime.forges),
-        *source_routes(runtime, slack),
+        *edges,
     ]
 
     @asynccontextmanager
@@ -57,9 +67,14 @@ def create_web_app(runtime: Runtime, slack: SlackEdge | None = None) -> Starlett
         # Surfaces are fed from the process that serves people; workers only execute runs.
         runtime.hub.start()
         runtime.scheduler.start()
+        warm.start()
+        runtime.store.attach_intake(asyncio.get_running_loop())  # the loop writes the intake itself
+        await run_in_threadpool(runtime.drain.start)  # replays what a crash left stored, unprocessed
         try:
             yield
         finally:
+            runtime.store.attach_intake(None)
+            await run_in_threadpool(runtime.drain.stop)  # the loop goes on meanwhile
             runtime.scheduler.stop()
             runtime.hub.stop()
 
@@ -70,11 +85,55 @@ async def _disabled_source(_request: Request) -> Response:
     return PlainTextResponse("this source is not enabled", status_code=404)
 
 
-def source_routes(runtime: Runtime, slack: SlackEdge | None = None) -> list[BaseRoute]:
-    """Each source's endpoint, or a 404 when its secret is unset (design §2). Enabling a source
-    builds its edge (and registers its surfaces and adapters on the runtime, bot/sources.py)."""
+class WarmUp:
+    """What the first request would pay for, done once in a thread of its own (behind a lock, so
+    a second start waits for the first); `/readyz` is not ready until it is done."""
+
+    def __init__(self, tasks: list[Callable[[], None]]) -> None:
+        self.tasks = tasks
+        self.done = threading.Event()
+        self.failed: str | None = None
+        self._lock = threading.Lock()
+        self._running = threading.Lock()
+        self._started = False
+        if not tasks:
+            self.done.set()
+
+    def start(self) -> None:
+        """Warm in a thread of its own (once; the app's start does it, or the first `/readyz`)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self.run, name="warm-up", daemon=True).start()
+
+    def run(self) -> None:
+        with self._running:
+            if self.done.is_set():
+                return
+            try:
+                for task in self.tasks:
+                    task()
+            except Exception as err:  # a broken schema file is our bug: not ready, saying why
+                log.exception("warm_up_failed")
+                self.failed = f"warming up failed ({type(err).__name__})"
+                return
+            self.done.set()
+
+    def problem(self) -> str | None:
+        if self.done.is_set():
+            return None
+        self.start()  # served without its start (an ASGI test transport): warm now
+        return self.failed or "warming up"
+
+
+def source_edges(runtime: Runtime, slack: SlackEdge | None = None) -> tuple[list[BaseRoute], list[Callable[[], None]]]:
+    """Each source's endpoint, or a 404 when its secret is unset (design §2), and what each needs
+    warmed before the first request. Enabling a source builds its edge (and registers its
+    surfaces, adapters and intake processor on the runtime, bot/sources.py)."""
     settings = runtime.settings
     routes: list[BaseRoute] = []
+    warm_ups: list[Callable[[], None]] = []
     if settings.slack_signing_secret and settings.slack_bot_token:
         routes += (slack or sources.slack_edge(runtime)).routes()
     else:
@@ -84,10 +143,12 @@ def source_routes(runtime: Runtime, slack: SlackEdge | None = None) -> list[Base
     else:
         routes.append(Route("/github/webhook", _disabled_source, methods=["POST"]))
     if settings.linear_webhook_secret:
-        routes += sources.linear_edge(runtime).routes()
+        linear = sources.linear_edge(runtime)
+        routes += linear.routes()
+        warm_ups.append(linear.warm_up)
     else:
         routes.append(Route("/linear/webhook", _disabled_source, methods=["POST"]))
-    return routes
+    return routes, warm_ups
 
 
 def socket_mode_problem(settings: Settings) -> str | None:

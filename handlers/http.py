@@ -24,6 +24,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.engine.drain import Drain
+from bot.store.intake import Stored
+
 MAX_BODY_BYTES = 25 * 1024 * 1024
 """GitHub's cap on webhook payloads; the same for every source."""
 PREAUTH_BUDGET_BYTES = 32 * 1024 * 1024
@@ -127,3 +130,14 @@ def parse_json(body: bytes) -> dict[str, Any]:
 
 def error_response(err: WebhookError) -> Response:
     return JSONResponse({"ok": False, "error": err.reason}, status_code=err.status, headers=err.headers)
+
+
+async def accept(drain: Drain, source: str, delivery: str, kind: str, body: bytes) -> Response:
+    """Store a verified, well-formed delivery (one insert), wake the drain, and answer: what the
+    delivery means is worked out after the answer, from the store (`bot/engine/drain.py`)."""
+    text = body.decode("utf-8")  # parse_json read it already: valid UTF-8
+    stored = drain.store.submit_intake(source, delivery, kind, text, owner=drain.owner)
+    intake_id = stored.result() if stored.done() else await asyncio.wrap_future(stored)  # done: written here
+    drain.answered()
+    drain.take(Stored(intake_id, source, delivery, kind, text))
+    return JSONResponse({"ok": True, "action": "accepted", "intake": intake_id})

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from bot.config.models import AgentConfig, BatonFile, RepoConfig
 from bot.scm.gitguard import git_dirs
+from bot.store.intake import intake_file
 
 CREDENTIAL_FILES = (
     ".ssh",
@@ -69,7 +70,8 @@ def sqlite_files(url: str) -> list[Path]:
     if not url.startswith("sqlite:///"):
         return []
     db = Path(url.removeprefix("sqlite:///")).resolve()
-    return [db] + [db.with_name(db.name + side) for side in _SQLITE_SIDE_FILES]
+    files = [db, intake_file(db)]  # the store's, and its intake's (webhook bodies) beside it
+    return [f.with_name(f.name + side) for f in files for side in ("", *_SQLITE_SIDE_FILES)]
 
 
 def local_remotes(config: BatonFile) -> list[Path]:

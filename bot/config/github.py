@@ -35,7 +35,8 @@ class GitHubConfig(BaseModel):
     mergeable_poll_attempts: int = Field(default=10, ge=0)
     mergeable_poll_interval_s: float = Field(default=1.0, ge=0)
     webhook_answer_s: float = Field(default=5.0, gt=0, le=9)
-    """GitHub waits 10 s for an answer: work still going on after this many seconds finishes after a 202."""
+    """No longer used (webhooks are stored and answered at once, their work done after); kept so
+    existing baton.yml files load."""
     checks_poll_interval_s: float = Field(default=60.0, ge=0)
     """How often runs waiting on checks are re-read from GitHub when no webhook came (0 = never)."""
 

@@ -9,8 +9,8 @@ contributes to (runs, steps, approvals, merges) is read from the store at scrape
 
 A webhook's outcome comes from its HTTP status, except that a delivery the store had already
 claimed (`note_duplicate_delivery`, called by `Store.claim_delivery`) before the answer went out
-counts as `duplicate`. Slack events are acknowledged before they are handled, so a redelivered
-Slack event counts as `accepted`.
+counts as `duplicate`. Slack events, GitHub and Linear webhooks are acknowledged before they are
+handled (GitHub's and Linear's once stored), so a redelivered one counts as `accepted`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""What the store keeps beside runs: claimed deliveries (a webhook acted on once), links (where a
-run is talked about), facts (a run's small durable notes) and executors' heartbeats."""
+"""What the store keeps beside runs: the intake (webhooks stored before they are answered, then
+processed once), claimed deliveries (a webhook acted on once), links (where a run is talked
+about), facts (a run's small durable notes) and executors' heartbeats."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from bot.domain.models import (
     utcnow,
 )
 from bot.observability.metrics import note_duplicate_delivery
-from bot.store.base import StoreBase, _aware
+from bot.store.base import _aware
+from bot.store.intake import IntakeRecords, intake_table
 from bot.store.tables import (
     DeliveryRow,
     ExecutorRow,
@@ -23,7 +25,7 @@ from bot.store.tables import (
 )
 
 
-class Records(StoreBase):
+class Records(IntakeRecords):
     # -- deliveries ---------------------------------------------------------------------------
     def claim_delivery(self, key: str, run_id: str | None) -> str | None:
         """Record a delivery; if it was seen before, return the run it started (or '')."""
@@ -37,11 +39,20 @@ class Records(StoreBase):
                 return (row.run_id or "") if row else ""
         return None
 
+    def settle_delivery(self, key: str) -> None:
+        """A claimed trigger came to no run (refused): a later copy is a duplicate, not a retry."""
+        with self._tx() as s:
+            s.execute(update(DeliveryRow).where(DeliveryRow.delivery_key == key).values(run_id=None))
+
     def prune_deliveries(self, before: datetime) -> int:
         """Forget the deliveries received before `before` (`retention.deliveries_days`); how many."""
         with self._tx() as s:
             result = s.execute(delete(DeliveryRow).where(DeliveryRow.received_at < before))
-            return int(getattr(result, "rowcount", 0) or 0)
+            pruned = int(getattr(result, "rowcount", 0) or 0)
+        c = intake_table.c  # the intake's processed deliveries that old too (written by its one writer)
+        old = delete(intake_table).where(c.received_at < before, c.done == 1)
+        self.intake_writer().submit(lambda conn: conn.execute(old)).result()
+        return pruned
 
     # -- links: where a run is talked about -----------------------------------------------------
     def link(self, key: str, run_id: str) -> None:

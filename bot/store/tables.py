@@ -113,6 +113,24 @@ class DeliveryRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class IntakeRow(Base):
+    """A signed, well-formed webhook as it arrived, stored before it is answered; processed after
+    (the parsing, claiming and first reply happen from here), replayed when never finished."""
+
+    __tablename__ = "intake"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))
+    delivery: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    done: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    outcome: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
+
+
 class ExecutorRow(Base):
     __tablename__ = "executors"
 

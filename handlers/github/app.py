@@ -2,52 +2,39 @@
 
 Before anything reads the payload, the body is bounded (413 past 25 MB) and its
 `X-Hub-Signature-256` checked in constant time against `GITHUB_WEBHOOK_SECRET` (401 and nothing
-else happens). A missing `X-GitHub-Event`/`X-GitHub-Delivery` or a malformed body is a 400 with a
-reason; `ping` is 200. Events are handled in a worker thread (`events.py`) and answered as
-soon as they are persisted and their run started; if GitHub's API is slow to us (rate limits,
-retries) the answer goes out after 5 s anyway (202) and the work finishes behind it, so a delivery
-is always answered inside GitHub's 10 s.
+else happens). A missing `X-GitHub-Event`/`X-GitHub-Delivery`, a malformed body or a payload not
+of its event's shape is a 400 with a reason; `ping` is 200, and so is an event or action Baton does
+not use (answered as ignored, not stored). Anything else is stored and answered at once (200,
+`accepted`); what it means — comment read back, claimed, 👀, status comment, run started — is
+worked out after the answer by the intake drain (`bot/engine/drain.py`, `GitHubEvents.process`),
+which also replays what a crash left stored but unprocessed.
 
 The composition root (`bot/sources.py`) builds what this endpoint hands deliveries to.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import structlog
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from handlers.github.events import GitHubEvents, Handled
-from handlers.http import WebhookError, error_response, parse_json, read_body, verify_hmac_sha256
+from bot.engine.drain import Drain
+from handlers.github.events import GitHubEvents
+from handlers.http import WebhookError, accept, error_response, parse_json, read_body, verify_hmac_sha256
 
 log = structlog.get_logger(__name__)
 PATH = "/github/webhook"
-
-
-def _log_late(event: str, delivery: str) -> Callable[[asyncio.Future[Handled]], None]:
-    def done(work: asyncio.Future[Handled]) -> None:
-        error = work.exception()
-        if error is not None:
-            log.error("github.webhook_failed_late", gh_event=event, delivery=delivery, error=str(error)[:300])
-        else:
-            log.info("github.webhook_late", gh_event=event, delivery=delivery, action=work.result().action)
-
-    return done
 
 
 class GitHubEndpoint:
     """`POST /github/webhook` over a built `GitHubEvents` (or, when GitHub could not be reached at
     start, one that verifies every delivery and answers 503 saying why)."""
 
-    def __init__(self, events: GitHubEvents | None, secret: str, answer_s: float, missing: str = "") -> None:
+    def __init__(self, events: GitHubEvents | None, secret: str, drain: Drain | None, missing: str = "") -> None:
         self.events = events
         self.secret = secret
-        self.answer_s = answer_s
+        self.drain = drain
         self.missing = missing
 
     def routes(self) -> list[BaseRoute]:
@@ -67,18 +54,14 @@ class GitHubEndpoint:
             payload = parse_json(body)
             if event == "ping":
                 return JSONResponse({"ok": True, "action": "pong"})
-            if self.events is None:
+            if self.events is None or self.drain is None:
                 raise WebhookError(503, self.missing)
-            work = asyncio.ensure_future(run_in_threadpool(self.events.handle, event, delivery, payload))
-            try:
-                handled = await asyncio.wait_for(asyncio.shield(work), timeout=self.answer_s)
-            except TimeoutError:  # GitHub is slow to us: answer now, finish in the background
-                work.add_done_callback(_log_late(event, delivery))
-                return JSONResponse({"ok": True, "action": "accepted: still working"}, status_code=202)
+            ignored = self.events.check(event, payload)  # 400 when not of its event's shape
+            if ignored is not None:
+                return JSONResponse(ignored.model_dump())
+            return await accept(self.drain, "github", delivery, event, body)
         except WebhookError as err:
             return error_response(err)
-        except Exception:  # a bug or an outage: logged with its trace, answered without one
+        except Exception:  # a bug or an outage (the store): logged with its trace, answered without one
             log.exception("github.webhook_failed", gh_event=event, delivery=delivery)
-            return error_response(WebhookError(500, "the event could not be handled; it is logged"))
-        log.info("github.webhook", gh_event=event, delivery=delivery, action=handled.action, run_id=handled.run_id)
-        return JSONResponse(handled.model_dump())
+            return error_response(WebhookError(500, "the event could not be stored; it is logged"))

@@ -11,6 +11,7 @@ Baton's markers never trigger anything; only newly created comments count.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from bot.domain.models import ChecksState, Decision, RunState
 from bot.domain.ports import ForgeError
 from bot.services.github.client import GitHubApi
 from bot.services.github.issues import is_baton_comment
+from bot.store.intake import Stored
 from bot.surfaces.github.surface import pr_key
 from handlers.commands import mention_text, parse_commands
 from handlers.github import models as m
@@ -61,6 +63,32 @@ class GitHubEvents:
         self._handling: Counter[str] = Counter()
         self._handling_lock = threading.Lock()
         self._claimed = threading.local()  # the keys this thread's current delivery claimed
+
+    def check(self, event: str, payload: dict[str, Any]) -> Handled | None:
+        """Before the answer: None when the delivery is to be stored and processed; the answer
+        when Baton does not use it; a 400 when its payload is not of its event's shape."""
+        if not ROUTER.knows(event):
+            return Handled(action=f"ignored: Baton does not use {event} events")
+        action = payload.get("action")
+        if ROUTER.takes_actions(event) and not isinstance(action, str):
+            raise WebhookError(400, f"malformed {event} payload: action missing")
+        name = action if isinstance(action, str) else None
+        if ROUTER.find(event, name) is None:
+            return Handled(action=ROUTER.ignored(event))
+        model = ROUTER.model(event, name)
+        try:
+            if model is not None:
+                model.model_validate(payload)
+        except ValidationError as err:
+            where = ".".join(str(p) for p in err.errors()[0]["loc"])
+            raise WebhookError(400, f"malformed {event} payload: {where or 'body'} {err.errors()[0]['msg']}") from None
+        return None
+
+    def process(self, stored: Stored) -> dict[str, Any]:
+        """A stored delivery, after its answer (the intake drain calls this)."""
+        payload = json.loads(stored.body)
+        handled = self.handle(stored.kind, stored.delivery, payload)
+        return handled.model_dump()
 
     def handle(self, event: str, delivery: str, payload: dict[str, Any]) -> Handled:
         if not ROUTER.knows(event):
@@ -121,7 +149,7 @@ class GitHubEvents:
         return run is not None and not run.state.terminal
 
     # -- issues and comments ------------------------------------------------------------------------
-    @ROUTER.register("issue_comment", action="created")
+    @ROUTER.register("issue_comment", action="created", model=m.IssueCommentEvent)
     def on_comment(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.IssueCommentEvent.model_validate(payload)
         text = ev.comment.body or ""
@@ -167,7 +195,7 @@ class GitHubEvents:
         run = self.runs.store.get_run(run_id) if run_id else None
         return run is not None and run.state in (RunState.awaiting_approval, RunState.working)
 
-    @ROUTER.register("issues", action="labeled")
+    @ROUTER.register("issues", action="labeled", model=m.IssuesEvent)
     def on_labeled(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.IssuesEvent.model_validate(payload)
         if ev.label is None or ev.label.name.lower() != self.config.label.lower():
@@ -225,21 +253,21 @@ class GitHubEvents:
             return ev, ""
         return ev, run_id
 
-    @ROUTER.register("pull_request", action="synchronize")
+    @ROUTER.register("pull_request", action="synchronize", model=m.PullRequestEvent)
     def on_pushed(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev, run_id = self._pr_event(delivery, payload)
         if not run_id:
             return Handled(action="ignored" if run_id is None else "duplicate")
         return self._pushed(run_id, ev.repository.full_name, ev.pull_request, ev.sender)
 
-    @ROUTER.register("pull_request", action="edited")
+    @ROUTER.register("pull_request", action="edited", model=m.PullRequestEvent)
     def on_edited(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev, run_id = self._pr_event(delivery, payload)
         if not run_id:
             return Handled(action="ignored" if run_id is None else "duplicate")
         return self._edited(run_id, ev.repository.full_name, ev.pull_request, ev.sender)
 
-    @ROUTER.register("pull_request", action="closed")
+    @ROUTER.register("pull_request", action="closed", model=m.PullRequestEvent)
     def on_closed(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev, run_id = self._pr_event(delivery, payload)
         if not run_id:
@@ -278,7 +306,7 @@ class GitHubEvents:
         kind = self.runs.base_changed(run_id, cfg.name, pr.base.ref, sender.login) if cfg else None
         return Handled(action=kind or "ignored", run_id=run_id)
 
-    @ROUTER.register("pull_request_review", action="submitted")
+    @ROUTER.register("pull_request_review", action="submitted", model=m.ReviewEvent)
     def on_review(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.ReviewEvent.model_validate(payload)
         full, review = ev.repository.full_name, ev.review
@@ -299,21 +327,21 @@ class GitHubEvents:
         updated = self.checks.on_event(full, numbers, branches)
         return Handled(action=f"checks updated on {updated} PR(s)")
 
-    @ROUTER.register("check_suite", action="completed")
+    @ROUTER.register("check_suite", action="completed", model=m.CheckSuiteEvent)
     def on_check_suite(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.CheckSuiteEvent.model_validate(payload)
         suite = ev.check_suite
         branches = [suite.head_branch] if suite.head_branch else []
         return self._checks(delivery, ev.repository.full_name, [p.number for p in suite.pull_requests], branches)
 
-    @ROUTER.register("check_run", action="completed")
+    @ROUTER.register("check_run", action="completed", model=m.CheckRunEvent)
     def on_check_run(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.CheckRunEvent.model_validate(payload)
         run = ev.check_run
         branches = [run.check_suite.head_branch] if run.check_suite.head_branch else []
         return self._checks(delivery, ev.repository.full_name, [p.number for p in run.pull_requests], branches)
 
-    @ROUTER.register("status")
+    @ROUTER.register("status", model=m.StatusEvent)
     def on_status(self, delivery: str, payload: dict[str, Any]) -> Handled:
         ev = m.StatusEvent.model_validate(payload)
         return self._checks(delivery, ev.repository.full_name, [], [b.name for b in ev.branches])

@@ -49,7 +49,7 @@ log = structlog.get_logger(__name__)
 
 _REPOS_LINE = re.compile(r"^\s*repos?\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 Later = Callable[[], None]
-"""Work done after the webhook is answered (replies on the issue)."""
+"""Work done after what a delivery asks is done (replies on the issue)."""
 
 
 @dataclass
@@ -199,7 +199,7 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
         labels=[lab.name for lab in data.labels],
     )
     run_id = run_id_for(trigger)
-    if ctx.runs.store.claim_delivery(key, run_id) is not None:
+    if not _first(ctx, key, run_id):
         return {"ok": True, "duplicate": True}
     refusal = ctx.access.may_trigger(actor)
     current = issue_run(ctx, data.id)
@@ -211,6 +211,7 @@ def on_issue(ctx: LinearContext, event: IssueEvent, delivery: str) -> dict[str, 
     refusal = refusal or problem
     spec, refusal = _spec(ctx, trigger, repos, refusal)
     if refusal is not None or spec is None:
+        ctx.runs.store.settle_delivery(key)
         ctx.runs.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.reply_on_issue(data.id, refusal or "Baton could not start a run.")
         log.info("linear_run_refused", issue=data.identifier, reason=refusal)
@@ -245,7 +246,7 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         delivery_id=key,
     )
     run_id = run_id_for(trigger)
-    if ctx.runs.store.claim_delivery(key, run_id) is not None:
+    if not _first(ctx, key, run_id):
         return {"ok": True, "duplicate": True}
     refusal = ctx.access.may_trigger(actor)
     repos: list[str] = []
@@ -261,6 +262,7 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
         refusal = beyond_team(ctx.runs.config, issue.teamId, issue.team.key, reached, may_widen)
         spec = spec if refusal is None else None
     if refusal is not None or spec is None or issue is None:
+        ctx.runs.store.settle_delivery(key)
         ctx.runs.store.audit.refused(AuditKind.trigger, actor, refusal or "no run spec", delivery_id=delivery)
         ctx.say_in_session(session.id, {"type": "error", "body": refusal or "Baton could not start a run."})
         return {"ok": True, "refused": refusal}
@@ -275,6 +277,14 @@ def on_session_created(ctx: LinearContext, session: AgentSession, delivery: str)
     ctx.later.append(lambda: _safely(ctx.surface.link_session, run_id))
     log.info("linear_session_run_started", run_id=run_id, session=session.id, repos=repos)
     return {"ok": True, "run_id": run_id}
+
+
+def _first(ctx: LinearContext, key: str, run_id: str) -> bool:
+    """Claim a trigger; False for a copy of one handled before. A trigger claimed whose run was
+    never recorded (the process ended in between; the drain replays it) counts as new; deliveries
+    about one issue are processed in turn (`LinearEdge.process`), so a copy waits for its first."""
+    claimed = ctx.runs.store.claim_delivery(key, run_id)
+    return claimed is None or (claimed == run_id and ctx.runs.store.get_run(run_id) is None)
 
 
 def _spec(

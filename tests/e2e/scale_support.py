@@ -146,7 +146,7 @@ class Cluster:
 
     @property
     def hooks(self) -> Webhooks:
-        return Webhooks(self.fake, f"{self.url}/github/webhook", SECRET)
+        return Webhooks(self.fake, f"{self.url}/github/webhook", SECRET, outcomes=self.store.intake_outcome)
 
     def redeliver(self, repo: str, issue: int, comment_id: int, delivery: str) -> httpx.Response:
         """GitHub delivering an issue comment's webhook (again) under `delivery`."""

@@ -109,6 +109,11 @@ class GateWorld:
 
 
 @contextmanager
+def _hooks(world: SlackWorld, fake: FakeGitHub) -> Webhooks:
+    """GitHub's webhooks to the world's app, read back once processed."""
+    return Webhooks(fake, f"{world.url}/github/webhook", GITHUB_SECRET, outcomes=world.runtime.store.intake_outcome)
+
+
 def gate_world(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -136,6 +141,6 @@ def gate_world(
     monkeypatch.setenv("GITHUB_API_URL", fake.url)
     try:
         with slack_world(monkeypatch, start_runtime, config) as world:
-            yield GateWorld(world, fake, Webhooks(fake, f"{world.url}/github/webhook", GITHUB_SECRET), remotes)
+            yield GateWorld(world, fake, _hooks(world, fake), remotes)
     finally:
         fake.stop()

@@ -133,7 +133,7 @@ def test_github_refuses_an_agent_whose_program_is_missing_on_the_issue(tmp_path:
     runtime = Runtime(settings, parse_baton_file({**config_dict(remotes), "agents": [GHOST]}))
     try:
         with serve(create_web_app(runtime)) as url, httpx.Client(base_url=url, timeout=15) as client:
-            hooks = Webhooks(fake, "/github/webhook", secret, client=client)
+            hooks = Webhooks(fake, "/github/webhook", secret, client=client, outcomes=runtime.store.intake_outcome)
             number = fake.open_issue("acme/api", "Tidy", "Please.", "carol")
             comment = fake.add_comment("acme/api", number, "@baton tidy the docs", "alice")
             answer = hooks.send("issue_comment", hooks.issue_comment("acme/api", number, comment.id))

@@ -100,7 +100,7 @@ def test_a_killed_server_resumes_a_github_run_without_a_second_pr_comment_or_mer
     orphans: list[int] = []
     try:
         first_server.start()
-        hooks = Webhooks(fake, f"{first_server.url}/github/webhook", SECRET)
+        hooks = Webhooks(fake, f"{first_server.url}/github/webhook", SECRET, outcomes=store.intake_outcome)
         issue = fake.open_issue(ISSUE, "Add two files", "one.txt and two.txt in both repos", "alice")
         ask = fake.add_comment(ISSUE, issue, "@baton add two files\nrepos: api, web", "alice")
         answer = hooks.send("issue_comment", hooks.issue_comment(ISSUE, issue, ask.id))

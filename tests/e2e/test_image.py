@@ -178,7 +178,7 @@ def test_serve_and_two_worker_containers_merge_a_github_request_whose_agent_ran_
         until("serve to answer /readyz", lambda: _answers(containers, serve, f"{url}/readyz"), timeout=120)
         until("both workers to heartbeat", lambda: len(store.executors()) == 2, timeout=120)
 
-        hooks = Webhooks(fake, f"{url}/github/webhook", SECRET)
+        hooks = Webhooks(fake, f"{url}/github/webhook", SECRET, outcomes=store.intake_outcome)
         issue = fake.open_issue("acme/api", "Probe the sandbox", "What can an agent here reach?", "alice")
         asked = fake.add_comment("acme/api", issue, "@baton add a probe report", "alice")
         answer = hooks.send("issue_comment", hooks.issue_comment("acme/api", issue, asked.id))

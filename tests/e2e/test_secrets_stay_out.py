@@ -105,7 +105,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     store = Store(db)
     try:
         until("baton serve to answer /healthz", lambda: _healthy(url))
-        runs = {"github": _github_run(github, url), "slack": _slack_run(url, store)}
+        runs = {"github": _github_run(github, url, store), "slack": _slack_run(url, store)}
         for run_id in runs.values():
             until(f"run {run_id} to fail", lambda r=run_id: _state(store, r) == "failed")
         until("the issue's status comment to say failed", lambda: _comment_says_failed(github, runs["github"]))
@@ -130,7 +130,7 @@ def _healthy(url: str) -> bool:
     return False
 
 
-def _github_run(github: FakeGitHub, url: str) -> str:
+def _github_run(github: FakeGitHub, url: str, store: Store) -> str:
     # The PR GitHub refuses names the token it was sent, as a misconfigured proxy or an API bug might.
     echo = {"message": f"Validation Failed: Authorization: token {TOKEN} may not open PRs"}
     github.fail("POST", r"/repos/acme/api/pulls$", 502, times=1)
@@ -139,7 +139,7 @@ def _github_run(github: FakeGitHub, url: str) -> str:
     github.fail("POST", r"/repos/acme/api/pulls$", 422, times=5, body=echo)
     issue = github.open_issue(ISSUE, "Rename /items", "Should be /v2/items.", "carol")
     comment = github.add_comment(ISSUE, issue, "@baton rename /items to /v2/items\nrepos: api", "alice")
-    hooks = Webhooks(github, f"{url}/github/webhook", SECRET)
+    hooks = Webhooks(github, f"{url}/github/webhook", SECRET, outcomes=store.intake_outcome)
     answer = hooks.send("issue_comment", hooks.issue_comment(ISSUE, issue, comment.id))
     assert answer.status_code == 200, answer.text
     return str(answer.json()["run_id"])

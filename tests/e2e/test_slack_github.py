@@ -42,7 +42,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_runtime: Runtim
     try:
         with slack_world(monkeypatch, start_runtime, config) as w:
             w.github = fake  # type: ignore[attr-defined]
-            w.hooks = Webhooks(fake, f"{w.url}/github/webhook", GITHUB_SECRET)  # type: ignore[attr-defined]
+            w.hooks = Webhooks(  # type: ignore[attr-defined]
+                fake, f"{w.url}/github/webhook", GITHUB_SECRET, outcomes=w.runtime.store.intake_outcome
+            )
             w.remotes = remotes  # type: ignore[attr-defined]
             yield w
     finally:

@@ -49,7 +49,8 @@ def github_stack(tmp_path: Path, repos: list[str], extra: dict[str, Any], **gith
     runtime.launch()
     try:
         with serve(create_web_app(runtime)) as url:
-            yield Stack(fake, runtime, Webhooks(fake, f"{url}/github/webhook", SECRET), remotes, url)
+            hooks = Webhooks(fake, f"{url}/github/webhook", SECRET, outcomes=runtime.store.intake_outcome)
+            yield Stack(fake, runtime, hooks, remotes, url)
     finally:
         _close_open_runs(runtime)
         runtime.shutdown()

@@ -20,6 +20,7 @@ from referencing.jsonschema import DRAFT7
 
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_bodies import retarget
+from tests.fakes.served_app import Outcomes, processed
 
 FIXTURES = Path("/work/shared/fixtures/github")
 EXAMPLES = FIXTURES / "payload-examples" / "api.github.com"
@@ -58,7 +59,16 @@ def sign(secret: str, body: bytes) -> str:
 class Webhooks:
     """Builds and delivers signed webhooks about the fake's world to Baton's endpoint."""
 
-    def __init__(self, fake: FakeGitHub, endpoint: str, secret: str, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        fake: FakeGitHub,
+        endpoint: str,
+        secret: str,
+        client: httpx.Client | None = None,
+        outcomes: Outcomes | None = None,
+    ) -> None:
+        """`outcomes`: read what Baton did with a delivery after answering it (`processed`)."""
+        self.outcomes = outcomes
         self.fake = fake
         self.endpoint = endpoint
         self.secret = secret
@@ -252,4 +262,4 @@ class Webhooks:
             "X-Hub-Signature-256": signature if signature is not None else sign(secret or self.secret, raw),
         }
         self.sent.append((event, delivery, body))
-        return self.client.post(self.endpoint, content=raw, headers=headers)
+        return processed(self.client.post(self.endpoint, content=raw, headers=headers), self.outcomes)

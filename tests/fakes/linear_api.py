@@ -49,7 +49,7 @@ class Call:
     """One request as the fake understood it."""
 
     operation: str
-    kind: str  # query | mutation | invalid
+    kind: str  # query | mutation | invalid | held (waiting on `hold`)
     variables: dict[str, Any]
     status: int
     error_type: str | None
@@ -83,6 +83,7 @@ class FakeLinear:
         self.calls: list[Call] = []
         self._ratelimited = 0
         self._retry_after_s: float | None = None
+        self._held: dict[str, tuple[threading.Event, int]] = {}
         self._lock = threading.Lock()
         self._arrived = threading.local()
         self._server: StubServer | None = None
@@ -111,6 +112,22 @@ class FakeLinear:
         with self._lock:
             self._ratelimited = times
             self._retry_after_s = retry_after_s
+
+    def hold(self, operation: str, times: int = 1) -> threading.Event:
+        """The next `times` requests of `operation` wait (unanswered) until the returned event is
+        set: a call Linear is slow to answer, for as long as the test needs."""
+        gate = threading.Event()
+        with self._lock:
+            self._held[operation] = (gate, times)
+        return gate
+
+    def _gate(self, operation: str) -> threading.Event | None:
+        with self._lock:
+            gate, left = self._held.get(operation, (None, 0))
+            if gate is None or left <= 0:
+                return None
+            self._held[operation] = (gate, left - 1)
+            return gate
 
     def mutations(self, operation: str | None = None) -> list[Call]:
         """Successful mutations, in the order they arrived (optionally of one operation)."""
@@ -149,6 +166,11 @@ class FakeLinear:
         operation = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
         name = operation.name.value if operation and operation.name else ""
         kind = "mutation" if operation and operation.operation is OperationType.MUTATION else "query"
+        gate = self._gate(name)
+        if gate is not None:
+            with self._lock:
+                self.calls.append(Call(name, "held", variables, 0, None, authorization, self._arrived.value))
+            gate.wait(60)
         problems = validate(self.schema, document)
         if problems:
             errors = [_graphql_error(p) for p in problems]

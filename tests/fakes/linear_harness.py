@@ -81,7 +81,7 @@ def linear_world(
         monkeypatch.setenv("LINEAR_API_URL", linear.url)
         runtime = start_runtime(config(linear, team))
         with serve(create_web_app(runtime)) as url:
-            sender = LinearSender(f"{url}/linear/webhook", SECRET)
+            sender = LinearSender(f"{url}/linear/webhook", SECRET, outcomes=runtime.store.intake_outcome)
             try:
                 yield LinearWorld(
                     runtime, linear, LinearWebhooks(linear.schema, linear.workspace), sender, url, journal, team, label

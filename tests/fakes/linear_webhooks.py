@@ -30,6 +30,7 @@ from graphql import (
 )
 
 from tests.fakes.linear_state import Comment, Issue, Label, Session, User, Workspace, now_iso
+from tests.fakes.served_app import Outcomes, processed
 
 ORGANIZATION_ID = "0f6ab7de-3f4b-4d5e-8a1c-6c7d2e9b0a11"
 
@@ -259,7 +260,9 @@ def sign(secret: str, body: bytes) -> str:
 class LinearSender:
     """Posts deliveries to Baton's `/linear/webhook` exactly as Linear does."""
 
-    def __init__(self, url: str, secret: str) -> None:
+    def __init__(self, url: str, secret: str, outcomes: Outcomes | None = None) -> None:
+        """`outcomes`: read what Baton did with a delivery after answering it (`processed`)."""
+        self.outcomes = outcomes
         self.url = url
         self.secret = secret
         self.http = httpx.Client(timeout=30)
@@ -280,7 +283,7 @@ class LinearSender:
             "Linear-Event": str(payload.get("type", "")),
             "Linear-Signature": signature if signature is not None else sign(self.secret, raw),
         }
-        return self.http.post(self.url, content=raw, headers=headers)
+        return processed(self.http.post(self.url, content=raw, headers=headers), self.outcomes)
 
     def close(self) -> None:
         self.http.close()

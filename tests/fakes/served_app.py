@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -41,3 +42,21 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+Outcomes = Callable[[int], "dict[str, Any] | None"]
+"""What processing a stored webhook came to, by its intake id (`Store.intake_outcome`)."""
+
+
+def processed(answer: httpx.Response, outcomes: Outcomes | None, timeout: float = 60) -> httpx.Response:
+    """The answer to a webhook as a test reads it: Baton stores a delivery and answers at once
+    (`{"action": "accepted", "intake": id}`); what it did with it is read from the store once the
+    drain has processed it, and returned in the place of the body (same status). Refusals at the
+    edge (401, 400, 413, ...) and ignored events are returned as they were answered."""
+    if outcomes is None or not answer.is_success:
+        return answer
+    intake = answer.json().get("intake")
+    if not isinstance(intake, int):
+        return answer
+    outcome = until(f"webhook {intake} to be processed", lambda: outcomes(intake), timeout)
+    return httpx.Response(answer.status_code, json=outcome, request=answer.request)

@@ -31,7 +31,7 @@ class Edge:
         self.fake = fake
         self.client = client
         self.runtime = runtime
-        self.hooks = Webhooks(fake, "/github/webhook", SECRET, client=client)
+        self.hooks = Webhooks(fake, "/github/webhook", SECRET, client=client, outcomes=runtime.store.intake_outcome)
 
     def comment(self, text: str, author: str = "alice", issue: int | None = None) -> dict[str, Any]:
         number = issue or self.fake.open_issue(ISSUE, "Rename /items", "Please.", "carol")

@@ -105,6 +105,7 @@ class LinearClient:
         self.timeout_s = timeout_s
         self._documents: dict[str, DocumentNode] = {}
         self._lock = threading.Lock()
+        self._schema_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -117,9 +118,24 @@ class LinearClient:
 
     @property
     def schema(self) -> GraphQLSchema:
+        """Linear's schema, built once however many threads ask at first (behind a lock)."""
         if self._schema is None:
-            self._schema = published_schema()
+            with self._schema_lock:
+                if self._schema is None:
+                    self._schema = published_schema()
         return self._schema
+
+    def warm(self, documents: list[str]) -> None:
+        """Pay now what the first request would: the schema, each of `documents` parsed and
+        validated, the TLS context (`baton serve` does this before `/readyz` says ready)."""
+        for source in documents:
+            self.document(source)
+        self._tls_context()
+
+    @property
+    def warmed(self) -> bool:
+        """Whether the schema is built (nothing the first request pays for is left to do)."""
+        return self._schema is not None and self._tls is not None
 
     def document(self, source: str) -> DocumentNode:
         """The parsed document, checked against the schema once (a bad one is our bug: raise)."""
