@@ -86,10 +86,11 @@ def set_state(
 ) -> None:
     wf, sid = DBOS.workflow_id, DBOS.step_id
     key = f"{wf}:{sid}:state" if wf is not None else None
+    if state.terminal and homes_may_differ(deps.settings):
+        # Before the state: whoever sees the run ended sees its hidden refs gone too.
+        step_refs.drop(deps, run_id)
     deps.store.set_state(run_id, state, error=error, waiting_for=waiting_for, dedupe_key=key)
     log.info("state", run_id=run_id, state=state.value, error=error, waiting_for=waiting_for)
-    if state.terminal and homes_may_differ(deps.settings):
-        step_refs.drop(deps, run_id)
 
 
 def _stop_check(deps: EngineDeps, run_id: str, lease: RepoLease | None = None) -> Callable[[], bool]:

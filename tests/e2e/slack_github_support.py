@@ -108,12 +108,12 @@ class GateWorld:
         return [str(e.data["actor"]) for e in self.runtime.store.events(run_id) if e.kind == "decision"]
 
 
-@contextmanager
 def _hooks(world: SlackWorld, fake: FakeGitHub) -> Webhooks:
     """GitHub's webhooks to the world's app, read back once processed."""
     return Webhooks(fake, f"{world.url}/github/webhook", GITHUB_SECRET, outcomes=world.runtime.store.intake_outcome)
 
 
+@contextmanager
 def gate_world(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

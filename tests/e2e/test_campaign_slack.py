@@ -1,6 +1,7 @@
 """A campaign asked for in Slack (real surface, the Slack stand-in, real git and checks): one card
-that ends Merged with its burndown, and fewer chat calls than repos — the card moves with the
-campaign's waves, not with each repo's events."""
+that ends Merged with its burndown, and a thread that does not grow with the repos: the card is
+edited in place, and the thread gets one reply per phase, not one per repo. (How many edits the card
+gets depends on how events batch in time, so the benchmark measures those, not this test.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ REPOS = [f"svc{i:02d}" for i in range(12)]
 OPS = Actor(source=Source.cli, id="ops", display="ops")
 
 
-def test_a_12_repo_campaign_costs_fewer_chat_calls_than_repos_and_its_card_ends_merged(
+def test_a_12_repo_campaign_posts_a_message_per_phase_not_per_repo_and_its_card_ends_merged(
     tmp_path: Path, start_runtime: RuntimeFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = {
@@ -46,5 +47,7 @@ def test_a_12_repo_campaign_costs_fewer_chat_calls_than_repos_and_its_card_ends_
             lambda: w.slack.message("C111", card["ts"])["blocks"][0]["text"]["text"].endswith("Merged"),
         )
         assert "12 repos: queued 0" in str(w.slack.message("C111", card["ts"])["blocks"])
-        chat = [c for c in list(w.slack.calls)[before:] if c.method.startswith("chat.")]
-        assert len(chat) < len(REPOS)
+        posts = [c for c in list(w.slack.calls)[before:] if c.method == "chat.postMessage"]
+        # The card, then at most one reply each for the plan, the PRs with the call for approval
+        # and the ending.
+        assert 1 <= len(posts) <= 4 < len(REPOS)
