@@ -13,7 +13,8 @@ from bot.surfaces.dashboard.pages import render_run_page
 from bot.surfaces.github.render import siblings_section, status_body
 from bot.surfaces.linear.card import render_card
 from bot.surfaces.linear.session import activity_for
-from bot.surfaces.slack.card import card_blocks, milestone_text
+from bot.surfaces.slack.card import card_blocks
+from bot.surfaces.slack.thread import milestone_text
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
 

@@ -27,14 +27,9 @@ from bot.domain.models import (
     Usage,
 )
 from bot.store.store import shas_digest
-from bot.surfaces.slack.card import (
-    approvers_mrkdwn,
-    button_value,
-    card_blocks,
-    is_urgent,
-    milestone_text,
-    parse_button_value,
-)
+from bot.surfaces.slack.card import approvers_mrkdwn, card_blocks
+from bot.surfaces.slack.card_actions import button_value, parse_button_value
+from bot.surfaces.slack.thread import is_urgent, milestone_text
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
 
