@@ -16,7 +16,8 @@ from collections.abc import Callable
 from rich.console import Console
 
 from bot.app import Runtime
-from bot.domain.models import Actor, Decision, RunState, RunView
+from bot.domain.models import Actor, Decision, RunState
+from bot.domain.records import RunView
 from bot.engine.approvals import DecisionResult
 from bot.engine.recovery import live_executors
 from bot.surfaces.render import one_line, short_sha, state_label

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 
 from bot.domain.diffs import DiffStat
-from bot.domain.models import Actor, ChangeSet, ChecksState, ReplyTo, RunEvent, RunState, RunView, Source
+from bot.domain.models import Actor, ChangeSet, ChecksState, ReplyTo, RunState, Source
+from bot.domain.records import RunEvent, RunView
 from bot.surfaces.dashboard.pages import render_run_page
 from bot.surfaces.github.render import siblings_section, status_body
 from bot.surfaces.linear.card import render_card

@@ -13,7 +13,8 @@ from datetime import datetime
 
 from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
-from bot.domain.models import ChangeSet, ChangeState, Decision, RunState, RunView, Source, StepState
+from bot.domain.models import ChangeSet, ChangeState, Decision, RunState, Source
+from bot.domain.records import RunView, StepState
 from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (

@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.domain.models import RunState, RunView
+from bot.domain.models import RunState
+from bot.domain.records import RunView
 from bot.store.store import shas_digest
 from bot.surfaces.render import next_actions, one_line, short_sha
 

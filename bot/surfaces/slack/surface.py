@@ -23,7 +23,8 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from slack_sdk.web import SlackResponse
 
 from bot.config.settings import Settings
-from bot.domain.models import RunEvent, RunView, Source
+from bot.domain.models import Source
+from bot.domain.records import RunEvent, RunView
 from bot.observability.tracing import Tracer
 from bot.store.store import Store
 from bot.surfaces.links import review_url_of, run_page_url

@@ -5,7 +5,8 @@ functions over a RunView and an event; the card itself is card.py.
 
 from __future__ import annotations
 
-from bot.domain.models import ChangeSet, ChangeState, RunEvent, RunState, RunView
+from bot.domain.models import ChangeSet, ChangeState, RunState
+from bot.domain.records import RunEvent, RunView
 from bot.surfaces.render import fmt_duration, one_line, plan_lines
 from bot.surfaces.slack.card import esc, pr_link
 
