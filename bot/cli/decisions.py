@@ -1,5 +1,6 @@
 """The commands that act on one run as a person would from a chat surface: approve, reject, cancel,
-retry, revert and budget (registered on the `baton` app by bot/cli/main.py, in `--help` order).
+retry, revert, a campaign's skip and close, and budget (registered on the `baton` app by
+bot/cli/main.py, in `--help` order).
 
 Like main.py, only typer and the standard library load at import; each command imports the
 runtime when it runs.
@@ -15,7 +16,11 @@ import typer
 from bot.cli import support
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.domain.models import Decision
+    from bot.engine.approvals import DecisionResult
+    from bot.engine.commands import RunCommands
 
 
 def _decide(run_id: str, decision: Decision, reason: str = "", wait: bool = True) -> None:
@@ -39,7 +44,7 @@ def _decide(run_id: str, decision: Decision, reason: str = "", wait: bool = True
                 typer.echo(f"the Baton process running for this home ({acting}) carries it out")
             elif result.accepted:
                 start = f"baton --home {settings.home.resolve()} serve"
-                typer.echo(nothing_running(support.where_runs_are(settings), start, run_id, decision.value))
+                typer.echo(nothing_running(support.where_runs_are(settings), start, f"baton {decision.value} {run_id}"))
             raise typer.Exit(0 if result.accepted else 1)
     finally:
         runtime.shutdown()
@@ -128,6 +133,66 @@ def revert(
     finally:
         runtime.shutdown()
     raise typer.Exit(0 if result.accepted else 1)
+
+
+def _tell_campaign(run_id: str, command: str, act: Callable[[RunCommands], DecisionResult], wait: bool) -> str:
+    """Give a campaign a command (`command`: how to type it); when no Baton process will act on it,
+    carry it out here and follow the campaign until it ends or waits for people again (or, with
+    `--no-wait`, say what to start). Ends the command unless it followed the campaign here: then
+    the state the campaign stopped in."""
+    from bot.cli.decide_here import act_and_follow, acting_process, nothing_running
+
+    settings = support.load_settings()
+    runtime = support.build_runtime(settings)
+    try:
+        run = runtime.store.get_run(run_id)
+        live = run is not None and not run.state.terminal
+        acting = acting_process(runtime) if live else None
+        if not live or acting is not None or not wait:
+            result = act(runtime.runs)
+            typer.echo(result.message)
+            if run is None:
+                typer.echo(f"(looked in {support.where_runs_are(settings)})", err=True)
+            elif result.accepted and acting is not None:
+                typer.echo(f"the Baton process running for this home ({acting}) carries it out")
+            elif result.accepted:
+                start = f"baton --home {settings.home.resolve()} serve"
+                typer.echo(nothing_running(support.where_runs_are(settings), start, command))
+            raise typer.Exit(0 if result.accepted else 1)
+    finally:
+        runtime.shutdown()
+    here = f"no Baton process is running for {support.where_runs_are(settings)}: carrying out `{command}` here"
+    support.console().print(here, markup=False, highlight=False, soft_wrap=True)
+    runtime = support.build_runtime(support.parking_settings(), launch=True, log_to_file=True)
+    try:
+        result, view = act_and_follow(runtime, run_id, lambda: act(runtime.runs), support.console())
+    finally:
+        runtime.shutdown()
+    if view is None:
+        raise typer.Exit(1)
+    waiting = f", waiting for {view.run.waiting_for}" if view.run.state.value == "awaiting_approval" else ""
+    typer.echo(f"run {run_id} is {view.run.state.value}{waiting}")
+    return view.run.state.value
+
+
+def skip(run_id: str, repo: str, wait: Annotated[bool, _WAIT] = True) -> None:
+    """Drop one repo from a campaign: nothing more starts in it and its open PR is closed or left
+    per `campaign.on_close`; the rest of the campaign goes on."""
+    from handlers.cli import operator
+
+    state = _tell_campaign(
+        run_id, f"baton skip {run_id} {repo}", lambda runs: runs.skip(run_id, operator(), repo), wait
+    )
+    raise typer.Exit(1 if state == "failed" else 0)
+
+
+def close(run_id: str, wait: Annotated[bool, _WAIT] = True) -> None:
+    """End a campaign: nothing more starts or merges; its open PRs are closed or left per
+    `campaign.on_close`."""
+    from handlers.cli import operator
+
+    state = _tell_campaign(run_id, f"baton close {run_id}", lambda runs: runs.close(run_id, operator()), wait)
+    raise typer.Exit(0 if state == "cancelled" else 1)
 
 
 def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit.")]) -> None:

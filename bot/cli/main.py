@@ -1,5 +1,5 @@
 """The `baton` command: the global `--config`, `--home` and `--version`; runs list/show, audit and
-doctor here; approve, reject, cancel, retry, revert and budget in decisions.py; run and demo in
+doctor here; approve, reject, cancel, retry, revert, skip, close and budget in decisions.py; run and demo in
 run.py; migrate, worker and serve in serve.py; what they share in support.py.
 
 Only typer and the standard library load at import: `baton --help` starts no runtime and imports no
@@ -149,6 +149,8 @@ app.command()(decisions.cancel)
 app.command()(decisions.retry)
 app.command()(decisions.revert)
 runs_app.command("revert")(decisions.revert)
+app.command()(decisions.skip)
+app.command()(decisions.close)
 
 
 @app.command()
