@@ -146,7 +146,9 @@ def _tell_campaign(run_id: str, command: str, act: Callable[[RunCommands], Decis
     runtime = support.build_runtime(settings)
     try:
         run = runtime.store.get_run(run_id)
-        live = run is not None and not run.state.terminal
+        # Only a campaign still going is carried out here: anything else is refused without
+        # starting an executor (which would also take over other runs of processes that died).
+        live = run is not None and not run.state.terminal and _is_campaign(runtime.runs, run.spec.playbook)
         acting = acting_process(runtime) if live else None
         if not live or acting is not None or not wait:
             result = act(runtime.runs)
@@ -173,6 +175,13 @@ def _tell_campaign(run_id: str, command: str, act: Callable[[RunCommands], Decis
     waiting = f", waiting for {view.run.waiting_for}" if view.run.state.value == "awaiting_approval" else ""
     typer.echo(f"run {run_id} is {view.run.state.value}{waiting}")
     return view.run.state.value
+
+
+def _is_campaign(runs: RunCommands, playbook: str) -> bool:
+    try:
+        return runs.config.playbook(playbook).campaign is not None
+    except KeyError:
+        return False
 
 
 def skip(run_id: str, repo: str, wait: Annotated[bool, _WAIT] = True) -> None:

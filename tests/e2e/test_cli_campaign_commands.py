@@ -28,18 +28,19 @@ BATON = [sys.executable, "-m", "bot"]
 class Campaign:
     """A home with a campaign playbook over `repos`; `bad` repos get an agent that fails."""
 
-    def __init__(self, root: Path, repos: list[str], bad: list[str], **policy: Any) -> None:
+    def __init__(self, root: Path, repos: list[str], bad: list[str], campaign: bool = True, **policy: Any) -> None:
         self.root = root
         self.remotes = make_repos(root, repos)
-        config = {
+        config: dict[str, Any] = {
             "repos": repo_entries(self.remotes),
             "agents": [
                 agent("steady", "--append", "NOTES.md", "renamed"),
                 agent("bad", "--exit", "1"),
             ],
             "routing": {"default_agent": "steady", "rules": [{"repo": r, "agent": "bad"} for r in bad]},
-            "playbooks": {"default": {"campaign": {"canary": len(repos), **policy}}},
         }
+        if campaign:
+            config["playbooks"] = {"default": {"campaign": {"canary": len(repos), **policy}}}
         (root / "baton.yml").write_text(yaml.safe_dump(config))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
 
@@ -120,3 +121,14 @@ def test_close_of_an_unknown_run_is_refused_with_exit_code_1(tmp_path: Path) -> 
 
     assert result.returncode == 1
     assert result.stdout.strip() == "no run r-nope"
+
+
+def test_close_of_a_run_that_is_not_a_campaign_is_refused_and_the_run_keeps_waiting(tmp_path: Path) -> None:
+    plain = Campaign(tmp_path, ["api"], bad=[], campaign=False)
+    run_id = plain.start_and_die_waiting()
+
+    result = plain.baton("close", run_id)
+
+    assert result.returncode == 1
+    assert result.stdout.strip() == f"run {run_id} is not a campaign"
+    assert plain.shown(run_id)["state"] == "awaiting_approval"
