@@ -28,7 +28,8 @@ from bot.agents.registry import CLI_ADAPTERS, AgentRegistry
 from bot.agents.sandbox import Sandbox, local_remotes, sqlite_files
 from bot.agents.script import ScriptAgent
 from bot.clock.scheduler import Scheduler
-from bot.config.models import AgentConfig, BatonFile, RepoConfig, load_baton_file
+from bot.config.agents import AgentConfig
+from bot.config.models import BatonFile, RepoConfig, load_baton_file
 from bot.config.settings import Settings
 from bot.domain.models import Actor, Source, utcnow
 from bot.domain.ports import Agent

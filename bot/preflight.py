@@ -24,7 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.agents.registry import AgentRegistry
-from bot.config.models import AgentConfig, BatonFile, RepoConfig
+from bot.config.agents import AgentConfig
+from bot.config.models import BatonFile, RepoConfig
 from bot.config.playbooks import ROUTED_AGENT, Node, agents_in
 from bot.domain.models import RunSpec
 from bot.domain.ports import UnknownAgent

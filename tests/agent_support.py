@@ -16,7 +16,7 @@ from typing import Any
 from bot.agents.cli import CliAgent
 from bot.agents.registry import CLI_ADAPTERS
 from bot.agents.stream import StreamParser
-from bot.config.models import AgentConfig
+from bot.config.agents import AgentConfig
 from bot.domain.models import AgentResult, AgentTask
 from bot.scm.git import run_git
 

@@ -7,21 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain.models import (
-    Actor,
-    Approval,
-    Budget,
-    ChangeSet,
-    ReplyTo,
-    Run,
-    RunSpec,
-    RunState,
-    RunView,
-    Step,
-    Trigger,
-    Usage,
-    utcnow,
-)
+from bot.domain.models import Actor, Budget, ChangeSet, ReplyTo, RunSpec, RunState, Trigger, Usage, utcnow
+from bot.domain.records import Approval, Run, RunView, Step
 from bot.store.store import Store, make_engine, migrate
 
 

@@ -33,8 +33,8 @@ from bot.agents.process import ProcessOutcome, ProcessStartError, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
 from bot.agents.stream import StreamParser, StreamState, cost_from_tokens, short
 from bot.agents.transcript import Transcript
+from bot.config.agents import AgentConfig
 from bot.config.env_refs import AgentEnvError, expand_env, referenced_secrets
-from bot.config.models import AgentConfig
 from bot.domain.models import FILES_KEPT, AgentResult, AgentStatus, AgentTask, Usage
 from bot.domain.ports import ProgressSink, StopCheck
 from bot.observability.redaction import redact

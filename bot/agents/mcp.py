@@ -12,8 +12,8 @@ import json
 import shlex
 from typing import Any
 
+from bot.config.agents import AgentConfig, McpServer
 from bot.config.env_refs import expand_env, referenced_secrets
-from bot.config.models import AgentConfig, McpServer
 
 
 def argv(server: McpServer) -> list[str]:

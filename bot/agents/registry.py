@@ -16,8 +16,9 @@ from bot.agents.cli import CliAgent
 from bot.agents.codex import CodexAgent
 from bot.agents.cursor import CursorAgent
 from bot.agents.opencode import OpencodeAgent
+from bot.config.agents import AgentConfig
 from bot.config.base import ConfigError
-from bot.config.models import AgentConfig, BatonFile, RoutingRule
+from bot.config.models import BatonFile, RoutingRule
 from bot.config.playbooks import ROUTED_AGENT
 from bot.domain.ports import Agent, UnknownAgent
 

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from bot.config.models import AgentConfig, BatonFile, RepoConfig
+from bot.config.agents import AgentConfig
+from bot.config.models import BatonFile, RepoConfig
 from bot.scm.gitguard import git_dirs
 from bot.store.intake import intake_file
 

@@ -21,8 +21,8 @@ from bot.agents.cli import SUMMARY_CHARS, TAIL_CHARS, exit_reason, positional, r
 from bot.agents.confined import GitTampered, run_confined
 from bot.agents.process import ProcessOutcome, ProcessStartError, scrubbed_env
 from bot.agents.sandbox import Confinement, ConfinementUnavailable, Sandbox, default_sandbox
+from bot.config.agents import AgentConfig
 from bot.config.env_refs import AgentEnvError, referenced_secrets
-from bot.config.models import AgentConfig
 from bot.domain.models import AgentResult, AgentStatus, AgentTask, Usage
 from bot.domain.ports import ProgressSink, StopCheck
 from bot.observability.redaction import redact

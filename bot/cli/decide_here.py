@@ -5,7 +5,8 @@ A decision is a message to the run's workflow; some process executing runs on th
 none is alive (their heartbeats: bot/engine/recovery.py), the command becomes that process: it
 launches the executor here (which also recovers the run from the process that died), records the
 decision and follows the run until it ends or waits for people again — never "recorded" and then
-nothing. `--no-wait` records it and says exactly what to start instead.
+nothing. `--no-wait` records it and says exactly what to start instead. A campaign's `skip` and
+`close` (`act_and_follow`) are carried out the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from rich.console import Console
 
 from bot.app import Runtime
-from bot.domain.models import Actor, Decision, RunState, RunView
+from bot.domain.models import Actor, Decision, RunState
+from bot.domain.records import RunView
 from bot.engine.approvals import DecisionResult
 from bot.engine.recovery import live_executors
 from bot.surfaces.render import one_line, short_sha, state_label
@@ -36,10 +38,11 @@ def acting_process(runtime: Runtime) -> str | None:
     return f"pid {pid} on {host}"
 
 
-def nothing_running(where: str, start: str, run_id: str, verb: str) -> str:
+def nothing_running(where: str, start: str, command: str) -> str:
+    """What to do when nobody will act on what was recorded; `command` the one that does it here."""
     return (
         f"No Baton process is running for {where} to carry this out. Start `{start}` (or `baton worker`) "
-        f"and it will, or run `baton {verb} {run_id}` to do it here."
+        f"and it will, or run `{command}` to do it here."
     )
 
 
@@ -63,6 +66,12 @@ def _line(run_id: str, kind: str, data: dict[str, object]) -> str | None:
     return None
 
 
+def _waits_again(kind: str, data: dict[str, object]) -> bool:
+    """The run waits for people again: asked for an approval, or back in its wait (a campaign that
+    took a command and wants the next one asks for nothing new, it only waits)."""
+    return kind in WAITING_AGAIN or (kind == "state" and data.get("to") == RunState.awaiting_approval.value)
+
+
 def follow_decision(
     runtime: Runtime, run_id: str, after_seq: int, say: Callable[[str], None], poll_s: float = 0.1
 ) -> RunView:
@@ -80,7 +89,7 @@ def follow_decision(
             quiet_since = time.monotonic()
         view = runtime.store.view(run_id)
         assert view is not None
-        if view.run.state.terminal or any(e.kind in WAITING_AGAIN for e in events):
+        if view.run.state.terminal or any(_waits_again(e.kind, e.data) for e in events):
             return view
         if time.monotonic() - quiet_since > QUIET_LIMIT_S:
             say(f"[{run_id}] nothing happened for {QUIET_LIMIT_S / 60:.0f} min; the decision stays recorded")
@@ -92,8 +101,16 @@ def decide_and_follow(
     runtime: Runtime, run_id: str, actor: Actor, decision: Decision, reason: str, console: Console
 ) -> tuple[DecisionResult, RunView | None]:
     """Record the decision in this (launched) runtime and follow the run to its next stop."""
+    return act_and_follow(runtime, run_id, lambda: runtime.runs.decide(run_id, actor, decision, reason), console)
+
+
+def act_and_follow(
+    runtime: Runtime, run_id: str, act: Callable[[], DecisionResult], console: Console
+) -> tuple[DecisionResult, RunView | None]:
+    """Do `act` (a decision, a campaign's skip or close) in this (launched) runtime and follow the
+    run to its next stop; no view when it was refused."""
     mark = runtime.store.last_seq(run_id)
-    result = runtime.runs.decide(run_id, actor, decision, reason)
+    result = act()
     console.print(result.message, highlight=False, soft_wrap=True)
     if not result.accepted:
         return result, None

@@ -10,7 +10,8 @@ from datetime import datetime
 from rich.console import Console
 
 from bot.app import Runtime
-from bot.domain.models import Actor, Decision, RunEvent, RunState, RunView
+from bot.domain.models import Actor, Decision, RunState
+from bot.domain.records import RunEvent, RunView
 from bot.surfaces.render import plan_lines
 from bot.surfaces.review.terminal import ask_to_merge
 from bot.surfaces.terminal import LiveTerminal, TerminalSurface

@@ -1,6 +1,6 @@
-"""The `baton` command: the global `--config`, `--home` and `--version`; runs list/show, approve,
-reject, cancel, retry, audit, budget and doctor here; run and demo in cli_run.py; migrate, worker
-and serve in cli_serve.py; what they share in cli_support.py.
+"""The `baton` command: the global `--config`, `--home` and `--version`; runs list/show, audit and
+doctor here; approve, reject, cancel, retry, revert, skip, close and budget in decisions.py; run and demo in
+run.py; migrate, worker and serve in serve.py; what they share in support.py.
 
 Only typer and the standard library load at import: `baton --help` starts no runtime and imports no
 DBOS (every command imports what it needs when it runs).
@@ -12,17 +12,14 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from bot.cli import decisions, support
 from bot.cli import plan as cli_plan
 from bot.cli import run as cli_run
 from bot.cli import serve as cli_serve
-from bot.cli import support
-
-if TYPE_CHECKING:
-    from bot.domain.models import Decision
 
 ABOUT = """Baton: a self-hosted ChatOps control plane for coding agents.
 
@@ -68,7 +65,7 @@ def _options(
         os.environ["BATON_HOME"] = str(home)
 
 
-# Commands defined beside this module (cli_run.py, cli_serve.py), in the order `--help` lists them.
+# Commands defined beside this module (run.py, serve.py), in the order `--help` lists them.
 app.command()(cli_run.run)
 app.command()(cli_run.demo)
 
@@ -145,124 +142,15 @@ def runs_show(
     typer.echo(timeline_text(view, history, with_events=events))
 
 
-def _decide(run_id: str, decision: Decision, reason: str = "", wait: bool = True) -> None:
-    """Record a decision; when no Baton process will act on it, carry it out here (or, with
-    `--no-wait`, say what to start)."""
-    from bot.cli.decide_here import acting_process, decide_and_follow, nothing_running
-    from handlers.cli import operator
-
-    settings = support.load_settings()
-    runtime = support.build_runtime(settings)
-    try:
-        run = runtime.store.get_run(run_id)
-        waiting = run is not None and run.state.value == "awaiting_approval"
-        acting = acting_process(runtime) if waiting else None
-        if not waiting or acting is not None or not wait:
-            result = runtime.runs.decide(run_id, operator(), decision, reason)
-            typer.echo(result.message)
-            if run is None:
-                typer.echo(f"(looked in {support.where_runs_are(settings)})", err=True)
-            elif result.accepted and acting is not None:
-                typer.echo(f"the Baton process running for this home ({acting}) carries it out")
-            elif result.accepted:
-                start = f"baton --home {settings.home.resolve()} serve"
-                typer.echo(nothing_running(support.where_runs_are(settings), start, run_id, decision.value))
-            raise typer.Exit(0 if result.accepted else 1)
-    finally:
-        runtime.shutdown()
-    here = f"no Baton process is running for {support.where_runs_are(settings)}: carrying the {decision.value} out here"
-    support.console().print(here, markup=False, highlight=False, soft_wrap=True)
-    runtime = support.build_runtime(support.parking_settings(), launch=True, log_to_file=True)
-    try:
-        result, view = decide_and_follow(runtime, run_id, operator(), decision, reason, support.console())
-    finally:
-        runtime.shutdown()
-    if view is not None:
-        typer.echo(f"run {run_id} is {view.run.state.value}")
-    wanted = "merged" if decision.value == "approve" else "rejected"
-    raise typer.Exit(0 if view is not None and view.run.state.value == wanted else 1)
-
-
-_WAIT = typer.Option("--wait/--no-wait", help="With no Baton process running, carry it out here (default).")
-
-
-@app.command()
-def approve(run_id: str, wait: Annotated[bool, _WAIT] = True) -> None:
-    """Approve a run's PRs at their current heads; they merge if checks are green."""
-    from bot.domain.models import Decision
-
-    _decide(run_id, Decision.approve, wait=wait)
-
-
-@app.command()
-def reject(
-    run_id: str,
-    reason: Annotated[str, typer.Option(help="Why, for the requester.")] = "",
-    wait: Annotated[bool, _WAIT] = True,
-) -> None:
-    """Reject a run waiting for approval."""
-    from bot.domain.models import Decision
-
-    _decide(run_id, Decision.reject, reason, wait=wait)
-
-
-@app.command()
-def cancel(run_id: str) -> None:
-    """Cancel a run and kill its agents."""
-    from handlers.cli import operator
-
-    runtime = support.build_runtime()
-    try:
-        result = runtime.runs.cancel(run_id, operator())
-    finally:
-        runtime.shutdown()
-    typer.echo(result.message)
-    raise typer.Exit(0 if result.accepted else 1)
-
-
-@app.command()
-def retry(
-    run_id: str,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the run here (default).")] = True,
-) -> None:
-    """Retry a failed run: finished repos are kept, the rest (or the merge train) runs again."""
-    from bot.cli.foreground import follow
-    from handlers.cli import operator
-
-    runtime = support.build_runtime(launch=True)
-    try:
-        result = runtime.runs.retry(run_id, operator())
-        typer.echo(result.message)
-        if result.accepted and wait:
-            follow(runtime, run_id, support.console(), operator(), False, sys.stdin.isatty())
-    finally:
-        runtime.shutdown()
-    raise typer.Exit(0 if result.accepted else 1)
-
-
-@app.command()
-def revert(
-    run_id: str,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Follow the revert run here (default).")] = True,
-) -> None:
-    """Revert a merged run: a revert run opens revert PRs for the whole set in reverse merge order,
-    which merge after an authorised approval (also `baton runs revert`)."""
-    from bot.cli.foreground import follow
-    from bot.engine.revert_spec import revert_run_id
-    from handlers.cli import operator
-
-    runtime = support.build_runtime(launch=True)
-    try:
-        result = runtime.runs.revert(run_id, operator())
-        typer.echo(result.message)
-        if result.accepted and wait:
-            follow(runtime, revert_run_id(run_id), support.console(), operator(), False, sys.stdin.isatty())
-    finally:
-        runtime.shutdown()
-    raise typer.Exit(0 if result.accepted else 1)
-
-
-runs_app.command("revert")(revert)
+# Acting on one run (decisions.py), in the order `--help` lists them.
+app.command()(decisions.approve)
+app.command()(decisions.reject)
+app.command()(decisions.cancel)
+app.command()(decisions.retry)
+app.command()(decisions.revert)
+runs_app.command("revert")(decisions.revert)
+app.command()(decisions.skip)
+app.command()(decisions.close)
 
 
 @app.command()
@@ -287,19 +175,7 @@ def audit(
     typer.echo(audit_table(records))
 
 
-@app.command()
-def budget(run_id: str, usd: Annotated[float, typer.Option(help="New USD limit.")]) -> None:
-    """Raise the budget of a run that paused because it ran out."""
-    from bot.domain.models import Budget
-    from handlers.cli import operator
-
-    runtime = support.build_runtime()
-    try:
-        result = runtime.runs.extend_budget(run_id, operator(), Budget(max_usd=usd))
-    finally:
-        runtime.shutdown()
-    typer.echo(result.message)
-    raise typer.Exit(0 if result.accepted else 1)
+app.command()(decisions.budget)
 
 
 @app.command()

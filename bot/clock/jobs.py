@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.config.models import Schedule
-from bot.domain.models import Actor, Decision, ReplyTo, RunEvent, RunState, Source, Trigger
+from bot.domain.models import Actor, Decision, ReplyTo, RunState, Source, Trigger
+from bot.domain.records import RunEvent
 from bot.engine.intake import build_spec
 
 if TYPE_CHECKING:

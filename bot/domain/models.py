@@ -1,14 +1,18 @@
 """The domain vocabulary every part of Baton speaks: triggers, runs, steps, changes, approvals, events.
 
 These pydantic models are the contracts between handlers, the engine, adapters and surfaces
-(design §2). They hold data only; behaviour lives in the engine and the adapters.
+(design §2). They hold data only; behaviour lives in the engine and the adapters. What the store
+records about a run for people to read (its steps, approvals, events, the run and its view) is
+records.py.
+
+The classes here travel in durable workflow arguments and step results (DBOS pickles them by
+module path), so they stay in this module: moving one would strand runs recorded before.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -155,32 +159,6 @@ class RunState(StrEnum):
 TERMINAL_STATES = frozenset({RunState.merged, RunState.failed, RunState.cancelled, RunState.rejected, RunState.expired})
 
 
-class StepState(StrEnum):
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    skipped = "skipped"
-
-
-class Step(BaseModel):
-    run_id: str
-    key: str
-    name: str
-    repo: str | None = None
-    agent: str | None = None
-    state: StepState = StepState.running
-    started_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
-    usage: Usage = Field(default_factory=Usage)
-    detail: str = ""
-
-    @property
-    def duration_s(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return round((self.finished_at - self.started_at).total_seconds(), 3)
-
-
 class ChecksState(StrEnum):
     unknown = "unknown"
     pending = "pending"
@@ -230,53 +208,6 @@ class Decision(StrEnum):
     reject = "reject"
     cancel = "cancel"
     extend_budget = "extend_budget"
-
-
-class Approval(BaseModel):
-    """A decision bound to exactly what would merge: each PR's head SHA and the base branch it targets."""
-
-    run_id: str
-    actor: Actor
-    decision: Decision
-    head_shas: dict[str, str] = Field(default_factory=dict)
-    bases: dict[str, str] = Field(default_factory=dict)
-    reason: str = ""
-    at: datetime = Field(default_factory=utcnow)
-    valid: bool = True
-
-
-class RunEvent(BaseModel):
-    run_id: str
-    seq: int
-    kind: str
-    at: datetime = Field(default_factory=utcnow)
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-class Run(BaseModel):
-    """What people read about a run: its spec, state and the totals so far."""
-
-    run_id: str
-    state: RunState
-    spec: RunSpec
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
-    usage: Usage = Field(default_factory=Usage)
-    error: str | None = None
-    waiting_for: str | None = None
-    attempt: int = 1
-
-
-class RunView(BaseModel):
-    """Everything a surface needs to render a run: one object, read from the store."""
-
-    run: Run
-    steps: list[Step] = Field(default_factory=list)
-    changes: list[ChangeSet] = Field(default_factory=list)
-    approvals: list[Approval] = Field(default_factory=list)
-    last_seq: int = 0
-    campaign: dict[str, Any] | None = None
-    """A campaign's per-repo progress (the engine's `campaign` fact), when the run is one."""
 
 
 class AgentStatus(StrEnum):

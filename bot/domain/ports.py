@@ -17,7 +17,8 @@ from bot.domain.discovery import RepoHits
 if TYPE_CHECKING:
     from bot.config.models import RepoConfig
 
-from bot.domain.models import AgentResult, AgentTask, ChangeSet, CheckOutcome, DiffStats, Readiness, RunEvent, RunView
+from bot.domain.models import AgentResult, AgentTask, ChangeSet, CheckOutcome, DiffStats, Readiness
+from bot.domain.records import RunEvent, RunView
 
 StopCheck = Callable[[], bool]
 """Asked while an agent works; True means the run was cancelled and the agent must be killed."""

@@ -16,17 +16,9 @@ from typing import Any
 import structlog
 from dbos import DBOS
 
-from bot.domain.models import (
-    AgentResult,
-    AgentStatus,
-    AgentTask,
-    DiffStats,
-    RunState,
-    Step,
-    StepState,
-    utcnow,
-)
+from bot.domain.models import AgentResult, AgentStatus, AgentTask, DiffStats, RunState, utcnow
 from bot.domain.ports import ChangeTooLarge, UnknownAgent
+from bot.domain.records import Step, StepState
 from bot.engine import budget as budgets
 from bot.engine import step_refs, traced
 from bot.engine.commit_message import commit_message

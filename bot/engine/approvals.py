@@ -20,8 +20,9 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from bot.config.models import ApprovalPolicy, BatonFile
-from bot.domain.models import Actor, Approval, ChangeSet, ChangeState, ChecksState, Decision, Run, RunState, Source
+from bot.domain.models import Actor, ChangeSet, ChangeState, ChecksState, Decision, RunState, Source
 from bot.domain.people import People
+from bot.domain.records import Approval, Run
 from bot.engine.integration_gate import approval_refusal
 from bot.store.audit import decision_kind
 from bot.store.store import Store, shas_digest

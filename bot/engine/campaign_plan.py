@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from bot.config.models import ApprovalPolicy
 from bot.config.playbooks import Campaign
-from bot.domain.models import Approval, ChangeSet, ChangeState, ChecksState, Decision
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, Decision
 from bot.domain.people import People
+from bot.domain.records import Approval
 from bot.engine.approvals import GateVerdict
 
 CAMPAIGN_FACT = "campaign"

@@ -15,15 +15,9 @@ import structlog
 
 from bot.domain.checks import missing_report
 from bot.domain.diffs import STAT_ONLY, DiffStat
-from bot.domain.models import (
-    ChangeSet,
-    CheckOutcome,
-    RunSpec,
-    Step,
-    StepState,
-    utcnow,
-)
+from bot.domain.models import ChangeSet, CheckOutcome, RunSpec, utcnow
 from bot.domain.ports import ForgeError
+from bot.domain.records import Step, StepState
 from bot.domain.untrusted import clean, inert, quote, split_request
 from bot.engine import traced
 from bot.engine.activities import Emitter, _stop_check

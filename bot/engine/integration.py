@@ -20,7 +20,8 @@ from pathlib import Path
 
 import structlog
 
-from bot.domain.models import ChangeState, Step, StepState, utcnow
+from bot.domain.models import ChangeState, utcnow
+from bot.domain.records import Step, StepState
 from bot.engine.activities import Emitter, _stop_check
 from bot.engine.deps import EngineDeps
 from bot.engine.integration_gate import FACT, STEP_NAME, IntegrationOutcome

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from bot.domain.models import Approval, ChangeSet, ChangeState, ChecksState, utcnow
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, utcnow
 from bot.domain.people import People
 from bot.domain.ports import MergeRefused
+from bot.domain.records import Approval
 from bot.engine.approvals import GateVerdict, evaluate
 from bot.store.audit import ENGINE_ACTOR, AuditKind, AuditOutcome
 from bot.store.store import Store

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.domain.models import Actor, Run, RunSpec, RunState, Trigger
+from bot.domain.models import Actor, RunSpec, RunState, Trigger
+from bot.domain.records import Run
 from bot.domain.untrusted import headline
 
 REVERT_FACT = "revert"

@@ -14,24 +14,23 @@ A change is measured, never held: `commit_all` refuses a changed file over `limi
 before git reads it, `diff_stats` counts the diff's bytes as git streams it (over
 `limits.max_diff_bytes` is refused) and keeps only numbers. A remote that needs a credential gets
 it from `remote_auth` for the one git call that talks to it (clone, fetch, push), never in a file.
+Step refs and best-of work trees are the `StepRefs` mixin (bot/scm/step_refs.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.config.models import Limits, RepoConfig
 from bot.domain.models import DiffStats
 from bot.domain.naming import safe_component as _safe_component
 from bot.domain.ports import ChangeTooLarge, PushRejected
-from bot.scm import hidden_refs
 from bot.scm.git import (
     GitError,
     add_excludes,
@@ -46,9 +45,8 @@ from bot.scm.git import (
     worktree_diff,
 )
 from bot.scm.mirrors import Mirrors
+from bot.scm.step_refs import MARKER_KEY, RUN_KEY, RemoteAuth, StepRefs
 
-_MARKER_KEY = "baton.repo"
-_RUN_KEY = "baton.run"  # which run's step refs (bot/scm/hidden_refs.py) a missing commit is among
 # What tools leave behind when an agent runs a repo's tests: never part of a change. Goes in the
 # clone's own `.git/info/exclude`, so a repo's `.gitignore` (and anything it tracks) is untouched.
 # The agent CLIs' own bookkeeping files (aider's) too: written at clone time, so no step later
@@ -63,11 +61,9 @@ BUILD_LITTER = (
     ".venv/",
     ".aider*",
 )
-RemoteAuth = Callable[[RepoConfig], Mapping[str, str]]
-"""The git environment a repo's remote needs (e.g. `remote_auth_env`), for the calls that reach it."""
 
 
-class GitWorkspace:
+class GitWorkspace(StepRefs):
     """`bot.domain.ports.Workspace` over real git: one clone per run and repo under `root`."""
 
     def __init__(
@@ -96,7 +92,7 @@ class GitWorkspace:
             if run_git(["remote", "get-url", "origin"], path) != cfg.url:
                 run_git(["remote", "set-url", "origin", cfg.url], path)
             run_git(["fetch", "--prune", "--quiet", "origin"], path, self._auth(cfg))
-        run_git(["config", _RUN_KEY, run_id], path)
+        run_git(["config", RUN_KEY, run_id], path)
         self._switch_to(path, cfg, branch)
         return path
 
@@ -138,35 +134,6 @@ class GitWorkspace:
         out = run_git(["status", "--porcelain=v2", "-z", "--branch", "--ignored"], path, strip=False)
         entries = [e for e in out.split("\0") if e]
         return f"# branch.oid {sha}" in entries and all(e.startswith("# ") for e in entries)
-
-    def save_step(self, path: Path, run_id: str, repo: str, step_key: str, sha: str) -> str:
-        """Push a finished step's commit to its hidden ref on the repo's remote; the ref."""
-        ref = hidden_refs.step_ref(run_id, repo, step_key)
-        hidden_refs.save(path, sha, ref, self._auth(self._repos(repo)))
-        return ref
-
-    def drop_saved(self, run_id: str, repos: list[str]) -> int:
-        """Delete a run's step refs from its repos' remotes (the run ended); how many went."""
-        dropped = 0
-        for repo in repos:
-            cfg = self._repos(repo)
-            here = self.path_for(run_id, repo)
-            where = here if (here / ".git").is_dir() else self._scratch_repo()
-            dropped += hidden_refs.drop(where, cfg.url, run_id, repo, self._auth(cfg))
-        return dropped
-
-    def _fetch_saved(self, path: Path) -> None:
-        run_id = run_git(["config", "--get", _RUN_KEY], path)
-        cfg = self._repos(run_git(["config", "--get", _MARKER_KEY], path))
-        hidden_refs.fetch(path, run_id, cfg.name, self._auth(cfg))
-
-    def _scratch_repo(self) -> Path:
-        """An empty repository to run remote-only git commands from (git wants one to push)."""
-        path = self.root / ".scratch-git"
-        if not (path / "HEAD").exists():
-            path.mkdir(parents=True, exist_ok=True)
-            run_git(["init", "--quiet", "--bare", str(path)], path)
-        return path
 
     def commit_all(self, path: Path, message: str) -> str | None:
         """Commit every change in the checkout; None when there is none (one `git status` then,
@@ -279,7 +246,7 @@ class GitWorkspace:
         top = git_result(["rev-parse", "--show-toplevel"], path)
         if top.returncode != 0 or Path(top.stdout.strip()).resolve() != path.resolve():
             return False
-        marker = git_result(["config", "--get", _MARKER_KEY], path)
+        marker = git_result(["config", "--get", MARKER_KEY], path)
         return marker.returncode == 0 and marker.stdout.strip() == cfg.name and self._has_head(path)
 
     @staticmethod
@@ -311,14 +278,11 @@ class GitWorkspace:
                     f"the remote has no default branch '{cfg.default_branch}'",
                 )
             run_git(["config", "baton.defaultBranch", cfg.default_branch], tmp)
-            run_git(["config", _MARKER_KEY, cfg.name], tmp)
+            run_git(["config", MARKER_KEY, cfg.name], tmp)
             add_excludes(tmp, BUILD_LITTER)
             os.replace(tmp, path)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-
-    def _auth(self, cfg: RepoConfig) -> Mapping[str, str] | None:
-        return self._remote_auth(cfg) if self._remote_auth is not None else None
 
     def _switch_to(self, path: Path, cfg: RepoConfig, branch: str) -> None:
         run_git(["check-ref-format", "--branch", branch], path)
@@ -335,24 +299,3 @@ class GitWorkspace:
             return
         start = remote if on_remote else f"refs/remotes/origin/{cfg.default_branch}"
         run_git(["checkout", "--quiet", "--force", "--no-track", "-B", branch, start, "--"], path)
-
-    # -- worktrees (concurrent best-of candidates) ---------------------------------------------------
-    def add_worktree(self, main: Path, tree: Path, head: str) -> Path:
-        """A detached work tree of `main`'s repository at `head` (a leftover from a crashed race goes first)."""
-        self.remove_worktree(main, tree)
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        if not git_ok(["cat-file", "-e", f"{head}^{{commit}}"], main):
-            self._fetch_saved(main)  # an earlier step's commit, made on another machine
-        run_git(["worktree", "add", "--detach", "--force", str(tree), head], main)
-        return tree
-
-    def remove_worktree(self, main: Path, tree: Path) -> None:
-        with contextlib.suppress(GitError):
-            run_git(["worktree", "remove", "--force", str(tree)], main)
-        shutil.rmtree(tree, ignore_errors=True)
-        with contextlib.suppress(GitError):
-            run_git(["worktree", "prune"], main)
-
-    def keep(self, main: Path, ref: str, sha: str) -> None:
-        """Keep `sha` reachable under `refs/baton/<ref>` (a candidate's commit once its tree is gone)."""
-        run_git(["update-ref", f"refs/baton/{ref}", sha], main)

@@ -13,12 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.domain.diffs import DiffStat
-from bot.domain.models import (
-    Approval,
-    ChangeSet,
-    RunEvent,
-    utcnow,
-)
+from bot.domain.models import ChangeSet, utcnow
+from bot.domain.records import Approval, RunEvent
 from bot.store.base import shas_digest
 from bot.store.runs import RunRecords
 from bot.store.tables import (

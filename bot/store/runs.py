@@ -11,17 +11,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.domain.models import (
-    Budget,
-    Run,
-    RunEvent,
-    RunSpec,
-    RunState,
-    Step,
-    StepState,
-    Usage,
-    utcnow,
-)
+from bot.domain.models import Budget, RunSpec, RunState, Usage, utcnow
+from bot.domain.records import Run, RunEvent, Step, StepState
 from bot.store.base import APPENDED, StoreBase, _aware
 from bot.store.tables import (
     EventRow,

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from bot.domain.models import (
-    RunView,
-)
+from bot.domain.records import RunView
 from bot.observability.logging import Redactor
 from bot.store.audit import AuditLog
 from bot.store.base import StoreBase, make_engine, shas_digest

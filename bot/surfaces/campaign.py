@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import RunView
+from bot.domain.records import RunView
 from bot.engine.campaign_plan import CampaignState, Phase, burndown, table
 
 LABELS = {

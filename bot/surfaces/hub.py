@@ -22,8 +22,9 @@ from typing import Protocol
 
 import structlog
 
-from bot.domain.models import RunView, utcnow
+from bot.domain.models import utcnow
 from bot.domain.ports import Surface
+from bot.domain.records import RunView
 from bot.store.store import Store
 
 log = structlog.get_logger(__name__)

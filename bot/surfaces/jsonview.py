@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import RunEvent, RunView
+from bot.domain.records import RunEvent, RunView
 
 
 def run_json(view: RunView, events: list[RunEvent] | None = None) -> dict[str, Any]:

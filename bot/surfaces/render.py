@@ -11,15 +11,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain.models import (
-    ChangeState,
-    ChecksState,
-    RunState,
-    RunView,
-    StepState,
-    Usage,
-    utcnow,
-)
+from bot.domain.models import ChangeState, ChecksState, RunState, Usage, utcnow
+from bot.domain.records import RunView, StepState
 from bot.engine.integration_gate import STEP_NAME
 
 _STEP_ICONS: dict[StepState, str] = {

@@ -9,7 +9,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain.models import RunState, RunView, utcnow
+from bot.domain.models import RunState, utcnow
+from bot.domain.records import RunView
 from bot.surfaces.render import ago, ended_why, fmt_cost_rounded, one_line, state_label, total_usage
 
 STATE_STYLE = {

@@ -21,7 +21,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from bot.domain.models import ChangeState, ChecksState, RunEvent, RunState, RunView, StepState, utcnow
+from bot.domain.models import ChangeState, ChecksState, RunState, utcnow
+from bot.domain.records import RunEvent, RunView, StepState
 from bot.surfaces.render import (
     approval_lines,
     fmt_cost,

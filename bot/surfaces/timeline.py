@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView, Step, StepState
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunState
+from bot.domain.records import RunEvent, RunView, Step, StepState
 from bot.surfaces.render import (
     approval_lines,
     checks_icon,

@@ -8,8 +8,9 @@ import structlog
 
 from bot.config.github import Permission
 from bot.config.models import BatonFile
-from bot.domain.models import Actor, Run, Source
+from bot.domain.models import Actor, Source
 from bot.domain.ports import ForgeError
+from bot.domain.records import Run
 from bot.engine.approvals import github_repos
 from bot.services.github.issues import GitHubIssues
 

@@ -15,7 +15,8 @@ import time
 import structlog
 
 from bot.config.linear import LinearConfig
-from bot.domain.models import Actor, Run, Source
+from bot.domain.models import Actor, Source
+from bot.domain.records import Run
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, LinearError
 

@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
-from bot.domain.models import Actor, Run, Source
+from bot.domain.models import Actor, Source
+from bot.domain.records import Run
 from bot.engine.approvals import may_approve
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,7 @@ import structlog
 from bot.domain.models import Actor, Decision
 from bot.engine.approvals import DecisionOutcome
 from bot.store.audit import AuditKind
-from bot.surfaces.slack.card import ACTION_IDS, parse_button_value
+from bot.surfaces.slack.card_actions import ACTION_IDS, parse_button_value
 from handlers.slack.runs import SlackContext
 
 log = structlog.get_logger(__name__)

@@ -10,7 +10,8 @@ from typing import Any
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.domain.models import Actor, ReplyTo, Run, RunState, RunView, Source, Trigger
+from bot.domain.models import Actor, ReplyTo, RunState, Source, Trigger
+from bot.domain.records import Run, RunView
 from bot.domain.untrusted import clean
 from bot.store.audit import AuditKind
 from bot.surfaces.slack.home import HELP, home_view, list_text, status_text

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.models import Actor, Source
 from bot.store.audit import AuditKind, AuditLog
-from bot.surfaces.slack.card import parse_button_value
+from bot.surfaces.slack.card_actions import parse_button_value
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from bot.app import Runtime
-from bot.domain.models import ChangeSet, RunEvent, RunState, RunView, Step
+from bot.domain.models import ChangeSet, RunState
+from bot.domain.records import RunEvent, RunView, Step
 from bot.scm.git import run_git
 from tests.agent_tools import ToolInstallError, install
 from tests.e2e.conftest import RuntimeFactory, approve_until_merged, make_repos, submit, wait_for

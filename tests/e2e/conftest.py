@@ -15,7 +15,8 @@ from dbos import DBOS
 from bot.app import Runtime
 from bot.config.models import parse_baton_file
 from bot.config.settings import Settings
-from bot.domain.models import Actor, Decision, RunState, RunView, Source
+from bot.domain.models import Actor, Decision, RunState, Source
+from bot.domain.records import RunView
 from bot.engine.intake import build_spec
 from bot.engine.runs import workflow_id
 from handlers.cli import cli_trigger

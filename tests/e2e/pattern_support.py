@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import Runtime
-from bot.domain.models import Run, RunEvent
+from bot.domain.records import Run, RunEvent
 from bot.scm.git import git_ok
 
 _FINISHED = {"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"}

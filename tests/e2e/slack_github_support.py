@@ -15,7 +15,7 @@ import pytest
 
 from bot.domain.models import ChecksState, RunState
 from bot.store.store import shas_digest
-from bot.surfaces.slack.card import parse_button_value
+from bot.surfaces.slack.card_actions import parse_button_value
 from tests.e2e.conftest import RuntimeFactory, agent, wait_for
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.github_setup import TOKEN, config_dict, start_fake

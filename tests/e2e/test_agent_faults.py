@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bot.domain.models import RunState, StepState
+from bot.domain.models import RunState
+from bot.domain.records import StepState
 from tests.e2e.conftest import RuntimeFactory, agent, agent_alive, lines, make_repos, repo_entries, submit, wait_for
 from tests.gitutil import ref_sha
 

@@ -19,7 +19,8 @@ from bot.app import Runtime
 from bot.config.settings import Settings
 from bot.demo import NEW_PATH, OLD_PATH, create_sandbox
 from bot.demo.sandbox import API_REPO
-from bot.domain.models import RunState, RunView
+from bot.domain.models import RunState
+from bot.domain.records import RunView
 from bot.scm.git import run_git
 from bot.surfaces.review.patch import NOTE
 from bot.web import create_web_app

@@ -20,7 +20,6 @@ from bot.domain.models import (
     AgentResult,
     AgentStatus,
     AgentTask,
-    Approval,
     ChangeSet,
     ChangeState,
     CheckOutcome,
@@ -34,6 +33,7 @@ from bot.domain.models import (
     Usage,
     utcnow,
 )
+from bot.domain.records import Approval
 from bot.engine import approval_loop, workflow
 from bot.engine.approvals import GateVerdict, evaluate
 from bot.engine.campaign_plan import CampaignState, approved_repos

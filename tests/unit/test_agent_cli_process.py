@@ -13,7 +13,7 @@ import pytest
 
 from bot.agents.registry import CLI_ADAPTERS
 from bot.agents.transcript import Transcript
-from bot.config.models import AgentConfig
+from bot.config.agents import AgentConfig
 from bot.domain.models import AgentStatus
 from tests.agent_support import (
     ASSEMBLED,

@@ -9,8 +9,9 @@ import pytest
 
 from bot.agents.registry import CLI_ADAPTERS
 from bot.app import Runtime
+from bot.config.agents import AgentConfig
 from bot.config.base import ConfigError
-from bot.config.models import AgentConfig, parse_baton_file
+from bot.config.models import parse_baton_file
 from bot.config.settings import Settings
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config.models import AgentConfig
+from bot.config.agents import AgentConfig
 from bot.domain.models import AgentStatus
 from tests.agent_support import ASSEMBLED, replay, replay_agent, run, start
 

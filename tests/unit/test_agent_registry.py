@@ -9,8 +9,9 @@ import pytest
 
 from bot.agents.registry import AgentRegistry, AgentUnavailable
 from bot.agents.script import ScriptAgent
+from bot.config.agents import AgentConfig
 from bot.config.base import ConfigError
-from bot.config.models import AgentConfig, BatonFile
+from bot.config.models import BatonFile
 from bot.domain.ports import Agent, UnknownAgent
 
 

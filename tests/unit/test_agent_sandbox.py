@@ -18,7 +18,7 @@ import pytest
 
 from bot.agents.sandbox import Sandbox
 from bot.agents.script import ScriptAgent
-from bot.config.models import AgentConfig
+from bot.config.agents import AgentConfig
 from bot.config.settings import Settings
 from bot.doctor import doctor_report
 from bot.domain.models import AgentResult, AgentStatus, AgentTask

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.config.models import ApprovalPolicy
-from bot.domain.models import Actor, Approval, ChangeSet, ChecksState, Decision, Person, Source, utcnow
+from bot.domain.models import Actor, ChangeSet, ChecksState, Decision, Person, Source, utcnow
 from bot.domain.people import People
+from bot.domain.records import Approval
 from bot.engine.approvals import evaluate, may_approve
 
 ALICE = Actor(source=Source.slack, id="U1", display="alice")

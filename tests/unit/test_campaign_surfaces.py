@@ -3,7 +3,8 @@ whatever the number of repos, names the failing repos with their reason, and off
 
 from __future__ import annotations
 
-from bot.domain.models import Actor, ChangeSet, ChangeState, ChecksState, RunState, RunView, Source
+from bot.domain.models import Actor, ChangeSet, ChangeState, ChecksState, RunState, Source
+from bot.domain.records import RunView
 from bot.engine.campaign_plan import CampaignState
 from bot.surfaces import campaign
 from bot.surfaces.github.render import status_body

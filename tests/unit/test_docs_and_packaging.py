@@ -26,9 +26,10 @@ from pydantic_core import PydanticUndefined
 
 from bot.config import models as cfg
 from bot.config import playbooks as plays
+from bot.config.agents import AgentConfig, AgentKind, McpServer
 from bot.config.github import GitHubConfig
 from bot.config.linear import LinearConfig
-from bot.config.models import AgentKind, BatonFile, load_baton_file
+from bot.config.models import BatonFile, load_baton_file
 from bot.config.playbooks import Node
 from bot.config.retention import Retention
 from bot.config.settings import Settings
@@ -63,8 +64,8 @@ DESIGN_ENV_VARS = [
 REFERENCE: list[tuple[type[BaseModel], str]] = [
     (cfg.BatonFile, ""),
     (cfg.RepoConfig, "repos[]."),
-    (cfg.AgentConfig, "agents[]."),
-    (cfg.McpServer, "agents[].mcp_servers.<name>."),
+    (AgentConfig, "agents[]."),
+    (McpServer, "agents[].mcp_servers.<name>."),
     (cfg.Routing, "routing."),
     (cfg.RoutingRule, "routing.rules[]."),
     (plays.Playbook, "playbooks.<name>."),

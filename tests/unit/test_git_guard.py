@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.agents.script import ScriptAgent
-from bot.config.models import AgentConfig, RepoConfig
+from bot.config.agents import AgentConfig
+from bot.config.models import RepoConfig
 from bot.domain.models import AgentStatus, AgentTask
 from bot.scm.git import git_env, run_git
 from bot.scm.gitguard import GitSnapshot, UnsafeRepoConfig, remote_auth_env

@@ -4,7 +4,8 @@ merged run's comment offers `/baton revert`."""
 
 from __future__ import annotations
 
-from bot.domain.models import Actor, RunState, Source, Step, StepState
+from bot.domain.models import Actor, RunState, Source
+from bot.domain.records import Step, StepState
 from bot.surfaces.dashboard.pages import render_run_page
 from bot.surfaces.github.render import status_body
 from tests.views import run_view

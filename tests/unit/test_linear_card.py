@@ -5,18 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.domain.models import (
-    Actor,
-    ChangeSet,
-    ChangeState,
-    ReplyTo,
-    RunState,
-    RunView,
-    Source,
-    Step,
-    StepState,
-    utcnow,
-)
+from bot.domain.models import Actor, ChangeSet, ChangeState, ReplyTo, RunState, Source, utcnow
+from bot.domain.records import RunView, Step, StepState
 from bot.surfaces.linear.card import plain, render_card
 from bot.surfaces.linear.states import WorkflowState, pick_state
 from tests.views import run_view

@@ -11,17 +11,8 @@ from typing import Any
 import pytest
 
 from bot.config.models import parse_baton_file
-from bot.domain.models import (
-    Actor,
-    ChangeSet,
-    ReplyTo,
-    RunSpec,
-    RunState,
-    Source,
-    Step,
-    StepState,
-    Trigger,
-)
+from bot.domain.models import Actor, ChangeSet, ReplyTo, RunSpec, RunState, Source, Trigger
+from bot.domain.records import Step, StepState
 from bot.services.linear.client import LinearClient, LinearRateLimited, published_schema
 from bot.surfaces.hub import SurfaceHub
 from bot.surfaces.linear.surface import ACTIVITY_FACT, CARD_FACT, LinearSurface, LinearTarget, stable_id, wants
@@ -265,7 +256,7 @@ def test_runs_from_other_sources_are_not_linears() -> None:
         reply_to=ReplyTo(source=Source.slack, channel="C1"),
         delivery_id="d",
     )
-    from bot.domain.models import Run, RunView
+    from bot.domain.records import Run, RunView
 
     spec = RunSpec(run_id="r", trigger=trigger, repos=[], playbook="default")
     assert not wants(RunView(run=Run(run_id="r", state=RunState.queued, spec=spec)))

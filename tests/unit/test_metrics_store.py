@@ -12,7 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config.models import parse_baton_file
-from bot.domain.models import Step, StepState, Usage, utcnow
+from bot.domain.models import Usage, utcnow
+from bot.domain.records import Step, StepState
 from bot.engine.intake import build_spec
 from bot.observability.metrics import Metrics
 from bot.store.metrics import StoreCollector

@@ -7,17 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain.models import (
-    Actor,
-    ChangeSet,
-    ChangeState,
-    RunState,
-    RunView,
-    Source,
-    Step,
-    StepState,
-    Usage,
-)
+from bot.domain.models import Actor, ChangeSet, ChangeState, RunState, Source, Usage
+from bot.domain.records import RunView, Step, StepState
 from bot.surfaces.render import (
     event_data_text,
     fmt_cost,

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 
 from bot.domain.diffs import DiffStat
-from bot.domain.models import Actor, ChangeSet, ChecksState, ReplyTo, RunEvent, RunState, RunView, Source
+from bot.domain.models import Actor, ChangeSet, ChecksState, ReplyTo, RunState, Source
+from bot.domain.records import RunEvent, RunView
 from bot.surfaces.dashboard.pages import render_run_page
 from bot.surfaces.github.render import siblings_section, status_body
 from bot.surfaces.linear.card import render_card
 from bot.surfaces.linear.session import activity_for
-from bot.surfaces.slack.card import card_blocks, milestone_text
+from bot.surfaces.slack.card import card_blocks
+from bot.surfaces.slack.thread import milestone_text
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
 

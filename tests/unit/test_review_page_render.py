@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from bot.domain.diffs import ChangeDiff, FileDiff, FileStatus
-from bot.domain.models import Actor, ChangeSet, ChecksState, RunEvent, RunState, Source, Step, StepState, Usage
+from bot.domain.models import Actor, ChangeSet, ChecksState, RunState, Source, Usage
+from bot.domain.records import RunEvent, Step, StepState
 from bot.observability.logging import Redactor
 from bot.surfaces.review.collect import RepoDiff
 from bot.surfaces.review.page import diff_lines, render_review_page

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.agents.script import ScriptAgent, command_argv
-from bot.config.models import AgentConfig
+from bot.config.agents import AgentConfig
 from bot.domain.models import AgentResult, AgentStatus, AgentTask
 
 PY = sys.executable

@@ -10,7 +10,8 @@ from slack_sdk import WebClient
 
 from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
-from bot.domain.models import Actor, ReplyTo, Run, RunSpec, RunState, Source, Trigger
+from bot.domain.models import Actor, ReplyTo, RunSpec, RunState, Source, Trigger
+from bot.domain.records import Run
 from handlers.slack.access import SlackAccess
 from tests.fakes.slack_api import FakeSlack
 from tests.views import Clock

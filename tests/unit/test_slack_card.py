@@ -11,30 +11,21 @@ from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
 from bot.domain.models import (
     Actor,
-    Approval,
     Budget,
     ChangeSet,
     ChangeState,
     ChecksState,
     Decision,
     ReplyTo,
-    RunEvent,
     RunState,
-    RunView,
     Source,
-    Step,
-    StepState,
     Usage,
 )
+from bot.domain.records import Approval, RunEvent, RunView, Step, StepState
 from bot.store.store import shas_digest
-from bot.surfaces.slack.card import (
-    approvers_mrkdwn,
-    button_value,
-    card_blocks,
-    is_urgent,
-    milestone_text,
-    parse_button_value,
-)
+from bot.surfaces.slack.card import approvers_mrkdwn, card_blocks
+from bot.surfaces.slack.card_actions import button_value, parse_button_value
+from bot.surfaces.slack.thread import is_urgent, milestone_text
 from tests.fakes.slack_api_checks import validate_blocks
 from tests.views import run_view
 

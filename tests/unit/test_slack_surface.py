@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from slack_sdk import WebClient
 
 from bot.config.settings import Settings
-from bot.domain.models import Actor, ReplyTo, RunSpec, RunState, RunView, Source, Step, StepState, Trigger, utcnow
+from bot.domain.models import Actor, ReplyTo, RunSpec, RunState, Source, Trigger, utcnow
+from bot.domain.records import RunView, Step, StepState
 from bot.store.store import Store
 from bot.surfaces.slack.surface import CARD_FACT, SlackSurface, wants, web_client
 from tests.fakes.slack_api import FakeSlack

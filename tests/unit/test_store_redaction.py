@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config.models import parse_baton_file
-from bot.domain.models import ChangeSet, RunState, Step
+from bot.domain.models import ChangeSet, RunState
+from bot.domain.records import Step
 from bot.engine.intake import build_spec
 from bot.observability.logging import Redactor
 from bot.store.store import Store, make_engine, migrate

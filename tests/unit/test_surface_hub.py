@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.domain.models import Actor, ReplyTo, RunEvent, RunSpec, RunView, Source, Trigger
+from bot.domain.models import Actor, ReplyTo, RunSpec, Source, Trigger
+from bot.domain.records import RunEvent, RunView
 from bot.store.store import Store
 from bot.surfaces.hub import SurfaceHub
 from tests.views import migrated_store

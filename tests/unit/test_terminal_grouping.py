@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, Step, StepState
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunState
+from bot.domain.records import RunEvent, Step, StepState
 from bot.surfaces.terminal import TerminalSurface, timeline_text
 from tests.unit.test_terminal_surface import T0, console, event, make_change, make_step, make_view, rendered
 

@@ -8,23 +8,9 @@ from typing import Any
 
 from rich.console import Console
 
-from bot.domain.models import (
-    Actor,
-    Approval,
-    ChangeSet,
-    ChangeState,
-    ChecksState,
-    Decision,
-    ReplyTo,
-    RunEvent,
-    RunState,
-    RunView,
-    Source,
-    Step,
-    StepState,
-    Usage,
-)
+from bot.domain.models import Actor, ChangeSet, ChangeState, ChecksState, Decision, ReplyTo, RunState, Source, Usage
 from bot.domain.ports import Surface
+from bot.domain.records import Approval, RunEvent, RunView, Step, StepState
 from bot.surfaces.terminal import LiveTerminal, TerminalSurface, render_view, timeline_text
 from tests.views import run_view
 

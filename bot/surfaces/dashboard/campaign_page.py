@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 
-from bot.domain.models import RunView, utcnow
+from bot.domain.models import utcnow
+from bot.domain.records import RunView
 from bot.engine.campaign_plan import Phase
 from bot.surfaces import campaign
 from bot.surfaces.dashboard.pages import _environment, _shared, scrubbed

@@ -19,7 +19,8 @@ from urllib.parse import urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
-from bot.domain.models import Run, RunEvent, RunSpec, RunState, RunView, Source, utcnow
+from bot.domain.models import RunSpec, RunState, Source, utcnow
+from bot.domain.records import Run, RunEvent, RunView
 from bot.observability.redaction import redact
 from bot.store.audit import AuditRecord
 from bot.surfaces.dashboard import view as view_text

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.config.models import BatonFile
 from bot.config.settings import Settings
-from bot.domain.models import RunView
+from bot.domain.records import RunView
 from bot.engine.campaign_plan import CAMPAIGN_FACT
 from bot.observability.logging import process_secrets
 from bot.store.store import Store

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from bot.domain.models import ChangeState, ChecksState, RunState, RunView, Source, StepState
+from bot.domain.models import ChangeState, ChecksState, RunState, Source
+from bot.domain.records import RunView, StepState
 from bot.surfaces.render import (
     ago,
     elapsed_seconds,

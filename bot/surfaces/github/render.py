@@ -3,7 +3,8 @@ section of every PR body. Pure functions of the run's view and events; no I/O.""
 
 from __future__ import annotations
 
-from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunEvent, RunState, RunView
+from bot.domain.models import ChangeSet, ChangeState, ChecksState, RunState
+from bot.domain.records import RunEvent, RunView
 from bot.domain.untrusted import headline, inert
 from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href

@@ -17,8 +17,9 @@ from collections.abc import Callable
 import structlog
 
 from bot.config.models import BatonFile
-from bot.domain.models import ChangeState, RunEvent, RunView, Source
+from bot.domain.models import ChangeState, Source
 from bot.domain.ports import ForgeError
+from bot.domain.records import RunEvent, RunView
 from bot.services.github.issues import GitHubIssues
 from bot.store.store import Store
 from bot.surfaces.github.render import approver_logins, reminder_body, siblings_section, status_body, with_siblings

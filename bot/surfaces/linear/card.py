@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from bot.domain.models import ChangeState, RunState, RunView
+from bot.domain.models import ChangeState, RunState
+from bot.domain.records import RunView
 from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import RunEvent, RunState, RunView
+from bot.domain.models import RunState
+from bot.domain.records import RunEvent, RunView
 from bot.surfaces.links import diffstat_text, pr_href
 from bot.surfaces.render import one_line, plan_lines, state_label
 

@@ -24,7 +24,8 @@ import structlog
 from pydantic import BaseModel
 
 from bot.config.models import BatonFile
-from bot.domain.models import ChangeSet, RunEvent, RunView, Source
+from bot.domain.models import ChangeSet, Source
+from bot.domain.records import RunEvent, RunView
 from bot.services.linear import documents as docs
 from bot.services.linear.client import LinearClient, LinearError, LinearRateLimited
 from bot.store.store import Store

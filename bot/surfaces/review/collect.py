@@ -12,8 +12,9 @@ import structlog
 from pydantic import BaseModel, Field
 
 from bot.domain.diffs import PAGE_LIMITS, PAGE_TOTAL, PATCH_LIMITS, ChangeDiff, DiffLimits
-from bot.domain.models import ChangeSet, RunEvent, RunView, StepState, Usage
+from bot.domain.models import ChangeSet, Usage
 from bot.domain.ports import Forge, ForgeError
+from bot.domain.records import RunEvent, RunView, StepState
 
 log = structlog.get_logger(__name__)
 TRANSCRIPT_LINES = 300

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 
 from bot.domain.diffs import DiffStat
-from bot.domain.models import RunEvent, RunView
+from bot.domain.records import RunEvent, RunView
 from bot.surfaces.links import is_web
 from bot.surfaces.render import TEMPLATES, checks_icon, fmt_cost, fmt_tokens, requester, short_sha, state_label
 from bot.surfaces.review.collect import AgentNotes, RepoDiff, agent_notes

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.text import Text
 
-from bot.domain.models import Decision, RunView
+from bot.domain.models import Decision
 from bot.domain.ports import Forge
+from bot.domain.records import RunView
 from bot.surfaces.links import diffstat_text
 from bot.surfaces.review.collect import Redact, read_patch_diffs
 from bot.surfaces.review.patch import NOTE, run_patch

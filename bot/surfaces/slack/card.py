@@ -2,22 +2,19 @@
 
 One card per run, edited in place: who asked, what was understood (repos, agent, pattern, budget),
 a checklist of steps, each PR with its checks, approvals ("Approved by @x at hh:mm"), the merge
-train's progress, the totals, and the buttons the run's state allows. Also the milestone replies
-posted in the run's thread. Nothing here does I/O; every text stays inside Slack's limits.
+train's progress, the totals, and the buttons the run's state allows (card_actions.py). The
+replies in the run's thread are thread.py. Nothing here does I/O; every text stays inside Slack's
+limits.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
 
 from bot.config.models import ApprovalPolicy
 from bot.config.slack import SlackConfig
-from bot.domain.models import ChangeSet, ChangeState, Decision, RunEvent, RunState, RunView, Source, StepState
-from bot.store.store import shas_digest
+from bot.domain.models import ChangeSet, ChangeState, Decision, RunState, Source
+from bot.domain.records import RunView, StepState
 from bot.surfaces import campaign
 from bot.surfaces.links import diffstat_text, pr_href, review_url_of
 from bot.surfaces.render import (
@@ -26,29 +23,15 @@ from bot.surfaces.render import (
     fmt_duration,
     fmt_tokens,
     integration_red,
-    next_actions,
     one_line,
-    plan_lines,
     short_sha,
     state_label,
     step_icon,
     summary_line,
 )
+from bot.surfaces.slack.card_actions import ACTIONS_BLOCK, Block, buttons
 
-Block = dict[str, Any]
 SECTION_LIMIT = 3000
-ACTIONS_BLOCK = "baton_actions"
-ACTION_IDS = {
-    "cancel": "baton_cancel",
-    "approve": "baton_approve",
-    "reject": "baton_reject",
-    "retry": "baton_retry",
-    "revert": "baton_revert",
-    "drop": "baton_drop",
-    "close": "baton_close",
-}
-DROP_OPTIONS = 100
-"""Slack's limit on a select's options: a plan of more repos lists its first 100 (`@baton drop <repo>` takes any)."""
 _STATE_EMOJI = {
     RunState.queued: ":hourglass:",
     RunState.planning: ":thinking_face:",
@@ -61,28 +44,6 @@ _STATE_EMOJI = {
     RunState.rejected: ":no_entry:",
     RunState.expired: ":alarm_clock:",
 }
-MILESTONE_KINDS = frozenset({"plan_ready", "pr_opened", "approval_requested"})
-
-
-class ButtonValue(BaseModel):
-    """What a button carries: the run, and for decisions the digest of the heads people saw."""
-
-    run: str
-    heads: str | None = None
-    repo: str | None = None
-    """The repo a "drop from the plan" option names."""
-
-
-def button_value(run_id: str, heads: dict[str, str] | None = None) -> str:
-    value = ButtonValue(run=run_id, heads=shas_digest(heads) if heads is not None else None)
-    return value.model_dump_json(exclude_none=True)
-
-
-def parse_button_value(raw: str) -> ButtonValue | None:
-    try:
-        return ButtonValue.model_validate(json.loads(raw))
-    except (ValueError, ValidationError):
-        return None
 
 
 def esc(text: str) -> str:
@@ -134,84 +95,11 @@ def _fit_lines(title: str, lines: list[str], limit: int = SECTION_LIMIT) -> str:
     return _fit("\n".join([title, *head, *kept]), limit)
 
 
-def _pr_link(change: ChangeSet, review_url: str = "") -> str:
+def pr_link(change: ChangeSet, review_url: str = "") -> str:
     """The PR linked to its forge's page, or (local forge) to its part of the review page."""
     label = f"{esc(change.repo)} #{change.number}"
     href = pr_href(change, review_url)
     return f"<{href}|{label}>" if href else label
-
-
-def _button(action: str, text: str, value: str, style: str | None = None, confirm: Block | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "action_id": ACTION_IDS[action],
-        "text": {"type": "plain_text", "text": text},
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    if confirm:
-        button["confirm"] = confirm
-    return button
-
-
-def _confirm(title: str, text: str, yes: str, no: str) -> Block:
-    return {
-        "title": {"type": "plain_text", "text": title[:100]},
-        "text": {"type": "plain_text", "text": _fit(text, 300)},
-        "confirm": {"type": "plain_text", "text": yes[:30]},
-        "deny": {"type": "plain_text", "text": no[:30]},
-    }
-
-
-def buttons(view: RunView) -> list[Block]:
-    run_id = view.run.run_id
-    heads = {c.repo: c.head_sha for c in view.changes}
-    open_prs = ", ".join(f"{c.repo} #{c.number} at {short_sha(c.head_sha)}" for c in view.changes)
-    made: list[Block] = []
-    for action in next_actions(view):
-        if action == "cancel":
-            confirm = _confirm("Cancel this run?", "The agents stop and nothing is merged.", "Cancel run", "Keep going")
-            made.append(_button("cancel", "Cancel", button_value(run_id), "danger", confirm))
-        elif action == "approve":
-            confirm = _confirm("Approve & merge?", f"Merge {open_prs or 'the PRs'}.", "Approve & merge", "Not yet")
-            made.append(_button("approve", "Approve & merge", button_value(run_id, heads), "primary", confirm))
-        elif action == "reject":
-            made.append(_button("reject", "Reject", button_value(run_id, heads), "danger"))
-        elif action == "retry":
-            label = "Retry failed" if view.campaign else "Retry"
-            made.append(_button("retry", label, button_value(run_id)))
-        elif action == "close":
-            confirm = _confirm("Close this campaign?", "Nothing more starts or merges.", "Close", "Keep going")
-            made.append(_button("close", "Close campaign", button_value(run_id), "danger", confirm))
-        elif action == "revert":
-            confirm = _confirm(
-                "Revert the whole set?",
-                "Baton opens a revert PR per merged PR, in reverse merge order; they merge after an approval.",
-                "Open revert PRs",
-                "Keep",
-            )
-            made.append(_button("revert", "Revert", button_value(run_id), None, confirm))
-    run = view.run
-    if run.state is RunState.awaiting_approval and run.waiting_for == "plan" and len(run.spec.repos) > 1:
-        made.append(_drop_select(run_id, run.spec.repos))
-    return made
-
-
-def _drop_select(run_id: str, repos: list[str]) -> Block:
-    """A select that takes one repo out of the plan awaiting approval (one block, however many repos)."""
-    values = [(r, ButtonValue(run=run_id, repo=r).model_dump_json(exclude_none=True)) for r in repos]
-    options = [
-        {"text": {"type": "plain_text", "text": one_line(repo, 75)}, "value": value}
-        for repo, value in values
-        if len(value) <= 150  # Slack's limit on an option's value
-    ]
-    return {
-        "type": "static_select",
-        "action_id": ACTION_IDS["drop"],
-        "placeholder": {"type": "plain_text", "text": "Drop a repo from the plan"},
-        "options": options[:DROP_OPTIONS],
-    }
 
 
 def _when(at: datetime) -> str:
@@ -298,7 +186,7 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
     if view.changes and rollout is None:
         review = review_url_of(page_url)
         lines = [
-            f"{_pr_link(c, review)} · {c.state.value} · checks {checks_icon(c.checks)} {c.checks.value}"
+            f"{pr_link(c, review)} · {c.state.value} · checks {checks_icon(c.checks)} {c.checks.value}"
             f" · `{short_sha(c.head_sha)}`" + (f" · {diffstat_text(c)}" if c.diffstat else "")
             for c in view.changes
         ]
@@ -339,80 +227,3 @@ def card_blocks(view: RunView, approvers: str, now: datetime | None = None, page
 def _run_ref(run_id: str, page_url: str) -> str:
     """The run id, linked to the run's page when Baton knows its own address."""
     return f"<{page_url}|{run_id}>" if page_url else f"`{run_id}`"
-
-
-PLAN_TEXT_CHARS = 2500
-"""Of a discovered plan's evidence, what its thread reply carries (a Slack message's text stays short)."""
-PR_LINKS_SHOWN = 20
-"""How many PRs a grouped thread reply names before "and N more" (the card lists them all)."""
-
-
-def milestone_text(view: RunView, event: RunEvent, approvers: str, review_url: str = "") -> str | None:
-    """The thread reply an event deserves, or None (most events only edit the card).
-
-    Replies are grouped per phase of the run, so the thread reads the same at 7 repos and at 500:
-    the plan; the PRs once they are all open, with the call for approval; the ending. A PR opening
-    only edits the card."""
-    data = event.data
-    if event.kind == "plan_ready":
-        order = " → ".join(esc(str(r)) for r in data.get("order", [])[:PR_LINKS_SHOWN])
-        more = len(data.get("order", [])) - PR_LINKS_SHOWN
-        order += f" → … {more} more" if more > 0 else ""
-        summary = esc(one_line(str(data.get("summary") or ""), 1000))
-        text = f"Plan ready{f' ({order})' if order else ''}: {summary}" if summary else f"Plan ready: {order}"
-        if data.get("evidence"):  # discovered: why each repo is in it (repository text: escaped, in a code block)
-            found = "\n".join(plan_lines(data)[1:])[:PLAN_TEXT_CHARS].replace("`", "'")
-            text += f"\n```{esc(found)}```"
-        if view.run.waiting_for == "plan":
-            text += "\nTo take a repo out before approving, reply `@baton drop <repo>`."
-        return text
-    if event.kind == "approval_requested":
-        opened = [c for c in view.changes if c.state is not ChangeState.closed]
-        if view.campaign and data.get("wave"):  # a campaign asks wave by wave: name this wave's PRs
-            wave = {str(r) for r in data["wave"]}
-            opened = [c for c in opened if c.repo in wave and c.state is ChangeState.open]
-        what = "updated" if int(data.get("round") or 0) else "opened"
-        ask = f"Approval needed from {approvers}. Use *Approve & merge* on the card."
-        if review_url:
-            ask += f"\n<{review_url}|Review changes>: every PR's diff on one page."
-        return f"{_pr_list(opened, what, review_url)}\n{ask}" if opened else ask
-    if event.kind == "state" and data.get("to") == RunState.merged.value:
-        merged = [c for c in view.changes if c.state is ChangeState.merged]
-        return f":white_check_mark: Merged {_links(merged) if merged else 'all PRs'}."
-    if event.kind == "state" and data.get("to") == RunState.failed.value:
-        error = esc(one_line(str(data.get("error") or "see the card"), 2000))
-        open_prs = [c for c in view.changes if c.state is ChangeState.open]
-        return f":x: Failed: {error}" + (f"\n{_pr_list(open_prs, 'left open')}" if open_prs else "")
-    if event.kind == "state" and data.get("to") == RunState.expired.value:
-        return f":alarm_clock: Expired: {esc(one_line(str(data.get('error') or 'see the card'), 2000))}"
-    if event.kind == "approval_reminder":
-        waited = fmt_duration(float(data.get("waited_hours") or 0) * 3600)
-        return (
-            f":bell: Reminder: this run has waited {waited} for approval from {approvers}. "
-            "Use *Approve & merge* or *Reject* on the card."
-        )
-    return None
-
-
-def _pr_list(changes: list[ChangeSet], what: str, review_url: str = "") -> str:
-    """ "3 PRs opened: api #1, web #2, app #3" (in merge order, the first few linked)."""
-    noun = "PR" if len(changes) == 1 else "PRs"
-    return f"{len(changes)} {noun} {what}: {_links(changes, review_url)}"
-
-
-def _links(changes: list[ChangeSet], review_url: str = "") -> str:
-    ordered = sorted(changes, key=lambda c: c.order)
-    shown = ", ".join(_pr_link(c, review_url) for c in ordered[:PR_LINKS_SHOWN])
-    more = len(ordered) - PR_LINKS_SHOWN
-    return shown + (f" and {more} more (see the card)" if more > 0 else "")
-
-
-def is_urgent(event: RunEvent) -> bool:
-    """Whether the card must be edited at once, not at the next second: a milestone, the wait for
-    approval (the buttons people must see), a decision (the clicker sees it taken), an ending."""
-    if event.kind in MILESTONE_KINDS or event.kind == "decision":
-        return True
-    if event.kind == "state":
-        to = str(event.data.get("to", ""))
-        return to == RunState.awaiting_approval.value or (to in RunState.__members__ and RunState(to).terminal)
-    return False

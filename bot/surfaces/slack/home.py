@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.models import RunView
+from bot.domain.records import RunView
 from bot.surfaces.render import one_line, summary_line
-from bot.surfaces.slack.card import Block, esc
+from bot.surfaces.slack.card import esc
+from bot.surfaces.slack.card_actions import Block
 
 MAX_HOME_RUNS = 20
 HELP = "\n".join(

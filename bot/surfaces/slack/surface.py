@@ -23,11 +23,13 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 from slack_sdk.web import SlackResponse
 
 from bot.config.settings import Settings
-from bot.domain.models import RunEvent, RunView, Source
+from bot.domain.models import Source
+from bot.domain.records import RunEvent, RunView
 from bot.observability.tracing import Tracer
 from bot.store.store import Store
 from bot.surfaces.links import review_url_of, run_page_url
-from bot.surfaces.slack.card import card_blocks, card_text, is_urgent, milestone_text
+from bot.surfaces.slack.card import card_blocks, card_text
+from bot.surfaces.slack.thread import is_urgent, milestone_text
 
 CAMPAIGN_CARD_EVENTS = frozenset({"campaign_progress", "state", "decision", "approval_invalidated"})
 """The events that redraw a campaign's card (its burndown, its state, a decision on it)."""
