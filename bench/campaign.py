@@ -16,6 +16,9 @@
     beside the naive one message per event; target: calls per repo fall as the campaign grows.
 (d) Dashboard: the per-repo table of a 1,000-repo campaign (`/runs/<id>/repos`, 100 a page, and
     filtered by state) over HTTP, median of 20, beside the same run's own page; target < 200 ms.
+(e) Discovery: `discovery.search_repos` over 500 generated bare repos (100 with `--quick`), beside a
+    sequential grep over the same mirrors and a fresh-clone loop.
+A picture, campaign-overview.png, shows (a), (c) and (e).
 
 A missed target never fails the benchmark; lost or duplicated work does (exit 1): every repo must
 end with exactly one PR, merged, and its main must hold the change once.
@@ -36,7 +39,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bot/ and tests/ (the stand-ins)
 
-from _common import Figure, conclude, median, run_benchmark, timed
+from _common import Figure, conclude, median, pyplot, run_benchmark, save_figure, timed
+from discovery import search_repos
 from engine import cpu_seconds, git, git_env, make_remote, runtime_for
 
 CHECKS = "test ! -e BROKEN"
@@ -245,6 +249,28 @@ def dashboard(root: Path, repos: int = 1000, repeats: int = 20) -> dict[str, flo
         runtime.shutdown()
 
 
+def plot(wall: float, base_wall: float, chat: list[tuple[int, float, float]], search: dict[str, float], n: int) -> None:
+    """campaign-overview.png: the campaign beside xargs -P, chat calls per repo as it grows, and the
+    search over the generated repos beside its loops."""
+    plt = pyplot()
+    fig, (runs, calls, found) = plt.subplots(1, 3, figsize=(13, 3.8))
+    runs.bar(["Baton campaign", "xargs -P"], [wall, base_wall], color=["#3b6ea5", "#999999"])
+    runs.set_title(f"{n} repos, submit to all merged")
+    runs.set_ylabel("seconds")
+    sizes = [c[0] for c in chat]
+    calls.plot(sizes, [c[1] for c in chat], "o-", color="#3b6ea5", label="Baton")
+    calls.plot(sizes, [c[2] for c in chat], "k--", label="naive: one message per event")
+    calls.set_title("Slack chat calls per repo")
+    calls.set_xlabel("repos in the campaign")
+    calls.legend()
+    labels = ["mirrors fresh", "mirrors fetched", "no mirrors", "grep loop", "fresh-clone loop"]
+    keys = ["warm", "refetch", "cold", "sequential_grep", "fresh_clone_loop"]
+    found.barh(labels, [search[k] for k in keys], color=["#3b6ea5"] * 3 + ["#999999"] * 2)
+    found.set_title("discovery search, seconds")
+    fig.tight_layout()
+    save_figure(fig, "campaign", "overview")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="20 repos, chat at 3 and 12, a smoke run")
@@ -292,6 +318,35 @@ def main() -> int:
                 "falls as the campaign grows",
             ),
         ]
+        searched = 100 if args.quick else 500
+        search = search_repos(searched, root / "discovery")
+        figures += [
+            Figure(
+                f"(e) discovery over {searched} repos, mirrors fresh",
+                search["warm"],
+                "s",
+                search["sequential_grep"],
+                "in seconds",
+                note="baseline: git grep over the same mirrors one after another",
+            ),
+            Figure(
+                f"(e) discovery over {searched} repos, no mirrors yet",
+                search["cold"],
+                "s",
+                search["fresh_clone_loop"],
+                note="baseline: a for loop of fresh clone + git grep",
+            ),
+        ]
+        plot(
+            wall,
+            base_wall,
+            [
+                (chat_small, small_calls / chat_small, small_events / chat_small),
+                (chat_small * 4, large_calls / (chat_small * 4), large_events / (chat_small * 4)),
+            ],
+            search,
+            n,
+        )
         pages = dashboard(root / "dashboard")
         figures += [
             Figure(
