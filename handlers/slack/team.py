@@ -107,7 +107,11 @@ class WorkspacePin:
         async def pinned(
             body: dict[str, Any], resp: BoltResponse, next_: Callable[[], Awaitable[None]]
         ) -> BoltResponse:
-            refusal = await asyncio.to_thread(self.refusal, body)
+            # Once the workspace is known the check is a comparison: done here, on the event loop.
+            # Through a worker thread it queued behind every running handler, and each Slack
+            # acknowledgement waited for it (ack p50 3.6 ms -> 550 ms at 50 requests/s).
+            known = self._team is not None
+            refusal = self.refusal(body) if known else await asyncio.to_thread(self.refusal, body)
             if refusal is None:
                 await next_()
                 return resp

@@ -5,6 +5,8 @@ requests Baton cannot run, and people who may not start runs."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,25 @@ def test_the_slack_edge_starts_without_a_warning_from_bolt(
         _, answer = w.mention(ALICE, "<@U0BATON> hello")
         assert answer.status_code == 200
     assert [r.getMessage() for r in caplog.records if r.name.startswith("baton.slack.bolt")] == []
+
+
+def test_an_event_is_acknowledged_while_every_handler_thread_waits_on_slack(world: SlackWorld) -> None:
+    # Refusals answer through chat.postEphemeral from the handler's worker thread; with Slack held,
+    # enough refused mentions fill every thread of the pool the handlers (and once, the workspace
+    # check) run on. The next event must still be acknowledged: nothing in the ack path may queue
+    # behind a handler.
+    pool = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor
+    held = world.slack.hold("chat.postEphemeral")
+    try:
+        for i in range(pool + 2):
+            world.mention(MALLORY, f"<@U0BATON> attempt {i}")
+        until("every handler thread waits on Slack", lambda: world.slack.waiting >= pool)
+        answers: list[Any] = []
+        late = threading.Thread(target=lambda: answers.append(world.mention(ALICE, "<@U0BATON> status")[1]))
+        late.start()
+        late.join(timeout=30)
+        acknowledged_while_held = not late.is_alive() and not held.is_set()
+    finally:
+        held.set()
+    assert acknowledged_while_held
+    assert answers[0].status_code == 200

@@ -69,6 +69,9 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.rate_limits: dict[str, list[int]] = {}
+        self._held: dict[str, threading.Event] = {}
+        self.waiting = 0
+        """How many requests wait on a `hold` now."""
         # Asked at each call and recorded with it (e.g. "had an agent started yet?"), to test order.
         self.observer: Callable[[], bool] | None = None
         self._required = required_params()
@@ -155,6 +158,13 @@ class FakeSlack:
         with self._lock:
             pending = self.rate_limits.get(method)
             retry_after = pending.pop(0) if pending else None
+            held = self._held.get(method)
+        if held is not None:
+            with self._lock:
+                self.waiting += 1
+            held.wait(timeout=60)
+            with self._lock:
+                self.waiting -= 1
         if retry_after is not None:
             headers = {"Retry-After": str(retry_after)}
             return self._answer(req, method, params, 429, {"ok": False, "error": "ratelimited"}, headers)
@@ -184,6 +194,14 @@ class FakeSlack:
             decoded, status = params, 200
             body = {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": [f"[ERROR] {err}"]}}
         return self._answer(req, method, decoded, status, body)
+
+    def hold(self, method: str) -> threading.Event:
+        """Every `method` call waits (unanswered) until the returned event is set: Slack slow to
+        answer, so the app's handlers sit in their threads for as long as the test needs."""
+        gate = threading.Event()
+        with self._lock:
+            self._held[method] = gate
+        return gate
 
     def _answer(
         self,
