@@ -225,9 +225,6 @@ class Runtime:
         DBOS(config=config)
         DBOS.launch()
         self.dispatch.executing = True
-        if self.settings.system_database_url.startswith("sqlite"):
-            # One host, and this process executes: its runs start here at once, not at a queue poll.
-            self.dispatch.start_here = self.engine.start_here
         self.lease = ExecutorLease(self.store, executor_id, on_beat=self.pace.settle)
         self.lease.start()
         self.dispatch.resume_claimed()
@@ -263,16 +260,15 @@ class Runtime:
             DBOS.destroy(destroy_registry=False)
             self.engine = None
             self.dispatch.executing = False
-            self.dispatch.start_here = None
         self.dispatch.close()
         self.tracer.shutdown()
         self.db.dispose()
 
 
 def _idle_polling_s(settings: Settings) -> float:
-    """`queue_idle_polling_s`, else 2 s on SQLite (runs start in the executing process; only repo
-    work queued right after a quiet spell waits for a slow poll) and never slowed on PostgreSQL,
-    where every run goes from `serve` to a worker through the run queue."""
+    """`queue_idle_polling_s`, else 2 s on SQLite (work queued right after a quiet spell waits for
+    one slow poll) and never slowed on PostgreSQL, where every run goes from `serve` to a worker
+    through the run queue."""
     if settings.queue_idle_polling_s is not None:
         return settings.queue_idle_polling_s
     return 2.0 if settings.system_database_url.startswith("sqlite") else settings.queue_polling_s

@@ -8,7 +8,6 @@ class enqueues exactly what an executing process would run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from dbos import DBOS, DBOSClient, EnqueueOptions
@@ -61,9 +60,6 @@ class Dispatch:
         self._client: DBOSClient | None = None
         self.pace: QueuePace | None = None
         """Set when the queues' polling slows down while idle (`Runtime`): woken before each enqueue."""
-        self.start_here: Callable[[str, str, tuple[Any, ...]], None] | None = None
-        """Starts a run's workflow in this process, with no queue poll between (set by `launch` on
-        SQLite, where this process is the one that executes; None: always the queue)."""
 
     def workflows(self) -> Any:
         """DBOS itself when this process executes runs, else a client of its database."""
@@ -88,11 +84,6 @@ class Dispatch:
     def _enqueue(self, options: EnqueueOptions, *args: Any) -> None:
         if self.pace is not None:  # the run's repo work goes through the repo queue
             self.pace.busy()
-        if self.executing and self.start_here is not None and DBOS.workflow_id is None:
-            # Started, not enqueued: no wait for a queue poll. Same id, so a start or enqueue of
-            # the same run elsewhere joins this one (DBOS runs a workflow id once).
-            self.start_here(options["workflow_name"], options["workflow_id"], args)
-            return
         if self.executing:
             DBOS.enqueue_workflow_with_options(options, *args)
         else:

@@ -8,9 +8,9 @@ through DBOS's public queue configuration (`Queue.set_polling_interval_sec`): ev
 hands work to a queue sets the fast interval first (`busy`), which every executing process picks
 up at its next poll; an executing process that finds no workflow pending or enqueued anywhere for
 `idle_after_s` sets the slow one (`settle`). The row is DBOS's own channel between processes, on
-SQLite and PostgreSQL alike. A run started in this process does not wait for a poll at all
-(`Dispatch.start_here`); work that goes through a queue after a quiet spell waits at most one
-slow interval.
+SQLite and PostgreSQL alike. Work handed to a queue after a quiet spell waits at most one slow
+interval. (Starting runs in-process to skip that wait was tried and removed: a run recovered from a
+dead `baton run` by `baton approve|reject` could end without taking the decision waiting in its inbox.)
 """
 
 from __future__ import annotations

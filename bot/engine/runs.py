@@ -103,17 +103,6 @@ class RunEngine(DBOSConfiguredInstance):
         """The run goes on from the wait it parked in: a message claimed it (bot/store/inbox.py)."""
         return self._guarded(run_id, partial(workflow.resume, self, run_id, attempt))
 
-    def start_here(self, workflow_name: str, wf_id: str, args: tuple[Any, ...]) -> None:
-        """Start a run's workflow (or its continuation) in this process under `wf_id`, as the run
-        queue would have; a workflow with that id already started or finished is joined, not run."""
-        workflows: dict[str, Callable[..., str]] = {
-            RUN_WORKFLOW: self.run_workflow,
-            CONTINUE_WORKFLOW: self.continue_workflow,
-        }
-        workflow = workflows[workflow_name]
-        with SetWorkflowID(wf_id):
-            DBOS.start_workflow(workflow, *args)
-
     def _guarded(self, run_id: str, work: Callable[[], str]) -> str:
         try:
             return work()

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dbos import DBOS
 
 from bot.app import Runtime
 from bot.config.models import parse_baton_file
 from bot.config.settings import Settings
 from bot.domain.models import RunState
 from bot.engine.ids import REPO_QUEUE, RUN_QUEUE
-from bot.engine.runs import workflow_id
 from tests.e2e.conftest import _close_open_runs, agent, make_repos, repo_entries, submit, wait_for
 
 
@@ -39,13 +37,6 @@ def runtime(tmp_path: Path) -> Iterator[Runtime]:
     yield rt
     _close_open_runs(rt)
     rt.shutdown()
-
-
-def test_on_sqlite_a_run_starts_in_the_executing_process_not_through_the_run_queue(runtime: Runtime) -> None:
-    run_id = submit(runtime, "Write notes", ["api"])
-    wait_for(runtime, run_id, RunState.awaiting_approval)
-    status = DBOS.get_workflow_status(workflow_id(run_id, 1))
-    assert status is not None and status.queue_name is None
 
 
 def test_a_run_handed_to_slowed_queues_makes_them_fast_and_reaches_approval(runtime: Runtime) -> None:
